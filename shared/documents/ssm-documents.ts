@@ -1,0 +1,156 @@
+/**
+ * The probe and push SSM documents (schemaVersion 2.2), built from the catalog and the
+ * host scripts beside this file. The CDK stack deploys exactly this content and the
+ * proving ground executes exactly this content.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  DEFAULT_LINUX_INSTALL_ROOT,
+  LINUX_COMPONENTS,
+  LINUX_STATE_DIR,
+  REGISTRATION_FILE_NAME,
+} from '../catalog.ts';
+
+export interface SsmDocumentParameter {
+  readonly type: 'String';
+  readonly description: string;
+  readonly default?: string;
+  readonly allowedPattern: string;
+  readonly interpolationType: 'ENV_VAR';
+}
+
+export interface SsmDocumentStep {
+  readonly action: 'aws:runShellScript' | 'aws:runPowerShellScript';
+  readonly name: string;
+  readonly precondition: { readonly StringEquals: readonly ['platformType', 'Linux' | 'Windows'] };
+  readonly inputs: { readonly timeoutSeconds: string; readonly runCommand: readonly string[] };
+}
+
+export interface SsmDocumentContent {
+  readonly schemaVersion: '2.2';
+  readonly description: string;
+  readonly parameters: Readonly<Record<string, SsmDocumentParameter>>;
+  readonly mainSteps: readonly SsmDocumentStep[];
+}
+
+export type DocumentRole = 'probe' | 'push';
+
+/** Stable per-environment names, so the function and the stack agree without lookups. */
+export function documentNames(environment: string): Readonly<Record<DocumentRole, string>> {
+  return { probe: `KasmTokenReconciler-${environment}-Probe`, push: `KasmTokenReconciler-${environment}-Push` };
+}
+
+const INSTANCE_ID = '(?:i-[0-9a-f]{8}|i-[0-9a-f]{17}|mi-[0-9a-f]{17})';
+const COMPONENT_LIST = '[a-z_]{1,24}(?:\\+[a-z_]{1,24}){0,7}';
+/** RSA-2048 OAEP ciphertext is 256 bytes: 344 base64 characters. */
+const SEALED = '[A-Za-z0-9+/]{342}==';
+const DELIVERY = `${INSTANCE_ID}:${COMPONENT_LIST}:${SEALED}`;
+/** One push serves at most 50 hosts, the SendCommand InstanceIds limit. */
+export const MAX_DELIVERIES_PER_PUSH = 50;
+
+export const PARAMETER_PATTERNS = Object.freeze({
+  installRoot: '^/[A-Za-z0-9._/-]{0,255}$',
+  runId: '^[A-Za-z0-9-]{1,64}$',
+  keyPair: '^(none|create)$',
+  waitSeconds: '^[0-9]{1,3}$',
+  deliveries: `^${DELIVERY}(?: ${DELIVERY}){0,${MAX_DELIVERIES_PER_PUSH - 1}}$`,
+});
+
+const installRoot: SsmDocumentParameter = {
+  type: 'String',
+  description: 'Kasm install root on Linux hosts.',
+  default: DEFAULT_LINUX_INSTALL_ROOT,
+  allowedPattern: PARAMETER_PATTERNS.installRoot,
+  interpolationType: 'ENV_VAR',
+};
+const runId: SsmDocumentParameter = {
+  type: 'String',
+  description: 'Reconcile run id; names the ephemeral sealing key.',
+  default: 'none',
+  allowedPattern: PARAMETER_PATTERNS.runId,
+  interpolationType: 'ENV_VAR',
+};
+
+function readScript(file: string): string {
+  return readFileSync(new URL(file, import.meta.url), 'utf8');
+}
+
+/** The catalog as bash variables, spliced where a script says `# @@CATALOG@@`. */
+function catalogBash(): string {
+  const rows = LINUX_COMPONENTS.map(
+    (c) => `  '${c.name}|${c.configDir}|${c.configFile}|${c.tokenPath[0]}|${c.tokenPath[1]}|${c.container}'`,
+  );
+  return [
+    `DEFAULT_ROOT='${DEFAULT_LINUX_INSTALL_ROOT}'`,
+    `STATE_DIR='${LINUX_STATE_DIR}'`,
+    `REG_FILE='${REGISTRATION_FILE_NAME}'`,
+    'COMPONENTS=(',
+    ...rows,
+    ')',
+  ].join('\n');
+}
+
+/** A Linux step's full bash text: script with the catalog and shared functions inlined. */
+export function linuxScript(role: DocumentRole): string {
+  const observe = readScript('./linux/observe.sh').replace(/^# shellcheck shell=bash\n/, '');
+  return readScript(`./linux/${role}.sh`)
+    .replace('# @@CATALOG@@', catalogBash())
+    .replace('# @@OBSERVE@@', observe.trimEnd());
+}
+
+function linuxStep(role: DocumentRole, timeoutSeconds: number): SsmDocumentStep {
+  return {
+    action: 'aws:runShellScript',
+    name: `${role}Linux`,
+    precondition: { StringEquals: ['platformType', 'Linux'] },
+    inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: linuxScript(role).split('\n') },
+  };
+}
+
+export function probeDocument(): SsmDocumentContent {
+  return {
+    schemaVersion: '2.2',
+    description:
+      'kasm-token-reconciler probe: reports each Kasm component token header and payload (never the signature), ' +
+      'a waiting registration file and its age; with KeyPair=create, makes an ephemeral sealing key.',
+    parameters: {
+      InstallRoot: installRoot,
+      RunId: runId,
+      KeyPair: {
+        type: 'String',
+        description: 'create: make an ephemeral RSA key for sealed delivery and return its public key.',
+        default: 'none',
+        allowedPattern: PARAMETER_PATTERNS.keyPair,
+        interpolationType: 'ENV_VAR',
+      },
+    },
+    mainSteps: [linuxStep('probe', 120)],
+  };
+}
+
+export function pushDocument(): SsmDocumentContent {
+  return {
+    schemaVersion: '2.2',
+    description:
+      'kasm-token-reconciler push: unseals the registration token with the host key, writes ' +
+      'registration_token.txt (0600, atomic) beside each named config and waits for the component to consume it.',
+    parameters: {
+      InstallRoot: installRoot,
+      RunId: { ...runId, default: undefined } as SsmDocumentParameter,
+      Deliveries: {
+        type: 'String',
+        description: 'Space-separated instanceId:component+component:ciphertext entries, one per host.',
+        allowedPattern: PARAMETER_PATTERNS.deliveries,
+        interpolationType: 'ENV_VAR',
+      },
+      WaitSeconds: {
+        type: 'String',
+        description: 'How long the host waits for components to consume the file.',
+        default: '65',
+        allowedPattern: PARAMETER_PATTERNS.waitSeconds,
+        interpolationType: 'ENV_VAR',
+      },
+    },
+    mainSteps: [linuxStep('push', 1200)],
+  };
+}
