@@ -37,7 +37,10 @@ export type DocumentRole = 'probe' | 'push';
 
 /** Stable per-environment names, so the function and the stack agree without lookups. */
 export function documentNames(environment: string): Readonly<Record<DocumentRole, string>> {
-  return { probe: `KasmTokenReconciler-${environment}-Probe`, push: `KasmTokenReconciler-${environment}-Push` };
+  return {
+    probe: `KasmTokenReconciler-${environment}-Probe`,
+    push: `KasmTokenReconciler-${environment}-Push`,
+  };
 }
 
 const INSTANCE_ID = '(?:i-[0-9a-f]{8}|i-[0-9a-f]{17}|mi-[0-9a-f]{17})';

@@ -1,0 +1,73 @@
+/**
+ * Lambda entry point: event → validated request → one reconcile pass → report.
+ * The report is returned and logged once per run.
+ */
+import { randomUUID } from 'node:crypto';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { type ReconcilerConfig, readConfig } from '../shared/config.ts';
+import { parseEvent } from '../shared/event-schema.ts';
+import { checkKasmHealth } from './kasm-health.ts';
+import { logger } from './logger.ts';
+import { reconcile } from './reconcile.ts';
+import type { RunReport } from './report.ts';
+
+/**
+ * Throttling and 5xx storms are ridden out by the SDK's own retry: more attempts than the
+ * default 3, standard mode (exponential backoff with jitter, longer for throttling).
+ */
+const CLIENT_SETTINGS = {
+  maxAttempts: 10,
+  retryMode: 'standard',
+  requestHandler: { connectionTimeout: 5000, requestTimeout: 20_000 },
+} as const;
+
+let cached: { config: ReconcilerConfig; ssm: SSMClient; secrets: SecretsManagerClient } | undefined;
+
+function dependencies() {
+  if (!cached) {
+    const config = readConfig();
+    cached = {
+      config,
+      ssm: new SSMClient(CLIENT_SETTINGS),
+      secrets: new SecretsManagerClient(CLIENT_SETTINGS),
+    };
+  }
+  return cached;
+}
+
+/** Without a Lambda context (local runs) a run may take as long as Lambda's maximum. */
+const MAX_RUN_MS = 15 * 60 * 1000;
+
+export async function handler(event: unknown, context?: Partial<Context>): Promise<RunReport> {
+  const request = parseEvent(event);
+  const { config, ssm, secrets } = dependencies();
+  const runId = context?.awsRequestId ?? randomUUID();
+  const remaining = context?.getRemainingTimeInMillis?.() ?? MAX_RUN_MS;
+  logger.appendKeys({ runId });
+  logger.info('run started', {
+    trigger: request.trigger,
+    dryRun: request.dryRun,
+    instanceIds: request.instanceIds?.length ?? 'all',
+  });
+  const report = await reconcile(request, {
+    config,
+    ssm,
+    secrets,
+    checkKasm: () =>
+      checkKasmHealth({
+        ...(config.kasmApiUrl ? { url: config.kasmApiUrl } : {}),
+        ...(config.kasmCaPem ? { caPem: config.kasmCaPem } : {}),
+        ...(config.kasmCaFile ? { caFile: config.kasmCaFile } : {}),
+      }),
+    log: {
+      info: (message, extra) => logger.info(message, { ...extra }),
+      warn: (message, extra) => logger.warn(message, { ...extra }),
+    },
+    runId,
+    deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
+  });
+  logger.info('run report', { report });
+  return report;
+}

@@ -1,0 +1,45 @@
+/** The run report of contract.md section 2. */
+import type { ComponentName, Platform } from '../shared/catalog.ts';
+import type { ComponentStatus, KasmApiHealth } from '../shared/token-rules.ts';
+
+export interface ComponentReport {
+  readonly name: ComponentName;
+  readonly status: ComponentStatus;
+  readonly tokenExpiresAt?: string;
+  readonly reason?: string;
+  /** Windows: the service was restarted so the agent would read the file. */
+  readonly restarted?: boolean;
+}
+
+export interface HostReport {
+  readonly instanceId: string;
+  readonly platform: Platform;
+  readonly components: readonly ComponentReport[];
+  /** Why the host could not be examined, when it could not. */
+  readonly reason?: string;
+}
+
+export interface RunReport {
+  readonly ok: boolean;
+  readonly dryRun: boolean;
+  readonly runId: string;
+  readonly trigger: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly kasmApi: KasmApiHealth;
+  readonly totals: Partial<Record<ComponentStatus, number>>;
+  readonly hosts: readonly HostReport[];
+  readonly errors: readonly string[];
+}
+
+export function totalsOf(hosts: readonly HostReport[]): Partial<Record<ComponentStatus, number>> {
+  const totals: Partial<Record<ComponentStatus, number>> = {};
+  for (const host of hosts) for (const c of host.components) totals[c.status] = (totals[c.status] ?? 0) + 1;
+  return totals;
+}
+
+export function isoFromEpochSeconds(seconds: number | undefined): string | undefined {
+  if (seconds === undefined || !Number.isFinite(seconds)) return undefined;
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}

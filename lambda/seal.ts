@@ -1,0 +1,23 @@
+/** Seals the registration token to one host's ephemeral public key (RSA-OAEP, SHA-256). */
+import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
+
+export class SealError extends Error {
+  override readonly name = 'SealError';
+}
+
+/** Returns base64 ciphertext; only the host holding the private key can open it. */
+export function sealFor(spkiDerBase64: string, token: string): string {
+  let key: ReturnType<typeof createPublicKey>;
+  try {
+    key = createPublicKey({ key: Buffer.from(spkiDerBase64, 'base64'), format: 'der', type: 'spki' });
+  } catch {
+    throw new SealError('the host returned a public key that does not parse');
+  }
+  if (key.asymmetricKeyType !== 'rsa' || key.asymmetricKeyDetails?.modulusLength !== 2048) {
+    throw new SealError('the host returned a key that is not RSA-2048');
+  }
+  return publicEncrypt(
+    { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+    Buffer.from(token, 'utf8'),
+  ).toString('base64');
+}

@@ -1,0 +1,181 @@
+/**
+ * Parses what the probe and push scripts print (see shared/documents/linux/*.sh) into
+ * typed observations. Pure: anything malformed becomes a `problem`, never an exception,
+ * so one host's garbage cannot stop a run.
+ */
+import { type ComponentName, isComponentName } from './catalog.ts';
+
+/** The token as seen on the host: only header.payload ever leaves it. */
+export type TokenSighting =
+  | { readonly kind: 'jwt'; readonly headerAndPayload: string }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'unreadable' };
+
+export interface ComponentSighting {
+  readonly name: ComponentName;
+  readonly token: TokenSighting;
+  /** Age of a waiting registration_token.txt, or null when there is none. */
+  readonly registrationFileAgeSeconds: number | null;
+  readonly running: boolean | 'unknown';
+  /** Windows: the push restarted the service to make it read the file. */
+  readonly restarted?: boolean;
+}
+
+export type SealingKey =
+  | { readonly kind: 'ready'; readonly spkiDerBase64: string }
+  | { readonly kind: 'error'; readonly reason: string };
+
+export interface ProbeReport {
+  readonly hostEpochSeconds: number;
+  readonly opensslAvailable: boolean;
+  readonly sealingKey: SealingKey | null;
+  readonly components: readonly ComponentSighting[];
+}
+
+export type PushOutcome =
+  | { readonly kind: 'written'; readonly after: ComponentSighting }
+  | { readonly kind: 'failed'; readonly name: ComponentName; readonly reason: string };
+
+export interface PushReport {
+  readonly delivered: boolean;
+  readonly waitedSeconds: number | null;
+  readonly outcomes: readonly PushOutcome[];
+}
+
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problem: string };
+
+const TOKEN_SEGMENTS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const SPKI = /^[A-Za-z0-9+/]+={0,2}$/;
+const REASON = /^[a-z0-9-]{1,60}$/;
+
+/** `key=value` fields after the leading words; values never hold spaces. */
+function fields(words: readonly string[]): Map<string, string> | string {
+  const map = new Map<string, string>();
+  for (const word of words) {
+    const eq = word.indexOf('=');
+    if (eq <= 0) return `expected key=value, got "${clip(word)}"`;
+    map.set(word.slice(0, eq), word.slice(eq + 1));
+  }
+  return map;
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** The lines between the version header and `end`; stderr after `end` is ignored. */
+function bodyLines(output: string, header: string): string[] | string {
+  const lines = output.split(/\r?\n/).map((l) => l.trimEnd());
+  const start = lines.indexOf(header);
+  if (start < 0) return `output does not start with "${header}"`;
+  const end = lines.indexOf('end', start + 1);
+  if (end < 0) return 'output is incomplete (no "end" line)';
+  return lines.slice(start + 1, end).filter((l) => l.length > 0);
+}
+
+function parseSighting(name: string, f: Map<string, string>): ComponentSighting | string {
+  if (!isComponentName(name)) return `unknown component "${clip(name)}"`;
+  const token = f.get('token');
+  let sighting: TokenSighting;
+  if (token === 'none') sighting = { kind: 'none' };
+  else if (token === 'unreadable') sighting = { kind: 'unreadable' };
+  else if (token !== undefined && TOKEN_SEGMENTS.test(token))
+    sighting = { kind: 'jwt', headerAndPayload: token };
+  else return `component ${name}: bad token field`;
+
+  const reg = f.get('reg');
+  let age: number | null;
+  if (reg === 'absent') age = null;
+  else if (reg !== undefined && /^-?\d{1,12}$/.test(reg)) age = Math.max(0, Number(reg));
+  else return `component ${name}: bad reg field`;
+
+  const run = f.get('running');
+  if (run !== 'true' && run !== 'false' && run !== 'unknown') return `component ${name}: bad running field`;
+  const restarted = f.get('restarted');
+  return {
+    name,
+    token: sighting,
+    registrationFileAgeSeconds: age,
+    running: run === 'unknown' ? 'unknown' : run === 'true',
+    ...(restarted === undefined ? {} : { restarted: restarted === 'true' }),
+  };
+}
+
+export function parseProbeOutput(output: string): Parsed<ProbeReport> {
+  const lines = bodyLines(output, 'ktr-probe v1');
+  if (typeof lines === 'string') return { ok: false, problem: lines };
+  let hostEpochSeconds: number | undefined;
+  let opensslAvailable = false;
+  let sealingKey: SealingKey | null = null;
+  const components: ComponentSighting[] = [];
+  for (const line of lines) {
+    const [kind, ...rest] = line.split(' ');
+    if (kind === 'comp') {
+      const [name = '', ...more] = rest;
+      const f = fields(more);
+      if (typeof f === 'string') return { ok: false, problem: f };
+      const sighting = parseSighting(name, f);
+      if (typeof sighting === 'string') return { ok: false, problem: sighting };
+      components.push(sighting);
+      continue;
+    }
+    const f = fields(rest);
+    if (typeof f === 'string') return { ok: false, problem: f };
+    if (kind === 'host') {
+      const now = Number(f.get('now'));
+      if (!Number.isSafeInteger(now)) return { ok: false, problem: 'bad host clock field' };
+      hostEpochSeconds = now;
+      opensslAvailable = f.get('openssl') === '1';
+    } else if (kind === 'key') {
+      const spki = f.get('spki');
+      const error = f.get('error');
+      if (spki !== undefined && spki.length >= 300 && SPKI.test(spki)) {
+        sealingKey = { kind: 'ready', spkiDerBase64: spki };
+      } else if (error !== undefined && REASON.test(error)) sealingKey = { kind: 'error', reason: error };
+      else return { ok: false, problem: 'bad key line' };
+    } else {
+      return { ok: false, problem: `unexpected line "${clip(line)}"` };
+    }
+  }
+  if (hostEpochSeconds === undefined) return { ok: false, problem: 'no host line' };
+  return { ok: true, value: { hostEpochSeconds, opensslAvailable, sealingKey, components } };
+}
+
+export function parsePushOutput(output: string): Parsed<PushReport> {
+  const lines = bodyLines(output, 'ktr-push v1');
+  if (typeof lines === 'string') return { ok: false, problem: lines };
+  let delivered = true;
+  let waitedSeconds: number | null = null;
+  const outcomes: PushOutcome[] = [];
+  for (const line of lines) {
+    const [kind, ...rest] = line.split(' ');
+    if (kind === 'host') {
+      const f = fields(rest);
+      if (typeof f === 'string') return { ok: false, problem: f };
+      if (f.get('result') === 'no-delivery') delivered = false;
+      const waited = f.get('waited');
+      if (waited !== undefined) waitedSeconds = Number(waited);
+      continue;
+    }
+    if (kind !== 'comp') return { ok: false, problem: `unexpected line "${clip(line)}"` };
+    const [name = '', ...more] = rest;
+    const f = fields(more);
+    if (typeof f === 'string') return { ok: false, problem: f };
+    if (!isComponentName(name)) return { ok: false, problem: `unknown component "${clip(name)}"` };
+    const push = f.get('push');
+    if (push === 'failed') {
+      const reason = f.get('reason') ?? '';
+      if (!REASON.test(reason)) return { ok: false, problem: `component ${name}: bad reason` };
+      outcomes.push({ kind: 'failed', name, reason });
+    } else if (push === 'written') {
+      const after = parseSighting(name, f);
+      if (typeof after === 'string') return { ok: false, problem: after };
+      outcomes.push({ kind: 'written', after });
+    } else {
+      return { ok: false, problem: `component ${name}: bad push field` };
+    }
+  }
+  return { ok: true, value: { delivered, waitedSeconds, outcomes } };
+}

@@ -1,0 +1,158 @@
+/**
+ * The decision rules: observations + now + policy in, one decision per component out.
+ * No I/O, no clock reads: callers pass `nowSeconds`.
+ */
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
+
+/** Every status of contract.md section 2. */
+export const COMPONENT_STATUSES = [
+  'healthy',
+  'in-grace',
+  'recovered',
+  'pending',
+  'stuck',
+  'would-push',
+  'deferred',
+  'needs-redeploy',
+  'unreadable',
+  'unreachable',
+  'failed',
+] as const;
+export type ComponentStatus = (typeof COMPONENT_STATUSES)[number];
+
+export type KasmApiHealth = 'healthy' | 'unhealthy' | 'unchecked';
+
+export type TokenState =
+  | { readonly kind: 'valid'; readonly expiresAt: number }
+  | { readonly kind: 'in-grace'; readonly expiresAt: number }
+  | { readonly kind: 'past-grace'; readonly expiresAt: number }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unreadable'; readonly why: string };
+
+export interface Policy {
+  readonly gracePeriodSeconds: number;
+  /** A registration file older than this has not been consumed and will not be. */
+  readonly stuckAfterSeconds: number;
+}
+
+/** Reads `exp` from header.payload; the signature never reaches the function. */
+export function tokenState(sighting: TokenSighting, nowSeconds: number, policy: Policy): TokenState {
+  if (sighting.kind === 'none') return { kind: 'missing' };
+  if (sighting.kind === 'unreadable')
+    return { kind: 'unreadable', why: 'the token in the config is not a JWT' };
+  const asJwt = `${sighting.headerAndPayload}.`;
+  let exp: unknown;
+  try {
+    decodeProtectedHeader(asJwt);
+    exp = decodeJwt(asJwt).exp;
+  } catch {
+    return { kind: 'unreadable', why: 'the token header or payload does not decode as JWT JSON' };
+  }
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+    return { kind: 'unreadable', why: 'the token has no numeric exp claim' };
+  }
+  if (nowSeconds < exp) return { kind: 'valid', expiresAt: exp };
+  if (nowSeconds < exp + policy.gracePeriodSeconds) return { kind: 'in-grace', expiresAt: exp };
+  return { kind: 'past-grace', expiresAt: exp };
+}
+
+/** What to do about one component, before the run's circumstances (dry run, API health). */
+export type Decision =
+  | {
+      readonly action: 'none';
+      readonly status: Exclude<
+        ComponentStatus,
+        'recovered' | 'would-push' | 'deferred' | 'unreachable' | 'failed'
+      >;
+      readonly expiresAt?: number;
+      readonly reason?: string;
+    }
+  | { readonly action: 'deliver'; readonly expiresAt: number };
+
+export function decide(sighting: ComponentSighting, nowSeconds: number, policy: Policy): Decision {
+  const state = tokenState(sighting.token, nowSeconds, policy);
+  const fileAge = sighting.registrationFileAgeSeconds;
+  const fileIsStuck = fileAge !== null && fileAge >= policy.stuckAfterSeconds;
+  const stuckReason = `registration_token.txt has waited ${fileAge}s unconsumed (limit ${policy.stuckAfterSeconds}s)`;
+
+  switch (state.kind) {
+    case 'missing':
+      return {
+        action: 'none',
+        status: 'needs-redeploy',
+        reason:
+          'the config holds no auth token; a registration token cannot restore it, redeploy the component',
+      };
+    case 'unreadable':
+      return { action: 'none', status: 'unreadable', reason: state.why };
+    case 'valid':
+    case 'in-grace':
+      if (fileIsStuck)
+        return { action: 'none', status: 'stuck', expiresAt: state.expiresAt, reason: stuckReason };
+      return {
+        action: 'none',
+        status: state.kind === 'valid' ? 'healthy' : 'in-grace',
+        expiresAt: state.expiresAt,
+      };
+    case 'past-grace':
+      if (fileIsStuck)
+        return { action: 'none', status: 'stuck', expiresAt: state.expiresAt, reason: stuckReason };
+      if (fileAge !== null) {
+        return {
+          action: 'none',
+          status: 'pending',
+          expiresAt: state.expiresAt,
+          reason: `a registration token file is already waiting (${fileAge}s old)`,
+        };
+      }
+      return { action: 'deliver', expiresAt: state.expiresAt };
+  }
+}
+
+export interface Verdict {
+  readonly status: ComponentStatus;
+  readonly expiresAt?: number;
+  readonly reason?: string;
+  readonly restarted?: boolean;
+}
+
+const PUSH_FAILURES: Readonly<Record<string, string>> = {
+  'openssl-missing': 'openssl is not installed on the host, so the sealed token cannot be opened there',
+  'key-missing': 'the host no longer has the sealing key made for this run',
+  'unseal-failed': 'the host could not unseal the registration token',
+  'unsealed-value-invalid': 'the unsealed value is not a plausible registration token',
+  'config-missing': 'the component config file disappeared before delivery',
+  'write-denied': 'the config directory is not writable, so registration_token.txt could not be placed',
+  'write-failed': 'writing registration_token.txt failed; no partial file was left',
+};
+
+export function describePushFailure(reason: string): string {
+  return PUSH_FAILURES[reason] ?? `the push failed on the host (${reason})`;
+}
+
+/** Judges one component after delivery from what the push saw on the host. */
+export function judgeDelivery(outcome: PushOutcome, nowSeconds: number, policy: Policy): Verdict {
+  if (outcome.kind === 'failed') return { status: 'failed', reason: describePushFailure(outcome.reason) };
+  const after = outcome.after;
+  const restarted = after.restarted === true ? { restarted: true } : {};
+  const state = tokenState(after.token, nowSeconds, policy);
+  const expiresAt = 'expiresAt' in state ? { expiresAt: state.expiresAt } : {};
+  if (after.registrationFileAgeSeconds === null) {
+    if (state.kind === 'valid') return { status: 'recovered', ...expiresAt, ...restarted };
+    return {
+      status: 'failed',
+      ...expiresAt,
+      ...restarted,
+      reason: 'the file was consumed but the component holds no valid token; check the component log',
+    };
+  }
+  const notRunning =
+    after.running === false ? '; the component is not running and will read it when started' : '';
+  return {
+    status: 'pending',
+    ...expiresAt,
+    ...restarted,
+    reason: `registration_token.txt delivered, not yet consumed${notRunning}`,
+  };
+}
