@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidEventError, parseEvent } from '../../shared/event-schema.ts';
+
+const startEvent = (id: string, state = 'running') => ({
+  version: '0',
+  id: 'e1',
+  'detail-type': 'EC2 Instance State-change Notification',
+  source: 'aws.ec2',
+  detail: { 'instance-id': id, state },
+});
+
+function rejection(event: unknown): InvalidEventError {
+  try {
+    parseEvent(event);
+  } catch (error) {
+    if (error instanceof InvalidEventError) return error;
+    throw error;
+  }
+  throw new Error('the event was accepted');
+}
+
+describe('parseEvent', () => {
+  it('takes an empty object as a full reconcile', () => {
+    expect(parseEvent({})).toEqual({ trigger: 'direct', dryRun: false, waitForOnline: false });
+  });
+  it('takes a dry run scoped to instance ids and drops duplicates', () => {
+    expect(
+      parseEvent({
+        dryRun: true,
+        instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef0', 'mi-0123456789abcdef0'],
+      }),
+    ).toEqual({
+      trigger: 'direct',
+      dryRun: true,
+      instanceIds: ['i-0123456789abcdef0', 'mi-0123456789abcdef0'],
+      waitForOnline: false,
+    });
+  });
+  it('takes a scheduled event as a full reconcile', () => {
+    expect(parseEvent({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }).trigger).toBe(
+      'schedule',
+    );
+  });
+  it('takes a running state-change notification for that instance', () => {
+    expect(parseEvent(startEvent('i-0a1b2c3d4e5f60718'))).toEqual({
+      trigger: 'instance-start',
+      dryRun: false,
+      instanceIds: ['i-0a1b2c3d4e5f60718'],
+      waitForOnline: true,
+    });
+  });
+  it('takes an SQS batch of notifications as one run over all their instances', () => {
+    const records = ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719', 'i-0a1b2c3d4e5f60718'].map((id) => ({
+      eventSource: 'aws:sqs',
+      body: JSON.stringify(startEvent(id)),
+    }));
+    expect(parseEvent({ Records: records }).instanceIds).toEqual([
+      'i-0a1b2c3d4e5f60718',
+      'i-0a1b2c3d4e5f60719',
+    ]);
+  });
+  it('rejects an unknown field by name and lists the accepted events', () => {
+    const error = rejection({ dryrun: true });
+    expect(error.field).toBe('dryrun');
+    expect(error.message).toContain('unknown field');
+    expect(error.message).toContain('{"dryRun": true}');
+  });
+  it('rejects a dryRun that is not a boolean', () => {
+    expect(rejection({ dryRun: 'yes' }).message).toContain(
+      'dryRun: expected true or false, got the string "yes"',
+    );
+  });
+  it('rejects a malformed instance id naming its position', () => {
+    const error = rejection({ instanceIds: ['i-0123456789abcdef0', 'i-XYZ'] });
+    expect(error.field).toBe('instanceIds[1]');
+  });
+  it('rejects instanceIds that is not a non-empty array', () => {
+    expect(rejection({ instanceIds: 'i-0123456789abcdef0' }).field).toBe('instanceIds');
+    expect(rejection({ instanceIds: [] }).message).toContain('at least one');
+  });
+  it('rejects a state-change notification for a state other than running', () => {
+    expect(rejection(startEvent('i-0a1b2c3d4e5f60718', 'stopped')).field).toBe('(event).detail.state');
+  });
+  it('rejects an SQS record whose body is not JSON', () => {
+    expect(rejection({ Records: [{ eventSource: 'aws:sqs', body: '{' }] }).field).toBe('Records[0].body');
+  });
+  it('rejects a payload that is not an object', () => {
+    expect(rejection([1, 2]).message).toContain('expected a JSON object, got an array');
+  });
+});

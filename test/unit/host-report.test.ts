@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
+
+const SPKI = 'A'.repeat(392);
+
+describe('parseProbeOutput', () => {
+  it('reads host facts, the sealing key and each component', () => {
+    const out = [
+      'ktr-probe v1',
+      'host openssl=1 now=1800000000',
+      `key spki=${SPKI}`,
+      'comp agent token=aGVhZA.cGF5 reg=absent running=true',
+      'comp guac token=none reg=12 running=false',
+      'comp rdp_gateway token=unreadable reg=absent running=unknown',
+      'end',
+      '',
+      '----------ERROR-------',
+      'some stderr',
+    ].join('\n');
+    const parsed = parseProbeOutput(out);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.value.hostEpochSeconds).toBe(1_800_000_000);
+    expect(parsed.value.sealingKey).toEqual({ kind: 'ready', spkiDerBase64: SPKI });
+    expect(parsed.value.components).toEqual([
+      {
+        name: 'agent',
+        token: { kind: 'jwt', headerAndPayload: 'aGVhZA.cGF5' },
+        registrationFileAgeSeconds: null,
+        running: true,
+      },
+      { name: 'guac', token: { kind: 'none' }, registrationFileAgeSeconds: 12, running: false },
+      {
+        name: 'rdp_gateway',
+        token: { kind: 'unreadable' },
+        registrationFileAgeSeconds: null,
+        running: 'unknown',
+      },
+    ]);
+  });
+
+  it.each([
+    ['garbage', 'does not start'],
+    ['ktr-probe v1\nhost openssl=1 now=1', 'incomplete'],
+    [
+      'ktr-probe v1\nhost openssl=1 now=1\ncomp mystery token=none reg=absent running=true\nend',
+      'unknown component',
+    ],
+    ['ktr-probe v1\nhost openssl=1 now=1\ncomp agent token=a.b.c reg=absent running=true\nend', 'bad token'],
+    ['ktr-probe v1\nrm -rf /\nend', 'expected key=value'],
+    ['ktr-probe v1\ncomp agent token=none reg=absent running=true\nend', 'no host line'],
+  ])('rejects %j with a problem mentioning "%s"', (out, problem) => {
+    const parsed = parseProbeOutput(out);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.problem).toContain(problem);
+  });
+});
+
+describe('parsePushOutput', () => {
+  it('reads written and failed outcomes', () => {
+    const parsed = parsePushOutput(
+      [
+        'ktr-push v1',
+        'host result=unsealed',
+        'host waited=2',
+        'comp agent push=written token=aGVhZA.cGF5 reg=absent running=true',
+        'comp guac push=failed reason=write-denied',
+        'end',
+      ].join('\n'),
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      value: {
+        delivered: true,
+        waitedSeconds: 2,
+        outcomes: [
+          {
+            kind: 'written',
+            after: {
+              name: 'agent',
+              token: { kind: 'jwt', headerAndPayload: 'aGVhZA.cGF5' },
+              registrationFileAgeSeconds: null,
+              running: true,
+            },
+          },
+          { kind: 'failed', name: 'guac', reason: 'write-denied' },
+        ],
+      },
+    });
+  });
+  it('rejects a push line without a known outcome', () => {
+    expect(parsePushOutput('ktr-push v1\ncomp agent push=maybe\nend').ok).toBe(false);
+  });
+});

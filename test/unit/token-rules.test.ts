@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { ComponentSighting } from '../../shared/host-report.ts';
+import { decide, judgeDelivery, type Policy, tokenState } from '../../shared/token-rules.ts';
+import { segments } from './jwt-fixtures.ts';
+
+const NOW = 1_800_000_000;
+const policy: Policy = { gracePeriodSeconds: 600, stuckAfterSeconds: 300 };
+
+function sighting(exp: number | undefined, extra: Partial<ComponentSighting> = {}): ComponentSighting {
+  return {
+    name: 'agent',
+    token: {
+      kind: 'jwt',
+      headerAndPayload: segments(exp === undefined ? { sub: 'x' } : { exp, server_id: 's1' }),
+    },
+    registrationFileAgeSeconds: null,
+    running: true,
+    ...extra,
+  };
+}
+
+describe('tokenState', () => {
+  it('calls a token valid while now is before exp', () => {
+    expect(tokenState(sighting(NOW + 1).token, NOW, policy)).toEqual({ kind: 'valid', expiresAt: NOW + 1 });
+  });
+  it('calls a token in grace from exp until exp plus the grace period', () => {
+    expect(tokenState(sighting(NOW).token, NOW, policy).kind).toBe('in-grace');
+    expect(tokenState(sighting(NOW - 599).token, NOW, policy).kind).toBe('in-grace');
+  });
+  it('calls a token past grace once exp plus the grace period has passed', () => {
+    expect(tokenState(sighting(NOW - 600).token, NOW, policy).kind).toBe('past-grace');
+  });
+  it('calls a token without a numeric exp unreadable', () => {
+    expect(tokenState(sighting(undefined).token, NOW, policy)).toMatchObject({ kind: 'unreadable' });
+  });
+  it('calls segments that are not base64 JSON unreadable', () => {
+    expect(tokenState({ kind: 'jwt', headerAndPayload: 'abc.def' }, NOW, policy).kind).toBe('unreadable');
+  });
+});
+
+describe('decide', () => {
+  it('leaves a healthy component alone', () => {
+    expect(decide(sighting(NOW + 100), NOW, policy)).toEqual({
+      action: 'none',
+      status: 'healthy',
+      expiresAt: NOW + 100,
+    });
+  });
+  it('leaves a component in grace to refresh itself', () => {
+    expect(decide(sighting(NOW - 10), NOW, policy)).toMatchObject({ action: 'none', status: 'in-grace' });
+  });
+  it('plans a delivery for a token expired past grace with no file waiting', () => {
+    expect(decide(sighting(NOW - 700), NOW, policy)).toEqual({ action: 'deliver', expiresAt: NOW - 700 });
+  });
+  it('does not deliver again while a recent registration file is waiting', () => {
+    const d = decide(sighting(NOW - 700, { registrationFileAgeSeconds: 20 }), NOW, policy);
+    expect(d).toMatchObject({ action: 'none', status: 'pending' });
+  });
+  it('reports a registration file older than the stuck limit as stuck', () => {
+    const d = decide(sighting(NOW - 700, { registrationFileAgeSeconds: 300 }), NOW, policy);
+    expect(d).toMatchObject({ action: 'none', status: 'stuck' });
+    expect(d.action === 'none' && d.reason).toContain('300s');
+  });
+  it('reports a config without a token as needing a redeploy, even with a file waiting', () => {
+    const d = decide({ ...sighting(0), token: { kind: 'none' }, registrationFileAgeSeconds: 5 }, NOW, policy);
+    expect(d).toMatchObject({ action: 'none', status: 'needs-redeploy' });
+  });
+  it('reports a token that is not a JWT as unreadable and plans nothing', () => {
+    expect(decide({ ...sighting(0), token: { kind: 'unreadable' } }, NOW, policy)).toMatchObject({
+      action: 'none',
+      status: 'unreadable',
+    });
+  });
+});
+
+describe('judgeDelivery', () => {
+  it('calls a consumed file with a fresh valid token recovered', () => {
+    const v = judgeDelivery({ kind: 'written', after: sighting(NOW + 120) }, NOW, policy);
+    expect(v).toEqual({ status: 'recovered', expiresAt: NOW + 120 });
+  });
+  it('calls a file still waiting pending and says when the component is stopped', () => {
+    const v = judgeDelivery(
+      { kind: 'written', after: sighting(NOW - 700, { registrationFileAgeSeconds: 3, running: false }) },
+      NOW,
+      policy,
+    );
+    expect(v.status).toBe('pending');
+    expect(v.reason).toContain('not running');
+  });
+  it('calls a consumed file that left an expired token failed', () => {
+    expect(judgeDelivery({ kind: 'written', after: sighting(NOW - 700) }, NOW, policy).status).toBe('failed');
+  });
+  it('explains a write-denied push in words', () => {
+    const v = judgeDelivery({ kind: 'failed', name: 'guac', reason: 'write-denied' }, NOW, policy);
+    expect(v).toMatchObject({ status: 'failed' });
+    expect(v.reason).toMatch(/not writable/);
+  });
+});
