@@ -56,6 +56,8 @@ const UNDELIVERED = new Set([
   'Terminated',
   'InvalidPlatform',
 ]);
+/** The SSM agent's text for a step whose platform precondition does not match. */
+const SKIPPED = /^Step execution skipped due to/;
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
 
 export class CommandRunner {
@@ -159,13 +161,13 @@ export class CommandRunner {
     if (invocation.Status === 'TimedOut' && details !== 'ExecutionTimedOut') {
       return { kind: 'unreachable', detail: details };
     }
-    const plugins = (invocation.CommandPlugins ?? []).filter(
-      (p) => p.StatusDetails !== 'Skipped' && p.Output,
-    );
-    let output = plugins.map((p) => p.Output ?? '').join('\n');
-    if (!/^end$/m.test(output) && invocation.InstanceId) {
+    // One step per platform: the other platform's step reports Success with a skip message.
+    const ran = (invocation.CommandPlugins ?? []).filter((p) => !SKIPPED.test(p.Output ?? ''));
+    let output = ran.map((p) => p.Output ?? '').join('\n');
+    const pluginName = ran.length === 1 ? ran[0]?.Name : undefined;
+    if (!/^end$/m.test(output) && invocation.InstanceId && pluginName) {
       // Details are cut at 2,500 characters; the full text is one GetCommandInvocation away.
-      output = await this.#fullOutput(commandId, invocation.InstanceId, output);
+      output = await this.#fullOutput(commandId, invocation.InstanceId, pluginName, output);
     }
     return { kind: 'output', succeeded: invocation.Status === 'Success', output };
   }

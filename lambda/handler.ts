@@ -23,51 +23,61 @@ const CLIENT_SETTINGS = {
   requestHandler: { connectionTimeout: 5000, requestTimeout: 20_000 },
 } as const;
 
-let cached: { config: ReconcilerConfig; ssm: SSMClient; secrets: SecretsManagerClient } | undefined;
+type Env = Readonly<Record<string, string | undefined>>;
 
-function dependencies() {
-  if (!cached) {
-    const config = readConfig();
-    cached = {
-      config,
+/** Config and clients are made on first use and kept for the life of the handler. */
+function lazyDependencies(env: Env) {
+  let made: { config: ReconcilerConfig; ssm: SSMClient; secrets: SecretsManagerClient } | undefined;
+  return () => {
+    made ??= {
+      config: readConfig(env),
       ssm: new SSMClient(CLIENT_SETTINGS),
       secrets: new SecretsManagerClient(CLIENT_SETTINGS),
     };
-  }
-  return cached;
+    return made;
+  };
 }
 
 /** Without a Lambda context (local runs) a run may take as long as Lambda's maximum. */
 const MAX_RUN_MS = 15 * 60 * 1000;
 
-export async function handler(event: unknown, context?: Partial<Context>): Promise<RunReport> {
-  const request = parseEvent(event);
-  const { config, ssm, secrets } = dependencies();
-  const runId = context?.awsRequestId ?? randomUUID();
-  const remaining = context?.getRemainingTimeInMillis?.() ?? MAX_RUN_MS;
-  logger.appendKeys({ runId });
-  logger.info('run started', {
-    trigger: request.trigger,
-    dryRun: request.dryRun,
-    instanceIds: request.instanceIds?.length ?? 'all',
-  });
-  const report = await reconcile(request, {
-    config,
-    ssm,
-    secrets,
-    checkKasm: () =>
-      checkKasmHealth({
-        ...(config.kasmApiUrl ? { url: config.kasmApiUrl } : {}),
-        ...(config.kasmCaPem ? { caPem: config.kasmCaPem } : {}),
-        ...(config.kasmCaFile ? { caFile: config.kasmCaFile } : {}),
-      }),
-    log: {
-      info: (message, extra) => logger.info(message, { ...extra }),
-      warn: (message, extra) => logger.warn(message, { ...extra }),
-    },
-    runId,
-    deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
-  });
-  logger.info('run report', { report });
-  return report;
+export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<RunReport>;
+
+/** A handler bound to one environment; tests and `simulate` make their own. */
+export function createHandler(env: Env = process.env): ReconcileHandler {
+  const dependencies = lazyDependencies(env);
+  return async (event, context) => {
+    const request = parseEvent(event);
+    const { config, ssm, secrets } = dependencies();
+    const runId = context?.awsRequestId ?? randomUUID();
+    const remaining = context?.getRemainingTimeInMillis?.() ?? MAX_RUN_MS;
+    logger.appendKeys({ runId });
+    logger.info('run started', {
+      trigger: request.trigger,
+      dryRun: request.dryRun,
+      instanceIds: request.instanceIds?.length ?? 'all',
+    });
+    const report = await reconcile(request, {
+      config,
+      ssm,
+      secrets,
+      checkKasm: () =>
+        checkKasmHealth({
+          ...(config.kasmApiUrl ? { url: config.kasmApiUrl } : {}),
+          ...(config.kasmCaPem ? { caPem: config.kasmCaPem } : {}),
+          ...(config.kasmCaFile ? { caFile: config.kasmCaFile } : {}),
+        }),
+      log: {
+        info: (message, extra) => logger.info(message, { ...extra }),
+        warn: (message, extra) => logger.warn(message, { ...extra }),
+      },
+      runId,
+      deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
+    });
+    logger.info('run report', { report });
+    return report;
+  };
 }
+
+/** The Lambda entry point. */
+export const handler: ReconcileHandler = createHandler();
