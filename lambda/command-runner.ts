@@ -172,10 +172,19 @@ export class CommandRunner {
     return { kind: 'output', succeeded: invocation.Status === 'Success', output };
   }
 
-  async #fullOutput(commandId: string, instanceId: string, fallback: string): Promise<string> {
+  async #fullOutput(
+    commandId: string,
+    instanceId: string,
+    pluginName: string,
+    fallback: string,
+  ): Promise<string> {
     try {
       const full = await this.#ssm.send(
-        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+        new GetCommandInvocationCommand({
+          CommandId: commandId,
+          InstanceId: instanceId,
+          PluginName: pluginName,
+        }),
       );
       return full.StandardOutputContent ?? fallback;
     } catch {
