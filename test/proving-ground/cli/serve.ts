@@ -1,0 +1,44 @@
+/**
+ * npm run proving-ground -- --scenario FILE
+ * Starts the proving ground alone, prints one JSON line describing it, serves until
+ * SIGTERM or SIGINT, then stops everything it started.
+ */
+import { startProvingGround } from '../proving-ground.ts';
+import { loadScenario, ScenarioError } from '../scenario.ts';
+import { parseFlags } from './args.ts';
+
+const USAGE = 'usage: npm run proving-ground -- --scenario FILE';
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2), ['scenario'], USAGE);
+  const path = flags.get('scenario');
+  if (!path) {
+    process.stderr.write(`--scenario is required\n${USAGE}\n`);
+    process.exit(64);
+  }
+  let scenario: ReturnType<typeof loadScenario>;
+  try {
+    scenario = loadScenario(path);
+  } catch (error) {
+    process.stderr.write(`${error instanceof ScenarioError ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  const ground = await startProvingGround(scenario);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    ground.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write(`${JSON.stringify(ground.info)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`proving-ground failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,425 @@
+/**
+ * The simulated fleet described by a scenario: one simulated host per scenario host (a directory
+ * tree; Linux steps run in a private mount namespace), one simulated component loop per installed
+ * Linux component, and the fleet state the `simulate` command reports.
+ *
+ * @example
+ * ```ts
+ * const api = await startKasmAdminApi({ ...scenario.kasm, registrationToken: scenario.registrationToken });
+ * const fleet = await createFleet(scenario, { kasm: api, fleetTag: { key: 'kasm:reconcile', value: 'true' } });
+ * fleet.start();
+ * // … the AWS wire server calls fleet.runStep(…) …
+ * console.log(fleet.state());
+ * await fleet.stop();
+ * await api.close();
+ * ```
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { NamespaceLayers } from './hosts/layers.ts';
+import { Limiter } from './hosts/limiter.ts';
+import { LinuxHost, type Owner } from './hosts/linux-host.ts';
+import { WindowsHost } from './hosts/windows-host.ts';
+import type { KasmAdminApi } from './kasm/admin-api.ts';
+import {
+  COMPONENTS,
+  type ComponentName,
+  isLinuxComponent,
+  LINUX_COMPONENTS,
+  type LinuxComponentName,
+  REGISTRATION_FILE,
+} from './kasm/catalog.ts';
+import { SimulatedComponent } from './kasm/component.ts';
+import { stringAt, writeConfigValue } from './kasm/config-file.ts';
+import type { HostScenario, Scenario, TokenState } from './scenario.ts';
+import type { SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
+
+export interface FleetOptions {
+  readonly kasm: KasmAdminApi;
+  readonly fleetTag: { readonly key: string; readonly value: string };
+  /** Where host trees go; default a new `os.tmpdir()/ktr-pg-XXXXXX`. Must not contain `:` or `,`. */
+  readonly rootDir?: string;
+  /** Steps running at once across the fleet (default 8). */
+  readonly maxConcurrentSteps?: number;
+  /** Owner of the Kasm config files and directories (default 1000:1000). */
+  readonly configOwner?: Owner;
+  /** Leave the host trees on disk after stop() (for debugging). */
+  readonly keepFiles?: boolean;
+}
+
+export interface ComponentState {
+  readonly tokenValid: boolean;
+  readonly registrationFile: 'absent' | 'present';
+  /** Octal mode such as `0600`; only when the file is present. */
+  readonly registrationFileMode?: string;
+}
+
+/** `{"<instanceId>": {"<component>": ComponentState}}`, as `npm run simulate` reports it. */
+export type FleetState = Record<string, Record<string, ComponentState>>;
+
+export interface RegistrationFileInfo {
+  readonly content: string;
+  /** Octal, e.g. `0600`. */
+  readonly mode: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface Fleet extends SimulatedFleet {
+  readonly rootDir: string;
+  readonly heartbeatSeconds: number;
+  /** Starts the component loops of every online host. */
+  start(): void;
+  /** Stops component loops, kills running steps, removes the host trees. Idempotent. */
+  stop(): Promise<void>;
+  state(): FleetState;
+  hostRoot(id: string): string;
+  /** Powers a host on or off: offline hosts run no steps and their components do not run. */
+  setOnline(id: string, online: boolean): void;
+  /** The component's config file on disk. */
+  configPath(id: string, component: ComponentName): string;
+  readToken(id: string, component: ComponentName): string | undefined;
+  /** Rewrites the token in the config (undefined: removes the key), as a component would save it. */
+  writeToken(id: string, component: ComponentName, token: string | undefined): Promise<void>;
+  readLog(id: string, component: LinuxComponentName): string;
+  registrationFilePath(id: string, component: ComponentName): string;
+  /** Writes `registration_token.txt` next to the config (default mode 0600, owner of the config). */
+  placeRegistrationFile(
+    id: string,
+    component: ComponentName,
+    content: string,
+    options?: { mode?: number; uid?: number; gid?: number },
+  ): Promise<void>;
+  registrationFile(id: string, component: ComponentName): RegistrationFileInfo | undefined;
+  /** Starts or stops the component process (the docker stand-in follows on the next step). */
+  setRunning(id: string, component: LinuxComponentName, running: boolean): void;
+  /** The live component loop (only while the fleet is started and the host online). */
+  component(id: string, component: LinuxComponentName): SimulatedComponent | undefined;
+  /** Resolves once every running component loop has completed `count` more heartbeats. */
+  waitForHeartbeats(count?: number): Promise<void>;
+}
+
+interface HostEntry {
+  readonly scenario: HostScenario;
+  readonly index: number;
+  readonly linux?: LinuxHost;
+  readonly windows?: WindowsHost;
+  online: boolean;
+}
+
+export async function createFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
+  const { kasm, fleetTag } = options;
+  const createdRoot = options.rootDir === undefined;
+  const rootDir = options.rootDir ?? (await mkdtemp(join(tmpdir(), 'ktr-pg-')));
+  if (/[:,\s]/.test(rootDir)) throw new Error(`rootDir must not contain ':', ',' or spaces: ${rootDir}`);
+  await mkdir(rootDir, { recursive: true });
+  const layers = new NamespaceLayers(join(rootDir, 'layers'));
+  await layers.prepare();
+  const limiter = new Limiter(options.maxConcurrentSteps ?? 8);
+  const owner = options.configOwner ?? { uid: 1000, gid: 1000 };
+  const apiUrl = new URL(kasm.url);
+  const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
+  const hb = scenario.kasm.heartbeatSeconds;
+
+  const tokenFor = async (
+    component: ComponentName,
+    state: TokenState,
+    id: string,
+  ): Promise<string | undefined> => {
+    const { tokenLifetimeSeconds: lifetime, gracePeriodSeconds: grace } = kasm;
+    const now = Date.now() / 1000;
+    switch (state) {
+      case 'valid':
+        return kasm.mintToken(component, lifetime, id);
+      case 'expiring': {
+        // Still valid, expiring within one heartbeat (at least one whole second away: exp is an integer).
+        const exp = Math.max(Math.floor(now + hb), Math.floor(now) + 1);
+        return kasm.mintToken(component, exp - now, id);
+      }
+      case 'in-grace':
+        return kasm.mintToken(component, -grace / 2, id);
+      case 'expired':
+        return kasm.mintToken(component, -(grace + lifetime), id);
+      case 'missing':
+        return undefined;
+      case 'garbage':
+        return randomBytes(36).toString('base64url');
+    }
+  };
+
+  const hosts = new Map<string, HostEntry>();
+  try {
+    for (const [index, h] of scenario.hosts.entries()) {
+      const root = join(rootDir, 'hosts', h.id);
+      await mkdir(root, { recursive: true });
+      if (h.platform === 'Linux') {
+        const host = new LinuxHost({
+          id: h.id,
+          root,
+          fleetRoot: rootDir,
+          layers,
+          limiter,
+          opensslMissing: h.opensslMissing,
+          owner,
+          ipAddress: ipAddress(index),
+          apiHost: api.host,
+          apiPort: api.port,
+        });
+        const setups = [];
+        for (const name of LINUX_COMPONENTS) {
+          const c = h.components[name];
+          if (!c) continue;
+          const componentId = randomUUID();
+          setups.push({
+            name,
+            token: await tokenFor(name, c.token, componentId),
+            componentId,
+            running: c.running,
+            readOnly: c.readOnly,
+          });
+        }
+        await host.create(setups);
+        hosts.set(h.id, { scenario: h, index, linux: host, online: h.online });
+      } else {
+        const host = new WindowsHost(h.id, root);
+        const c = h.components.windows;
+        const componentId = randomUUID();
+        await host.create(
+          c && {
+            token: await tokenFor('windows', c.token, componentId),
+            componentId,
+            running: c.running,
+            readOnly: c.readOnly,
+          },
+          api,
+        );
+        hosts.set(h.id, { scenario: h, index, windows: host, online: h.online });
+      }
+    }
+  } catch (error) {
+    if (createdRoot) await rm(rootDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const loops = new Map<string, SimulatedComponent>();
+  let started = false;
+  let stopping: Promise<void> | undefined;
+
+  const entry = (id: string): HostEntry => {
+    const e = hosts.get(id);
+    if (!e) throw new Error(`No simulated host ${id}`);
+    return e;
+  };
+
+  const installed = (e: HostEntry): ComponentName[] =>
+    e.linux ? e.linux.installed() : e.windows?.isInstalled() ? ['windows'] : [];
+
+  const configPath = (id: string, component: ComponentName): string => {
+    const e = entry(id);
+    if (e.linux && isLinuxComponent(component)) return e.linux.configPath(component);
+    if (e.windows && component === 'windows') return e.windows.configPath();
+    throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+  };
+
+  const registrationFilePath = (id: string, component: ComponentName): string =>
+    join(dirname(configPath(id, component)), REGISTRATION_FILE);
+
+  const readToken = (id: string, component: ComponentName): string | undefined => {
+    try {
+      const doc = parseDocument(readFileSync(configPath(id, component), 'utf8'));
+      return stringAt(doc, COMPONENTS[component].tokenPath);
+    } catch {
+      return undefined;
+    }
+  };
+
+  const startLoops = (e: HostEntry): void => {
+    const host = e.linux;
+    if (!host) return; // the Windows agent's loop is a later task
+    for (const name of host.installed()) {
+      const key = `${host.id}/${name}`;
+      if (loops.has(key)) continue;
+      const component = new SimulatedComponent({
+        hostId: host.id,
+        name,
+        configPath: host.configPath(name),
+        logPath: host.logPath(name),
+        apiUrl: kasm.url,
+        ca: kasm.ca,
+        heartbeatSeconds: hb,
+        tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
+        readOnly: host.isReadOnly(name),
+        isRunning: () => host.isRunning(name),
+      });
+      loops.set(key, component);
+      component.start();
+    }
+  };
+
+  const stopLoops = async (id: string): Promise<void> => {
+    const stops: Promise<void>[] = [];
+    for (const [key, loop] of loops) {
+      if (!key.startsWith(`${id}/`)) continue;
+      loops.delete(key);
+      stops.push(loop.stop());
+    }
+    await Promise.all(stops);
+  };
+
+  const fleet: Fleet = {
+    rootDir,
+    heartbeatSeconds: hb,
+
+    nodes(): readonly SimulatedNode[] {
+      return [...hosts.values()].map((e) => ({
+        instanceId: e.scenario.id,
+        platform: e.scenario.platform,
+        online: e.online,
+        tags: {
+          Name: `kasm-${e.scenario.platform.toLowerCase()}-${e.index + 1}`,
+          ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
+        },
+        computerName: computerName(e.scenario, e.index),
+        ipAddress: ipAddress(e.index),
+      }));
+    },
+
+    async runStep(run: StepRun): Promise<StepResult> {
+      const e = entry(run.instanceId);
+      if (stopping) throw new Error('The simulated fleet is stopped');
+      if (!e.online) throw new Error(`runStep called for offline host ${run.instanceId}`);
+      if (e.linux) return e.linux.runStep(run);
+      return e.windows!.runStep(run);
+    },
+
+    start(): void {
+      if (started || stopping) return;
+      started = true;
+      for (const e of hosts.values()) if (e.online) startLoops(e);
+    },
+
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        await Promise.all([...loops.values()].map((l) => l.stop()));
+        loops.clear();
+        await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll()));
+        if (!options.keepFiles) {
+          if (createdRoot) await rm(rootDir, { recursive: true, force: true });
+          else {
+            await rm(join(rootDir, 'hosts'), { recursive: true, force: true });
+            await rm(join(rootDir, 'layers'), { recursive: true, force: true });
+          }
+        }
+      })();
+      return stopping;
+    },
+
+    state(): FleetState {
+      const state: FleetState = {};
+      for (const e of hosts.values()) {
+        const components: Record<string, ComponentState> = {};
+        for (const name of installed(e)) {
+          const token = readToken(e.scenario.id, name);
+          const tokenValid = token !== undefined && kasm.checkToken(token).valid;
+          let mode: number | undefined;
+          try {
+            mode = statSync(registrationFilePath(e.scenario.id, name)).mode;
+          } catch {
+            mode = undefined;
+          }
+          components[name] =
+            mode === undefined
+              ? { tokenValid, registrationFile: 'absent' }
+              : { tokenValid, registrationFile: 'present', registrationFileMode: octal(mode) };
+        }
+        state[e.scenario.id] = components;
+      }
+      return state;
+    },
+
+    hostRoot: (id) => entry(id).linux?.root ?? entry(id).windows!.root,
+
+    setOnline(id, online) {
+      const e = entry(id);
+      if (e.online === online) return;
+      e.online = online;
+      if (!started || stopping) return;
+      if (online) startLoops(e);
+      else void stopLoops(id);
+    },
+
+    configPath,
+    readToken,
+
+    async writeToken(id, component, token) {
+      await writeConfigValue(configPath(id, component), COMPONENTS[component].tokenPath, token);
+    },
+
+    readLog(id, component) {
+      const host = entry(id).linux;
+      if (!host) throw new Error(`${id} is not a Linux host`);
+      try {
+        return readFileSync(host.logPath(component), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+
+    registrationFilePath,
+
+    async placeRegistrationFile(id, component, content, opts = {}) {
+      const path = registrationFilePath(id, component);
+      const config = await stat(configPath(id, component));
+      await writeFile(path, content);
+      await chown(path, opts.uid ?? config.uid, opts.gid ?? config.gid).catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EPERM') throw error;
+        },
+      );
+      await chmod(path, opts.mode ?? 0o600);
+    },
+
+    registrationFile(id, component) {
+      const path = registrationFilePath(id, component);
+      try {
+        const st = statSync(path);
+        return { content: readFileSync(path, 'utf8'), mode: octal(st.mode), uid: st.uid, gid: st.gid };
+      } catch {
+        return undefined;
+      }
+    },
+
+    setRunning(id, component, running) {
+      const host = entry(id).linux;
+      if (!host) throw new Error(`${id} is not a Linux host`);
+      host.setRunning(component, running);
+    },
+
+    component: (id, component) => loops.get(`${id}/${component}`),
+
+    async waitForHeartbeats(count = 1) {
+      await Promise.all([...loops.values()].map((l) => l.waitForHeartbeats(count)));
+    },
+  };
+  return fleet;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+}
+
+function ipAddress(index: number): string {
+  return `10.0.${1 + Math.floor(index / 200)}.${10 + (index % 200)}`;
+}
+
+function computerName(host: HostScenario, index: number): string {
+  if (host.platform === 'Windows') {
+    return `EC2AMAZ-${host.id.slice(-7).toUpperCase()}`;
+  }
+  if (host.id.startsWith('mi-')) return `kasm-onprem-${index + 1}`;
+  return `ip-${ipAddress(index).replaceAll('.', '-')}.ec2.internal`;
+}

@@ -1,0 +1,418 @@
+/**
+ * A simulated Linux host: a directory tree on disk that becomes the host's `/opt/kasm`,
+ * `/var/lib/kasm-token-reconciler`, `/var/lib/amazon` and `/tmp` inside a private mount namespace
+ * in which each SSM step runs, unmodified, as root, the way the SSM agent runs it (`sh _script.sh`).
+ *
+ * Layout below the host's root directory:
+ * ```
+ * opt/kasm/1.18.0/conf/app/<component>/<config file>   (owner 1000:1000, config mode 0640)
+ * opt/kasm/current -> 1.18.0
+ * opt/kasm/1.18.0/log/<component>.log                   (the simulated component's log)
+ * var/lib/kasm-token-reconciler/                        (root, 0700; the product's state dir)
+ * var/lib/amazon/ssm/<id>/document/orchestration/<run>/awsrunShellScript/_script.sh
+ * tmp/                                                  (the host's /tmp, 1777)
+ * sim/runs/<run>/usr-bin/docker                         (per-run docker stand-in layer)
+ * ```
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join, posix } from 'node:path';
+import { Document } from 'yaml';
+import {
+  COMPONENTS,
+  LINUX_INSTALL_ROOT,
+  LINUX_INSTALL_VERSION,
+  type LinuxComponentName,
+  STATE_DIR,
+} from '../kasm/catalog.ts';
+import type { StepResult, StepRun } from '../types.ts';
+import { dockerStandIn } from './docker-stand-in.ts';
+import { HOST_PATH, type NamespaceLayers } from './layers.ts';
+import { type Limiter, shellQuote } from './limiter.ts';
+
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface LinuxComponentSetup {
+  readonly name: LinuxComponentName;
+  /** The auth token to write; undefined: the config has no token key at all. */
+  readonly token: string | undefined;
+  /** The component's id (server_id / connection proxy id) in its config. */
+  readonly componentId: string;
+  readonly running: boolean;
+  readonly readOnly: boolean;
+}
+
+export interface LinuxHostOptions {
+  readonly id: string;
+  /** This host's root directory. */
+  readonly root: string;
+  /** The fleet's root directory, hidden inside the namespace so a host cannot see other hosts. */
+  readonly fleetRoot: string;
+  readonly layers: NamespaceLayers;
+  readonly limiter: Limiter;
+  readonly opensslMissing: boolean;
+  readonly owner: Owner;
+  readonly ipAddress: string;
+  /** Admin API address written into configs (`manager.hostnames`, `port`). */
+  readonly apiHost: string;
+  readonly apiPort: number;
+}
+
+/** Largest stdout / stderr kept per step. */
+const MAX_OUTPUT = 1024 * 1024;
+const SETUP_FAILED = 125;
+
+export class LinuxHost {
+  readonly id: string;
+  readonly root: string;
+  private readonly options: LinuxHostOptions;
+  private readonly components = new Map<LinuxComponentName, { running: boolean; readOnly: boolean }>();
+  private readonly children = new Set<ChildProcess>();
+  private readonly inflight = new Set<Promise<StepResult>>();
+  private closed = false;
+
+  constructor(options: LinuxHostOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.root = options.root;
+  }
+
+  /** Writes the host's tree. */
+  async create(components: readonly LinuxComponentSetup[]): Promise<void> {
+    const { root, owner } = this;
+    const kasm = join(root, 'opt/kasm');
+    const version = join(kasm, LINUX_INSTALL_VERSION);
+    await mkdir(join(version, 'conf/app'), { recursive: true });
+    await mkdir(join(version, 'log'), { recursive: true });
+    await symlink(LINUX_INSTALL_VERSION, join(kasm, 'current'));
+    for (const dir of [
+      kasm,
+      version,
+      join(version, 'conf'),
+      join(version, 'conf/app'),
+      join(version, 'log'),
+    ]) {
+      await this.own(dir, 0o755);
+    }
+    await ownLink(join(kasm, 'current'), owner);
+    await mkdir(this.stateDir, { recursive: true });
+    await chmod(this.stateDir, 0o700);
+    await mkdir(join(root, 'var/lib/amazon/ssm'), { recursive: true, mode: 0o700 });
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    await chmod(join(root, 'tmp'), 0o1777);
+    await mkdir(join(root, 'sim/runs'), { recursive: true });
+    for (const c of components) {
+      const file = this.configPath(c.name);
+      await mkdir(join(file, '..'), { recursive: true });
+      await this.own(join(file, '..'), 0o755);
+      await writeFile(file, this.configText(c));
+      await this.own(file, 0o640);
+      this.components.set(c.name, { running: c.running, readOnly: c.readOnly });
+    }
+  }
+
+  get owner(): Owner {
+    return this.options.owner;
+  }
+
+  /** The product's state directory on disk (`/var/lib/kasm-token-reconciler` on the host). */
+  get stateDir(): string {
+    return join(this.root, STATE_DIR);
+  }
+
+  /** The config file on disk for a component (whether or not installed). */
+  configPath(name: LinuxComponentName): string {
+    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, COMPONENTS[name].configFile);
+  }
+
+  /** The config file as the host sees it: `/opt/kasm/current/conf/app/...`. */
+  hostConfigPath(name: LinuxComponentName): string {
+    return posix.join(LINUX_INSTALL_ROOT, COMPONENTS[name].configFile);
+  }
+
+  logPath(name: LinuxComponentName): string {
+    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, 'log', `${name}.log`);
+  }
+
+  installed(): LinuxComponentName[] {
+    return [...this.components.keys()];
+  }
+
+  isInstalled(name: LinuxComponentName): boolean {
+    return this.components.has(name);
+  }
+
+  isRunning(name: LinuxComponentName): boolean {
+    return this.components.get(name)?.running ?? false;
+  }
+
+  setRunning(name: LinuxComponentName, running: boolean): void {
+    const c = this.components.get(name);
+    if (!c) throw new Error(`${name} is not installed on ${this.id}`);
+    c.running = running;
+  }
+
+  isReadOnly(name: LinuxComponentName): boolean {
+    return this.components.get(name)?.readOnly ?? false;
+  }
+
+  /** Runs one step like the SSM agent: `sh _script.sh` as root, in this host's namespace. */
+  runStep(run: StepRun): Promise<StepResult> {
+    if (run.action !== 'aws:runShellScript') {
+      return Promise.resolve({
+        exitCode: 1,
+        stdout: '',
+        stderr: `${run.action} is not supported on simulated Linux host ${this.id}: pwsh is not installed.\n`,
+        timedOut: false,
+      });
+    }
+    return this.options.limiter.run(() => {
+      const result = this.execute(run);
+      this.inflight.add(result);
+      void result.finally(() => this.inflight.delete(result)).catch(() => undefined);
+      return result;
+    });
+  }
+
+  /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
+  async abortAll(): Promise<void> {
+    this.closed = true;
+    for (const child of this.children) killGroup(child);
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async execute(run: StepRun): Promise<StepResult> {
+    if (this.closed) return stopped(this.id);
+    const runId = randomUUID();
+    const hostWorkDir = posix.join(
+      '/var/lib/amazon/ssm',
+      this.id,
+      'document/orchestration',
+      runId,
+      'awsrunShellScript',
+    );
+    const workDir = join(this.root, hostWorkDir);
+    const runDir = join(this.root, 'sim/runs', runId);
+    try {
+      await mkdir(workDir, { recursive: true });
+      await writeFile(join(workDir, '_script.sh'), run.script, { mode: 0o700 });
+      const standInLayer = join(runDir, 'usr-bin');
+      await mkdir(standInLayer, { recursive: true });
+      const containers = this.installed().map((name) => ({
+        name: COMPONENTS[name].container ?? name,
+        running: this.isRunning(name),
+      }));
+      await writeFile(join(standInLayer, 'docker'), dockerStandIn(this.id, containers), { mode: 0o755 });
+      await this.options.layers.prepare();
+      const setup = await this.setupScript(standInLayer, hostWorkDir);
+      if (this.closed) return stopped(this.id);
+      return await this.spawnInNamespace(setup, run);
+    } finally {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }
+
+  private async setupScript(standInLayer: string, hostWorkDir: string): Promise<string> {
+    const { layers, fleetRoot } = this.options;
+    const q = shellQuote;
+    const lines = [
+      'set -e',
+      `fail() { echo "proving ground: cannot set up the namespace of simulated host ${this.id}: $*" >&2; exit ${SETUP_FAILED}; }`,
+      `mount -t overlay -o ${q(`lowerdir=${layers.optLayer}:/opt`)} pg-opt /opt || fail 'overlay on /opt'`,
+      `mount --bind ${q(join(this.root, 'opt/kasm'))} /opt/kasm || fail 'bind /opt/kasm'`,
+      `mount -t overlay -o ${q(`lowerdir=${layers.varLibLayer}:/var/lib`)} pg-var-lib /var/lib || fail 'overlay on /var/lib'`,
+      `mount --bind ${q(this.stateDir)} ${STATE_DIR} || fail 'bind ${STATE_DIR}'`,
+      `mount --bind ${q(join(this.root, 'var/lib/amazon'))} /var/lib/amazon || fail 'bind /var/lib/amazon'`,
+    ];
+    for (const overlay of await layers.binOverlays(this.options.opensslMissing)) {
+      const stack = [
+        ...(overlay.dir === layers.usrBin ? [standInLayer] : []),
+        ...overlay.layers,
+        overlay.dir,
+      ];
+      lines.push(
+        `mount -t overlay -o ${q(`lowerdir=${stack.join(':')}`)} pg-bin ${q(overlay.dir)} || fail 'overlay on ${overlay.dir}'`,
+      );
+    }
+    for (const name of this.installed()) {
+      if (!this.isReadOnly(name)) continue;
+      const dir = q(posix.dirname(this.hostConfigPath(name)));
+      lines.push(
+        `mount --bind ${dir} ${dir} && mount -o remount,bind,ro ${dir} || fail 'read-only ${name} config directory'`,
+      );
+    }
+    lines.push(
+      `mount --bind ${q(join(this.root, 'tmp'))} /tmp || fail 'bind /tmp'`,
+      // Hide the whole fleet (other hosts' files), unless /tmp already did.
+      `if [ -e ${q(fleetRoot)} ]; then mount -t tmpfs -o size=16k,mode=0755 pg-hidden ${q(fleetRoot)} || fail 'hide the fleet'; fi`,
+      `cd ${q(hostWorkDir)} || fail 'cd to the work directory'`,
+      'unset OLDPWD',
+      'exec sh _script.sh',
+    );
+    return lines.join('\n');
+  }
+
+  private spawnInNamespace(setup: string, run: StepRun): Promise<StepResult> {
+    const isRoot = process.getuid?.() === 0;
+    const args = [
+      ...(isRoot ? [] : ['--user', '--map-root-user']),
+      '--mount',
+      '--propagation',
+      'private',
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--mount-proc',
+      '--',
+      '/bin/sh',
+      '-c',
+      setup,
+    ];
+    const env = { PATH: HOST_PATH, HOME: '/root', ...run.env };
+    return new Promise<StepResult>((resolve) => {
+      const child = spawn('unshare', args, {
+        env,
+        cwd: '/',
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.children.add(child);
+      const out = new Capture();
+      const err = new Capture();
+      child.stdout.on('data', (c: Buffer) => out.add(c));
+      child.stderr.on('data', (c: Buffer) => err.add(c));
+      let timedOut = false;
+      const seconds = run.timeoutSeconds > 0 ? run.timeoutSeconds : 3600;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child);
+      }, seconds * 1000);
+      let spawnError: Error | undefined;
+      child.on('error', (error) => {
+        spawnError = error;
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        const stderr =
+          err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
+        resolve({
+          exitCode: timedOut ? -1 : (code ?? (signal ? 128 + signalNumber(signal) : 1)),
+          stdout: out.text(),
+          stderr,
+          timedOut,
+        });
+      });
+    });
+  }
+
+  private configText(c: LinuxComponentSetup): string {
+    const { apiHost, apiPort, ipAddress } = this.options;
+    const api = (tokenKey: string) => ({
+      hostnames: [apiHost],
+      port: apiPort,
+      ...(c.token === undefined ? {} : { [tokenKey]: c.token }),
+    });
+    const body: Record<string, unknown> = (() => {
+      switch (c.name) {
+        case 'agent':
+          return {
+            agent: {
+              server_id: c.componentId,
+              public_hostname: ipAddress,
+              listen_port: 4444,
+              provider: 'aws',
+              docker_network: 'kasm_default_network',
+              auto_prune_images: false,
+            },
+            manager: api('token'),
+          };
+        case 'guac':
+          return {
+            api: api('auth_token'),
+            kasmguac: {
+              id: c.componentId,
+              cluster_size: 2,
+              server_address: ipAddress,
+              server_port: 3000,
+              zone: 'default',
+            },
+          };
+        case 'rdp_gateway':
+          return {
+            api: api('auth_token'),
+            rdp_gateway: { id: c.componentId, server_address: ipAddress, listen_port: 3389, zone: 'default' },
+          };
+        case 'rdp_https_gateway':
+          return {
+            api: api('auth_token'),
+            rdp_https_gateway: {
+              id: c.componentId,
+              server_address: ipAddress,
+              listen_port: 9443,
+              zone: 'default',
+            },
+          };
+      }
+    })();
+    const doc = new Document(body);
+    doc.commentBefore = ` Kasm Workspaces ${LINUX_INSTALL_VERSION}: ${c.name} configuration`;
+    return doc.toString({ lineWidth: 0 });
+  }
+
+  private async own(path: string, mode: number): Promise<void> {
+    await chmod(path, mode);
+    await chown(path, this.owner.uid, this.owner.gid).catch(ignoreEperm);
+  }
+}
+
+async function ownLink(path: string, owner: Owner): Promise<void> {
+  await lchown(path, owner.uid, owner.gid).catch(ignoreEperm);
+}
+
+function ignoreEperm(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPERM') throw error;
+}
+
+function stopped(id: string): StepResult {
+  return {
+    exitCode: -1,
+    stdout: '',
+    stderr: `simulated host ${id} was stopped before the step could run\n`,
+    timedOut: false,
+  };
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
+
+class Capture {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  add(chunk: Buffer): void {
+    if (this.size >= MAX_OUTPUT) return;
+    const part = chunk.subarray(0, MAX_OUTPUT - this.size);
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}

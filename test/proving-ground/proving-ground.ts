@@ -1,0 +1,130 @@
+/**
+ * Starts the whole proving ground from a scenario: the Kasm Admin API, the simulated
+ * fleet (hosts + components) and the AWS wire server serving the product's own SSM
+ * documents. `handlerEnv` is the environment the reconciler needs to run against it.
+ */
+import {
+  type DocumentRole,
+  documentNames,
+  probeDocument,
+  pushDocument,
+} from '../../shared/documents/ssm-documents.ts';
+import { type AwsServer, startAwsServer } from './aws/server.ts';
+import { createFleet, type Fleet, type FleetState } from './fleet.ts';
+import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
+import type { Scenario } from './scenario.ts';
+
+export const REGION = 'eu-west-1';
+export const SECRET_ID = 'kasm/registration-token';
+export const ENVIRONMENT = 'local';
+
+export interface ProvingGroundInfo {
+  readonly region: string;
+  readonly awsEndpoint: string;
+  readonly kasmApi: string;
+  readonly caFile: string;
+  readonly secretId: string;
+  readonly fleetTag: { readonly key: string; readonly value: string };
+  readonly documents: Readonly<Record<DocumentRole, string>>;
+}
+
+export interface ProvingGround {
+  readonly info: ProvingGroundInfo;
+  readonly scenario: Scenario;
+  readonly api: KasmAdminApi;
+  readonly fleet: Fleet;
+  readonly aws: AwsServer;
+  /** Environment for the reconciler: AWS endpoint and dummy credentials plus its settings. */
+  readonly handlerEnv: Readonly<Record<string, string>>;
+  fleetState(): FleetState;
+  /** Requests received, by operation name, retried attempts included. */
+  awsCalls(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export interface ProvingGroundOptions {
+  readonly fleetTag?: { readonly key: string; readonly value: string };
+  readonly rootDir?: string;
+}
+
+export async function startProvingGround(
+  scenario: Scenario,
+  options: ProvingGroundOptions = {},
+): Promise<ProvingGround> {
+  const fleetTag = options.fleetTag ?? { key: 'kasm:reconcile', value: 'true' };
+  const names = documentNames(ENVIRONMENT);
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    const api = await startKasmAdminApi({ ...scenario.kasm, registrationToken: scenario.registrationToken });
+    stops.push(() => api.close());
+    const fleet = await createFleet(scenario, {
+      kasm: api,
+      fleetTag,
+      ...(options.rootDir ? { rootDir: options.rootDir } : {}),
+    });
+    stops.push(() => fleet.stop());
+    const aws = await startAwsServer({
+      fleet,
+      region: REGION,
+      documents: new Map<string, object>([
+        [names.probe, probeDocument()],
+        [names.push, pushDocument()],
+      ]),
+      secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
+      faults: scenario.faults,
+    });
+    stops.push(() => aws.close());
+    fleet.start();
+
+    const heartbeat = Math.max(1, Math.ceil(scenario.kasm.heartbeatSeconds));
+    const info: ProvingGroundInfo = {
+      region: REGION,
+      awsEndpoint: aws.endpoint,
+      kasmApi: api.url,
+      caFile: api.caFile,
+      secretId: SECRET_ID,
+      fleetTag,
+      documents: names,
+    };
+    const handlerEnv = {
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'AKIDPROVINGGROUND',
+      AWS_SECRET_ACCESS_KEY: 'proving-ground-secret-key',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      FLEET_TAG_KEY: fleetTag.key,
+      FLEET_TAG_VALUE: fleetTag.value,
+      REGISTRATION_TOKEN_SECRET_ID: SECRET_ID,
+      PROBE_DOCUMENT_NAME: names.probe,
+      PUSH_DOCUMENT_NAME: names.push,
+      KASM_API_URL: api.url,
+      KASM_CA_FILE: api.caFile,
+      KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),
+      // The product's waits derive from the heartbeat, so a scenario runs in seconds.
+      KASM_HEARTBEAT_SECONDS: String(heartbeat),
+      COMMAND_POLL_INTERVAL_MS: '100',
+      ONLINE_WAIT_SECONDS: String(3 * heartbeat),
+    };
+    return {
+      info,
+      scenario,
+      api,
+      fleet,
+      aws,
+      handlerEnv,
+      fleetState: () => fleet.state(),
+      awsCalls: () => {
+        const counts: Record<string, number> = {};
+        for (const call of aws.calls) counts[call.operation] = (counts[call.operation] ?? 0) + 1;
+        return counts;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * The fleet scenario file (contract section 3): types, defaults and a strict validator that
+ * names every problem it finds, each with its JSON path.
+ *
+ * @example
+ * ```ts
+ * const scenario = loadScenario('test/scenarios/basic.json');
+ * scenario.hosts[0].components.agent?.token; // 'expired'
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { type ComponentName, isComponentName, LINUX_COMPONENTS, WINDOWS_COMPONENTS } from './kasm/catalog.ts';
+import type { Platform } from './types.ts';
+
+export const TOKEN_STATES = ['valid', 'expiring', 'in-grace', 'expired', 'missing', 'garbage'] as const;
+export type TokenState = (typeof TOKEN_STATES)[number];
+
+export interface KasmScenario {
+  readonly healthy: boolean;
+  readonly tokenLifetimeSeconds: number;
+  readonly gracePeriodSeconds: number;
+  readonly heartbeatSeconds: number;
+}
+
+export interface ComponentScenario {
+  readonly token: TokenState;
+  readonly running: boolean;
+  readonly readOnly: boolean;
+}
+
+export interface HostScenario {
+  readonly id: string;
+  readonly platform: Platform;
+  readonly online: boolean;
+  readonly managed: boolean;
+  readonly opensslMissing: boolean;
+  readonly components: Readonly<Partial<Record<ComponentName, ComponentScenario>>>;
+}
+
+export interface FaultsScenario {
+  readonly throttleRate: number;
+  readonly serverErrorRate: number;
+}
+
+export interface Scenario {
+  /** Free text for the reader of the file; ignored by the proving ground. */
+  readonly description?: string;
+  readonly kasm: KasmScenario;
+  /** The secret's value exactly as stored (trailing newline and all); null: the secret does not exist. */
+  readonly registrationToken: string | null;
+  readonly hosts: readonly HostScenario[];
+  readonly faults: FaultsScenario;
+}
+
+export const SCENARIO_DEFAULTS = {
+  kasm: { healthy: true, tokenLifetimeSeconds: 120, gracePeriodSeconds: 60, heartbeatSeconds: 1 },
+  host: { platform: 'Linux', online: true, managed: true, opensslMissing: false },
+  component: { running: true, readOnly: false },
+  faults: { throttleRate: 0, serverErrorRate: 0 },
+} as const;
+
+/** Thrown for a scenario that cannot be used; `problems` lists every problem, one sentence each. */
+export class ScenarioError extends Error {
+  readonly source: string;
+  readonly problems: readonly string[];
+
+  constructor(source: string, problems: readonly string[]) {
+    super(`Scenario ${source} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ScenarioError';
+    this.source = source;
+    this.problems = problems;
+  }
+}
+
+const INSTANCE_ID = /^(i-([0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/;
+const ID_EXPECTATION = '"i-" followed by 8 or 17 lowercase hex digits, or "mi-" followed by 17';
+
+/** Reads and validates a scenario file. Throws `ScenarioError` listing every problem. */
+export function loadScenario(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ScenarioError(path, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  return parseScenario(text, path);
+}
+
+/**
+ * Validates a scenario and fills in defaults. `input` is the parsed JSON value, or the file's text.
+ * Throws `ScenarioError` listing every problem, each prefixed with its path (`hosts[3].components.agent.token`).
+ */
+export function parseScenario(input: unknown, sourceName: string): Scenario {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (error) {
+      throw new ScenarioError(sourceName, [`not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  const v = new Validator();
+  const scenario = v.scenario(value);
+  if (v.problems.length > 0 || scenario === undefined) {
+    throw new ScenarioError(sourceName, v.problems);
+  }
+  return scenario;
+}
+
+type Json = Record<string, unknown>;
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return JSON.stringify(value);
+}
+
+class Validator {
+  readonly problems: string[] = [];
+
+  private problem(path: string, message: string): void {
+    this.problems.push(`${path}: ${message}`);
+  }
+
+  private object(path: string, value: unknown, allowed: readonly string[]): Json | undefined {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(path, `expected an object, got ${show(value)}`);
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) {
+        this.problem(join(path, key), `unknown field (allowed: ${allowed.join(', ')})`);
+      }
+    }
+    return value as Json;
+  }
+
+  private boolean(path: string, value: unknown, fallback: boolean): boolean {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') {
+      this.problem(path, `expected true or false, got ${show(value)}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  private number(
+    path: string,
+    value: unknown,
+    fallback: number,
+    check: { min: number; minExclusive?: boolean; max?: number; label: string },
+  ): number {
+    if (value === undefined) return fallback;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (check.minExclusive ? value > check.min : value >= check.min) &&
+      (check.max === undefined || value <= check.max);
+    if (!ok) {
+      this.problem(path, `expected ${check.label}, got ${show(value)}`);
+      return fallback;
+    }
+    return value as number;
+  }
+
+  private oneOf<T extends string>(
+    path: string,
+    value: unknown,
+    options: readonly T[],
+    fallback?: T,
+  ): T | undefined {
+    if (value === undefined && fallback !== undefined) return fallback;
+    if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
+      this.problem(path, `expected one of ${options.join('|')}, got ${show(value)}`);
+      return undefined;
+    }
+    return value as T;
+  }
+
+  scenario(value: unknown): Scenario | undefined {
+    const root = this.object('(top level)', value, [
+      'description',
+      'kasm',
+      'registrationToken',
+      'hosts',
+      'faults',
+    ]);
+    if (!root) return undefined;
+    if (root.description !== undefined && typeof root.description !== 'string') {
+      this.problem('description', `expected a string, got ${show(root.description)}`);
+    }
+    const kasm = this.kasm(root.kasm);
+    let registrationToken: string | null = null;
+    if (!('registrationToken' in root)) {
+      this.problem(
+        'registrationToken',
+        'required: the secret value as stored (a string), or null when the secret does not exist',
+      );
+    } else if (root.registrationToken !== null && typeof root.registrationToken !== 'string') {
+      this.problem('registrationToken', `expected a string or null, got ${show(root.registrationToken)}`);
+    } else {
+      registrationToken = root.registrationToken as string | null;
+    }
+    const hosts = this.hosts(root.hosts, kasm);
+    const faults = this.faults(root.faults);
+    const scenario: Scenario = { kasm, registrationToken, hosts, faults };
+    return typeof root.description === 'string' ? { description: root.description, ...scenario } : scenario;
+  }
+
+  private kasm(value: unknown): KasmScenario {
+    const d = SCENARIO_DEFAULTS.kasm;
+    if (value === undefined) return { ...d };
+    const o = this.object('kasm', value, [
+      'healthy',
+      'tokenLifetimeSeconds',
+      'gracePeriodSeconds',
+      'heartbeatSeconds',
+    ]);
+    if (!o) return { ...d };
+    return {
+      healthy: this.boolean('kasm.healthy', o.healthy, d.healthy),
+      tokenLifetimeSeconds: this.number(
+        'kasm.tokenLifetimeSeconds',
+        o.tokenLifetimeSeconds,
+        d.tokenLifetimeSeconds,
+        {
+          min: 1,
+          label: 'a number of seconds of at least 1',
+        },
+      ),
+      gracePeriodSeconds: this.number('kasm.gracePeriodSeconds', o.gracePeriodSeconds, d.gracePeriodSeconds, {
+        min: 0,
+        label: 'a number of seconds of at least 0',
+      }),
+      heartbeatSeconds: this.number('kasm.heartbeatSeconds', o.heartbeatSeconds, d.heartbeatSeconds, {
+        min: 0,
+        minExclusive: true,
+        max: 3600,
+        label: 'a number of seconds greater than 0 and at most 3600',
+      }),
+    };
+  }
+
+  private hosts(value: unknown, kasm: KasmScenario): HostScenario[] {
+    if (!Array.isArray(value)) {
+      this.problem('hosts', `required: expected an array of hosts, got ${show(value)}`);
+      return [];
+    }
+    const hosts: HostScenario[] = [];
+    const seen = new Map<string, number>();
+    value.forEach((entry, index) => {
+      const host = this.host(`hosts[${index}]`, entry, kasm);
+      if (!host) return;
+      const first = seen.get(host.id);
+      if (first !== undefined) {
+        this.problem(`hosts[${index}].id`, `duplicate of hosts[${first}].id (${JSON.stringify(host.id)})`);
+        return;
+      }
+      seen.set(host.id, index);
+      hosts.push(host);
+    });
+    return hosts;
+  }
+
+  private host(path: string, value: unknown, kasm: KasmScenario): HostScenario | undefined {
+    const o = this.object(path, value, [
+      'id',
+      'platform',
+      'online',
+      'managed',
+      'opensslMissing',
+      'components',
+    ]);
+    if (!o) return undefined;
+    const d = SCENARIO_DEFAULTS.host;
+    let id: string | undefined;
+    if (typeof o.id !== 'string' || !INSTANCE_ID.test(o.id)) {
+      this.problem(
+        `${path}.id`,
+        `${o.id === undefined ? 'required: ' : ''}expected ${ID_EXPECTATION}, got ${show(o.id)}`,
+      );
+    } else {
+      id = o.id;
+    }
+    const platform =
+      this.oneOf<Platform>(`${path}.platform`, o.platform, ['Linux', 'Windows'], d.platform) ?? d.platform;
+    const online = this.boolean(`${path}.online`, o.online, d.online);
+    const managed = this.boolean(`${path}.managed`, o.managed, d.managed);
+    const opensslMissing = this.boolean(`${path}.opensslMissing`, o.opensslMissing, d.opensslMissing);
+    if (platform === 'Windows' && opensslMissing) {
+      this.problem(`${path}.opensslMissing`, 'applies only to Linux hosts (this host is Windows)');
+    }
+    const components = this.components(`${path}.components`, o.components, platform, kasm);
+    if (id === undefined) return undefined;
+    return { id, platform, online, managed, opensslMissing, components };
+  }
+
+  private components(
+    path: string,
+    value: unknown,
+    platform: Platform,
+    kasm: KasmScenario,
+  ): Partial<Record<ComponentName, ComponentScenario>> {
+    if (value === undefined) return {};
+    const allowed: readonly string[] = platform === 'Linux' ? LINUX_COMPONENTS : WINDOWS_COMPONENTS;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.problem(
+        path,
+        `expected an object keyed by component name (${allowed.join(', ')}), got ${show(value)}`,
+      );
+      return {};
+    }
+    const result: Partial<Record<ComponentName, ComponentScenario>> = {};
+    for (const [name, entry] of Object.entries(value)) {
+      const p = `${path}.${name}`;
+      if (!isComponentName(name)) {
+        this.problem(p, `unknown component (${platform} hosts have ${allowed.join(', ')})`);
+        continue;
+      }
+      if (!allowed.includes(name)) {
+        this.problem(
+          p,
+          name === 'windows'
+            ? 'the windows component exists only on Windows hosts (this host is Linux)'
+            : `a Linux component, but this host is Windows (Windows hosts have ${allowed.join(', ')})`,
+        );
+        continue;
+      }
+      const component = this.component(p, entry, kasm);
+      if (component) result[name] = component;
+    }
+    return result;
+  }
+
+  private component(path: string, value: unknown, kasm: KasmScenario): ComponentScenario | undefined {
+    const o = this.object(path, value, ['token', 'running', 'readOnly']);
+    if (!o) return undefined;
+    let token: TokenState | undefined;
+    if (o.token === undefined) {
+      this.problem(`${path}.token`, `required: expected one of ${TOKEN_STATES.join('|')}`);
+    } else {
+      token = this.oneOf(`${path}.token`, o.token, TOKEN_STATES);
+    }
+    if (token === 'in-grace' && kasm.gracePeriodSeconds <= 0) {
+      this.problem(`${path}.token`, '"in-grace" needs kasm.gracePeriodSeconds greater than 0');
+    }
+    const running = this.boolean(`${path}.running`, o.running, SCENARIO_DEFAULTS.component.running);
+    const readOnly = this.boolean(`${path}.readOnly`, o.readOnly, SCENARIO_DEFAULTS.component.readOnly);
+    return token === undefined ? undefined : { token, running, readOnly };
+  }
+
+  private faults(value: unknown): FaultsScenario {
+    const d = SCENARIO_DEFAULTS.faults;
+    if (value === undefined) return { ...d };
+    const o = this.object('faults', value, ['throttleRate', 'serverErrorRate']);
+    if (!o) return { ...d };
+    const rate = { min: 0, max: 1, label: 'a share between 0 and 1' };
+    const faults = {
+      throttleRate: this.number('faults.throttleRate', o.throttleRate, d.throttleRate, rate),
+      serverErrorRate: this.number('faults.serverErrorRate', o.serverErrorRate, d.serverErrorRate, rate),
+    };
+    if (faults.throttleRate + faults.serverErrorRate > 1) {
+      this.problem('faults', 'throttleRate + serverErrorRate must not exceed 1');
+    }
+    return faults;
+  }
+}
+
+function join(path: string, key: string): string {
+  return path === '(top level)' ? key : `${path}.${key}`;
+}

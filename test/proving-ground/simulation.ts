@@ -1,0 +1,81 @@
+/**
+ * Runs the real handler once against a proving ground: what `npm run simulate`, the
+ * demo and the end-to-end tests share. Captures every log line the handler writes.
+ */
+import { createHandler, type ReconcileHandler } from '../../lambda/handler.ts';
+import type { RunReport } from '../../lambda/report.ts';
+import type { FleetState } from './fleet.ts';
+import type { ProvingGround } from './proving-ground.ts';
+
+export interface SimulationResult {
+  readonly report: RunReport;
+  readonly fleet: FleetState;
+  readonly awsCalls: Record<string, number>;
+}
+
+export interface RunOptions {
+  /** Called with each line the handler logs (Powertools writes JSON lines to stdout). */
+  readonly onLog?: (line: string) => void;
+  /** Load the handler from elsewhere, e.g. the bundle CDK synthesizes. */
+  readonly loadHandler?: (env: Readonly<Record<string, string>>) => Promise<ReconcileHandler>;
+}
+
+/** The SDK reads AWS_ENDPOINT_URL and credentials from process.env on first use. */
+function applyEnv(env: Readonly<Record<string, string>>): () => void {
+  const saved = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(env)) {
+    saved.set(key, process.env[key]);
+    process.env[key] = value;
+  }
+  return () => {
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+/** Routes stdout writes made during `work` to `sink` (the handler's logs). */
+async function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  const original = process.stdout.write.bind(process.stdout);
+  let pending = '';
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) sink(line);
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return await work();
+  } finally {
+    process.stdout.write = original;
+    if (pending) sink(pending);
+  }
+}
+
+/**
+ * Invokes the handler once with `event`. Rejects with the handler's error when it
+ * rejects the event. After the run, waits for two heartbeats so that what components
+ * do with delivered files shows in the fleet state.
+ */
+export async function runOnce(
+  ground: ProvingGround,
+  event: unknown,
+  options: RunOptions = {},
+): Promise<SimulationResult> {
+  const restore = applyEnv(ground.handlerEnv);
+  try {
+    const handler = options.loadHandler
+      ? await options.loadHandler(ground.handlerEnv)
+      : createHandler({ ...process.env, ...ground.handlerEnv });
+    const sink = options.onLog ?? (() => undefined);
+    const report = await capturingStdout(sink, () => handler(event));
+    await ground.fleet.waitForHeartbeats(2);
+    return { report, fleet: ground.fleetState(), awsCalls: ground.awsCalls() };
+  } finally {
+    restore();
+  }
+}
