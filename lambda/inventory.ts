@@ -35,11 +35,8 @@ export async function listManagedNodes(
   instanceIds?: readonly string[],
 ): Promise<Inventory> {
   const tagFilter: InstanceInformationStringFilter = { Key: `tag:${tag.key}`, Values: [tag.value] };
-  const filterSets: InstanceInformationStringFilter[][] = instanceIds
-    ? chunk(instanceIds, IDS_PER_FILTER).map((ids) => [tagFilter, { Key: 'InstanceIds', Values: ids }])
-    : [[tagFilter]];
   const found = new Map<string, InstanceInformation>();
-  for (const Filters of filterSets) {
+  const collect = async (Filters: InstanceInformationStringFilter[]) => {
     for await (const page of paginateDescribeInstanceInformation(
       { client: ssm, pageSize: PAGE_SIZE },
       { Filters },
@@ -47,7 +44,27 @@ export async function listManagedNodes(
       for (const info of page.InstanceInformationList ?? [])
         if (info.InstanceId) found.set(info.InstanceId, info);
     }
+  };
+  if (!instanceIds) {
+    await collect([tagFilter]);
+    return toInventory(found);
   }
+  try {
+    for (const ids of chunk(instanceIds, IDS_PER_FILTER))
+      await collect([tagFilter, { Key: 'InstanceIds', Values: ids }]);
+  } catch (error) {
+    // "If you specify a node ID that isn't valid or a node that you don't own, you receive
+    // an error": one unknown id fails the filter, so list the tagged fleet and pick here.
+    if (!(error instanceof Error) || error.name !== 'InvalidInstanceId') throw error;
+    found.clear();
+    await collect([tagFilter]);
+    const wanted = new Set(instanceIds);
+    for (const id of [...found.keys()]) if (!wanted.has(id)) found.delete(id);
+  }
+  return toInventory(found);
+}
+
+function toInventory(found: ReadonlyMap<string, InstanceInformation>): Inventory {
   const nodes: ManagedNode[] = [];
   const unsupported: string[] = [];
   for (const info of found.values()) {

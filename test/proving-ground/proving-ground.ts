@@ -13,6 +13,7 @@ import { type AwsServer, startAwsServer } from './aws/server.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
 import type { Scenario } from './scenario.ts';
+import type { SimulatedFleet, StepResult, StepRun } from './types.ts';
 
 export const REGION = 'eu-west-1';
 export const SECRET_ID = 'kasm/registration-token';
@@ -36,6 +37,8 @@ export interface ProvingGround {
   readonly aws: AwsServer;
   /** Environment for the reconciler: AWS endpoint and dummy credentials plus its settings. */
   readonly handlerEnv: Readonly<Record<string, string>>;
+  /** Every step a host ran, with what it printed: tests search these for leaks. */
+  readonly steps: readonly { readonly run: StepRun; readonly result: StepResult }[];
   fleetState(): FleetState;
   /** Requests received, by operation name, retried attempts included. */
   awsCalls(): Record<string, number>;
@@ -45,6 +48,8 @@ export interface ProvingGround {
 export interface ProvingGroundOptions {
   readonly fleetTag?: { readonly key: string; readonly value: string };
   readonly rootDir?: string;
+  /** Replaces a host's step result, e.g. to make a host print garbage. */
+  readonly tamper?: (run: StepRun, result: StepResult) => StepResult;
 }
 
 export async function startProvingGround(
@@ -66,8 +71,18 @@ export async function startProvingGround(
       ...(options.rootDir ? { rootDir: options.rootDir } : {}),
     });
     stops.push(() => fleet.stop());
+    const steps: { run: StepRun; result: StepResult }[] = [];
+    const recordingFleet: SimulatedFleet = {
+      nodes: () => fleet.nodes(),
+      runStep: async (run) => {
+        const ran = await fleet.runStep(run);
+        const result = options.tamper ? options.tamper(run, ran) : ran;
+        steps.push({ run, result });
+        return result;
+      },
+    };
     const aws = await startAwsServer({
-      fleet,
+      fleet: recordingFleet,
       region: REGION,
       documents: new Map<string, object>([
         [names.probe, probeDocument()],
@@ -115,6 +130,7 @@ export async function startProvingGround(
       fleet,
       aws,
       handlerEnv,
+      steps,
       fleetState: () => fleet.state(),
       awsCalls: () => {
         const counts: Record<string, number> = {};
