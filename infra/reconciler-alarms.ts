@@ -1,0 +1,82 @@
+/**
+ * Operator alerts, by e-mail: a function error, a failed run parked in a dead-letter queue,
+ * or a run that reported it could not do its job (`ok: false` in the run report).
+ */
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export const METRIC_NAMESPACE = 'KasmTokenReconciler';
+const PERIOD = Duration.minutes(5);
+
+export interface ReconcilerAlarmsProps {
+  readonly environmentName: string;
+  readonly email: string;
+  readonly function: IFunction;
+  readonly logGroup: ILogGroup;
+  readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
+}
+
+export class ReconcilerAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: ReconcilerAlarmsProps) {
+    super(scope, id);
+    // No KMS encryption: notifications carry only alarm names and metric values, and
+    // CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key.
+    this.topic = new Topic(this, 'Topic', {
+      displayName: `kasm-token-reconciler ${props.environmentName} alerts`,
+      enforceSSL: true,
+    });
+    this.topic.addSubscription(new EmailSubscription(props.email));
+
+    this.alarm('FunctionErrors', props.function.metricErrors({ period: PERIOD, statistic: 'Sum' }), {
+      description: 'A reconcile run crashed or timed out. Check the function log group for the error.',
+    });
+    for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
+      this.alarm(
+        `${name}Waiting`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
+        {
+          description: `A failed run is parked in the ${name} dead-letter queue. Read the message, fix the cause, then purge it.`,
+        },
+      );
+    }
+    // The handler returns ok:false (and does not throw) when the run itself could not do its
+    // job, e.g. the secret is unreadable; it logs the report once per run.
+    const runsNotOk = new MetricFilter(this, 'RunsNotOk', {
+      logGroup: props.logGroup,
+      filterPattern: FilterPattern.all(
+        FilterPattern.stringValue('$.message', '=', 'run report'),
+        FilterPattern.booleanValue('$.report.ok', false),
+      ),
+      metricNamespace: `${METRIC_NAMESPACE}/${props.environmentName}`,
+      metricName: 'RunsNotOk',
+      metricValue: '1',
+    });
+    this.alarm('RunNotOk', runsNotOk.metric({ period: PERIOD, statistic: 'Sum' }), {
+      description:
+        'A run reported ok:false (see its "errors"): it could not do its job, e.g. the secret is unreadable.',
+    });
+  }
+
+  private alarm(id: string, metric: IMetric, options: { readonly description: string }): void {
+    const alarm = new Alarm(this, id, {
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: options.description,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The reconciler Lambda: lambda/handler.ts bundled by the local esbuild, one run at a time,
+ * its own log group and role, and a queue that keeps every failed asynchronous run.
+ */
+import { join } from 'node:path';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
+import { BUNDLED_CA_FILE_NAME, functionEnvironment } from './function-environment.ts';
+import { ReconcilerPolicy } from './reconciler-policy.ts';
+import type { EnvironmentSettings } from './settings.ts';
+
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+export const HANDLER_ENTRY = join(PROJECT_ROOT, 'lambda', 'handler.ts');
+
+/**
+ * Lambda's maximum. A run sends each document to 50 nodes per command, 4 commands in
+ * parallel, and waits on the hosts (probe, then push with a heartbeat or two of
+ * confirmation), so a fleet of thousands of hosts needs minutes; the handler derives its
+ * own deadline from the remaining time and reports work it could not start.
+ */
+export const FUNCTION_TIMEOUT = Duration.minutes(15);
+
+/**
+ * ESM output (.mjs) so `import.meta.url` keeps working. Bundled CommonJS dependencies may
+ * still call `require` for Node built-ins, which ESM lacks; the banner provides one under
+ * names no bundled module uses.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __kasmCreateRequire } from 'node:module'; const require = __kasmCreateRequire(import.meta.url);";
+
+export interface ReconcilerFunctionProps {
+  readonly settings: EnvironmentSettings;
+  readonly documentNames: Readonly<Record<DocumentRole, string>>;
+}
+
+export class ReconcilerFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+  /** Receives every asynchronous invocation that failed (and the schedule's undeliverable ones). */
+  readonly failedRuns: Queue;
+
+  constructor(scope: Construct, id: string, props: ReconcilerFunctionProps) {
+    super(scope, id);
+    const { settings } = props;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      retention: settings.logRetentionDays as RetentionDays,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `kasm-token-reconciler (${settings.name}): runs the reconciler documents on fleet nodes`,
+    });
+    this.failedRuns = new Queue(this, 'FailedRuns', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failedRuns).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter destination of failed runs; a further DLQ behind it would only move the same messages.',
+    });
+
+    const permissions = new ReconcilerPolicy(this, 'Permissions', {
+      role: this.role,
+      logGroup: this.logGroup,
+      fleetTag: settings.fleetTag,
+      documentNames: props.documentNames,
+      registrationSecret: settings.registrationSecret,
+    });
+
+    const caFile = settings.kasmApi?.caFile;
+    this.function = new NodejsFunction(this, 'Function', {
+      functionName: `KasmTokenReconciler-${settings.name}`,
+      description: `Reconciles Kasm component tokens on SSM nodes tagged ${settings.fleetTag.key}=${settings.fleetTag.value} (${settings.name}).`,
+      entry: HANDLER_ENTRY,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: FUNCTION_TIMEOUT,
+      // Runs never overlap: two runs could both push to the same host.
+      reservedConcurrentExecutions: 1,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: { ...functionEnvironment(settings, props.documentNames) },
+      // A failed run is not retried: the next scheduled run is the retry (the reconcile is
+      // level-triggered). A scheduled event that waited an hour behind other runs is stale.
+      onFailure: new SqsDestination(this.failedRuns),
+      retryAttempts: 0,
+      maxEventAge: Duration.hours(1),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        // Bundle the AWS SDK too: the function runs the SDK versions it was tested with, not
+        // whatever the runtime ships, and the bundle loads outside Lambda.
+        externalModules: [],
+        // Readable stack traces without source-map support; the size is irrelevant here.
+        minify: false,
+        sourceMap: false,
+        ...(caFile ? { commandHooks: copyIntoBundle(caFile, BUNDLED_CA_FILE_NAME) } : {}),
+      },
+    });
+    // No run (e.g. the first scheduled one) before its permissions are attached.
+    this.function.node.addDependency(permissions.policy);
+  }
+}
+
+/** Copies one file into the bundle (portable: node instead of cp/copy). */
+function copyIntoBundle(source: string, fileName: string): ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      `node -e "require('node:fs').copyFileSync(process.argv[1], process.argv[2])" "${source}" "${join(outputDir, fileName)}"`,
+    ],
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The reconciler function's permissions, least privilege: one inline policy, no managed
+ * policies. Every `*` and every wildcard ARN below is there because the API cannot be
+ * scoped further, and is acknowledged to cdk-nag with that reason.
+ */
+import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { Effect, type IRole, Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
+import { Construct } from 'constructs';
+import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
+import type { FleetTag, RegistrationSecretSettings } from './settings.ts';
+
+export interface ReconcilerPolicyProps {
+  readonly role: IRole;
+  readonly logGroup: ILogGroup;
+  readonly fleetTag: FleetTag;
+  readonly documentNames: Readonly<Record<DocumentRole, string>>;
+  readonly registrationSecret: RegistrationSecretSettings;
+}
+
+export class ReconcilerPolicy extends Construct {
+  readonly policy: Policy;
+
+  constructor(scope: Construct, id: string, props: ReconcilerPolicyProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const documentArn = (name: string) =>
+      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: name });
+    const everyEc2Instance = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const everyManagedInstance = stack.formatArn({
+      service: 'ssm',
+      resource: 'managed-instance',
+      resourceName: '*',
+    });
+
+    const statements = [
+      // The function's own log group only (its ARN already ends in ":*", i.e. its streams).
+      new PolicyStatement({
+        sid: 'WriteOwnLogs',
+        effect: Effect.ALLOW,
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [props.logGroup.logGroupArn],
+      }),
+      // Exactly the two documents this stack deploys; no AWS-RunShellScript, no other document.
+      new PolicyStatement({
+        sid: 'RunOnlyReconcilerDocuments',
+        effect: Effect.ALLOW,
+        actions: ['ssm:SendCommand'],
+        resources: [documentArn(props.documentNames.probe), documentArn(props.documentNames.push)],
+      }),
+      // SendCommand authorizes every target node too. `ssm:resourceTag/${TagKey}` is the
+      // condition key SendCommand evaluates on the `instance` and `managed-instance` resource
+      // types, so only nodes carrying the fleet tag can receive a command; untagged nodes get
+      // AccessDenied. Sources:
+      // https://docs.aws.amazon.com/systems-manager/latest/userguide/run-command-setting-up.html
+      //   ("Restricting Run Command access based on tags")
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
+      //   (SendCommand: resource types document*, instance, managed-instance; condition key ssm:resourceTag/${TagKey})
+      new PolicyStatement({
+        sid: 'RunOnlyOnFleetNodes',
+        effect: Effect.ALLOW,
+        actions: ['ssm:SendCommand'],
+        resources: [everyEc2Instance, everyManagedInstance],
+        conditions: { StringEquals: { [`ssm:resourceTag/${props.fleetTag.key}`]: props.fleetTag.value } },
+      }),
+      // These three actions have no resource types in the Service Authorization Reference
+      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html),
+      // so IAM accepts only "*" for them:
+      new PolicyStatement({
+        sid: 'ReadCommandResultsAndInventory',
+        effect: Effect.ALLOW,
+        actions: [
+          // ListCommandInvocations: no resource-level permissions ("*" only); polls the commands this function sent.
+          'ssm:ListCommandInvocations',
+          // GetCommandInvocation: no resource-level permissions ("*" only); reads an output longer than 2,500 characters.
+          'ssm:GetCommandInvocation',
+          // DescribeInstanceInformation: no resource-level permissions ("*" only); lists nodes filtered by the fleet tag.
+          'ssm:DescribeInstanceInformation',
+        ],
+        resources: ['*'],
+      }),
+      // The registration token's secret only. A name becomes the ARN pattern NAME-?????? because
+      // Secrets Manager appends a random 6-character suffix to every secret ARN.
+      new PolicyStatement({
+        sid: 'ReadRegistrationToken',
+        effect: Effect.ALLOW,
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [secretArn(stack, props.registrationSecret.nameOrArn)],
+      }),
+    ];
+    const { kmsKeyArn } = props.registrationSecret;
+    if (kmsKeyArn) {
+      // The secret's customer managed key, and only when Secrets Manager asks on the function's behalf.
+      statements.push(
+        new PolicyStatement({
+          sid: 'DecryptRegistrationTokenViaSecretsManager',
+          effect: Effect.ALLOW,
+          actions: ['kms:Decrypt'],
+          resources: [kmsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+        }),
+      );
+    }
+
+    this.policy = new Policy(this, 'Policy', { statements, roles: [props.role] });
+
+    acknowledgeWildcardResources(
+      this.policy,
+      ['*'],
+      'The actions ssm:ListCommandInvocations, ssm:GetCommandInvocation and ssm:DescribeInstanceInformation support no resource-level permissions, so the Service Authorization Reference allows only "*" for them.',
+    );
+    acknowledgeWildcardResources(
+      this.policy,
+      [everyEc2Instance, everyManagedInstance],
+      `Sending commands to nodes is limited by the condition ssm:resourceTag/${props.fleetTag.key} = ${props.fleetTag.value}, so only fleet nodes can be targeted and only with the two reconciler documents.`,
+    );
+  }
+}
+
+/** A full ARN is used as given; a name becomes the ARN pattern with the 6-character suffix. */
+export function secretArn(stack: Stack, nameOrArn: string): string {
+  if (nameOrArn.startsWith('arn:')) return nameOrArn;
+  return stack.formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${nameOrArn}-??????`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
+/**
+ * Acknowledges AwsSolutions-IAM5 for exactly these wildcard resources of this policy (the
+ * finding id cdk-nag builds from the resolved ARN), so any other wildcard still fails.
+ */
+export function acknowledgeWildcardResources(
+  scope: Construct,
+  resources: readonly string[],
+  reason: string,
+): void {
+  const stack = Stack.of(scope);
+  for (const resource of resources) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${flattenCfnReference(stack.resolve(resource))}]`,
+      reason,
+    });
+  }
+}

@@ -1,0 +1,100 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  BUNDLED_HANDLER_FILE,
+  removeBundledHandler,
+  synthBundledHandler,
+} from '../../infra/bundle-for-test.ts';
+import { BUNDLED_CA_FILE_NAME } from '../../infra/function-environment.ts';
+import { addReconcilerStacks } from '../../infra/reconciler-app.ts';
+import { temporaryCaFile } from './synth-stacks.ts';
+
+afterAll(() => removeBundledHandler());
+
+/** The variables readConfig requires; everything else has a default. */
+const REQUIRED_ENVIRONMENT = {
+  REGISTRATION_TOKEN_SECRET_ID: 'kasm/bundle/registration-token',
+  PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-bundle-Probe',
+  PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-bundle-Push',
+};
+
+describe('the bundled handler', () => {
+  it('is an ESM file inside the synthesized asset directory', async () => {
+    // Act
+    const file = await synthBundledHandler();
+
+    // Assess
+    expect(isAbsolute(file)).toBe(true);
+    expect(basename(file)).toBe(BUNDLED_HANDLER_FILE);
+    expect(basename(dirname(file))).toMatch(/^asset\.[0-9a-f]{64}$/);
+    expect(readdirSync(dirname(file))).toStrictEqual([BUNDLED_HANDLER_FILE]);
+    expect(readFileSync(file, 'utf8')).toMatch(
+      /^import \{ createRequire as __kasmCreateRequire \} from 'node:module';/,
+    );
+  });
+
+  it('loads, exports handler, and rejects an unknown field naming it, before touching AWS', async () => {
+    // Prepare
+    const file = await synthBundledHandler();
+    const saved = Object.fromEntries(
+      Object.keys(REQUIRED_ENVIRONMENT).map((name) => [name, process.env[name]]),
+    );
+    Object.assign(process.env, REQUIRED_ENVIRONMENT);
+
+    try {
+      // Act
+      const bundle = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as {
+        handler: (event: unknown) => Promise<unknown>;
+      };
+      const run = bundle.handler({ bogus: 1 });
+
+      // Assess
+      expect(typeof bundle.handler).toBe('function');
+      await expect(run).rejects.toThrow(/^Invalid event: bogus: unknown field/);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+});
+
+describe('the bundling hook', () => {
+  it('copies the configured CA bundle next to the handler, where KASM_CA_FILE points', () => {
+    // Prepare
+    const ca = temporaryCaFile();
+    const outdir = mkdtempSync(join(tmpdir(), 'kasm-reconciler-ca-bundle-'));
+    try {
+      const app = new App({
+        outdir,
+        context: {
+          environments: {
+            ca: {
+              registrationSecret: { nameOrArn: 'kasm/ca/registration-token' },
+              kasmApi: { url: 'https://kasm.example.com', caFile: ca.path },
+            },
+          },
+        },
+      });
+      addReconcilerStacks(app);
+
+      // Act
+      app.synth();
+
+      // Assess
+      const assets = readdirSync(outdir).filter((name) => /^asset\.[0-9a-f]{64}$/.test(name));
+      expect(assets).toHaveLength(1);
+      const copied = join(outdir, assets[0] as string, BUNDLED_CA_FILE_NAME);
+      expect(existsSync(copied)).toBe(true);
+      expect(readFileSync(copied, 'utf8')).toBe(readFileSync(ca.path, 'utf8'));
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+      ca.remove();
+    }
+  });
+});

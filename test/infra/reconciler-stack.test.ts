@@ -1,0 +1,681 @@
+import { Token, Validations } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_CA_FILE_PATH } from '../../infra/function-environment.ts';
+import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
+import { probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
+import { parseEvent } from '../../shared/event-schema.ts';
+import { type Synthesized, synthStacks, temporaryCaFile } from './synth-stacks.ts';
+
+const ca = temporaryCaFile();
+const ACCOUNT = '111122223333';
+const REGION = 'eu-west-1';
+const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+
+const ENVIRONMENTS = {
+  full: {
+    account: ACCOUNT,
+    region: REGION,
+    schedule: 'cron(0/10 * * * ? *)',
+    fleetTag: { key: 'team:kasm', value: 'fleet-a' },
+    registrationSecret: { nameOrArn: 'kasm/registration', jsonField: 'token', kmsKeyArn: KMS_KEY },
+    kasmApi: { url: 'https://kasm.example.com/', caFile: ca.path },
+    installRoot: '/srv/kasm/current',
+    heartbeatSeconds: 20,
+    gracePeriodSeconds: 600,
+    logRetentionDays: 30,
+    alarmEmail: 'ops@example.com',
+  },
+  minimal: { registrationSecret: { nameOrArn: 'kasm/minimal/registration-token' } },
+};
+
+let synthesized: Synthesized;
+let full: Template;
+let minimal: Template;
+
+beforeAll(() => {
+  synthesized = synthStacks(ENVIRONMENTS);
+  full = synthesized.templates.full as Template;
+  minimal = synthesized.templates.minimal as Template;
+});
+afterAll(() => ca.remove());
+
+/** The one resource of a type whose logical id starts with the prefix. */
+// biome-ignore lint/suspicious/noExplicitAny: template JSON is untyped; the assertions check its shape.
+type TemplateJson = any;
+
+function resource(
+  template: Template,
+  type: string,
+  logicalIdPrefix: string,
+): { id: string; properties: TemplateJson; raw: TemplateJson } {
+  const matches = Object.entries(template.findResources(type)).filter(([id]) =>
+    id.startsWith(logicalIdPrefix),
+  );
+  expect(matches.map(([id]) => id)).toHaveLength(1);
+  const [id, raw] = matches[0] as [string, TemplateJson];
+  return { id, properties: raw.Properties, raw };
+}
+
+const getAtt = (logicalId: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [logicalId, attribute] });
+/** An ARN as formatArn renders it in a stack with a known account and region. */
+const arn = (service: string, rest: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:${REGION}:${ACCOUNT}:${rest}`]],
+});
+/** The same in an environment-agnostic stack. */
+const agnosticArn = (service: string, rest: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      `:${service}:`,
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:${rest}`,
+    ],
+  ],
+});
+
+describe('the reconciler function', () => {
+  it('runs on the newest Node.js runtime aws-cdk-lib knows, on arm64, one run at a time, for up to 15 minutes', () => {
+    // Prepare
+    const newestNode = Runtime.ALL.filter((runtime) => runtime.name.startsWith('nodejs'))
+      .map((runtime) => runtime.name)
+      .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))
+      .at(-1);
+
+    // Act
+    const fn = resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction');
+
+    // Assess
+    expect(newestNode).toBe('nodejs24.x');
+    expect(fn.properties).toMatchObject({
+      FunctionName: 'KasmTokenReconciler-full',
+      Runtime: newestNode,
+      Architectures: ['arm64'],
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      MemorySize: 512,
+      Handler: 'index.handler',
+      Role: getAtt(resource(full, 'AWS::IAM::Role', 'ReconcilerRole').id),
+    });
+  });
+
+  it('logs to its own log group with the configured retention', () => {
+    // Act
+    const fn = resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction');
+    const fullLogs = resource(full, 'AWS::Logs::LogGroup', 'ReconcilerLogs');
+    const minimalLogs = resource(minimal, 'AWS::Logs::LogGroup', 'ReconcilerLogs');
+
+    // Assess
+    expect(fn.properties.LoggingConfig).toStrictEqual({ LogGroup: { Ref: fullLogs.id } });
+    expect(fullLogs.properties.RetentionInDays).toBe(30);
+    expect(minimalLogs.properties.RetentionInDays).toBe(90);
+  });
+
+  it('sends every failed asynchronous run to an encrypted, SSL-only queue without retrying it', () => {
+    // Act
+    const invokeConfig = resource(full, 'AWS::Lambda::EventInvokeConfig', 'ReconcilerFunction');
+    const failedRuns = resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns');
+
+    // Assess
+    expect(invokeConfig.properties).toStrictEqual({
+      FunctionName: { Ref: resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(failedRuns.id) } },
+    });
+    expect(failedRuns.properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    expectSslOnly(full, failedRuns.id);
+  });
+
+  it('sets exactly the environment variables shared/config.ts reads, with the deployed document names', () => {
+    // Act
+    const variables = resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').properties.Environment
+      .Variables;
+
+    // Assess
+    expect(variables).toStrictEqual({
+      FLEET_TAG_KEY: 'team:kasm',
+      FLEET_TAG_VALUE: 'fleet-a',
+      REGISTRATION_TOKEN_SECRET_ID: 'kasm/registration',
+      REGISTRATION_TOKEN_SECRET_FIELD: 'token',
+      PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-full-Probe',
+      PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-full-Push',
+      KASM_API_URL: 'https://kasm.example.com',
+      KASM_CA_FILE: BUNDLED_CA_FILE_PATH,
+      KASM_INSTALL_ROOT: '/srv/kasm/current',
+      KASM_HEARTBEAT_SECONDS: '20',
+      KASM_GRACE_PERIOD_SECONDS: '600',
+    });
+    expect(
+      Object.keys(variables).filter((name) => !Object.values<string>(CONFIG_VARIABLES).includes(name)),
+    ).toEqual([]);
+    expect(readConfig(variables)).toMatchObject({
+      kasmCaFile: '/var/task/kasm-ca.pem',
+      heartbeatSeconds: 20,
+    });
+  });
+
+  it('leaves the optional variables out when the environment does not set them', () => {
+    // Act
+    const variables = resource(minimal, 'AWS::Lambda::Function', 'ReconcilerFunction').properties.Environment
+      .Variables;
+
+    // Assess
+    expect(variables).toStrictEqual({
+      FLEET_TAG_KEY: 'kasm:reconcile',
+      FLEET_TAG_VALUE: 'true',
+      REGISTRATION_TOKEN_SECRET_ID: 'kasm/minimal/registration-token',
+      PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Probe',
+      PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Push',
+      KASM_INSTALL_ROOT: '/opt/kasm/current',
+      KASM_HEARTBEAT_SECONDS: '30',
+      KASM_GRACE_PERIOD_SECONDS: '3600',
+    });
+  });
+
+  it('is created only after the documents it runs and the permissions it needs', () => {
+    // Act
+    const fn = resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction');
+
+    // Assess
+    expect(fn.raw.DependsOn).toEqual(
+      expect.arrayContaining([
+        resource(full, 'AWS::SSM::Document', 'DocumentsProbe').id,
+        resource(full, 'AWS::SSM::Document', 'DocumentsPush').id,
+        resource(full, 'AWS::IAM::Policy', 'ReconcilerPermissions').id,
+      ]),
+    );
+  });
+});
+
+describe('the SSM documents', () => {
+  it.each([
+    ['Probe', probeDocument],
+    ['Push', pushDocument],
+  ])(
+    'deploys the %s document with exactly the shared content under its environment name',
+    (role, content) => {
+      // Act
+      const document = resource(full, 'AWS::SSM::Document', `Documents${role}`);
+
+      // Assess
+      expect(document.properties).toMatchObject({
+        Name: `KasmTokenReconciler-full-${role}`,
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+        UpdateMethod: 'NewVersion',
+      });
+      expect(document.properties.Content).toStrictEqual(JSON.parse(JSON.stringify(content())));
+    },
+  );
+});
+
+describe('the schedule', () => {
+  it('invokes the function with {} on the configured expression, parking undeliverable runs in the failed-runs queue', () => {
+    // Act
+    const schedule = resource(full, 'AWS::Scheduler::Schedule', 'Schedule');
+
+    // Assess
+    expect(schedule.properties).toMatchObject({
+      ScheduleExpression: 'cron(0/10 * * * ? *)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: getAtt(resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id),
+        Input: '{}',
+        RoleArn: getAtt(resource(full, 'AWS::IAM::Role', 'ScheduleInvokeRole').id),
+        DeadLetterConfig: { Arn: getAtt(resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns').id) },
+      },
+    });
+    expect(parseEvent(JSON.parse(schedule.properties.Target.Input))).toMatchObject({ trigger: 'direct' });
+  });
+
+  it('defaults to every 5 minutes', () => {
+    // Act
+    const schedule = resource(minimal, 'AWS::Scheduler::Schedule', 'Schedule');
+
+    // Assess
+    expect(schedule.properties.ScheduleExpression).toBe('rate(5 minutes)');
+  });
+
+  it('uses a role that Scheduler alone assumes and that may only invoke the function and park failures', () => {
+    // Prepare
+    const fnId = resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id;
+
+    // Act
+    const role = resource(full, 'AWS::IAM::Role', 'ScheduleInvokeRole');
+    const policy = resource(full, 'AWS::IAM::Policy', 'ScheduleInvokeRoleDefaultPolicy');
+
+    // Assess
+    expect(role.properties.AssumeRolePolicyDocument.Statement).toStrictEqual([
+      {
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      },
+    ]);
+    expect(role.properties.ManagedPolicyArns).toBeUndefined();
+    expect(policy.properties.PolicyDocument.Statement).toStrictEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: [getAtt(fnId), { 'Fn::Join': ['', [getAtt(fnId), ':*']] }],
+      },
+      {
+        Action: 'sqs:SendMessage',
+        Effect: 'Allow',
+        Resource: getAtt(resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns').id),
+      },
+    ]);
+  });
+});
+
+describe('the instance-start trigger', () => {
+  it('routes EC2 "running" notifications to a queue, never straight to the function', () => {
+    // Act
+    const rule = resource(full, 'AWS::Events::Rule', 'InstanceStartsRunning');
+
+    // Assess
+    expect(rule.properties.EventPattern).toStrictEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['EC2 Instance State-change Notification'],
+      detail: { state: ['running'] },
+    });
+    expect(rule.properties.Targets).toStrictEqual([
+      { Id: 'Target0', Arn: getAtt(resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue').id) },
+    ]);
+  });
+
+  it('lets only that rule send to the queue, over SSL only', () => {
+    // Prepare
+    const queueId = resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue').id;
+
+    // Act
+    const statements = queuePolicyStatements(full, queueId);
+
+    // Assess
+    expect(statements).toContainEqual({
+      Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      Condition: {
+        ArnEquals: {
+          'aws:SourceArn': getAtt(resource(full, 'AWS::Events::Rule', 'InstanceStartsRunning').id),
+        },
+      },
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Resource: getAtt(queueId),
+    });
+    expectSslOnly(full, queueId);
+  });
+
+  it('keeps messages invisible for at least six function timeouts plus the batching window, then dead-letters them', () => {
+    // Act
+    const queue = resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue');
+    const deadLetters = resource(full, 'AWS::SQS::Queue', 'InstanceStartsDeadLetterQueue');
+
+    // Assess
+    expect(queue.properties).toStrictEqual({
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 6 * 900 + 60,
+      RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters.id), maxReceiveCount: 3 },
+      Tags: expect.any(Array),
+    });
+    expect(deadLetters.properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    expectSslOnly(full, deadLetters.id);
+  });
+
+  it('drains the queue in batches of up to 1000 gathered for 60 seconds, so a burst of starts becomes one run', () => {
+    // Act
+    const mapping = resource(full, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource');
+
+    // Assess
+    expect(mapping.properties).toMatchObject({
+      EventSourceArn: getAtt(resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue').id),
+      FunctionName: { Ref: resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id },
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 60,
+    });
+  });
+
+  it('delivers a batch the handler accepts as one run over all the started instances', () => {
+    // Prepare: what the event source mapping hands the function for three queued notifications
+    const notification = (id: string) => ({
+      version: '0',
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': id, state: 'running' },
+    });
+    const ids = ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719', 'i-0a1b2c3d4e5f60718'];
+    const event = {
+      Records: ids.map((id, n) => ({
+        messageId: `m-${n}`,
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${REGION}:${ACCOUNT}:starts`,
+        body: JSON.stringify(notification(id)),
+      })),
+    };
+
+    // Act
+    const request = parseEvent(event);
+
+    // Assess
+    expect(request).toStrictEqual({
+      trigger: 'instance-start',
+      dryRun: false,
+      instanceIds: ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719'],
+      waitForOnline: true,
+    });
+  });
+
+  it('lets the function consume its queue and post to the failed-runs queue, nothing more', () => {
+    // Act
+    const policy = resource(full, 'AWS::IAM::Policy', 'ReconcilerRoleDefaultPolicy');
+
+    // Assess
+    expect(policy.properties.PolicyDocument.Statement).toStrictEqual([
+      {
+        Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+        Effect: 'Allow',
+        Resource: getAtt(resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns').id),
+      },
+      {
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueUrl',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+        ],
+        Effect: 'Allow',
+        Resource: getAtt(resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue').id),
+      },
+    ]);
+  });
+});
+
+describe('the function role', () => {
+  it('is assumed by Lambda only and has no managed policies', () => {
+    // Act
+    const role = resource(full, 'AWS::IAM::Role', 'ReconcilerRole');
+
+    // Assess
+    expect(role.properties.AssumeRolePolicyDocument.Statement).toStrictEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+    ]);
+    expect(role.properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('grants exactly the least-privilege statements', () => {
+    // Act
+    const policy = resource(full, 'AWS::IAM::Policy', 'ReconcilerPermissions');
+
+    // Assess
+    expect(policy.properties.Roles).toStrictEqual([
+      { Ref: resource(full, 'AWS::IAM::Role', 'ReconcilerRole').id },
+    ]);
+    expect(policy.properties.PolicyDocument.Statement).toStrictEqual([
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: getAtt(resource(full, 'AWS::Logs::LogGroup', 'ReconcilerLogs').id),
+      },
+      {
+        Sid: 'RunOnlyReconcilerDocuments',
+        Effect: 'Allow',
+        Action: 'ssm:SendCommand',
+        Resource: [
+          arn('ssm', 'document/KasmTokenReconciler-full-Probe'),
+          arn('ssm', 'document/KasmTokenReconciler-full-Push'),
+        ],
+      },
+      {
+        Sid: 'RunOnlyOnFleetNodes',
+        Effect: 'Allow',
+        Action: 'ssm:SendCommand',
+        Resource: [arn('ec2', 'instance/*'), arn('ssm', 'managed-instance/*')],
+        Condition: { StringEquals: { 'ssm:resourceTag/team:kasm': 'fleet-a' } },
+      },
+      {
+        Sid: 'ReadCommandResultsAndInventory',
+        Effect: 'Allow',
+        Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'],
+        Resource: '*',
+      },
+      {
+        Sid: 'ReadRegistrationToken',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: arn('secretsmanager', 'secret:kasm/registration-??????'),
+      },
+      {
+        Sid: 'DecryptRegistrationTokenViaSecretsManager',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: KMS_KEY,
+        Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
+      },
+    ]);
+  });
+
+  it('builds the ARNs from the deploying account and region in an environment-agnostic stack, without a KMS grant', () => {
+    // Act
+    const statements = resource(minimal, 'AWS::IAM::Policy', 'ReconcilerPermissions').properties
+      .PolicyDocument.Statement;
+
+    // Assess
+    expect(statements.map((statement: { Sid: string }) => statement.Sid)).toStrictEqual([
+      'WriteOwnLogs',
+      'RunOnlyReconcilerDocuments',
+      'RunOnlyOnFleetNodes',
+      'ReadCommandResultsAndInventory',
+      'ReadRegistrationToken',
+    ]);
+    expect(statements[2]).toMatchObject({
+      Resource: [agnosticArn('ec2', 'instance/*'), agnosticArn('ssm', 'managed-instance/*')],
+      Condition: { StringEquals: { 'ssm:resourceTag/kasm:reconcile': 'true' } },
+    });
+    expect(statements[4].Resource).toStrictEqual(
+      agnosticArn('secretsmanager', 'secret:kasm/minimal/registration-token-??????'),
+    );
+  });
+
+  it('grants a secret given by its full ARN on exactly that ARN', () => {
+    // Prepare
+    const secretArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:kasm/registration-AbCdEf`;
+
+    // Act
+    const { templates } = synthStacks({
+      arn: { region: REGION, registrationSecret: { nameOrArn: secretArn } },
+    });
+    const statements = resource(templates.arn as Template, 'AWS::IAM::Policy', 'ReconcilerPermissions')
+      .properties.PolicyDocument.Statement;
+
+    // Assess
+    expect(statements).toContainEqual({
+      Sid: 'ReadRegistrationToken',
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: secretArn,
+    });
+  });
+});
+
+describe('the alarms', () => {
+  it('e-mail the configured address about function errors, parked failures and runs that were not ok', () => {
+    // Prepare
+    const topic = resource(full, 'AWS::SNS::Topic', 'AlarmsTopic');
+
+    // Act
+    const alarms = Object.values(full.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties,
+    );
+
+    // Assess
+    full.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: topic.id },
+    });
+    expect(alarms.map((alarm) => [alarm.Namespace, alarm.MetricName]).sort()).toStrictEqual([
+      ['AWS/Lambda', 'Errors'],
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible'],
+      ['AWS/SQS', 'ApproximateNumberOfMessagesVisible'],
+      ['KasmTokenReconciler/full', 'RunsNotOk'],
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({
+        AlarmActions: [{ Ref: topic.id }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    expect(
+      alarms
+        .filter((alarm) => alarm.Namespace === 'AWS/SQS')
+        .map((alarm) => alarm.Dimensions[0].Value['Fn::GetAtt'][0])
+        .sort(),
+    ).toStrictEqual(
+      [
+        resource(full, 'AWS::SQS::Queue', 'InstanceStartsDeadLetterQueue').id,
+        resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns').id,
+      ].sort(),
+    );
+  });
+
+  it('count a run as not ok from its logged run report', () => {
+    // Act
+    const filter = resource(full, 'AWS::Logs::MetricFilter', 'AlarmsRunsNotOk');
+
+    // Assess
+    expect(filter.properties).toStrictEqual({
+      LogGroupName: { Ref: resource(full, 'AWS::Logs::LogGroup', 'ReconcilerLogs').id },
+      FilterPattern: '{ ($.message = "run report") && ($.report.ok IS FALSE) }',
+      MetricTransformations: [
+        { MetricNamespace: 'KasmTokenReconciler/full', MetricName: 'RunsNotOk', MetricValue: '1' },
+      ],
+    });
+  });
+
+  it('are left out when the environment has no alarm e-mail', () => {
+    // Assess
+    minimal.resourceCountIs('AWS::SNS::Topic', 0);
+    minimal.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+});
+
+describe('cdk-nag (AWS Solutions)', () => {
+  it('reports nothing unacknowledged for any environment', () => {
+    // Act
+    const reports = synthesized.stacks.map((stack) =>
+      new AwsSolutionsChecks(synthesized.app).validateScope(stack),
+    );
+
+    // Assess
+    for (const report of reports) expect(report).toStrictEqual({ success: true, violations: [] });
+  });
+
+  it('acknowledges only the exact wildcards it was told about, so a new wildcard still fails', () => {
+    // Prepare
+    const { stacks } = synthStacks({ dev: ENVIRONMENTS.minimal });
+    const stack = stacks[0]!;
+    stack.reconciler.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['ssm:GetParameter'], resources: ['arn:aws:ssm:*:*:parameter/*'] }),
+    );
+
+    // Act
+    const report = new AwsSolutionsChecks(stack).validateScope(stack);
+
+    // Assess
+    expect(report.success).toBe(false);
+    expect(report.violations.map((violation) => violation.ruleName)).toStrictEqual([
+      'AwsSolutions-IAM5[Resource::arn:aws:ssm:*:*:parameter/*]',
+    ]);
+  });
+
+  it('gives every acknowledgement a one-sentence reason', () => {
+    // Act
+    const acknowledgements = collectAcknowledgements(synthesized.stacks[0]!);
+
+    // Assess
+    expect(Object.keys(acknowledgements).sort()).toStrictEqual([
+      'AwsSolutions-IAM5[Resource::*]',
+      `AwsSolutions-IAM5[Resource::<ReconcilerFunction0432B6FF.Arn>:*]`,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:${REGION}:${ACCOUNT}:instance/*]`,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:${REGION}:${ACCOUNT}:managed-instance/*]`,
+      'AwsSolutions-SQS3',
+    ]);
+    for (const reason of Object.values(acknowledgements)) expect(reason).toMatch(/^[A-Z][^.]{30,}[^.]*\.$/);
+  });
+});
+
+describe('environment selection', () => {
+  it('synthesizes only the environment given with -c env=NAME', () => {
+    // Act
+    const { stacks } = synthStacks(ENVIRONMENTS, { env: 'minimal' });
+
+    // Assess
+    expect(stacks.map((stack) => stack.stackName)).toStrictEqual(['KasmTokenReconciler-minimal']);
+  });
+
+  it('synthesizes one stack per environment when no env is given, environment-agnostic without account and region', () => {
+    // Act
+    const stacks = synthesized.stacks.map((stack) => ({
+      name: stack.stackName,
+      account: Token.isUnresolved(stack.account) ? 'deploy-time' : stack.account,
+      region: Token.isUnresolved(stack.region) ? 'deploy-time' : stack.region,
+    }));
+
+    // Assess
+    expect(stacks).toStrictEqual([
+      { name: 'KasmTokenReconciler-full', account: ACCOUNT, region: REGION },
+      { name: 'KasmTokenReconciler-minimal', account: 'deploy-time', region: 'deploy-time' },
+    ]);
+  });
+});
+
+function queuePolicyStatements(template: Template, queueId: string): unknown[] {
+  return Object.values(template.findResources('AWS::SQS::QueuePolicy'))
+    .filter((policy) => JSON.stringify(policy.Properties.Queues) === JSON.stringify([{ Ref: queueId }]))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+}
+
+function expectSslOnly(template: Template, queueId: string): void {
+  expect(queuePolicyStatements(template, queueId)).toContainEqual({
+    Action: 'sqs:*',
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    Effect: 'Deny',
+    Principal: { AWS: '*' },
+    Resource: getAtt(queueId),
+  });
+}
+
+/** Every acknowledged rule id in the tree, with its reason. */
+function collectAcknowledgements(root: IConstruct): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const construct of root.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        found[id.replace(/^annotation::/i, '')] = reason;
+      }
+    }
+  }
+  return found;
+}
