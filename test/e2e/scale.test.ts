@@ -1,0 +1,33 @@
+/** A fleet larger than one SendCommand: batching is real. */
+import { describe, expect, it } from 'vitest';
+import { ID, reconcileOnce, sendCommands, withGround } from './harness.ts';
+
+describe('a fleet of 60 hosts', () => {
+  it('is probed, prepared and pushed in batches of at most 50 and fully recovered', async () => {
+    const hosts = Array.from({ length: 60 }, (_, i) => ({
+      id: ID(i + 1),
+      components:
+        i % 3 === 0
+          ? { agent: { token: 'valid' } }
+          : { agent: { token: 'expired' }, guac: { token: 'expired' } },
+    }));
+    await withGround({ hosts }, async (ground) => {
+      const run = await reconcileOnce(ground);
+      expect(run.report.totals).toEqual({ healthy: 20, recovered: 80 });
+      for (const role of ['probe', 'push'] as const) {
+        const commands = sendCommands(ground, role);
+        expect(commands.every((c) => c.ids.length <= 50)).toBe(true);
+      }
+      // Observe 60 hosts: 50 + 10; prepare 40: one; push 40: one.
+      expect(
+        sendCommands(ground, 'probe')
+          .map((c) => c.ids.length)
+          .sort(),
+      ).toEqual([10, 40, 50]);
+      expect(sendCommands(ground, 'push').map((c) => c.ids.length)).toEqual([40]);
+      expect(Object.values(run.fleet).every((host) => Object.values(host).every((c) => c.tokenValid))).toBe(
+        true,
+      );
+    });
+  });
+});
