@@ -10,5 +10,6 @@ import { linuxScript } from './shared/documents/ssm-documents.ts';
 import { writeFileSync } from 'node:fs';
 for (const role of ['probe', 'push']) writeFileSync('$out/' + role + '.sh', linuxScript(role));
 "
-shellcheck -s bash "$out/probe.sh" "$out/push.sh" shared/documents/linux/*.sh $(git ls-files '*.sh' | grep -v '^shared/documents/linux/')
+mapfile -t others < <(git ls-files '*.sh' | grep -v '^shared/documents/linux/')
+shellcheck -s bash "$out/probe.sh" "$out/push.sh" shared/documents/linux/*.sh "${others[@]}"
 echo "shellcheck: document scripts and repository scripts are clean"

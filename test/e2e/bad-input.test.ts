@@ -56,7 +56,7 @@ describe('an unusable registration token secret', () => {
           expect(statusOf(run, ID(2), 'guac')).toBe('healthy');
           expect(sendCommands(ground, 'push')).toEqual([]);
           expect(run.fleet[ID(1)]?.agent?.registrationFile).toBe('absent');
-          if (secret && secret.trim()) expectNoLeak(ground, run, secret.split('\n')[0] ?? '');
+          if (secret?.trim()) expectNoLeak(ground, run, secret.split('\n')[0] ?? '');
         },
       );
     },

@@ -4,7 +4,7 @@
  * Exit 0 when the run happened; 2 when the handler rejected the event (message on stderr).
  */
 import { writeFileSync } from 'node:fs';
-import { InvalidEventError } from '../../../shared/event-schema.ts';
+import { InvalidEventError, parseEvent } from '../../../shared/event-schema.ts';
 import { startProvingGround } from '../proving-ground.ts';
 import { loadScenario, ScenarioError } from '../scenario.ts';
 import { runOnce } from '../simulation.ts';
@@ -28,6 +28,14 @@ async function main(): Promise<number> {
       process.stderr.write(`--event is not JSON: ${eventText}\n`);
       return 2;
     }
+  }
+  try {
+    // The handler validates the event first too; doing it here leaves the fleet unstarted.
+    parseEvent(event);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
   }
   let scenario: ReturnType<typeof loadScenario>;
   try {

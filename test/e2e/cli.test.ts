@@ -1,0 +1,135 @@
+/** The contract's commands (contract.md section 3), run as a user runs them. */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mountsMentioning } from '../proving-ground/testing.ts';
+import { ID, TOKEN } from './harness.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const work = mkdtempSync(join(tmpdir(), 'ktr-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function scenarioFile(hosts: unknown[]): string {
+  const path = join(work, `scenario-${Math.random().toString(16).slice(2)}.json`);
+  writeFileSync(
+    path,
+    JSON.stringify({ kasm: { heartbeatSeconds: 1 }, registrationToken: `${TOKEN}\n`, hosts }),
+  );
+  return path;
+}
+
+function simulate(args: string[]) {
+  return spawnSync(TSX, ['test/proving-ground/cli/simulate.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('npm run simulate', () => {
+  it('prints report, fleet and AWS call counts, and exits 0', () => {
+    const scenario = scenarioFile([{ id: ID(1), components: { agent: { token: 'expired' } } }]);
+    const result = simulate(['--scenario', scenario]);
+    expect(result.status).toBe(0);
+    const output = JSON.parse(result.stdout) as {
+      report: { hosts: { components: { status: string }[] }[] };
+      fleet: Record<string, Record<string, { tokenValid: boolean; registrationFile: string }>>;
+      awsCalls: Record<string, number>;
+    };
+    expect(output.report.hosts[0]?.components[0]?.status).toBe('recovered');
+    expect(output.fleet[ID(1)]?.agent).toEqual({ tokenValid: true, registrationFile: 'absent' });
+    expect(output.awsCalls.SendCommand).toBe(3);
+    expect(output.awsCalls.GetSecretValue).toBe(1);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(TOKEN);
+  });
+
+  it('writes to --out and takes --event', () => {
+    const scenario = scenarioFile([{ id: ID(1), components: { agent: { token: 'expired' } } }]);
+    const out = join(work, 'out.json');
+    const result = simulate(['--scenario', scenario, '--event', '{"dryRun":true}', '--out', out]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    const written = JSON.parse(readFileSync(out, 'utf8')) as {
+      report: { dryRun: boolean };
+      fleet: Record<string, Record<string, { tokenValid: boolean }>>;
+    };
+    expect(written.report.dryRun).toBe(true);
+    expect(written.fleet[ID(1)]?.agent?.tokenValid).toBe(false);
+  });
+
+  it('exits 2 with the handler message on stderr for an event the handler rejects', () => {
+    const scenario = scenarioFile([{ id: ID(1), components: { agent: { token: 'expired' } } }]);
+    const result = simulate(['--scenario', scenario, '--event', '{"dryRun":"yes"}']);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('dryRun: expected true or false');
+    expect(result.stderr).toContain('Accepted events');
+  });
+
+  it('says what is wrong with an invalid scenario', () => {
+    const path = join(work, 'bad.json');
+    writeFileSync(path, JSON.stringify({ registrationToken: 'x', hosts: [{ id: 'host-1' }] }));
+    const result = simulate(['--scenario', path]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('hosts[0].id');
+  });
+});
+
+describe('npm run proving-ground', () => {
+  it('prints its endpoints, serves the real SDK clients, and cleans up on SIGTERM', async () => {
+    const scenario = scenarioFile([
+      { id: ID(1), components: { agent: { token: 'valid' } } },
+      { id: ID(2), managed: false, components: { agent: { token: 'valid' } } },
+    ]);
+    const child: ChildProcess = spawn(TSX, ['test/proving-ground/cli/serve.ts', '--scenario', scenario], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const info = JSON.parse(line) as {
+        region: string;
+        awsEndpoint: string;
+        kasmApi: string;
+        caFile: string;
+        secretId: string;
+        fleetTag: { key: string; value: string };
+        documents: { probe: string; push: string };
+      };
+      expect(info.kasmApi).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(info.documents).toEqual({
+        probe: 'KasmTokenReconciler-local-Probe',
+        push: 'KasmTokenReconciler-local-Push',
+      });
+      const client = {
+        region: info.region,
+        endpoint: info.awsEndpoint,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      };
+      const nodes = await new SSMClient(client).send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: `tag:${info.fleetTag.key}`, Values: [info.fleetTag.value] }],
+        }),
+      );
+      expect(nodes.InstanceInformationList?.map((n) => n.InstanceId)).toEqual([ID(1)]);
+      const secret = await new SecretsManagerClient(client).send(
+        new GetSecretValueCommand({ SecretId: info.secretId }),
+      );
+      expect(secret.SecretString).toBe(`${TOKEN}\n`);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    expect(child.exitCode).toBe(0);
+    expect(mountsMentioning('ktr-pg-')).toEqual([]);
+  });
+});
