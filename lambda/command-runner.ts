@@ -107,43 +107,50 @@ export class CommandRunner {
       return results;
     }
 
+    // Poll statuses only (small pages); fetch outputs once, when the batch is done.
     const open = new Set(batch);
-    while (open.size > 0) {
+    while (open.size > 0 && this.#now() < request.deadlineAt) {
       await sleep(this.#options.pollIntervalMs);
-      let invocations: CommandInvocation[];
       try {
-        invocations = await this.#listInvocations(commandId);
-      } catch (error) {
-        if (this.#now() >= request.deadlineAt) break;
-        // A failed poll is retried on the next tick; the SDK already retried throttling.
-        void error;
-        continue;
+        for (const invocation of await this.#listInvocations(commandId, false)) {
+          if (invocation.InstanceId && isTerminal(invocation)) open.delete(invocation.InstanceId);
+        }
+      } catch {
+        // The SDK already retried; a failed poll is simply repeated on the next tick.
       }
-      for (const invocation of invocations) {
-        const id = invocation.InstanceId;
-        if (!id || !open.has(id) || !isTerminal(invocation)) continue;
-        results.set(id, await this.#resultOf(commandId, invocation));
-        open.delete(id);
-      }
-      if (this.#now() >= request.deadlineAt) break;
     }
-    for (const id of open) {
-      results.set(id, {
-        kind: 'failed',
-        detail: 'the command had not finished on the host when the run had to stop',
-      });
+    let invocations: CommandInvocation[] = [];
+    try {
+      invocations = await this.#listInvocations(commandId, true);
+    } catch (error) {
+      const detail = `reading the command results failed: ${errorName(error)}`;
+      for (const id of batch) results.set(id, { kind: 'failed', detail });
+      return results;
+    }
+    for (const invocation of invocations) {
+      const id = invocation.InstanceId;
+      if (!id || !batch.includes(id) || !isTerminal(invocation)) continue;
+      results.set(id, await this.#resultOf(commandId, invocation));
+    }
+    for (const id of batch) {
+      if (!results.has(id)) {
+        results.set(id, {
+          kind: 'failed',
+          detail: 'the command had not finished on the host when the run had to stop',
+        });
+      }
     }
     return results;
   }
 
-  async #listInvocations(commandId: string): Promise<CommandInvocation[]> {
+  async #listInvocations(commandId: string, details: boolean): Promise<CommandInvocation[]> {
     const all: CommandInvocation[] = [];
     let nextToken: string | undefined;
     do {
       const page = await this.#ssm.send(
         new ListCommandInvocationsCommand({
           CommandId: commandId,
-          Details: true,
+          Details: details,
           MaxResults: LIST_PAGE_SIZE,
           NextToken: nextToken,
         }),

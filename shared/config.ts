@@ -143,7 +143,8 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
     confirmWaitSeconds: integer(env, v.confirmWaitSeconds, Math.min(2 * heartbeatSeconds + 5, 999), 0, 999),
     stuckAfterSeconds: integer(env, v.stuckAfterSeconds, 10 * heartbeatSeconds, 1, 31_536_000),
     pollIntervalMs: integer(env, v.pollIntervalMs, 2000, 50, 60_000),
-    maxParallelCommands: integer(env, v.maxParallelCommands, 4, 1, 20),
+    // Pushes mostly wait on hosts: 10 in flight lets one run serve 500 hosts per heartbeat wait.
+    maxParallelCommands: integer(env, v.maxParallelCommands, 10, 1, 20),
     onlineWaitSeconds: integer(env, v.onlineWaitSeconds, 120, 0, 600),
     deadlineMarginMs: integer(env, v.deadlineMarginMs, 20_000, 0, 300_000),
   };

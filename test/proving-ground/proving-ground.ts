@@ -48,6 +48,8 @@ export interface ProvingGround {
 export interface ProvingGroundOptions {
   readonly fleetTag?: { readonly key: string; readonly value: string };
   readonly rootDir?: string;
+  /** Host steps run at once (default: the fleet's own, sized for 2 cores). */
+  readonly maxConcurrentSteps?: number;
   /** Replaces a host's step result, e.g. to make a host print garbage. */
   readonly tamper?: (run: StepRun, result: StepResult) => StepResult;
 }
@@ -69,6 +71,7 @@ export async function startProvingGround(
       kasm: api,
       fleetTag,
       ...(options.rootDir ? { rootDir: options.rootDir } : {}),
+      ...(options.maxConcurrentSteps ? { maxConcurrentSteps: options.maxConcurrentSteps } : {}),
     });
     stops.push(() => fleet.stop());
     const steps: { run: StepRun; result: StepResult }[] = [];
