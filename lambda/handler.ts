@@ -12,6 +12,7 @@ import { checkKasmHealth } from './kasm-health.ts';
 import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
 import type { RunReport } from './report.ts';
+import { reportLogLines } from './report-log.ts';
 
 /**
  * Throttling and 5xx storms are ridden out by the SDK's own retry: more attempts than the
@@ -74,7 +75,7 @@ export function createHandler(env: Env = process.env): ReconcileHandler {
       runId,
       deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
     });
-    logger.info('run report', { report });
+    for (const { message, ...extra } of reportLogLines(report)) logger.info(message, extra);
     return report;
   };
 }

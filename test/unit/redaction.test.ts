@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { REDACTED, redact, redactingReplacer, registerSecret } from '../../lambda/redaction.ts';
+
+describe('redaction', () => {
+  it('replaces a registered secret wherever it appears in a logged structure', () => {
+    const secret = 'S3cr3tRegistrationTokenValue==';
+    registerSecret(secret);
+    const line = JSON.stringify(
+      { message: `oops ${secret}`, nested: { list: [secret, 'fine'] } },
+      redactingReplacer,
+    );
+    expect(line).not.toContain(secret);
+    expect(line).toContain(REDACTED);
+    expect(line).toContain('fine');
+  });
+
+  it('leaves text without a secret unchanged', () => {
+    expect(redact('nothing to hide here')).toBe('nothing to hide here');
+  });
+
+  it('goes through the Powertools logger hook', async () => {
+    const secret = 'AnotherTokenValueForLoggerTest1';
+    registerSecret(secret);
+    const { logger } = await import('../../lambda/logger.ts');
+    const written: string[] = [];
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      logger.info('delivering', { detail: `token=${secret}` });
+    } finally {
+      process.stdout.write = original;
+    }
+    expect(written.join('')).toContain('delivering');
+    expect(written.join('')).not.toContain(secret);
+    expect(written.join('')).toContain(REDACTED);
+  });
+});
