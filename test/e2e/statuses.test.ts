@@ -223,3 +223,21 @@ describe('a reconcile run on Linux hosts', () => {
     );
   });
 });
+
+describe('a run short of Lambda time', () => {
+  it('reports the hosts it could not reach before its deadline instead of dropping them', async () => {
+    await withGround(
+      { hosts: [1, 2].map((n) => ({ id: ID(n), components: { agent: { token: 'expired' } } })) },
+      async (ground) => {
+        // 20 s of margin is kept for reporting, so 19 s remaining leaves no time to probe.
+        const run = await reconcileOnce(ground, {}, { context: { getRemainingTimeInMillis: () => 19_000 } });
+        for (const n of [1, 2]) {
+          const agent = componentOf(run, ID(n), 'agent');
+          expect(agent?.status).toBe('failed');
+          expect(agent?.reason).toContain('deadline');
+        }
+        expect(sendCommands(ground, 'push')).toEqual([]);
+      },
+    );
+  });
+});

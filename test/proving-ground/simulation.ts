@@ -18,6 +18,8 @@ export interface RunOptions {
   readonly onLog?: (line: string) => void;
   /** Load the handler from elsewhere, e.g. the bundle CDK synthesizes. */
   readonly loadHandler?: (env: Readonly<Record<string, string>>) => Promise<ReconcileHandler>;
+  /** A Lambda context, e.g. to give the run little remaining time. */
+  readonly context?: Parameters<ReconcileHandler>[1];
 }
 
 /** The SDK reads AWS_ENDPOINT_URL and credentials from process.env on first use. */
@@ -72,7 +74,7 @@ export async function runOnce(
       ? await options.loadHandler(ground.handlerEnv)
       : createHandler({ ...process.env, ...ground.handlerEnv });
     const sink = options.onLog ?? (() => undefined);
-    const report = await capturingStdout(sink, () => handler(event));
+    const report = await capturingStdout(sink, () => handler(event, options.context));
     await ground.fleet.waitForHeartbeats(2);
     return { report, fleet: ground.fleetState(), awsCalls: ground.awsCalls() };
   } finally {
