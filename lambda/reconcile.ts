@@ -159,7 +159,11 @@ class Run {
   }
 
   windowsParameters(): Record<string, string[]> {
-    return {};
+    const { config } = this.#d;
+    return {
+      WindowsInstallDir: [config.windowsInstallDir],
+      WindowsServiceName: [config.windowsServiceName],
+    };
   }
 
   /** Interprets one invocation; marks the whole host and returns undefined when unusable. */

@@ -28,8 +28,9 @@ export interface LinuxComponent {
 export interface WindowsComponent {
   readonly name: WindowsComponentName;
   readonly platform: 'Windows';
-  /** Config file name inside the install folder (e.g. C:\Program Files\Kasm). */
+  /** Config file name inside the install folder (e.g. C:\Program Files\Kasm); the registration file goes beside it. */
   readonly configFile: string;
+  /** YAML path of the auth token inside the config file. */
   readonly tokenPath: readonly [string, string];
 }
 
@@ -80,6 +81,8 @@ export const DEFAULT_WINDOWS_SERVICE_NAME = 'Kasm';
 export const REGISTRATION_FILE_NAME = 'registration_token.txt';
 /** Where the host keeps the reconciler's ephemeral sealing key (root-only). */
 export const LINUX_STATE_DIR = '/var/lib/kasm-token-reconciler';
+/** Windows: the sealing key's directory under `%ProgramData%` (SYSTEM and Administrators only). */
+export const WINDOWS_STATE_DIR_NAME = 'kasm-token-reconciler';
 
 export function isComponentName(value: string): value is ComponentName {
   return (COMPONENT_NAMES as readonly string[]).includes(value);

@@ -6,9 +6,13 @@
 import { readFileSync } from 'node:fs';
 import {
   DEFAULT_LINUX_INSTALL_ROOT,
+  DEFAULT_WINDOWS_INSTALL_DIR,
+  DEFAULT_WINDOWS_SERVICE_NAME,
   LINUX_COMPONENTS,
   LINUX_STATE_DIR,
   REGISTRATION_FILE_NAME,
+  WINDOWS_COMPONENTS,
+  WINDOWS_STATE_DIR_NAME,
 } from '../catalog.ts';
 
 export interface SsmDocumentParameter {
@@ -57,6 +61,10 @@ export const PARAMETER_PATTERNS = Object.freeze({
   keyPair: '^(none|create)$',
   waitSeconds: '^[0-9]{1,3}$',
   deliveries: `^${DELIVERY}(?: ${DELIVERY}){0,${MAX_DELIVERIES_PER_PUSH - 1}}$`,
+  /** A drive-letter path of plain characters (spaces and parentheses allowed: `C:\Program Files (x86)\Kasm`). */
+  windowsInstallDir: '^[A-Za-z]:\\\\(?:[A-Za-z0-9 ._()-]{1,64}(?:\\\\[A-Za-z0-9 ._()-]{1,64}){0,15}\\\\?)?$',
+  /** A Windows service name (the short name, not the display name). */
+  windowsServiceName: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}$',
 });
 
 const installRoot: SsmDocumentParameter = {
@@ -72,6 +80,24 @@ const runId: SsmDocumentParameter = {
   default: 'none',
   allowedPattern: PARAMETER_PATTERNS.runId,
   interpolationType: 'ENV_VAR',
+};
+
+/** Parameters of the Windows steps, declared by both documents (the function sends them with every command). */
+const windowsParameters: Readonly<Record<string, SsmDocumentParameter>> = {
+  WindowsInstallDir: {
+    type: 'String',
+    description: 'Kasm install folder on Windows hosts; config.yaml and registration_token.txt live in it.',
+    default: DEFAULT_WINDOWS_INSTALL_DIR,
+    allowedPattern: PARAMETER_PATTERNS.windowsInstallDir,
+    interpolationType: 'ENV_VAR',
+  },
+  WindowsServiceName: {
+    type: 'String',
+    description: 'Windows service of the Kasm agent; restarted once by the push so that it reads the file.',
+    default: DEFAULT_WINDOWS_SERVICE_NAME,
+    allowedPattern: PARAMETER_PATTERNS.windowsServiceName,
+    interpolationType: 'ENV_VAR',
+  },
 };
 
 function readScript(file: string): string {
@@ -101,6 +127,50 @@ export function linuxScript(role: DocumentRole): string {
     .replace('# @@OBSERVE@@', observe.trimEnd());
 }
 
+/** A PowerShell single-quoted string literal. */
+function psQuote(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** The catalog as PowerShell variables, spliced where a Windows script says `# @@CATALOG@@`. */
+function catalogPowerShell(): string {
+  const rows = WINDOWS_COMPONENTS.map(
+    (c) =>
+      `  @{ Name = ${psQuote(c.name)}; ConfigFile = ${psQuote(c.configFile)}; ` +
+      `Section = ${psQuote(c.tokenPath[0])}; Key = ${psQuote(c.tokenPath[1])} }`,
+  );
+  return [
+    `$DefaultInstallDir = ${psQuote(DEFAULT_WINDOWS_INSTALL_DIR)}`,
+    `$DefaultServiceName = ${psQuote(DEFAULT_WINDOWS_SERVICE_NAME)}`,
+    `$StateDirName = ${psQuote(WINDOWS_STATE_DIR_NAME)}`,
+    `$RegFile = ${psQuote(REGISTRATION_FILE_NAME)}`,
+    '$Components = @(',
+    ...rows,
+    ')',
+  ].join('\n');
+}
+
+/**
+ * A Windows step's full PowerShell text: script with the catalog and shared functions inlined. Runs on
+ * Windows PowerShell 5.1 and PowerShell 7 (test/pwsh-check.ps1 holds it to 5.1 syntax).
+ */
+export function windowsScript(role: DocumentRole): string {
+  const observe = readScript('./windows/observe.ps1').trimEnd();
+  // Replacer functions: PowerShell text is full of `$'` and `$&`, which a replacement string would expand.
+  return readScript(`./windows/${role}.ps1`)
+    .replace('# @@CATALOG@@', () => catalogPowerShell())
+    .replace('# @@OBSERVE@@', () => observe);
+}
+
+function windowsStep(role: DocumentRole, timeoutSeconds: number): SsmDocumentStep {
+  return {
+    action: 'aws:runPowerShellScript',
+    name: `${role}Windows`,
+    precondition: { StringEquals: ['platformType', 'Windows'] },
+    inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: windowsScript(role).split('\n') },
+  };
+}
+
 function linuxStep(role: DocumentRole, timeoutSeconds: number): SsmDocumentStep {
   return {
     action: 'aws:runShellScript',
@@ -126,8 +196,9 @@ export function probeDocument(): SsmDocumentContent {
         allowedPattern: PARAMETER_PATTERNS.keyPair,
         interpolationType: 'ENV_VAR',
       },
+      ...windowsParameters,
     },
-    mainSteps: [linuxStep('probe', 120)],
+    mainSteps: [linuxStep('probe', 120), windowsStep('probe', 120)],
   };
 }
 
@@ -153,7 +224,8 @@ export function pushDocument(): SsmDocumentContent {
         allowedPattern: PARAMETER_PATTERNS.waitSeconds,
         interpolationType: 'ENV_VAR',
       },
+      ...windowsParameters,
     },
-    mainSteps: [linuxStep('push', 1200)],
+    mainSteps: [linuxStep('push', 1200), windowsStep('push', 1200)],
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The simulated fleet described by a scenario: one simulated host per scenario host (a directory
- * tree; Linux steps run in a private mount namespace), one simulated component loop per installed
- * Linux component, and the fleet state the `simulate` command reports.
+ * tree; Linux steps run in a private mount namespace, Windows steps run with PowerShell 7 in one),
+ * one simulated component loop per installed component, and the fleet state the `simulate` command
+ * reports.
  *
  * @example
  * ```ts
@@ -23,14 +24,15 @@ import { parseDocument } from 'yaml';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
-import { WindowsHost } from './hosts/windows-host.ts';
+import { findPwsh, pwshMissingReason } from './hosts/pwsh.ts';
+import { type WindowsAclView, WindowsHost } from './hosts/windows-host.ts';
+import { type StandInCall, StandInServer } from './hosts/windows-stand-ins.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
 import {
   COMPONENTS,
   type ComponentName,
   isLinuxComponent,
   LINUX_COMPONENTS,
-  type LinuxComponentName,
   REGISTRATION_FILE,
 } from './kasm/catalog.ts';
 import { SimulatedComponent } from './kasm/component.ts';
@@ -56,6 +58,12 @@ export interface ComponentState {
   readonly registrationFile: 'absent' | 'present';
   /** Octal mode such as `0600`; only when the file is present. */
   readonly registrationFileMode?: string;
+  /**
+   * Windows: the file's ACL as far as the icacls stand-in knows it, SDDL style (`D:P(A;;FA;;;SY)(A;;FA;;;BA)`
+   * = SYSTEM and Administrators only, inheritance removed); only when the file is present. The mode
+   * mirrors it: 0600 when only SYSTEM and Administrators can read the file.
+   */
+  readonly registrationFileAcl?: string;
 }
 
 /** `{"<instanceId>": {"<component>": ComponentState}}`, as `npm run simulate` reports it. */
@@ -85,7 +93,7 @@ export interface Fleet extends SimulatedFleet {
   readToken(id: string, component: ComponentName): string | undefined;
   /** Rewrites the token in the config (undefined: removes the key), as a component would save it. */
   writeToken(id: string, component: ComponentName, token: string | undefined): Promise<void>;
-  readLog(id: string, component: LinuxComponentName): string;
+  readLog(id: string, component: ComponentName): string;
   registrationFilePath(id: string, component: ComponentName): string;
   /** Writes `registration_token.txt` next to the config (default mode 0600, owner of the config). */
   placeRegistrationFile(
@@ -95,10 +103,14 @@ export interface Fleet extends SimulatedFleet {
     options?: { mode?: number; uid?: number; gid?: number },
   ): Promise<void>;
   registrationFile(id: string, component: ComponentName): RegistrationFileInfo | undefined;
-  /** Starts or stops the component process (the docker stand-in follows on the next step). */
-  setRunning(id: string, component: LinuxComponentName, running: boolean): void;
+  /** Starts or stops the component process (the docker / Get-Service stand-in follows on the next step). */
+  setRunning(id: string, component: ComponentName, running: boolean): void;
   /** The live component loop (only while the fleet is started and the host online). */
-  component(id: string, component: LinuxComponentName): SimulatedComponent | undefined;
+  component(id: string, component: ComponentName): SimulatedComponent | undefined;
+  /** Windows: every request the Get-Service / Restart-Service / icacls.exe stand-ins got on this host. */
+  standInCalls(id: string): readonly StandInCall[];
+  /** Windows: what the ACL stand-in knows about a file or folder on the host (undefined: absent). */
+  windowsAcl(id: string, path: string): WindowsAclView | undefined;
   /** Resolves once every running component loop has completed `count` more heartbeats. */
   waitForHeartbeats(count?: number): Promise<void>;
 }
@@ -124,6 +136,8 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   const apiUrl = new URL(kasm.url);
   const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
   const hb = scenario.kasm.heartbeatSeconds;
+  let standIns: StandInServer | undefined;
+  const loops = new Map<string, SimulatedComponent>();
 
   const tokenFor = async (
     component: ComponentName,
@@ -185,7 +199,27 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         await host.create(setups);
         hosts.set(h.id, { scenario: h, index, linux: host, online: h.online });
       } else {
-        const host = new WindowsHost(h.id, root);
+        if (!standIns) {
+          standIns = new StandInServer();
+          await standIns.start();
+          if (!findPwsh()) {
+            const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
+            process.stderr.write(
+              `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
+            );
+          }
+        }
+        const host = new WindowsHost({
+          id: h.id,
+          root,
+          limiter,
+          standIns,
+          pwshHome: join(rootDir, 'pwsh-home'),
+          computerName: computerName(h, index),
+          onServiceRestart: async () => {
+            await loops.get(`${h.id}/windows`)?.restart();
+          },
+        });
         const c = h.components.windows;
         const componentId = randomUUID();
         await host.create(
@@ -201,11 +235,11 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       }
     }
   } catch (error) {
+    await standIns?.close();
     if (createdRoot) await rm(rootDir, { recursive: true, force: true });
     throw error;
   }
 
-  const loops = new Map<string, SimulatedComponent>();
   let started = false;
   let stopping: Promise<void> | undefined;
 
@@ -238,8 +272,29 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   };
 
   const startLoops = (e: HostEntry): void => {
+    const windows = e.windows;
+    if (windows?.isInstalled()) {
+      const key = `${windows.id}/windows`;
+      if (loops.has(key)) return;
+      const component = new SimulatedComponent({
+        hostId: windows.id,
+        name: 'windows',
+        configPath: windows.configPath(),
+        logPath: windows.logPath(),
+        apiUrl: kasm.url,
+        ca: kasm.ca,
+        heartbeatSeconds: hb,
+        tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
+        readOnly: windows.isReadOnly(),
+        isRunning: () => windows.isRunning(),
+        readsRegistrationFile: 'on-start',
+        hostRegistrationFile: `${windows.hostPath(windows.installDir())}\\${REGISTRATION_FILE}`,
+      });
+      loops.set(key, component);
+      component.start();
+    }
     const host = e.linux;
-    if (!host) return; // the Windows agent's loop is a later task
+    if (!host) return;
     for (const name of host.installed()) {
       const key = `${host.id}/${name}`;
       if (loops.has(key)) continue;
@@ -306,7 +361,8 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       stopping ??= (async () => {
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
-        await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll()));
+        await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll() ?? e.windows?.abortAll()));
+        await standIns?.close();
         if (!options.keepFiles) {
           if (createdRoot) await rm(rootDir, { recursive: true, force: true });
           else {
@@ -326,15 +382,22 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           const token = readToken(e.scenario.id, name);
           const tokenValid = token !== undefined && kasm.checkToken(token).valid;
           let mode: number | undefined;
+          const file = registrationFilePath(e.scenario.id, name);
           try {
-            mode = statSync(registrationFilePath(e.scenario.id, name)).mode;
+            mode = statSync(file).mode;
           } catch {
             mode = undefined;
           }
+          const acl = mode !== undefined && e.windows ? e.windows.aclOf(file)?.sddl : undefined;
           components[name] =
             mode === undefined
               ? { tokenValid, registrationFile: 'absent' }
-              : { tokenValid, registrationFile: 'present', registrationFileMode: octal(mode) };
+              : {
+                  tokenValid,
+                  registrationFile: 'present',
+                  registrationFileMode: octal(mode),
+                  ...(acl ? { registrationFileAcl: acl } : {}),
+                };
         }
         state[e.scenario.id] = components;
       }
@@ -360,10 +423,13 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     readLog(id, component) {
-      const host = entry(id).linux;
-      if (!host) throw new Error(`${id} is not a Linux host`);
+      const e = entry(id);
+      let path: string;
+      if (e.linux && isLinuxComponent(component)) path = e.linux.logPath(component);
+      else if (e.windows && component === 'windows') path = e.windows.logPath();
+      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
       try {
-        return readFileSync(host.logPath(component), 'utf8');
+        return readFileSync(path, 'utf8');
       } catch {
         return '';
       }
@@ -394,9 +460,22 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     setRunning(id, component, running) {
-      const host = entry(id).linux;
-      if (!host) throw new Error(`${id} is not a Linux host`);
-      host.setRunning(component, running);
+      const e = entry(id);
+      if (e.linux && isLinuxComponent(component)) e.linux.setRunning(component, running);
+      else if (e.windows && component === 'windows') e.windows.setRunning(running);
+      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+    },
+
+    standInCalls(id) {
+      const host = entry(id).windows;
+      if (!host) throw new Error(`${id} is not a Windows host`);
+      return [...host.standInCalls];
+    },
+
+    windowsAcl(id, path) {
+      const host = entry(id).windows;
+      if (!host) throw new Error(`${id} is not a Windows host`);
+      return host.aclOf(path);
     },
 
     component: (id, component) => loops.get(`${id}/${component}`),

@@ -1,16 +1,56 @@
 /**
- * A simulated Windows Server host: for now only its config file on disk
- * (`C:\Program Files\Kasm\config.yaml` as `<root>/C/Program Files/Kasm/config.yaml`), so the fleet
- * state can report it. Running steps (PowerShell) and the Windows agent's loop are a later task:
- * `runStep` answers with a clear failure.
+ * A simulated Windows Server host. Its drive `C:` is the directory `<root>/C`:
+ * ```
+ * C/Program Files/Kasm/config.yaml                       (the Kasm Windows agent's config: api.auth_token)
+ * C/Program Files/Kasm/log/kasm_service.log              (the simulated agent's log)
+ * C/ProgramData/kasm-token-reconciler/                   (the product's state dir, made by the probe)
+ * C/ProgramData/Amazon/SSM/InstanceData/<id>/document/orchestration/<run>/awsrunPowerShellScript/
+ *     0.awsrunPowerShellScript/_script.ps1               (the step, written with a BOM as the agent does)
+ * sim/runs/<run>/{prelude,run}.ps1                       (per-run proving ground files, removed after)
+ * ```
+ * Each `aws:runPowerShellScript` step runs for real with PowerShell 7 (`pwsh`), as root in a private
+ * mount namespace (where a read-only Kasm folder is bound read-only), with the environment the SSM agent
+ * gives it plus `ProgramData=C:\ProgramData`, the way `powershell.exe -InputFormat None -Noninteractive
+ * -NoProfile -ExecutionPolicy unrestricted -f _script.ps1` runs it on Windows. A prelude maps `C:` and
+ * stands in for Get-Service, Restart-Service and icacls.exe (see windows-stand-ins.ts); every stand-in
+ * request is recorded in {@link WindowsHost.standInCalls}.
+ *
+ * The Kasm Windows service is called `Kasm`. It is running unless the scenario says `running: false`,
+ * which means stopped for good: a restart request fails the way a service that cannot start does, and
+ * the agent never reads the registration file.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Document } from 'yaml';
 import { COMPONENTS } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
+import { HOST_PATH } from './layers.ts';
+import { type Limiter, shellQuote } from './limiter.ts';
+import { findPwsh, pwshMissingReason } from './pwsh.ts';
+import {
+  applyIcacls,
+  DEFAULT_PARENT_ACL,
+  describeReaders,
+  inheritFrom,
+  isPrivate,
+  type NtfsAcl,
+  parseIcacls,
+  sddlOf,
+} from './windows-acl.ts';
+import {
+  type StandInCall,
+  type StandInRequest,
+  type StandInServer,
+  standInPrelude,
+} from './windows-stand-ins.ts';
 
-export const WINDOWS_NOT_IMPLEMENTED = 'Windows hosts not implemented yet in the proving ground';
+/** The Kasm Windows agent's service name on a simulated host. */
+export const WINDOWS_SERVICE_NAME = 'Kasm';
+export const WINDOWS_SERVICE_DISPLAY_NAME = 'Kasm Windows Service';
 
 export interface WindowsComponentSetup {
   readonly token: string | undefined;
@@ -19,24 +59,64 @@ export interface WindowsComponentSetup {
   readonly readOnly: boolean;
 }
 
+export interface WindowsHostOptions {
+  readonly id: string;
+  readonly root: string;
+  readonly limiter: Limiter;
+  readonly standIns: StandInServer;
+  /** HOME for pwsh (its caches), shared by the fleet's Windows hosts. */
+  readonly pwshHome: string;
+  readonly computerName: string;
+  /** Called when a running service is restarted: the simulated agent starts again. */
+  readonly onServiceRestart: () => Promise<void>;
+}
+
+/** What the ACL stand-in knows about a file or folder. */
+export interface WindowsAclView {
+  readonly hostPath: string;
+  /** SDDL style, e.g. `D:P(A;;FA;;;SY)(A;;FA;;;BA)`. */
+  readonly sddl: string;
+  readonly inheritanceRemoved: boolean;
+  /** Names of the accounts that can read it, e.g. `['SYSTEM', 'Administrators']`. */
+  readonly readers: readonly string[];
+  /** Readable by SYSTEM and Administrators only. */
+  readonly private: boolean;
+}
+
+const MAX_OUTPUT = 1024 * 1024;
+const SETUP_FAILED = 125;
+const UTF8_BOM = '\uFEFF';
+
 export class WindowsHost {
   readonly id: string;
   readonly root: string;
+  /** Every request the stand-ins received on this host, in order. */
+  readonly standInCalls: StandInCall[] = [];
+  private readonly options: WindowsHostOptions;
   private component: { running: boolean; readOnly: boolean } | undefined;
+  /** ACLs set through the icacls stand-in, by `dev:inode` (an NTFS ACL follows its file on rename). */
+  private readonly acls = new Map<string, NtfsAcl>();
+  private readonly children = new Set<ChildProcess>();
+  private readonly inflight = new Set<Promise<StepResult>>();
+  private closed = false;
 
-  constructor(id: string, root: string) {
-    this.id = id;
-    this.root = root;
+  constructor(options: WindowsHostOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.root = options.root;
+    options.standIns.register(options.id, (request) => this.standIn(request));
   }
 
   async create(
     windows: WindowsComponentSetup | undefined,
     api: { host: string; port: number },
   ): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    await mkdir(join(this.root, 'C/ProgramData'), { recursive: true });
+    await mkdir(join(this.root, 'C/Windows/Temp'), { recursive: true });
+    await mkdir(join(this.root, 'sim/runs'), { recursive: true });
     if (!windows) return;
     const file = this.configPath();
-    await mkdir(dirname(file), { recursive: true });
+    await mkdir(join(dirname(file), 'log'), { recursive: true });
     const doc = new Document({
       api: {
         hostnames: [api.host],
@@ -45,6 +125,7 @@ export class WindowsHost {
       },
       server: { server_id: windows.componentId },
     });
+    doc.commentBefore = ' Kasm Windows Service configuration';
     await writeFile(file, doc.toString({ lineWidth: 0 }));
     this.component = { running: windows.running, readOnly: windows.readOnly };
   }
@@ -53,16 +134,353 @@ export class WindowsHost {
     return join(this.root, COMPONENTS.windows.configFile);
   }
 
+  /** `C:\Program Files\Kasm`, where the config and the registration file live. */
+  installDir(): string {
+    return dirname(this.configPath());
+  }
+
+  logPath(): string {
+    return join(this.installDir(), 'log', 'kasm_service.log');
+  }
+
+  /** The product's state directory (`C:\ProgramData\kasm-token-reconciler`) on disk. */
+  get stateDir(): string {
+    return join(this.root, 'C/ProgramData/kasm-token-reconciler');
+  }
+
   isInstalled(): boolean {
     return this.component !== undefined;
   }
 
+  isRunning(): boolean {
+    return this.component?.running ?? false;
+  }
+
+  setRunning(running: boolean): void {
+    if (!this.component) throw new Error(`the windows component is not installed on ${this.id}`);
+    this.component.running = running;
+  }
+
+  isReadOnly(): boolean {
+    return this.component?.readOnly ?? false;
+  }
+
+  /** A path on disk as the host sees it: `<root>/C/Program Files/Kasm` -> `C:\Program Files\Kasm`. */
+  hostPath(path: string): string | undefined {
+    const rel = relative(join(this.root, 'C'), path);
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+    return `C:\\${rel.split(sep).join('\\')}`;
+  }
+
+  /** What the ACL stand-in knows about a file or folder on this host (undefined: it does not exist). */
+  aclOf(path: string): WindowsAclView | undefined {
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return undefined;
+    }
+    const acl = this.currentAcl(path, st.isDirectory(), `${st.dev}:${st.ino}`);
+    return {
+      hostPath: this.hostPath(path) ?? path,
+      sddl: sddlOf(acl),
+      inheritanceRemoved: acl.protected,
+      readers: describeReaders(acl),
+      private: isPrivate(acl),
+    };
+  }
+
+  /** Runs one `aws:runPowerShellScript` step with pwsh, like the SSM agent on Windows. */
   runStep(run: StepRun): Promise<StepResult> {
-    return Promise.resolve({
-      exitCode: 1,
-      stdout: '',
-      stderr: `${WINDOWS_NOT_IMPLEMENTED}: cannot run ${run.action} on ${this.id}.\n`,
-      timedOut: false,
+    if (run.action !== 'aws:runPowerShellScript') {
+      return Promise.resolve(
+        failure(`${run.action} is not supported on simulated Windows host ${this.id}.\n`),
+      );
+    }
+    const pwsh = findPwsh();
+    if (!pwsh) {
+      return Promise.resolve(
+        failure(
+          `proving ground: ${pwshMissingReason()}, so simulated Windows host ${this.id} cannot run ${run.action}.\n`,
+        ),
+      );
+    }
+    return this.options.limiter.run(() => {
+      const result = this.execute(run, pwsh);
+      this.inflight.add(result);
+      void result.finally(() => this.inflight.delete(result)).catch(() => undefined);
+      return result;
     });
+  }
+
+  /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
+  async abortAll(): Promise<void> {
+    this.closed = true;
+    for (const child of this.children) killGroup(child);
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private currentAcl(path: string, isFolder: boolean, key: string): NtfsAcl {
+    const known = this.acls.get(key);
+    if (known) return known;
+    let parent = DEFAULT_PARENT_ACL;
+    try {
+      const pst = lstatSync(dirname(path));
+      parent = this.acls.get(`${pst.dev}:${pst.ino}`) ?? DEFAULT_PARENT_ACL;
+    } catch {
+      parent = DEFAULT_PARENT_ACL;
+    }
+    return inheritFrom(parent, isFolder);
+  }
+
+  private async standIn(request: StandInRequest): Promise<Record<string, unknown>> {
+    const at = new Date().toISOString();
+    const name = typeof request.name === 'string' ? request.name : '';
+    const installed =
+      this.component !== undefined && name.toLowerCase() === WINDOWS_SERVICE_NAME.toLowerCase();
+    switch (request.command) {
+      case 'Get-Service': {
+        this.standInCalls.push({
+          at,
+          command: 'Get-Service',
+          args: [name],
+          outcome: installed ? 'found' : 'not-found',
+        });
+        if (!installed) return { found: false };
+        return {
+          found: true,
+          name: WINDOWS_SERVICE_NAME,
+          displayName: WINDOWS_SERVICE_DISPLAY_NAME,
+          status: this.isRunning() ? 'Running' : 'Stopped',
+        };
+      }
+      case 'Restart-Service': {
+        if (!installed) {
+          this.standInCalls.push({ at, command: 'Restart-Service', args: [name], outcome: 'not-found' });
+          return {
+            ok: false,
+            message: `Cannot find any service with service name '${name}'.`,
+            category: 'ObjectNotFound',
+            errorId: 'NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.RestartServiceCommand',
+          };
+        }
+        if (!this.isRunning()) {
+          this.standInCalls.push({ at, command: 'Restart-Service', args: [name], outcome: 'start-failed' });
+          return {
+            ok: false,
+            message:
+              `Service '${WINDOWS_SERVICE_DISPLAY_NAME} (${WINDOWS_SERVICE_NAME})' cannot be started due to the ` +
+              `following error: Cannot start service ${WINDOWS_SERVICE_NAME} on computer '.'.`,
+            category: 'OpenError',
+            errorId: 'CouldNotStartService,Microsoft.PowerShell.Commands.RestartServiceCommand',
+          };
+        }
+        this.standInCalls.push({ at, command: 'Restart-Service', args: [name], outcome: 'restarted' });
+        await this.options.onServiceRestart();
+        return { ok: true };
+      }
+      case 'icacls':
+        return this.icacls(at, Array.isArray(request.args) ? request.args.map(String) : []);
+      default:
+        throw new Error(`no stand-in for ${request.command}`);
+    }
+  }
+
+  private async icacls(at: string, args: string[]): Promise<Record<string, unknown>> {
+    const parsed = parseIcacls(args);
+    if ('invalid' in parsed) {
+      this.standInCalls.push({ at, command: 'icacls', args, outcome: 'invalid' });
+      return { exitCode: 87, output: [`Invalid parameter "${parsed.invalid}"`] };
+    }
+    const hostPath = this.hostPath(parsed.target);
+    let st: ReturnType<typeof lstatSync> | undefined;
+    try {
+      st = hostPath === undefined ? undefined : lstatSync(parsed.target);
+    } catch {
+      st = undefined;
+    }
+    if (!st || hostPath === undefined) {
+      this.standInCalls.push({ at, command: 'icacls', args, outcome: 'not-found', hostPath });
+      return {
+        exitCode: 2,
+        output: [
+          `${hostPath ?? parsed.target}: The system cannot find the file specified.`,
+          'Successfully processed 0 files; Failed processing 1 files',
+        ],
+      };
+    }
+    const key = `${st.dev}:${st.ino}`;
+    const isFolder = st.isDirectory();
+    const acl = applyIcacls(this.currentAcl(parsed.target, isFolder, key), parsed);
+    this.acls.set(key, acl);
+    const mode = isPrivate(acl) ? (isFolder ? 0o700 : 0o600) : isFolder ? 0o755 : 0o644;
+    await chmod(parsed.target, mode);
+    this.standInCalls.push({ at, command: 'icacls', args, outcome: 'ok', hostPath, acl: sddlOf(acl) });
+    return {
+      exitCode: 0,
+      output: [`processed file: ${hostPath}`, 'Successfully processed 1 files; Failed processing 0 files'],
+    };
+  }
+
+  private async execute(run: StepRun, pwsh: string): Promise<StepResult> {
+    if (this.closed) return stopped(this.id);
+    const runId = randomUUID();
+    const workDir = join(
+      this.root,
+      'C/ProgramData/Amazon/SSM/InstanceData',
+      this.id,
+      'document/orchestration',
+      runId,
+      'awsrunPowerShellScript/0.awsrunPowerShellScript',
+    );
+    const runDir = join(this.root, 'sim/runs', runId);
+    try {
+      await mkdir(workDir, { recursive: true });
+      await mkdir(runDir, { recursive: true });
+      await mkdir(this.options.pwshHome, { recursive: true });
+      const script = join(workDir, '_script.ps1');
+      // The SSM agent writes the script with a UTF-8 byte order mark (fileutil.ByteOrderMarkEmit).
+      await writeFile(script, UTF8_BOM + run.script);
+      const prelude = join(runDir, 'prelude.ps1');
+      await writeFile(
+        prelude,
+        standInPrelude({ driveRoot: join(this.root, 'C'), url: this.options.standIns.url(this.id) }),
+      );
+      const runner = join(runDir, 'run.ps1');
+      await writeFile(
+        runner,
+        [
+          `. '${prelude.replaceAll("'", "''")}'`,
+          `& '${script.replaceAll("'", "''")}'`,
+          'exit $LASTEXITCODE',
+          '',
+        ].join('\n'),
+      );
+      if (this.closed) return stopped(this.id);
+      return await this.spawnInNamespace(this.setupScript(pwsh, workDir, runner), run, pwsh);
+    } finally {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  }
+
+  private setupScript(pwsh: string, workDir: string, runner: string): string {
+    const q = shellQuote;
+    const lines = [
+      'set -e',
+      `fail() { echo "proving ground: cannot set up the namespace of simulated host ${this.id}: $*" >&2; exit ${SETUP_FAILED}; }`,
+    ];
+    if (this.isInstalled() && this.isReadOnly()) {
+      const dir = q(this.installDir());
+      lines.push(
+        `mount --bind ${dir} ${dir} && mount -o remount,bind,ro ${dir} || fail 'read-only Kasm folder'`,
+      );
+    }
+    lines.push(
+      `cd ${q(workDir)} || fail 'cd to the work directory'`,
+      `exec ${q(pwsh)} -NoLogo -InputFormat None -NonInteractive -NoProfile -ExecutionPolicy Unrestricted -File ${q(runner)}`,
+    );
+    return lines.join('\n');
+  }
+
+  private spawnInNamespace(setup: string, run: StepRun, pwsh: string): Promise<StepResult> {
+    const isRoot = process.getuid?.() === 0;
+    const args = [
+      ...(isRoot ? [] : ['--user', '--map-root-user']),
+      '--mount',
+      '--propagation',
+      'private',
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--mount-proc',
+      '--',
+      '/bin/sh',
+      '-c',
+      setup,
+    ];
+    const env: Record<string, string> = {
+      PATH: `${HOST_PATH}:${dirname(pwsh)}`,
+      HOME: this.options.pwshHome,
+      ...(process.env.DOTNET_ROOT ? { DOTNET_ROOT: process.env.DOTNET_ROOT } : {}),
+      POWERSHELL_TELEMETRY_OPTOUT: '1',
+      POWERSHELL_UPDATECHECK: 'Off',
+      DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+      DOTNET_NOLOGO: '1',
+      // What the SSM agent's PowerShell sees on Windows (only these matter to the scripts).
+      ProgramData: 'C:\\ProgramData',
+      ALLUSERSPROFILE: 'C:\\ProgramData',
+      SystemRoot: 'C:\\Windows',
+      windir: 'C:\\Windows',
+      COMPUTERNAME: this.options.computerName,
+      ...run.env,
+    };
+    return new Promise<StepResult>((resolve) => {
+      const child = spawn('unshare', args, {
+        env,
+        cwd: '/',
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.children.add(child);
+      const out = new Capture();
+      const err = new Capture();
+      child.stdout.on('data', (c: Buffer) => out.add(c));
+      child.stderr.on('data', (c: Buffer) => err.add(c));
+      let timedOut = false;
+      const seconds = run.timeoutSeconds > 0 ? run.timeoutSeconds : 3600;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup(child);
+      }, seconds * 1000);
+      let spawnError: Error | undefined;
+      child.on('error', (error) => {
+        spawnError = error;
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        const stderr =
+          err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
+        resolve({
+          exitCode: timedOut ? -1 : (code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)),
+          stdout: out.text(),
+          stderr,
+          timedOut,
+        });
+      });
+    });
+  }
+}
+
+function failure(stderr: string): StepResult {
+  return { exitCode: 1, stdout: '', stderr, timedOut: false };
+}
+
+function stopped(id: string): StepResult {
+  return failure(`simulated host ${id} was stopped before the step could run\n`);
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+class Capture {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  add(chunk: Buffer): void {
+    if (this.size >= MAX_OUTPUT) return;
+    const part = chunk.subarray(0, MAX_OUTPUT - this.size);
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
   }
 }

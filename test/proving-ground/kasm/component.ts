@@ -14,6 +14,10 @@
  *    on refusal log and leave the file. With no file, try `register_component` with the expired
  *    token, which Kasm answers with `The JWT token has expired.`
  *
+ * The Windows agent (`readsRegistrationFile: 'on-start'`) follows the same token rules but never looks
+ * for the file on a heartbeat: only when its service starts ({@link SimulatedComponent.restart}) does
+ * it read the file, register, save its config and delete the file.
+ *
  * @example
  * ```ts
  * const c = new SimulatedComponent({ ...options });
@@ -26,12 +30,12 @@ import { access, appendFile, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { dirname, join, posix } from 'node:path';
 import { decodeJwt } from 'jose';
-import { COMPONENTS, LINUX_INSTALL_ROOT, type LinuxComponentName, REGISTRATION_FILE } from './catalog.ts';
+import { COMPONENTS, type ComponentName, LINUX_INSTALL_ROOT, REGISTRATION_FILE } from './catalog.ts';
 import { readConfig, stringAt, writeConfigValue } from './config-file.ts';
 
 export interface SimulatedComponentOptions {
   readonly hostId: string;
-  readonly name: LinuxComponentName;
+  readonly name: ComponentName;
   /** The config file on disk (outside any namespace). */
   readonly configPath: string;
   /** Where the component appends its log. */
@@ -46,6 +50,13 @@ export interface SimulatedComponentOptions {
   readonly readOnly?: boolean;
   /** Asked on every heartbeat: a stopped component does nothing. */
   readonly isRunning: () => boolean;
+  /**
+   * When the component looks for `registration_token.txt`: on each heartbeat whose refresh is refused
+   * (Linux components, the default), or only when its service starts (the Windows agent).
+   */
+  readonly readsRegistrationFile?: 'on-heartbeat' | 'on-start';
+  /** The registration file as the host names it, for log lines (default below `/opt/kasm/current`). */
+  readonly hostRegistrationFile?: string;
 }
 
 /**
@@ -73,8 +84,11 @@ export class SimulatedComponent {
   readonly options: SimulatedComponentOptions;
   /** The directory and registration file as the host sees them (for log lines). */
   readonly hostConfigDir: string;
+  private readonly shownRegistrationFile: string;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Bumped by restart() so that callbacks of the loop before it do nothing. */
+  private generation = 0;
   private stopped = false;
   private nextAt = 0;
   private attempts = 0;
@@ -84,6 +98,8 @@ export class SimulatedComponent {
   constructor(options: SimulatedComponentOptions) {
     this.options = options;
     this.hostConfigDir = posix.dirname(posix.join(LINUX_INSTALL_ROOT, COMPONENTS[options.name].configFile));
+    this.shownRegistrationFile =
+      options.hostRegistrationFile ?? posix.join(this.hostConfigDir, REGISTRATION_FILE);
   }
 
   /** Number of heartbeats completed so far. */
@@ -116,16 +132,54 @@ export class SimulatedComponent {
     });
   }
 
+  /**
+   * The service is restarted (Windows): the process stops after a heartbeat in progress and starts
+   * again. Resolves once it runs again; its start-up work (for the Windows agent: reading the
+   * registration file) follows right after, and heartbeats resume one heartbeat later.
+   */
+  restart(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.generation += 1;
+    const generation = this.generation;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const previous = this.running ?? Promise.resolve();
+    const startup: Promise<void> = previous
+      .then(() => this.startUp())
+      .catch((error: unknown) => this.log('ERROR', `Unhandled error at start-up: ${String(error)}`))
+      .finally(() => {
+        if (this.running === startup) this.running = undefined;
+      });
+    this.running = startup;
+    void startup.then(() => {
+      if (this.stopped || generation !== this.generation) return;
+      this.nextAt = Date.now() + this.options.heartbeatSeconds * 1000;
+      this.schedule();
+    });
+    return Promise.resolve();
+  }
+
+  private async startUp(): Promise<void> {
+    this.attempts = 0;
+    await this.log('INFO', 'Service stopped');
+    if (!this.options.isRunning()) return;
+    await this.log('INFO', 'Service started');
+    if (this.options.readsRegistrationFile === 'on-start') await this.registerFromFile();
+  }
+
   private schedule(): void {
     const delay = Math.max(0, this.nextAt - Date.now());
+    const generation = this.generation;
     this.timer = setTimeout(() => {
-      this.running = this.heartbeat()
+      if (this.stopped || generation !== this.generation) return;
+      const beat: Promise<void> = this.heartbeat()
         .catch((error: unknown) => this.log('ERROR', `Unhandled error in heartbeat: ${String(error)}`))
         .finally(() => {
-          this.running = undefined;
+          if (this.running === beat) this.running = undefined;
         });
-      void this.running.then(() => {
-        if (this.stopped) return;
+      this.running = beat;
+      void beat.then(() => {
+        if (this.stopped || generation !== this.generation) return;
         this.nextAt += this.options.heartbeatSeconds * 1000;
         if (this.nextAt < Date.now()) this.nextAt = Date.now();
         this.schedule();
@@ -202,10 +256,17 @@ export class SimulatedComponent {
   }
 
   private async register(token: string): Promise<void> {
+    if (this.options.readsRegistrationFile !== 'on-start' && (await this.registerFromFile())) return;
+    const reply = await this.call('POST', '/api/admin/register_component', { token });
+    if (reply) await this.apiError('register_component', reply);
+  }
+
+  /** Registers with `registration_token.txt` when it is there; false when there is no file. */
+  private async registerFromFile(): Promise<boolean> {
     const { options } = this;
     const spec = COMPONENTS[options.name];
     const file = join(dirname(options.configPath), REGISTRATION_FILE);
-    const shownFile = posix.join(this.hostConfigDir, REGISTRATION_FILE);
+    const shownFile = this.shownRegistrationFile;
     let registrationToken: string | undefined;
     try {
       await access(file);
@@ -213,11 +274,7 @@ export class SimulatedComponent {
     } catch {
       registrationToken = undefined;
     }
-    if (registrationToken === undefined) {
-      const reply = await this.call('POST', '/api/admin/register_component', { token });
-      if (reply) await this.apiError('register_component', reply);
-      return;
-    }
+    if (registrationToken === undefined) return false;
     await this.log('DEBUG', `Loaded registration token from ${shownFile}`);
     let componentId: string | undefined;
     try {
@@ -230,12 +287,12 @@ export class SimulatedComponent {
       component_type: options.name,
       ...(componentId ? { component_id: componentId } : {}),
     });
-    if (!reply) return;
+    if (!reply) return true;
     if (reply.status !== 200 || typeof reply.body?.token !== 'string') {
       await this.apiError('register_component', reply);
-      return;
+      return true;
     }
-    if (!(await this.save(reply.body.token))) return;
+    if (!(await this.save(reply.body.token))) return true;
     try {
       if (options.readOnly) throw new Error(`[Errno 30] Read-only file system: '${shownFile}'`);
       await rm(file);
@@ -248,6 +305,7 @@ export class SimulatedComponent {
     }
     this.attempts = 0;
     await this.log('INFO', 'Component registration successful');
+    return true;
   }
 
   private async save(newToken: string): Promise<boolean> {

@@ -1,0 +1,122 @@
+# Observes each installed Kasm Windows component; with KeyPair=create also makes the sealing key.
+# Prints the same line protocol as the Linux probe (shared/host-report.ts parses it).
+# @@CATALOG@@
+# @@OBSERVE@@
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 2.0
+$KeyTtlSeconds = 900
+
+# A fresh RSA-2048 key whose public half is returned as base64 DER SubjectPublicKeyInfo and whose private
+# half is kept in the state directory for the push. The key is proven able to unseal before it is kept.
+function New-KtrSealingKey([string]$StateDir, [string]$RunId) {
+  if (-not [System.IO.Directory]::Exists($StateDir)) { $null = [System.IO.Directory]::CreateDirectory($StateDir) }
+  if (-not (Set-KtrPrivateAcl $StateDir $true)) { return 'key error=state-dir-acl-failed' }
+  $rsa = New-KtrRsa
+  try {
+    $public = $rsa.ExportParameters($false)
+    $spki = ConvertTo-KtrSpki $public.Modulus $public.Exponent
+    $probe = New-Object byte[] 32
+    $random = [System.Security.Cryptography.RandomNumberGenerator]::Create()
+    $random.GetBytes($probe)
+    $random.Dispose()
+    $opened = $rsa.Decrypt($rsa.Encrypt($probe, (Get-KtrOaepSha256)), (Get-KtrOaepSha256))
+    if ([Convert]::ToBase64String($opened) -ne [Convert]::ToBase64String($probe)) { return 'key error=oaep-self-test-failed' }
+    $keyFile = [System.IO.Path]::Combine($StateDir, 'seal-' + $RunId + '.key')
+    $written = Write-KtrPrivateFile $keyFile ($rsa.ToXmlString($true))
+    if ($written -ne 'written') { return 'key error=key-' + $written }
+    return 'key spki=' + [Convert]::ToBase64String($spki)
+  } catch {
+    return 'key error=keygen-failed'
+  } finally {
+    $rsa.Dispose()
+  }
+}
+
+# DER: one tag-length-value.
+function Add-KtrDer([System.IO.MemoryStream]$Out, [byte]$Tag, [byte[]]$Content) {
+  $Out.WriteByte($Tag)
+  $length = $Content.Length
+  if ($length -lt 128) {
+    $Out.WriteByte([byte]$length)
+  } else {
+    $lengthBytes = New-Object System.Collections.Generic.List[byte]
+    while ($length -gt 0) {
+      $lengthBytes.Insert(0, [byte]($length -band 0xFF))
+      $length = $length -shr 8
+    }
+    $Out.WriteByte([byte](0x80 -bor $lengthBytes.Count))
+    $Out.Write($lengthBytes.ToArray(), 0, $lengthBytes.Count)
+  }
+  $Out.Write($Content, 0, $Content.Length)
+}
+
+# DER INTEGER content of an unsigned big-endian number: no leading zeros, a 0x00 when the top bit is set.
+function ConvertTo-KtrDerUnsigned([byte[]]$Bytes) {
+  $start = 0
+  while ($start -lt ($Bytes.Length - 1) -and $Bytes[$start] -eq 0) { $start++ }
+  $content = New-Object System.Collections.Generic.List[byte]
+  if ($Bytes[$start] -ge 0x80) { $content.Add([byte]0) }
+  for ($i = $start; $i -lt $Bytes.Length; $i++) { $content.Add($Bytes[$i]) }
+  return ,$content.ToArray()
+}
+
+# SubjectPublicKeyInfo (RFC 5280) of an RSA public key (RFC 8017 RSAPublicKey), built by hand because
+# .NET Framework has no ExportSubjectPublicKeyInfo.
+function ConvertTo-KtrSpki([byte[]]$Modulus, [byte[]]$Exponent) {
+  $integers = New-Object System.IO.MemoryStream
+  Add-KtrDer $integers 0x02 (ConvertTo-KtrDerUnsigned $Modulus)
+  Add-KtrDer $integers 0x02 (ConvertTo-KtrDerUnsigned $Exponent)
+  $rsaPublicKey = New-Object System.IO.MemoryStream
+  Add-KtrDer $rsaPublicKey 0x30 $integers.ToArray()
+  $bitString = New-Object System.IO.MemoryStream
+  $bitString.WriteByte(0)
+  $inner = $rsaPublicKey.ToArray()
+  $bitString.Write($inner, 0, $inner.Length)
+  # AlgorithmIdentifier: rsaEncryption (1.2.840.113549.1.1.1) with NULL parameters.
+  [byte[]]$algorithm = 0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01, 0x05, 0x00
+  $body = New-Object System.IO.MemoryStream
+  $body.Write($algorithm, 0, $algorithm.Length)
+  Add-KtrDer $body 0x03 $bitString.ToArray()
+  $spki = New-Object System.IO.MemoryStream
+  Add-KtrDer $spki 0x30 $body.ToArray()
+  return ,$spki.ToArray()
+}
+
+$installDir = Get-KtrInstallDir
+$serviceName = Get-KtrServiceName
+$stateDir = Get-KtrStateDir
+$runId = [string]$env:SSM_RunId
+if ($runId -eq '') { $runId = 'none' }
+
+Write-KtrLine 'ktr-probe v1'
+# "openssl=1" is the protocol's "this host can unseal"; on Windows .NET does the unsealing.
+$canUnseal = Test-KtrUnsealSupport
+Write-KtrLine ('host openssl={0} now={1}' -f $canUnseal, (Get-KtrNow))
+
+# Sealing keys of runs that ended without pushing are useless: remove them.
+if ([System.IO.Directory]::Exists($stateDir)) {
+  foreach ($old in [System.IO.Directory]::GetFiles($stateDir, '*seal-*')) {
+    try {
+      if (([DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($old)).TotalSeconds -gt $KeyTtlSeconds) {
+        [System.IO.File]::Delete($old)
+      }
+    } catch {
+      $null = $_
+    }
+  }
+}
+
+if ($env:SSM_KeyPair -eq 'create' -and $canUnseal -eq 1) {
+  try {
+    Write-KtrLine (New-KtrSealingKey $stateDir $runId)
+  } catch {
+    Write-KtrLine 'key error=keygen-failed'
+  }
+}
+
+foreach ($component in $Components) {
+  $fields = Get-KtrFields $component $installDir $serviceName
+  if ($null -ne $fields) { Write-KtrLine ('comp {0} {1}' -f $component.Name, $fields) }
+}
+Write-KtrLine 'end'
+exit 0

@@ -1,0 +1,137 @@
+# Unseals the registration token, writes it next to each named config, and sees it consumed: the
+# Windows agent reads the file only when its service starts, so when the file is still waiting after
+# about one heartbeat (half of WaitSeconds; the function's default wait is two heartbeats plus 5 s) the
+# running service is restarted once. A stopped service is left stopped. Never prints the token.
+# @@CATALOG@@
+# @@OBSERVE@@
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 2.0
+
+$installDir = Get-KtrInstallDir
+$serviceName = Get-KtrServiceName
+$stateDir = Get-KtrStateDir
+$runId = [string]$env:SSM_RunId
+if ($runId -eq '') { $runId = 'none' }
+$keyFile = [System.IO.Path]::Combine($stateDir, 'seal-' + $runId + '.key')
+$waitSeconds = 65
+if ([string]$env:SSM_WaitSeconds -match '^[0-9]{1,3}$') { $waitSeconds = [int]$env:SSM_WaitSeconds }
+
+Write-KtrLine 'ktr-push v1'
+$entry = $null
+$prefix = [string]$env:AWS_SSM_INSTANCE_ID + ':'
+foreach ($delivery in ([string]$env:SSM_Deliveries -split ' ')) {
+  if ($prefix.Length -gt 1 -and $delivery.StartsWith($prefix, [System.StringComparison]::Ordinal)) {
+    $entry = $delivery.Substring($prefix.Length)
+  }
+}
+if ($null -eq $entry -or $entry.IndexOf(':') -lt 1) {
+  Write-KtrLine 'host result=no-delivery'
+  Write-KtrLine 'end'
+  exit 0
+}
+$wanted = $entry.Substring(0, $entry.IndexOf(':')) -split '\+'
+$sealed = $entry.Substring($entry.IndexOf(':') + 1)
+
+function Remove-KtrKey {
+  try {
+    if ([System.IO.File]::Exists($keyFile)) { [System.IO.File]::Delete($keyFile) }
+  } catch {
+    $null = $_
+  }
+}
+
+function Stop-KtrAll([string]$Reason) {
+  Remove-KtrKey
+  foreach ($name in $wanted) { Write-KtrLine ('comp {0} push=failed reason={1}' -f $name, $Reason) }
+  Write-KtrLine 'end'
+  exit 0
+}
+
+if (-not [System.IO.File]::Exists($keyFile)) { Stop-KtrAll 'key-missing' }
+$secret = $null
+$plain = $null
+$rsa = $null
+try {
+  $rsa = New-KtrRsa
+  $rsa.FromXmlString([System.IO.File]::ReadAllText($keyFile, (New-KtrUtf8)))
+  $plain = $rsa.Decrypt([Convert]::FromBase64String($sealed), (Get-KtrOaepSha256))
+  $secret = (New-Object System.Text.UTF8Encoding($false, $true)).GetString($plain)
+} catch {
+  $secret = $null
+} finally {
+  if ($null -ne $plain) { [Array]::Clear($plain, 0, $plain.Length) }
+  if ($null -ne $rsa) { $rsa.Dispose() }
+  Remove-KtrKey
+}
+if ($null -eq $secret) { Stop-KtrAll 'unseal-failed' }
+$secret = $secret.TrimEnd([char[]]@([char]13, [char]10))
+if (-not ($secret -cmatch '^[A-Za-z0-9+/=._-]+$')) {
+  $secret = $null
+  Stop-KtrAll 'unsealed-value-invalid'
+}
+Write-KtrLine 'host result=unsealed'
+
+$status = @{}
+$deliveredDirs = New-Object System.Collections.Generic.List[string]
+foreach ($component in $Components) {
+  if ($wanted -notcontains $component.Name) { continue }
+  $config = [System.IO.Path]::Combine($installDir, $component.ConfigFile)
+  if (-not [System.IO.File]::Exists($config)) {
+    $status[$component.Name] = 'config-missing'
+    continue
+  }
+  $written = Write-KtrPrivateFile ([System.IO.Path]::Combine($installDir, $RegFile)) $secret
+  $status[$component.Name] = $written
+  if ($written -eq 'written' -and -not $deliveredDirs.Contains($installDir)) { $deliveredDirs.Add($installDir) }
+}
+$secret = $null
+
+function Test-KtrAnyWaiting {
+  foreach ($dir in $deliveredDirs) {
+    if (Test-KtrRegistrationWaiting $dir) { return $true }
+  }
+  return $false
+}
+
+# Waits until no delivered file is left or $Seconds of the run's wait have passed.
+function Wait-KtrConsumed([double]$Seconds) {
+  while ($clock.Elapsed.TotalSeconds -lt $Seconds -and (Test-KtrAnyWaiting)) {
+    Start-Sleep -Milliseconds 250
+  }
+}
+
+$clock = [System.Diagnostics.Stopwatch]::StartNew()
+$restarted = $null
+if ($deliveredDirs.Count -gt 0) {
+  Wait-KtrConsumed ([Math]::Floor($waitSeconds / 2))
+  if ((Test-KtrAnyWaiting) -and (Get-KtrRunning $serviceName) -eq 'true') {
+    try {
+      Restart-Service -Name $serviceName -ErrorAction Stop -WarningAction SilentlyContinue
+      $restarted = 'true'
+    } catch {
+      $restarted = 'false'
+      [Console]::Error.WriteLine('Restart-Service ' + $serviceName + ' failed: ' + $_.Exception.Message)
+    }
+    Wait-KtrConsumed $waitSeconds
+  }
+}
+Write-KtrLine ('host waited={0}' -f [long][Math]::Floor($clock.Elapsed.TotalSeconds))
+
+foreach ($component in $Components) {
+  if (-not $status.ContainsKey($component.Name)) { continue }
+  $outcome = $status[$component.Name]
+  if ($outcome -ne 'written') {
+    Write-KtrLine ('comp {0} push=failed reason={1}' -f $component.Name, $outcome)
+    continue
+  }
+  $fields = Get-KtrFields $component $installDir $serviceName
+  if ($null -eq $fields) {
+    Write-KtrLine ('comp {0} push=failed reason=config-missing' -f $component.Name)
+    continue
+  }
+  $line = 'comp {0} push=written {1}' -f $component.Name, $fields
+  if ($null -ne $restarted) { $line = $line + ' restarted=' + $restarted }
+  Write-KtrLine $line
+}
+Write-KtrLine 'end'
+exit 0

@@ -1,0 +1,144 @@
+/**
+ * The boundary between a Windows step (run for real by PowerShell 7 on Linux) and the simulated Windows
+ * host. The step's script runs unchanged; before it, a prelude (dot-sourced, profile-less) does only two
+ * things:
+ * - maps drive `C:` onto the host's directory (`New-PSDrive C -Root <host>/C`), so `C:\Program Files\Kasm`
+ *   and `$env:ProgramData` (set to `C:\ProgramData`) resolve to the host's files;
+ * - defines stand-ins for the Windows-only commands the scripts use — `Get-Service`, `Restart-Service`
+ *   and `icacls.exe` — as functions that post each request to a local HTTP endpoint of the proving ground,
+ *   which records it and acts on the simulated host (service state, agent restart, ACL model).
+ * Everything else (files, .NET crypto, parsing, waiting) is the script's own code running on real .NET.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request a stand-in received, as the proving ground recorded it. */
+export interface StandInCall {
+  readonly at: string;
+  readonly command: 'icacls' | 'Get-Service' | 'Restart-Service';
+  /** The arguments as the script passed them (icacls) or the service name asked for. */
+  readonly args: readonly string[];
+  /** What the stand-in answered, in a word: `ok`, `not-found`, `start-failed`, `invalid`, … */
+  readonly outcome: string;
+  /** icacls: the file as the host sees it (`C:\...`) and the ACL it now has (SDDL style). */
+  readonly hostPath?: string;
+  readonly acl?: string;
+}
+
+export type StandInRequest = { readonly command: string } & Readonly<Record<string, unknown>>;
+export type StandInHandler = (request: StandInRequest) => Promise<Record<string, unknown>>;
+
+/** One local endpoint for every simulated Windows host of a fleet: `POST /<secret>/<host id>`. */
+export class StandInServer {
+  private readonly handlers = new Map<string, StandInHandler>();
+  private readonly secret = randomBytes(12).toString('hex');
+  private server: Server | undefined;
+  private port = 0;
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  register(hostId: string, handler: StandInHandler): void {
+    this.handlers.set(hostId, handler);
+  }
+
+  url(hostId: string): string {
+    return `http://127.0.0.1:${this.port}/${this.secret}/${hostId}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const [, secret, hostId] = (req.url ?? '').split('/');
+    const handler = secret === this.secret && hostId ? this.handlers.get(hostId) : undefined;
+    if (req.method !== 'POST' || !handler) {
+      reply(404, { message: 'no such simulated Windows host' });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      const request = JSON.parse(Buffer.concat(chunks).toString('utf8')) as StandInRequest;
+      if (typeof request?.command !== 'string') throw new Error('request without command');
+      reply(200, await handler(request));
+    } catch (error) {
+      reply(500, { message: `proving ground stand-in failed: ${(error as Error).message}` });
+    }
+  }
+}
+
+/** A PowerShell single-quoted literal. */
+function psQuote(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * The prelude run (dot-sourced) before a step's script on a simulated Windows host. PowerShell 7 only:
+ * it is the proving ground's code, never shipped.
+ */
+export function standInPrelude(options: { readonly driveRoot: string; readonly url: string }): string {
+  return `# Proving ground prelude for a simulated Windows host (PowerShell 7 on Linux). The step's script runs
+# unchanged after it. Only drive C: and the Windows-only commands Get-Service, Restart-Service and
+# icacls.exe are provided here; each stand-in asks the proving ground, which records the request.
+$null = New-PSDrive -Name C -PSProvider FileSystem -Root ${psQuote(options.driveRoot)} -Scope Global
+$global:KtrStandInUrl = ${psQuote(options.url)}
+
+function global:Invoke-KtrStandIn([hashtable]$Request) {
+  $body = ConvertTo-Json -InputObject $Request -Compress -Depth 4
+  return Invoke-RestMethod -Method Post -Uri $global:KtrStandInUrl -Body $body -ContentType 'application/json' -NoProxy -TimeoutSec 300
+}
+
+function global:icacls.exe {
+  $arguments = @($args | ForEach-Object { [string]$_ })
+  $reply = Invoke-KtrStandIn @{ command = 'icacls'; args = $arguments }
+  foreach ($line in @($reply.output)) { $line }
+  $global:LASTEXITCODE = [int]$reply.exitCode
+}
+Set-Alias -Name icacls -Value icacls.exe -Scope Global
+
+function global:Get-Service {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Name)
+  if ($null -eq $Name) { throw 'The proving ground stand-in for Get-Service supports -Name only.' }
+  foreach ($n in $Name) {
+    $reply = Invoke-KtrStandIn @{ command = 'Get-Service'; name = $n }
+    if ($reply.found) {
+      [pscustomobject]@{ Name = $reply.name; ServiceName = $reply.name; DisplayName = $reply.displayName; Status = $reply.status }
+    } else {
+      Write-Error -Message ("Cannot find any service with service name '" + $n + "'.") -Category ObjectNotFound -ErrorId 'NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand' -TargetObject $n
+    }
+  }
+}
+
+function global:Restart-Service {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string[]]$Name, [switch]$Force, [switch]$PassThru)
+  foreach ($n in $Name) {
+    $reply = Invoke-KtrStandIn @{ command = 'Restart-Service'; name = $n; force = [bool]$Force }
+    if (-not $reply.ok) {
+      Write-Error -Message $reply.message -Category $reply.category -ErrorId $reply.errorId -TargetObject $n
+    } elseif ($PassThru) {
+      [pscustomobject]@{ Name = $n; ServiceName = $n; Status = 'Running' }
+    }
+  }
+}
+`;
+}

@@ -1,0 +1,401 @@
+/**
+ * The Windows steps of the probe and push documents: how the documents carry them, a static check that
+ * they parse and use nothing newer than Windows PowerShell 5.1, and the sealed delivery run for real
+ * with PowerShell 7 on a simulated Windows host (the SPKI the probe prints, the push opening what
+ * lambda/seal.ts sealed). Tests that need pwsh are skipped, saying why, where it is missing; in CI
+ * (CI=true) they run and fail instead.
+ */
+import { execFile } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sealFor } from '../../lambda/seal.ts';
+import {
+  DEFAULT_WINDOWS_INSTALL_DIR,
+  DEFAULT_WINDOWS_SERVICE_NAME,
+  REGISTRATION_FILE_NAME,
+  WINDOWS_COMPONENTS,
+} from '../../shared/catalog.ts';
+import {
+  PARAMETER_PATTERNS,
+  probeDocument,
+  pushDocument,
+  windowsScript,
+} from '../../shared/documents/ssm-documents.ts';
+import { parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
+import { findPwsh, pwshGate } from '../proving-ground/hosts/pwsh.ts';
+import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
+import type { StepResult } from '../proving-ground/types.ts';
+
+const run = promisify(execFile);
+const gate = pwshGate();
+if (gate.skip) console.warn(`Windows script tests that run PowerShell are skipped:${gate.label}`);
+const itPwsh = it.skipIf(gate.skip);
+const HOST = 'i-0a1b2c3d4e5f60799';
+const RUN_ID = 'run-0001';
+
+describe('the Windows steps of the SSM documents', () => {
+  it('are PowerShell steps for Windows only, carrying exactly the generated script', () => {
+    // Act
+    const steps = [probeDocument(), pushDocument()].map((d) =>
+      d.mainSteps.find((s) => s.name.endsWith('Windows')),
+    );
+
+    // Assess
+    expect(steps.map((s) => s?.action)).toEqual(['aws:runPowerShellScript', 'aws:runPowerShellScript']);
+    expect(steps.map((s) => s?.precondition)).toEqual([
+      { StringEquals: ['platformType', 'Windows'] },
+      { StringEquals: ['platformType', 'Windows'] },
+    ]);
+    expect(steps[0]?.inputs.runCommand.join('\n')).toBe(windowsScript('probe'));
+    expect(steps[1]?.inputs.runCommand.join('\n')).toBe(windowsScript('push'));
+  });
+
+  it('splice the catalog and the shared functions in, leaving no placeholder and no non-ASCII character', () => {
+    for (const role of ['probe', 'push'] as const) {
+      // Act
+      const text = windowsScript(role);
+
+      // Assess
+      expect(text).not.toContain('@@');
+      expect(text).toMatch(/^[\t\n\r\x20-\x7e]*$/);
+      expect(text).toContain(`$DefaultInstallDir = '${DEFAULT_WINDOWS_INSTALL_DIR}'`);
+      expect(text).toContain(`$DefaultServiceName = '${DEFAULT_WINDOWS_SERVICE_NAME}'`);
+      expect(text).toContain(`$RegFile = '${REGISTRATION_FILE_NAME}'`);
+      for (const c of WINDOWS_COMPONENTS) {
+        expect(text).toContain(
+          `@{ Name = '${c.name}'; ConfigFile = '${c.configFile}'; Section = '${c.tokenPath[0]}'; Key = '${c.tokenPath[1]}' }`,
+        );
+      }
+      expect(text).toContain('function Get-KtrToken');
+      // Parameters reach the script only as environment variables.
+      expect(text).not.toMatch(/\{\{/);
+    }
+  });
+
+  it('declare WindowsInstallDir and WindowsServiceName in both documents as ENV_VAR strings with a strict pattern', () => {
+    for (const doc of [probeDocument(), pushDocument()]) {
+      // Assess
+      expect(doc.parameters.WindowsInstallDir).toMatchObject({
+        default: DEFAULT_WINDOWS_INSTALL_DIR,
+        interpolationType: 'ENV_VAR',
+        allowedPattern: PARAMETER_PATTERNS.windowsInstallDir,
+      });
+      expect(doc.parameters.WindowsServiceName).toMatchObject({
+        default: DEFAULT_WINDOWS_SERVICE_NAME,
+        interpolationType: 'ENV_VAR',
+        allowedPattern: PARAMETER_PATTERNS.windowsServiceName,
+      });
+    }
+  });
+
+  it('accept plain install folders and service names and refuse anything a shell or PowerShell could act on', () => {
+    // Prepare
+    const dir = new RegExp(PARAMETER_PATTERNS.windowsInstallDir);
+    const service = new RegExp(PARAMETER_PATTERNS.windowsServiceName);
+
+    // Act / Assess
+    for (const ok of [
+      'C:\\Program Files\\Kasm',
+      'D:\\Kasm\\',
+      'C:\\Program Files (x86)\\Kasm Workspaces',
+      'E:\\',
+    ]) {
+      expect(dir.test(ok), ok).toBe(true);
+    }
+    for (const bad of [
+      'Program Files\\Kasm',
+      'C:/Program Files/Kasm',
+      'C:\\Kasm"; Remove-Item C:\\',
+      'C:\\$(Get-Process)',
+      "C:\\Kasm'",
+      'C:\\a\\\\b',
+      '\\\\server\\share',
+      `C:\\${'a'.repeat(65)}`,
+      'C:\\Kasm\nC:\\x',
+    ]) {
+      expect(dir.test(bad), bad).toBe(false);
+    }
+    for (const ok of ['Kasm', 'kasm_windows_service', 'Kasm Desktop Service'])
+      expect(service.test(ok), ok).toBe(true);
+    for (const bad of ['', ' Kasm', 'Kasm;Stop', 'Kasm$x', 'Kasm`n', "Kasm'", 'K*']) {
+      expect(service.test(bad), bad).toBe(false);
+    }
+  });
+});
+
+describe('test/pwsh-check.ps1, the PowerShell 5.1 static check', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  const check = async (files: Record<string, string>) => {
+    dir = mkdtempSync(join(tmpdir(), 'ktr-pwsh-check-'));
+    const paths = Object.entries(files).map(([name, text]) => {
+      const path = join(dir!, name);
+      writeFileSync(path, text);
+      return path;
+    });
+    try {
+      const { stdout } = await run(findPwsh() ?? 'pwsh', [
+        '-NoProfile',
+        '-NonInteractive',
+        '-File',
+        'test/pwsh-check.ps1',
+        ...paths,
+      ]);
+      return { code: 0, stdout };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    }
+  };
+
+  itPwsh(
+    `finds that the probe and push steps parse and need nothing newer than 5.1${gate.label}`,
+    async () => {
+      // Act
+      const result = await check({ 'probe.ps1': windowsScript('probe'), 'push.ps1': windowsScript('push') });
+
+      // Assess
+      expect(result.stdout).toContain('2 file(s) parse and use nothing newer than Windows PowerShell 5.1');
+      expect(result.code).toBe(0);
+    },
+  );
+
+  itPwsh(`reports each construct newer than PowerShell 5.1, and parse errors${gate.label}`, async () => {
+    // Prepare
+    const newer = [
+      "$a = $null ?? 'x'",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: PowerShell's ${name} variable syntax
+      '$b = ${a}?.Length',
+      '$c = $true ? 1 : 2',
+      'Get-Item x && Get-Item y',
+      '1..3 | ForEach-Object -Parallel { $_ }',
+      "'{}' | ConvertFrom-Json -AsHashtable",
+      'Join-Path a b c',
+      'Get-Content x -AsByteStream',
+      "'x' | Set-Content -Path y",
+      "'x' | Out-File -FilePath y",
+      '$n = 1uy',
+      '$s = "`e[0m"',
+      'if ($IsWindows) { }',
+      "'x' > out.txt",
+      "[System.IO.File]::Move('a', 'b', $true)",
+      '$k = $rsa.ExportSubjectPublicKeyInfo()',
+      'function f { process { } clean { } }',
+      "$u = 'caf\u00e9'",
+    ];
+
+    // Act
+    const result = await check({ 'newer.ps1': newer.join('\n'), 'broken.ps1': 'if ($x { }' });
+
+    // Assess
+    expect(result.code).toBe(1);
+    for (const needle of [
+      "null-coalescing operator '??'",
+      "null-conditional operator '?.'",
+      'ternary operator',
+      'pipeline chain',
+      'ForEach-Object -Parallel',
+      'ConvertFrom-Json -AsHashtable',
+      'Join-Path with more than two paths',
+      'Get-Content -AsByteStream',
+      'Set-Content writes with a version-dependent default encoding',
+      'Out-File writes with a version-dependent default encoding',
+      "number literal '1uy'",
+      'escape sequence',
+      '$IsWindows',
+      'file redirection',
+      '[System.IO.File]::Move with an overwrite argument',
+      'ExportSubjectPublicKeyInfo',
+      'clean block',
+      'not plain ASCII',
+      'broken.ps1:1',
+    ]) {
+      expect(result.stdout).toContain(needle);
+    }
+  });
+});
+
+describe('sealed delivery on a simulated Windows host, run with PowerShell 7', () => {
+  let ground: Ground | undefined;
+  afterEach(async () => {
+    await ground?.close();
+    ground = undefined;
+  });
+
+  const start = async (component: Record<string, unknown> = { token: 'expired' }) => {
+    ground = await startGround({
+      kasm: { heartbeatSeconds: 0.5 },
+      hosts: [{ id: HOST, platform: 'Windows', components: { windows: component } }],
+    });
+    ground.fleet.start();
+    return ground;
+  };
+
+  const step = (g: Ground, role: 'probe' | 'push', env: Record<string, string>): Promise<StepResult> =>
+    g.fleet.runStep({
+      instanceId: HOST,
+      action: 'aws:runPowerShellScript',
+      script: windowsScript(role),
+      env: {
+        AWS_SSM_INSTANCE_ID: HOST,
+        AWS_SSM_REGION_NAME: 'eu-west-1',
+        SSM_WindowsInstallDir: DEFAULT_WINDOWS_INSTALL_DIR,
+        SSM_WindowsServiceName: DEFAULT_WINDOWS_SERVICE_NAME,
+        SSM_RunId: RUN_ID,
+        ...env,
+      },
+      timeoutSeconds: 120,
+    });
+
+  const probeKey = async (g: Ground): Promise<string> => {
+    const result = await step(g, 'probe', { SSM_KeyPair: 'create' });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const parsed = parseProbeOutput(result.stdout);
+    if (!parsed.ok) throw new Error(`${parsed.problem}\n${result.stdout}\n${result.stderr}`);
+    const key = parsed.value.sealingKey;
+    if (key?.kind !== 'ready') throw new Error(`no key: ${result.stdout}`);
+    return key.spkiDerBase64;
+  };
+
+  const stateDir = (g: Ground) => join(g.fleet.hostRoot(HOST), 'C/ProgramData/kasm-token-reconciler');
+
+  itPwsh(
+    `prints a SubjectPublicKeyInfo node accepts as RSA-2048, and keeps the private key for SYSTEM and Administrators only${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start();
+
+      // Act
+      const spki = await probeKey(g);
+
+      // Assess
+      const key = createPublicKey({ key: Buffer.from(spki, 'base64'), format: 'der', type: 'spki' });
+      expect(key.asymmetricKeyType).toBe('rsa');
+      expect(key.asymmetricKeyDetails).toMatchObject({ modulusLength: 2048, publicExponent: 65537n });
+      // Re-encoding by node gives the same DER: the hand-built encoding is canonical.
+      expect(key.export({ format: 'der', type: 'spki' }).toString('base64')).toBe(spki);
+      const keyFile = join(stateDir(g), `seal-${RUN_ID}.key`);
+      expect(g.fleet.windowsAcl(HOST, keyFile)).toMatchObject({
+        hostPath: `C:\\ProgramData\\kasm-token-reconciler\\seal-${RUN_ID}.key`,
+        private: true,
+        inheritanceRemoved: true,
+        readers: ['SYSTEM', 'Administrators'],
+      });
+      expect(g.fleet.windowsAcl(HOST, stateDir(g))).toMatchObject({
+        sddl: 'D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)',
+        private: true,
+      });
+    },
+  );
+
+  itPwsh(
+    `opens what lambda/seal.ts sealed, writes the token without BOM or newline, deletes the key, never prints it${gate.label}`,
+    async () => {
+      // Prepare: a stopped service, so the file stays for inspection.
+      const g = await start({ token: 'expired', running: false });
+      const sealed = sealFor(await probeKey(g), `${REGISTRATION_TOKEN}\n`);
+
+      // Act
+      const result = await step(g, 'push', {
+        SSM_Deliveries: `${HOST}:windows:${sealed}`,
+        SSM_WaitSeconds: '2',
+      });
+
+      // Assess
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(`${result.stdout}${result.stderr}`).not.toContain(REGISTRATION_TOKEN);
+      const parsed = parsePushOutput(result.stdout);
+      expect(parsed.ok && parsed.value.outcomes).toEqual([
+        {
+          kind: 'written',
+          after: expect.objectContaining({
+            name: 'windows',
+            running: false,
+            registrationFileAgeSeconds: expect.any(Number),
+          }),
+        },
+      ]);
+      const file = join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME);
+      expect(readFileSync(file).toString('hex')).toBe(Buffer.from(REGISTRATION_TOKEN).toString('hex'));
+      expect(g.fleet.windowsAcl(HOST, file)).toMatchObject({
+        sddl: 'D:P(A;;FA;;;SY)(A;;FA;;;BA)',
+        readers: ['SYSTEM', 'Administrators'],
+      });
+      expect(readdirSync(stateDir(g))).toEqual([]);
+      // No temp file is left next to the config.
+      expect(readdirSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm')).sort()).toEqual(
+        ['config.yaml', 'log', REGISTRATION_FILE_NAME].sort(),
+      );
+      // The service was stopped, so it was not restarted.
+      expect(g.fleet.standInCalls(HOST).filter((c) => c.command === 'Restart-Service')).toEqual([]);
+    },
+  );
+
+  itPwsh(
+    `fails closed: a token sealed to another key cannot be opened, and the key is deleted anyway${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start();
+      await probeKey(g);
+      const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+      const sealed = sealFor(
+        other.export({ format: 'der', type: 'spki' }).toString('base64'),
+        REGISTRATION_TOKEN,
+      );
+
+      // Act
+      const result = await step(g, 'push', {
+        SSM_Deliveries: `${HOST}:windows:${sealed}`,
+        SSM_WaitSeconds: '0',
+      });
+      const again = await step(g, 'push', {
+        SSM_Deliveries: `${HOST}:windows:${sealed}`,
+        SSM_WaitSeconds: '0',
+      });
+
+      // Assess
+      expect(result.stdout).toBe('ktr-push v1\ncomp windows push=failed reason=unseal-failed\nend\n');
+      expect(again.stdout).toBe('ktr-push v1\ncomp windows push=failed reason=key-missing\nend\n');
+      expect(existsSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME))).toBe(
+        false,
+      );
+      expect(readdirSync(stateDir(g))).toEqual([]);
+    },
+  );
+
+  itPwsh(
+    `reports no delivery for a push that names other hosts, makes no key when not asked to, and honours WindowsInstallDir${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'valid' });
+
+      // Act
+      const probe = await step(g, 'probe', { SSM_KeyPair: 'none' });
+      const trailingBackslash = await step(g, 'probe', {
+        SSM_WindowsInstallDir: 'C:\\Program Files\\Kasm\\',
+      });
+      const otherDrive = await step(g, 'probe', { SSM_WindowsInstallDir: 'D:\\Kasm' });
+      const push = await step(g, 'push', {
+        SSM_Deliveries: `i-0123456789abcdef0:windows:${'A'.repeat(342)}==`,
+      });
+
+      // Assess
+      expect(probe.stdout).toMatch(
+        /^ktr-probe v1\nhost openssl=1 now=\d+\ncomp windows token=[\w-]+\.[\w-]+ reg=absent running=true\nend\n$/,
+      );
+      expect(trailingBackslash.stdout).toContain('comp windows token=');
+      expect(otherDrive.stdout).toMatch(/^ktr-probe v1\nhost openssl=1 now=\d+\nend\n$/);
+      expect(push.stdout).toBe('ktr-push v1\nhost result=no-delivery\nend\n');
+      expect(existsSync(stateDir(g))).toBe(false);
+      expect(g.fleet.standInCalls(HOST).map((c) => c.command)).toEqual(['Get-Service', 'Get-Service']);
+    },
+  );
+});
