@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { WINDOWS_NOT_IMPLEMENTED } from './hosts/windows-host.ts';
+import { findPwsh, pwshMissingReason } from './hosts/pwsh.ts';
 import {
   FLEET_TAG,
   type Ground,
@@ -52,6 +52,8 @@ describe('the simulated fleet', () => {
   it('reports the state of every installed component from the files on the hosts', async () => {
     // Prepare
     ground = await startGround({
+      // "expiring" means within one heartbeat: 30 s keeps it valid however slow the machine is.
+      kasm: { heartbeatSeconds: 30 },
       hosts: [
         {
           id: 'i-0a1b2c3d4e5f60718',
@@ -207,7 +209,7 @@ describe('the simulated fleet', () => {
     expect(api.checkToken(fleet.readToken('i-00000001', 'agent')!).valid).toBe(true);
   });
 
-  it('answers a step on a Windows host with a clear failure for now', async () => {
+  it('runs a step on a Windows host with PowerShell 7, or says clearly that pwsh is missing', async () => {
     // Prepare
     ground = await startGround({
       hosts: [{ id: 'i-00000001', platform: 'Windows', components: { windows: { token: 'expired' } } }],
@@ -217,15 +219,20 @@ describe('the simulated fleet', () => {
     const result = await ground.fleet.runStep({
       instanceId: 'i-00000001',
       action: 'aws:runPowerShellScript',
-      script: 'Get-Date',
+      script:
+        "Write-Output ('edition=' + $PSVersionTable.PSEdition + ' exists=' + (Test-Path 'C:\\Program Files\\Kasm\\config.yaml'))",
       env: {},
-      timeoutSeconds: 10,
+      timeoutSeconds: 30,
     });
 
     // Assess
-    expect(result.exitCode).toBe(1);
     expect(result.timedOut).toBe(false);
-    expect(result.stderr).toContain(WINDOWS_NOT_IMPLEMENTED);
+    if (findPwsh()) {
+      expect(result).toMatchObject({ exitCode: 0, stdout: 'edition=Core exists=True\n' });
+    } else {
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toContain(pwshMissingReason());
+    }
   });
 });
 
