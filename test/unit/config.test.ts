@@ -41,3 +41,21 @@ describe('readConfig', () => {
     );
   });
 });
+
+describe('readConfig for Windows settings', () => {
+  it('accepts the default install folder and service name', () => {
+    const config = readConfig(base);
+    expect([config.windowsInstallDir, config.windowsServiceName]).toEqual([
+      'C:\\Program Files\\Kasm',
+      'Kasm',
+    ]);
+  });
+  it('rejects values the documents would refuse, naming the variable', () => {
+    expect(() => readConfig({ ...base, KASM_WINDOWS_INSTALL_DIR: 'Program Files' })).toThrow(
+      /KASM_WINDOWS_INSTALL_DIR/,
+    );
+    expect(() => readConfig({ ...base, KASM_WINDOWS_SERVICE_NAME: 'Kasm; Stop-Computer' })).toThrow(
+      /KASM_WINDOWS_SERVICE_NAME/,
+    );
+  });
+});

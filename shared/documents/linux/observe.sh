@@ -36,7 +36,9 @@ registration_age() {
 running_of() {
   local state
   command -v docker >/dev/null 2>&1 || { echo unknown; return; }
-  state=$(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null) || { echo false; return; }
+  # Braces built at run time: SSM reads a literal double brace in document text as a parameter reference.
+  local format='{''{.State.Running}''}'
+  state=$(docker inspect --format "$format" "$1" 2>/dev/null) || { echo false; return; }
   case "$state" in true) echo true ;; *) echo false ;; esac
 }
 
