@@ -27,6 +27,8 @@ export function functionEnvironment(
     ...(kasmApi ? { [v.kasmApiUrl]: kasmApi.url } : {}),
     ...(kasmApi?.caFile ? { [v.kasmCaFile]: BUNDLED_CA_FILE_PATH } : {}),
     [v.installRoot]: settings.installRoot,
+    [v.windowsInstallDir]: settings.windows.installDir,
+    [v.windowsServiceName]: settings.windows.serviceName,
     [v.heartbeatSeconds]: String(settings.heartbeatSeconds),
     [v.gracePeriodSeconds]: String(settings.gracePeriodSeconds),
   };

@@ -6,11 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import {
+  DEFAULT_LINUX_INSTALL_ROOT,
+  DEFAULT_WINDOWS_INSTALL_DIR,
+  DEFAULT_WINDOWS_SERVICE_NAME,
+} from '../shared/catalog.ts';
 import { PARAMETER_PATTERNS } from '../shared/documents/ssm-documents.ts';
 
 export const DEFAULT_SCHEDULE = 'rate(5 minutes)';
 export const DEFAULT_FLEET_TAG = Object.freeze({ key: 'kasm:reconcile', value: 'true' });
-export const DEFAULT_INSTALL_ROOT = '/opt/kasm/current';
+export const DEFAULT_INSTALL_ROOT = DEFAULT_LINUX_INSTALL_ROOT;
 export const DEFAULT_HEARTBEAT_SECONDS = 30;
 export const DEFAULT_GRACE_PERIOD_SECONDS = 3600;
 export const DEFAULT_LOG_RETENTION_DAYS = 90;
@@ -40,6 +45,11 @@ export interface KasmApiSettings {
   readonly caFile?: string;
 }
 
+export interface WindowsSettings {
+  readonly installDir: string;
+  readonly serviceName: string;
+}
+
 export interface EnvironmentSettings {
   readonly name: string;
   readonly account?: string;
@@ -49,6 +59,7 @@ export interface EnvironmentSettings {
   readonly registrationSecret: RegistrationSecretSettings;
   readonly kasmApi?: KasmApiSettings;
   readonly installRoot: string;
+  readonly windows: WindowsSettings;
   readonly heartbeatSeconds: number;
   readonly gracePeriodSeconds: number;
   readonly logRetentionDays: number;
@@ -68,6 +79,7 @@ const ENVIRONMENT_KEYS = [
   'registrationSecret',
   'kasmApi',
   'installRoot',
+  'windows',
   'heartbeatSeconds',
   'gracePeriodSeconds',
   'logRetentionDays',
@@ -196,6 +208,45 @@ function fleetTag(problems: Problems, value: unknown): FleetTag {
     problems.add('fleetTag.value', 'a tag value has at most 256 characters');
   }
   return { key: key ?? DEFAULT_FLEET_TAG.key, value: tagValue ?? DEFAULT_FLEET_TAG.value };
+}
+
+const DEFAULT_WINDOWS: WindowsSettings = Object.freeze({
+  installDir: DEFAULT_WINDOWS_INSTALL_DIR,
+  serviceName: DEFAULT_WINDOWS_SERVICE_NAME,
+});
+
+function windowsSettings(problems: Problems, value: unknown): WindowsSettings {
+  if (value === undefined) return DEFAULT_WINDOWS;
+  if (!isObject(value)) {
+    problems.add(
+      'windows',
+      `expected an object {"installDir": ..., "serviceName": ...}, got ${describe(value)}`,
+    );
+    return DEFAULT_WINDOWS;
+  }
+  problems.unknownKeys(value, 'windows', ['installDir', 'serviceName']);
+  const installDir =
+    value.installDir === undefined
+      ? undefined
+      : problems.string(
+          value.installDir,
+          'windows.installDir',
+          new RegExp(PARAMETER_PATTERNS.windowsInstallDir),
+          'a Windows folder path such as C:\\Program Files\\Kasm',
+        );
+  const serviceName =
+    value.serviceName === undefined
+      ? undefined
+      : problems.string(
+          value.serviceName,
+          'windows.serviceName',
+          new RegExp(PARAMETER_PATTERNS.windowsServiceName),
+          'a Windows service name of letters, digits, spaces, "_", "-" and "."',
+        );
+  return Object.freeze({
+    installDir: installDir ?? DEFAULT_WINDOWS.installDir,
+    serviceName: serviceName ?? DEFAULT_WINDOWS.serviceName,
+  });
 }
 
 function registrationSecret(
@@ -356,6 +407,7 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
           new RegExp(PARAMETER_PATTERNS.installRoot),
           'an absolute path of letters, digits, ".", "_", "-" and "/"',
         ) ?? DEFAULT_INSTALL_ROOT);
+  const windows = windowsSettings(problems, raw.windows);
   const heartbeatSeconds = problems.integer(
     raw.heartbeatSeconds,
     'heartbeatSeconds',
@@ -386,6 +438,7 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     registrationSecret: Object.freeze(secret),
     ...(api ? { kasmApi: Object.freeze(api) } : {}),
     installRoot,
+    windows,
     heartbeatSeconds,
     gracePeriodSeconds,
     logRetentionDays: retention,

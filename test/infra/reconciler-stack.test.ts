@@ -25,6 +25,7 @@ const ENVIRONMENTS = {
     registrationSecret: { nameOrArn: 'kasm/registration', jsonField: 'token', kmsKeyArn: KMS_KEY },
     kasmApi: { url: 'https://kasm.example.com/', caFile: ca.path },
     installRoot: '/srv/kasm/current',
+    windows: { installDir: 'D:\\Kasm', serviceName: 'KasmAgent' },
     heartbeatSeconds: 20,
     gracePeriodSeconds: 600,
     logRetentionDays: 30,
@@ -155,6 +156,8 @@ describe('the reconciler function', () => {
       KASM_API_URL: 'https://kasm.example.com',
       KASM_CA_FILE: BUNDLED_CA_FILE_PATH,
       KASM_INSTALL_ROOT: '/srv/kasm/current',
+      KASM_WINDOWS_INSTALL_DIR: 'D:\\Kasm',
+      KASM_WINDOWS_SERVICE_NAME: 'KasmAgent',
       KASM_HEARTBEAT_SECONDS: '20',
       KASM_GRACE_PERIOD_SECONDS: '600',
     });
@@ -164,6 +167,8 @@ describe('the reconciler function', () => {
     expect(readConfig(variables)).toMatchObject({
       kasmCaFile: '/var/task/kasm-ca.pem',
       heartbeatSeconds: 20,
+      windowsInstallDir: 'D:\\Kasm',
+      windowsServiceName: 'KasmAgent',
     });
   });
 
@@ -180,6 +185,8 @@ describe('the reconciler function', () => {
       PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Probe',
       PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Push',
       KASM_INSTALL_ROOT: '/opt/kasm/current',
+      KASM_WINDOWS_INSTALL_DIR: 'C:\\Program Files\\Kasm',
+      KASM_WINDOWS_SERVICE_NAME: 'Kasm',
       KASM_HEARTBEAT_SECONDS: '30',
       KASM_GRACE_PERIOD_SECONDS: '3600',
     });

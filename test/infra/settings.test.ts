@@ -40,6 +40,7 @@ describe('parseEnvironment', () => {
       fleetTag: { key: 'kasm:reconcile', value: 'true' },
       registrationSecret: { nameOrArn: 'kasm/registration-token' },
       installRoot: '/opt/kasm/current',
+      windows: { installDir: 'C:\\Program Files\\Kasm', serviceName: 'Kasm' },
       heartbeatSeconds: 30,
       gracePeriodSeconds: 3600,
       logRetentionDays: 90,
@@ -60,6 +61,7 @@ describe('parseEnvironment', () => {
       },
       kasmApi: { url: 'https://kasm.example.com:8443/', caFile: ca.path },
       installRoot: '/srv/kasm/current',
+      windows: { installDir: 'E:\\Apps\\Kasm', serviceName: 'Kasm Agent' },
       heartbeatSeconds: 20,
       gracePeriodSeconds: 0,
       logRetentionDays: 365,
@@ -201,6 +203,16 @@ describe('parseEnvironment', () => {
       'a relative install root',
       { ...minimal, installRoot: 'opt/kasm' },
       'environments.prod.installRoot: expected an absolute path of letters, digits, ".", "_", "-" and "/", got "opt/kasm"',
+    ],
+    [
+      'a Windows install folder without a drive',
+      { ...minimal, windows: { installDir: 'Program Files\\Kasm' } },
+      'environments.prod.windows.installDir: expected a Windows folder path such as C:\\Program Files\\Kasm, got "Program Files\\Kasm"',
+    ],
+    [
+      'a Windows service name with a command in it',
+      { ...minimal, windows: { serviceName: 'Kasm; Stop-Computer' } },
+      'environments.prod.windows.serviceName: expected a Windows service name',
     ],
     [
       'a log retention CloudWatch does not offer',
