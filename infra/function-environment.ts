@@ -11,6 +11,13 @@ import { type EnvironmentSettings, SettingsError } from './settings.ts';
 export const BUNDLED_CA_FILE_NAME = 'kasm-ca.pem';
 export const BUNDLED_CA_FILE_PATH = `/var/task/${BUNDLED_CA_FILE_NAME}`;
 
+/** Per-environment CloudWatch namespace of the function's run metrics. */
+export function metricsNamespace(environmentName: string): string {
+  return `KasmTokenReconciler/${environmentName}`;
+}
+/** The `service` dimension Powertools Metrics adds (lambda/run-metrics.ts). */
+export const METRICS_SERVICE = 'kasm-token-reconciler';
+
 export function functionEnvironment(
   settings: EnvironmentSettings,
   documentNames: Readonly<Record<DocumentRole, string>>,
@@ -31,6 +38,7 @@ export function functionEnvironment(
     [v.windowsServiceName]: settings.windows.serviceName,
     [v.heartbeatSeconds]: String(settings.heartbeatSeconds),
     [v.gracePeriodSeconds]: String(settings.gracePeriodSeconds),
+    [v.metricsNamespace]: metricsNamespace(settings.name),
   };
   try {
     readConfig(environment);

@@ -1,25 +1,30 @@
 /**
  * Operator alerts, by e-mail: a function error, a failed run parked in a dead-letter queue,
- * or a run that reported it could not do its job (`ok: false` in the run report).
+ * a run that reported it could not do its job (`ok: false`), or components only a person can fix.
  */
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, type IMetric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-export const METRIC_NAMESPACE = 'KasmTokenReconciler';
+import { METRICS_SERVICE, metricsNamespace } from './function-environment.ts';
+
 const PERIOD = Duration.minutes(5);
 
 export interface ReconcilerAlarmsProps {
   readonly environmentName: string;
   readonly email: string;
   readonly function: IFunction;
-  readonly logGroup: ILogGroup;
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
 }
 
@@ -49,21 +54,23 @@ export class ReconcilerAlarms extends Construct {
         },
       );
     }
-    // The handler returns ok:false (and does not throw) when the run itself could not do its
-    // job, e.g. the secret is unreadable; it logs the report once per run.
-    const runsNotOk = new MetricFilter(this, 'RunsNotOk', {
-      logGroup: props.logGroup,
-      filterPattern: FilterPattern.all(
-        FilterPattern.stringValue('$.message', '=', 'run report'),
-        FilterPattern.booleanValue('$.report.ok', false),
-      ),
-      metricNamespace: `${METRIC_NAMESPACE}/${props.environmentName}`,
-      metricName: 'RunsNotOk',
-      metricValue: '1',
-    });
-    this.alarm('RunNotOk', runsNotOk.metric({ period: PERIOD, statistic: 'Sum' }), {
+    // The function publishes these per run (embedded metric format, see lambda/run-metrics.ts).
+    const runMetric = (metricName: string) =>
+      new Metric({
+        namespace: metricsNamespace(props.environmentName),
+        metricName,
+        dimensionsMap: { service: METRICS_SERVICE },
+        period: PERIOD,
+        statistic: 'Maximum',
+      });
+    this.alarm('RunNotOk', runMetric('RunNotOk'), {
       description:
         'A run reported ok:false (see its "errors"): it could not do its job, e.g. the secret is unreadable.',
+    });
+    this.alarm('ComponentsNeedAttention', runMetric('NeedingAttention'), {
+      description:
+        'A run found components only a person can fix: a stuck registration file, a config without a token ' +
+        '(redeploy the component), an unreadable token, or a failed delivery. The run report gives each reason.',
     });
   }
 

@@ -65,7 +65,6 @@ export class ReconcilerStack extends Stack {
         environmentName: settings.name,
         email: settings.alarmEmail,
         function: this.reconciler.function,
-        logGroup: this.reconciler.logGroup,
         deadLetterQueues: {
           FailedRuns: this.reconciler.failedRuns,
           InstanceStarts: this.instanceStartTrigger.deadLetterQueue,

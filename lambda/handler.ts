@@ -13,6 +13,7 @@ import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
 import type { RunReport } from './report.ts';
 import { reportLogLines } from './report-log.ts';
+import { publishRunMetrics } from './run-metrics.ts';
 
 /**
  * Throttling and 5xx storms are ridden out by the SDK's own retry: more attempts than the
@@ -76,6 +77,7 @@ export function createHandler(env: Env = process.env): ReconcileHandler {
       deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
     });
     for (const { message, ...extra } of reportLogLines(report)) logger.info(message, extra);
+    publishRunMetrics(report, config.metricsNamespace);
     return report;
   };
 }

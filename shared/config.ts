@@ -33,6 +33,8 @@ export interface ReconcilerConfig {
   readonly onlineWaitSeconds: number;
   /** Leave this much of the Lambda's remaining time for reporting. */
   readonly deadlineMarginMs: number;
+  /** CloudWatch namespace of the per-run metrics. */
+  readonly metricsNamespace: string;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +62,7 @@ export const CONFIG_VARIABLES = {
   maxParallelCommands: 'MAX_PARALLEL_COMMANDS',
   onlineWaitSeconds: 'ONLINE_WAIT_SECONDS',
   deadlineMarginMs: 'DEADLINE_MARGIN_MS',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -159,6 +162,13 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
     maxParallelCommands: integer(env, v.maxParallelCommands, 10, 1, 20),
     onlineWaitSeconds: integer(env, v.onlineWaitSeconds, 120, 0, 600),
     deadlineMarginMs: integer(env, v.deadlineMarginMs, 20_000, 0, 300_000),
+    metricsNamespace: matching(
+      env,
+      v.metricsNamespace,
+      /^[A-Za-z0-9._/#:-]{1,255}$/,
+      'KasmTokenReconciler',
+      'a CloudWatch namespace',
+    ),
   };
   if (config.kasmCaFile && config.kasmCaPem) {
     throw new ConfigError(`Set only one of ${v.kasmCaFile} and ${v.kasmCaPem}.`);

@@ -31,6 +31,10 @@ describe('a reconcile run on Linux hosts', () => {
       },
       async (ground) => {
         const run = await reconcileOnce(ground);
+        // One embedded-metric-format line per run feeds the CloudWatch alarms.
+        const emf = run.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => '_aws' in l);
+        expect(emf).toHaveLength(1);
+        expect(emf[0]).toMatchObject({ Recovered: 4, NeedingAttention: 0, RunNotOk: 0 });
         for (const name of ['agent', 'guac', 'rdp_gateway', 'rdp_https_gateway']) {
           const component = componentOf(run, ID(1), name);
           expect(component?.status, name).toBe('recovered');

@@ -160,6 +160,7 @@ describe('the reconciler function', () => {
       KASM_WINDOWS_SERVICE_NAME: 'KasmAgent',
       KASM_HEARTBEAT_SECONDS: '20',
       KASM_GRACE_PERIOD_SECONDS: '600',
+      POWERTOOLS_METRICS_NAMESPACE: 'KasmTokenReconciler/full',
     });
     expect(
       Object.keys(variables).filter((name) => !Object.values<string>(CONFIG_VARIABLES).includes(name)),
@@ -189,6 +190,7 @@ describe('the reconciler function', () => {
       KASM_WINDOWS_SERVICE_NAME: 'Kasm',
       KASM_HEARTBEAT_SECONDS: '30',
       KASM_GRACE_PERIOD_SECONDS: '3600',
+      POWERTOOLS_METRICS_NAMESPACE: 'KasmTokenReconciler/minimal',
     });
   });
 
@@ -525,7 +527,7 @@ describe('the function role', () => {
 });
 
 describe('the alarms', () => {
-  it('e-mail the configured address about function errors, parked failures and runs that were not ok', () => {
+  it('e-mail the configured address about function errors, parked failures, runs not ok and components needing a person', () => {
     // Prepare
     const topic = resource(full, 'AWS::SNS::Topic', 'AlarmsTopic');
 
@@ -544,7 +546,8 @@ describe('the alarms', () => {
       ['AWS/Lambda', 'Errors'],
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible'],
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible'],
-      ['KasmTokenReconciler/full', 'RunsNotOk'],
+      ['KasmTokenReconciler/full', 'NeedingAttention'],
+      ['KasmTokenReconciler/full', 'RunNotOk'],
     ]);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
@@ -566,18 +569,20 @@ describe('the alarms', () => {
     );
   });
 
-  it('count a run as not ok from its logged run report', () => {
+  it('watch the run metrics the function publishes, in the environment namespace', () => {
     // Act
-    const filter = resource(full, 'AWS::Logs::MetricFilter', 'AlarmsRunsNotOk');
+    const alarms = Object.values(full.findResources('AWS::CloudWatch::Alarm'))
+      .map((alarm) => alarm.Properties)
+      .filter((alarm) => alarm.Namespace === 'KasmTokenReconciler/full');
 
     // Assess
-    expect(filter.properties).toStrictEqual({
-      LogGroupName: { Ref: resource(full, 'AWS::Logs::LogGroup', 'ReconcilerLogs').id },
-      FilterPattern: '{ ($.message = "run report") && ($.report.ok IS FALSE) }',
-      MetricTransformations: [
-        { MetricNamespace: 'KasmTokenReconciler/full', MetricName: 'RunsNotOk', MetricValue: '1' },
+    expect(alarms.map((alarm) => [alarm.MetricName, alarm.Dimensions, alarm.Statistic]).sort()).toStrictEqual(
+      [
+        ['NeedingAttention', [{ Name: 'service', Value: 'kasm-token-reconciler' }], 'Maximum'],
+        ['RunNotOk', [{ Name: 'service', Value: 'kasm-token-reconciler' }], 'Maximum'],
       ],
-    });
+    );
+    expect(full.findResources('AWS::Logs::MetricFilter')).toStrictEqual({});
   });
 
   it('are left out when the environment has no alarm e-mail', () => {
