@@ -84,6 +84,14 @@ export const LINUX_STATE_DIR = '/var/lib/kasm-token-reconciler';
 /** Windows: the sealing key's directory under `%ProgramData%` (SYSTEM and Administrators only). */
 export const WINDOWS_STATE_DIR_NAME = 'kasm-token-reconciler';
 
+/**
+ * Components that read registration_token.txt only when their service starts (domain.md:
+ * Windows agents), so a waiting file needs a restart, not patience.
+ */
+export function readsRegistrationFileOnlyAtStart(name: ComponentName): boolean {
+  return WINDOWS_COMPONENTS.some((c) => c.name === name);
+}
+
 export function isComponentName(value: string): value is ComponentName {
   return (COMPONENT_NAMES as readonly string[]).includes(value);
 }

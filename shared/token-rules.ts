@@ -3,6 +3,7 @@
  * No I/O, no clock reads: callers pass `nowSeconds`.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { readsRegistrationFileOnlyAtStart } from './catalog.ts';
 import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
 
 /** Every status of contract.md section 2. */
@@ -98,6 +99,10 @@ export function decide(sighting: ComponentSighting, nowSeconds: number, policy: 
     case 'past-grace':
       if (fileIsStuck)
         return { action: 'none', status: 'stuck', expiresAt: state.expiresAt, reason: stuckReason };
+      // A waiting file only a restart makes the component read: deliver again, which restarts it.
+      if (fileAge !== null && readsRegistrationFileOnlyAtStart(sighting.name)) {
+        return { action: 'deliver', expiresAt: state.expiresAt };
+      }
       if (fileAge !== null) {
         return {
           action: 'none',

@@ -173,4 +173,20 @@ describe('a mixed Linux and Windows fleet on the proving ground', () => {
       },
     ),
   );
+
+  itPwsh(`delivers again and restarts once when a file already waits on a Windows agent${gate.label}`, () =>
+    withGround({ ...MIXED_FLEET, hosts: [windows(W.expired, { token: 'expired' })] }, async (g) => {
+      // Prepare: an earlier run left the file, but the service restart never happened.
+      await g.fleet.placeRegistrationFile(W.expired, 'windows', `${TOKEN}`);
+
+      // Act
+      const run = await reconcileOnce(g);
+
+      // Assess
+      expect(componentOf(run, W.expired, 'windows')).toMatchObject({ status: 'recovered', restarted: true });
+      expect(run.fleet[W.expired]?.windows).toMatchObject({ tokenValid: true, registrationFile: 'absent' });
+      const restarts = g.fleet.standInCalls(W.expired).filter((c) => c.command === 'Restart-Service');
+      expect(restarts).toHaveLength(1);
+    }),
+  );
 });

@@ -56,6 +56,14 @@ describe('decide', () => {
     const d = decide(sighting(NOW - 700, { registrationFileAgeSeconds: 20 }), NOW, policy);
     expect(d).toMatchObject({ action: 'none', status: 'pending' });
   });
+  it('delivers again to a Windows agent whose file waits, since only a service restart makes it read the file', () => {
+    const d = decide(sighting(NOW - 700, { name: 'windows', registrationFileAgeSeconds: 60 }), NOW, policy);
+    expect(d).toEqual({ action: 'deliver', expiresAt: NOW - 700 });
+  });
+  it('still reports a Windows file past the stuck limit as stuck rather than looping', () => {
+    const d = decide(sighting(NOW - 700, { name: 'windows', registrationFileAgeSeconds: 300 }), NOW, policy);
+    expect(d).toMatchObject({ action: 'none', status: 'stuck' });
+  });
   it('reports a registration file older than the stuck limit as stuck', () => {
     const d = decide(sighting(NOW - 700, { registrationFileAgeSeconds: 300 }), NOW, policy);
     expect(d).toMatchObject({ action: 'none', status: 'stuck' });
