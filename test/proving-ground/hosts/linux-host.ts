@@ -14,10 +14,9 @@
  * sim/runs/<run>/usr-bin/docker                         (per-run docker stand-in layer)
  * ```
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { join, posix } from 'node:path';
 import { Document } from 'yaml';
 import {
@@ -29,6 +28,7 @@ import {
 } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
 import { dockerStandIn } from './docker-stand-in.ts';
+import { killGroup, runUnshare, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH, type NamespaceLayers } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 
@@ -64,8 +64,6 @@ export interface LinuxHostOptions {
 }
 
 /** Largest stdout / stderr kept per step. */
-const MAX_OUTPUT = 1024 * 1024;
-const SETUP_FAILED = 125;
 
 export class LinuxHost {
   readonly id: string;
@@ -187,7 +185,7 @@ export class LinuxHost {
   }
 
   private async execute(run: StepRun): Promise<StepResult> {
-    if (this.closed) return stopped(this.id);
+    if (this.closed) return stoppedBeforeRun(this.id);
     const runId = randomUUID();
     const hostWorkDir = posix.join(
       '/var/lib/amazon/ssm',
@@ -210,7 +208,7 @@ export class LinuxHost {
       await writeFile(join(standInLayer, 'docker'), dockerStandIn(this.id, containers), { mode: 0o755 });
       await this.options.layers.prepare();
       const setup = await this.setupScript(standInLayer, hostWorkDir);
-      if (this.closed) return stopped(this.id);
+      if (this.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(setup, run);
     } finally {
       await rm(runDir, { recursive: true, force: true });
@@ -274,41 +272,7 @@ export class LinuxHost {
       setup,
     ];
     const env = { PATH: HOST_PATH, HOME: '/root', ...run.env };
-    return new Promise<StepResult>((resolve) => {
-      const child = spawn('unshare', args, {
-        env,
-        cwd: '/',
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      this.children.add(child);
-      const out = new Capture();
-      const err = new Capture();
-      child.stdout.on('data', (c: Buffer) => out.add(c));
-      child.stderr.on('data', (c: Buffer) => err.add(c));
-      let timedOut = false;
-      const seconds = run.timeoutSeconds > 0 ? run.timeoutSeconds : 3600;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup(child);
-      }, seconds * 1000);
-      let spawnError: Error | undefined;
-      child.on('error', (error) => {
-        spawnError = error;
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        const stderr =
-          err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
-        resolve({
-          exitCode: timedOut ? -1 : (code ?? (signal ? 128 + signalNumber(signal) : 1)),
-          stdout: out.text(),
-          stderr,
-          timedOut,
-        });
-      });
-    });
+    return runUnshare(args, env, run.timeoutSeconds, this.children);
   }
 
   private configText(c: LinuxComponentSetup): string {
@@ -377,42 +341,4 @@ async function ownLink(path: string, owner: Owner): Promise<void> {
 
 function ignoreEperm(error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPERM') throw error;
-}
-
-function stopped(id: string): StepResult {
-  return {
-    exitCode: -1,
-    stdout: '',
-    stderr: `simulated host ${id} was stopped before the step could run\n`,
-    timedOut: false,
-  };
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 0;
-}
-
-class Capture {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-
-  add(chunk: Buffer): void {
-    if (this.size >= MAX_OUTPUT) return;
-    const part = chunk.subarray(0, MAX_OUTPUT - this.size);
-    this.chunks.push(part);
-    this.size += part.length;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }

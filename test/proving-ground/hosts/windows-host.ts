@@ -19,15 +19,15 @@
  * which means stopped for good: a restart request fails the way a service that cannot start does, and
  * the agent never reads the registration file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Document } from 'yaml';
 import { COMPONENTS } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
+import { killGroup, runUnshare, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 import { findPwsh, pwshMissingReason } from './pwsh.ts';
@@ -83,8 +83,6 @@ export interface WindowsAclView {
   readonly private: boolean;
 }
 
-const MAX_OUTPUT = 1024 * 1024;
-const SETUP_FAILED = 125;
 const UTF8_BOM = '\uFEFF';
 
 export class WindowsHost {
@@ -323,7 +321,7 @@ export class WindowsHost {
   }
 
   private async execute(run: StepRun, pwsh: string): Promise<StepResult> {
-    if (this.closed) return stopped(this.id);
+    if (this.closed) return stoppedBeforeRun(this.id);
     const runId = randomUUID();
     const workDir = join(
       this.root,
@@ -356,7 +354,7 @@ export class WindowsHost {
           '',
         ].join('\n'),
       );
-      if (this.closed) return stopped(this.id);
+      if (this.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(this.setupScript(pwsh, workDir, runner), run, pwsh);
     } finally {
       await rm(runDir, { recursive: true, force: true });
@@ -414,73 +412,10 @@ export class WindowsHost {
       COMPUTERNAME: this.options.computerName,
       ...run.env,
     };
-    return new Promise<StepResult>((resolve) => {
-      const child = spawn('unshare', args, {
-        env,
-        cwd: '/',
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      this.children.add(child);
-      const out = new Capture();
-      const err = new Capture();
-      child.stdout.on('data', (c: Buffer) => out.add(c));
-      child.stderr.on('data', (c: Buffer) => err.add(c));
-      let timedOut = false;
-      const seconds = run.timeoutSeconds > 0 ? run.timeoutSeconds : 3600;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup(child);
-      }, seconds * 1000);
-      let spawnError: Error | undefined;
-      child.on('error', (error) => {
-        spawnError = error;
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        const stderr =
-          err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
-        resolve({
-          exitCode: timedOut ? -1 : (code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)),
-          stdout: out.text(),
-          stderr,
-          timedOut,
-        });
-      });
-    });
+    return runUnshare(args, env, run.timeoutSeconds, this.children);
   }
 }
 
 function failure(stderr: string): StepResult {
   return { exitCode: 1, stdout: '', stderr, timedOut: false };
-}
-
-function stopped(id: string): StepResult {
-  return failure(`simulated host ${id} was stopped before the step could run\n`);
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-class Capture {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-
-  add(chunk: Buffer): void {
-    if (this.size >= MAX_OUTPUT) return;
-    const part = chunk.subarray(0, MAX_OUTPUT - this.size);
-    this.chunks.push(part);
-    this.size += part.length;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }

@@ -1,0 +1,92 @@
+/**
+ * Runs one simulated host's step in its own namespaces through `unshare`: captures
+ * output (bounded), enforces the step timeout by killing the whole process group, and
+ * maps the ending to a StepResult. Shared by the Linux and Windows hosts.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import type { StepResult } from '../types.ts';
+
+/** Exit code of a namespace setup script that could not prepare the host. */
+export const SETUP_FAILED = 125;
+const MAX_OUTPUT = 1024 * 1024;
+
+export function stoppedBeforeRun(id: string): StepResult {
+  return {
+    exitCode: -1,
+    stdout: '',
+    stderr: `simulated host ${id} was stopped before the step could run\n`,
+    timedOut: false,
+  };
+}
+
+export function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Spawns `unshare args…` in a new process group, tracked in `children` while it runs. */
+export function runUnshare(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  timeoutSeconds: number,
+  children: Set<ChildProcess>,
+): Promise<StepResult> {
+  return new Promise<StepResult>((resolve) => {
+    const child = spawn('unshare', args, {
+      env,
+      cwd: '/',
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    const out = new Capture();
+    const err = new Capture();
+    child.stdout.on('data', (c: Buffer) => out.add(c));
+    child.stderr.on('data', (c: Buffer) => err.add(c));
+    let timedOut = false;
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        killGroup(child);
+      },
+      (timeoutSeconds > 0 ? timeoutSeconds : 3600) * 1000,
+    );
+    let spawnError: Error | undefined;
+    child.on('error', (error) => {
+      spawnError = error;
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      const stderr =
+        err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
+      resolve({
+        exitCode: timedOut ? -1 : (code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)),
+        stdout: out.text(),
+        stderr,
+        timedOut,
+      });
+    });
+  });
+}
+
+class Capture {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  add(chunk: Buffer): void {
+    if (this.size >= MAX_OUTPUT) return;
+    const part = chunk.subarray(0, MAX_OUTPUT - this.size);
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
