@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
 import { reportLogLines } from '../../lambda/report-log.ts';
+import { runReport } from './report-fixture.ts';
 
 function report(hostCount: number): RunReport {
-  return {
-    ok: true,
-    dryRun: false,
-    runId: 'r',
-    trigger: 'schedule',
-    startedAt: '2026-11-30T07:00:00.000Z',
-    durationMs: 1,
-    kasmApi: 'healthy',
+  return runReport({
     totals: { healthy: hostCount },
     hosts: Array.from({ length: hostCount }, (_, i) => ({
       instanceId: `i-${i.toString(16).padStart(17, '0')}`,
@@ -19,8 +13,7 @@ function report(hostCount: number): RunReport {
         { name: 'agent' as const, status: 'healthy' as const, tokenExpiresAt: '2026-11-30T08:00:00.000Z' },
       ],
     })),
-    errors: [],
-  };
+  });
 }
 
 describe('reportLogLines', () => {

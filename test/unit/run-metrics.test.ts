@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
 import { runMetrics } from '../../lambda/run-metrics.ts';
+import { runReport } from './report-fixture.ts';
 
-const report = (totals: RunReport['totals'], ok = true): RunReport => ({
-  ok,
-  dryRun: false,
-  runId: 'r',
-  trigger: 'schedule',
-  startedAt: '2026-11-30T07:00:00.000Z',
-  durationMs: 1,
-  kasmApi: 'healthy',
-  totals,
-  hosts: [],
-  errors: [],
-});
+const report = (totals: RunReport['totals'], ok = true): RunReport => runReport({ totals, ok });
 
 describe('runMetrics', () => {
   it('sums the statuses a person must act on into NeedingAttention', () => {
