@@ -72,6 +72,24 @@ describe('npm run simulate', () => {
     expect(result.stderr).toContain('Accepted events');
   });
 
+  it('runs a scenario annotated with fields it does not know, warning about them', () => {
+    const path = join(work, 'annotated.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        kasm: { heartbeatSeconds: 1 },
+        registrationToken: `${TOKEN}\n`,
+        expected: { 'i-0a1b2c3d4e5f60001': { agent: 'recovered' } },
+        hosts: [{ id: ID(1), note: 'weekend', components: { agent: { token: 'expired' } } }],
+      }),
+    );
+    const result = simulate(['--scenario', path]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('scenario warning: expected: unknown field, ignored');
+    expect(result.stderr).toContain('scenario warning: hosts[0].note: unknown field, ignored');
+    expect(JSON.parse(result.stdout).report.hosts[0].components[0].status).toBe('recovered');
+  });
+
   it('says what is wrong with an invalid scenario', () => {
     const path = join(work, 'bad.json');
     writeFileSync(path, JSON.stringify({ registrationToken: 'x', hosts: [{ id: 'host-1' }] }));

@@ -102,7 +102,7 @@ describe('parseScenario', () => {
     ]);
   });
 
-  it('reports unknown fields at every level with the fields that are allowed', () => {
+  it('ignores unknown fields at every level and warns about each with the known fields', () => {
     // Prepare
     const input = {
       registrationToken: TOKEN,
@@ -113,15 +113,32 @@ describe('parseScenario', () => {
     };
 
     // Act
-    const problems = problemsOf(input);
+    const scenario = parseScenario(input, 'annotated.json');
 
     // Assess
-    expect(problems).toEqual([
-      'colour: unknown field (allowed: description, kasm, registrationToken, hosts, faults)',
-      'kasm.lifetime: unknown field (allowed: healthy, tokenLifetimeSeconds, gracePeriodSeconds, heartbeatSeconds)',
-      'hosts[0].region: unknown field (allowed: id, platform, online, managed, opensslMissing, components)',
-      'hosts[0].components.agent.restart: unknown field (allowed: token, running, readOnly)',
-      'faults.latency: unknown field (allowed: throttleRate, serverErrorRate)',
+    expect(scenario.hosts[0]?.components.agent).toEqual({ token: 'valid', running: true, readOnly: false });
+    expect(scenario.warnings).toEqual([
+      'colour: unknown field, ignored (known: description, kasm, registrationToken, hosts, faults)',
+      'kasm.lifetime: unknown field, ignored (known: healthy, tokenLifetimeSeconds, gracePeriodSeconds, heartbeatSeconds)',
+      'hosts[0].region: unknown field, ignored (known: id, platform, online, managed, opensslMissing, components)',
+      'hosts[0].components.agent.restart: unknown field, ignored (known: token, running, readOnly)',
+      'faults.latency: unknown field, ignored (known: throttleRate, serverErrorRate)',
+    ]);
+  });
+
+  it('warns that opensslMissing has no effect on a Windows host', () => {
+    const scenario = parseScenario(
+      { registrationToken: TOKEN, hosts: [{ id: 'i-00000002', platform: 'Windows', opensslMissing: true }] },
+      'windows.json',
+    );
+    expect(scenario.warnings).toEqual([
+      'hosts[0].opensslMissing: has no effect on a Windows host (only Linux hosts use openssl)',
+    ]);
+  });
+
+  it('still rejects a bad value next to an unknown field', () => {
+    expect(problemsOf({ registrationToken: TOKEN, note: 'x', hosts: [host({ online: 'yes' })] })).toEqual([
+      'hosts[0].online: expected true or false, got "yes"',
     ]);
   });
 
@@ -155,7 +172,6 @@ describe('parseScenario', () => {
     const hosts = [
       host({ components: { windows: { token: 'valid' }, kasm_proxy: { token: 'valid' } } }),
       { id: 'i-00000001', platform: 'Windows', components: { agent: { token: 'valid' } } },
-      { id: 'i-00000002', platform: 'Windows', opensslMissing: true },
       { id: 'i-00000003', platform: 'macOS' },
     ];
 
@@ -167,8 +183,7 @@ describe('parseScenario', () => {
       'hosts[0].components.windows: the windows component exists only on Windows hosts (this host is Linux)',
       'hosts[0].components.kasm_proxy: unknown component (Linux hosts have agent, guac, rdp_gateway, rdp_https_gateway)',
       'hosts[1].components.agent: a Linux component, but this host is Windows (Windows hosts have windows)',
-      'hosts[2].opensslMissing: applies only to Linux hosts (this host is Windows)',
-      'hosts[3].platform: expected one of Linux|Windows, got "macOS"',
+      'hosts[2].platform: expected one of Linux|Windows, got "macOS"',
     ]);
   });
 

@@ -50,6 +50,11 @@ export interface Scenario {
   readonly registrationToken: string | null;
   readonly hosts: readonly HostScenario[];
   readonly faults: FaultsScenario;
+  /**
+   * Fields the proving ground does not know, ignored and reported here. The contract lets
+   * scenarios grow optional fields, so an annotation must not make a scenario unusable.
+   */
+  readonly warnings?: readonly string[];
 }
 
 export const SCENARIO_DEFAULTS = {
@@ -104,7 +109,7 @@ export function parseScenario(input: unknown, sourceName: string): Scenario {
   if (v.problems.length > 0 || scenario === undefined) {
     throw new ScenarioError(sourceName, v.problems);
   }
-  return scenario;
+  return v.warnings.length > 0 ? { ...scenario, warnings: v.warnings } : scenario;
 }
 
 type Json = Record<string, unknown>;
@@ -118,9 +123,14 @@ function show(value: unknown): string {
 
 class Validator {
   readonly problems: string[] = [];
+  readonly warnings: string[] = [];
 
   private problem(path: string, message: string): void {
     this.problems.push(`${path}: ${message}`);
+  }
+
+  private warn(path: string, message: string): void {
+    this.warnings.push(`${path}: ${message}`);
   }
 
   private object(path: string, value: unknown, allowed: readonly string[]): Json | undefined {
@@ -130,7 +140,7 @@ class Validator {
     }
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
-        this.problem(join(path, key), `unknown field (allowed: ${allowed.join(', ')})`);
+        this.warn(join(path, key), `unknown field, ignored (known: ${allowed.join(', ')})`);
       }
     }
     return value as Json;
@@ -289,7 +299,7 @@ class Validator {
     const managed = this.boolean(`${path}.managed`, o.managed, d.managed);
     const opensslMissing = this.boolean(`${path}.opensslMissing`, o.opensslMissing, d.opensslMissing);
     if (platform === 'Windows' && opensslMissing) {
-      this.problem(`${path}.opensslMissing`, 'applies only to Linux hosts (this host is Windows)');
+      this.warn(`${path}.opensslMissing`, 'has no effect on a Windows host (only Linux hosts use openssl)');
     }
     const components = this.components(`${path}.components`, o.components, platform, kasm);
     if (id === undefined) return undefined;

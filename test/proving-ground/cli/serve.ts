@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof ScenarioError ? error.message : String(error)}\n`);
     process.exit(1);
   }
+  for (const warning of scenario.warnings ?? []) process.stderr.write(`scenario warning: ${warning}\n`);
   // Benchmarks raise this: pushes mostly sleep on the host, which real hosts do in parallel.
   const steps = Number(process.env.PROVING_GROUND_MAX_STEPS) || undefined;
   const ground = await startProvingGround(scenario, steps ? { maxConcurrentSteps: steps } : {});

@@ -45,6 +45,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  for (const warning of scenario.warnings ?? []) process.stderr.write(`scenario warning: ${warning}\n`);
   const ground = await startProvingGround(scenario);
   try {
     const result = await runOnce(ground, event, { onLog: (line) => process.stderr.write(`${line}\n`) });
