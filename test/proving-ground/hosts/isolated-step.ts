@@ -29,13 +29,23 @@ export function killGroup(child: ChildProcess): void {
   }
 }
 
-/** Spawns `unshare args…` in a new process group, tracked in `children` while it runs. */
-export function runUnshare(
-  args: readonly string[],
+/**
+ * Runs `setup` (a sh script that mounts the host's view, then execs the step) in new mount
+ * and PID namespaces, in a new process group tracked in `children` while it runs. As root the
+ * mounts are real; otherwise a user namespace maps us to root inside.
+ */
+export function runInNamespace(
+  setup: string,
   env: Readonly<Record<string, string>>,
   timeoutSeconds: number,
   children: Set<ChildProcess>,
 ): Promise<StepResult> {
+  const isRoot = process.getuid?.() === 0;
+  const args = [
+    ...(isRoot ? [] : ['--user', '--map-root-user']),
+    ...['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--mount-proc'],
+    ...['--', '/bin/sh', '-c', setup],
+  ];
   return new Promise<StepResult>((resolve) => {
     const child = spawn('unshare', args, {
       env,

@@ -28,7 +28,7 @@ import {
 } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
 import { dockerStandIn } from './docker-stand-in.ts';
-import { killGroup, runUnshare, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
+import { killGroup, runInNamespace, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH, type NamespaceLayers } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 
@@ -256,23 +256,8 @@ export class LinuxHost {
   }
 
   private spawnInNamespace(setup: string, run: StepRun): Promise<StepResult> {
-    const isRoot = process.getuid?.() === 0;
-    const args = [
-      ...(isRoot ? [] : ['--user', '--map-root-user']),
-      '--mount',
-      '--propagation',
-      'private',
-      '--pid',
-      '--fork',
-      '--kill-child',
-      '--mount-proc',
-      '--',
-      '/bin/sh',
-      '-c',
-      setup,
-    ];
     const env = { PATH: HOST_PATH, HOME: '/root', ...run.env };
-    return runUnshare(args, env, run.timeoutSeconds, this.children);
+    return runInNamespace(setup, env, run.timeoutSeconds, this.children);
   }
 
   private configText(c: LinuxComponentSetup): string {

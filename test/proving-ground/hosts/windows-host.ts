@@ -27,7 +27,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Document } from 'yaml';
 import { COMPONENTS } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
-import { killGroup, runUnshare, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
+import { killGroup, runInNamespace, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 import { findPwsh, pwshMissingReason } from './pwsh.ts';
@@ -381,21 +381,6 @@ export class WindowsHost {
   }
 
   private spawnInNamespace(setup: string, run: StepRun, pwsh: string): Promise<StepResult> {
-    const isRoot = process.getuid?.() === 0;
-    const args = [
-      ...(isRoot ? [] : ['--user', '--map-root-user']),
-      '--mount',
-      '--propagation',
-      'private',
-      '--pid',
-      '--fork',
-      '--kill-child',
-      '--mount-proc',
-      '--',
-      '/bin/sh',
-      '-c',
-      setup,
-    ];
     const env: Record<string, string> = {
       PATH: `${HOST_PATH}:${dirname(pwsh)}`,
       HOME: this.options.pwshHome,
@@ -412,7 +397,7 @@ export class WindowsHost {
       COMPUTERNAME: this.options.computerName,
       ...run.env,
     };
-    return runUnshare(args, env, run.timeoutSeconds, this.children);
+    return runInNamespace(setup, env, run.timeoutSeconds, this.children);
   }
 }
 
