@@ -102,12 +102,15 @@ class Run {
     const { config, ssm, log } = this.#d;
     let inventory = await listManagedNodes(ssm, config.fleetTag, request.instanceIds);
     if (request.waitForOnline && request.instanceIds) {
-      // A host that just started needs a moment before its SSM agent reports Online.
+      // A fleet instance stays listed (ConnectionLost) while stopped: wait for its agent to
+      // come Online. Start events cover every instance in the account, so one that is not
+      // listed is outside the fleet (or brand new; the schedule takes it) and is not waited for.
+      const requested = new Set(request.instanceIds);
       const waitUntil = Math.min(this.#now() + config.onlineWaitSeconds * 1000, this.#d.deadlineAt);
-      const settled = () =>
-        request.instanceIds?.every((id) => inventory.nodes.find((n) => n.instanceId === id)?.online) ?? true;
-      while (!settled() && this.#now() + 5000 <= waitUntil) {
-        await sleep(Math.max(config.pollIntervalMs, 1000));
+      const step = Math.max(config.pollIntervalMs, 1000);
+      const waiting = () => inventory.nodes.some((n) => !n.online && requested.has(n.instanceId));
+      while (waiting() && this.#now() + step <= waitUntil) {
+        await sleep(step);
         inventory = await listManagedNodes(ssm, config.fleetTag, request.instanceIds);
       }
     }
@@ -116,7 +119,8 @@ class Run {
         `${id} carries the fleet tag but runs a platform other than Linux or Windows; it was skipped.`,
       );
     }
-    if (request.instanceIds) {
+    // Named by an operator, a host outside the fleet is worth a sentence; started, it is not.
+    if (request.instanceIds && request.trigger !== 'instance-start') {
       const found = new Set(inventory.nodes.map((n) => n.instanceId).concat(inventory.unsupported));
       const missing = request.instanceIds.filter((id) => !found.has(id));
       if (missing.length > 0) {

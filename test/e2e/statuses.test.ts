@@ -245,3 +245,44 @@ describe('a run short of Lambda time', () => {
     );
   });
 });
+
+describe('an instance-start run', () => {
+  const started = (id: string) => ({
+    eventSource: 'aws:sqs',
+    body: JSON.stringify({
+      'detail-type': 'EC2 Instance State-change Notification',
+      source: 'aws.ec2',
+      detail: { 'instance-id': id, state: 'running' },
+    }),
+  });
+
+  it('does not wait for, or complain about, started instances outside the fleet', async () => {
+    await withGround(
+      {
+        hosts: [
+          { id: ID(1), components: { agent: { token: 'expired' } } },
+          { id: ID(2), managed: false, components: { agent: { token: 'expired' } } },
+        ],
+      },
+      async (ground) => {
+        const run = await reconcileOnce(ground, { Records: [started(ID(1)), started(ID(2))] });
+        expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
+        expect(run.report.hosts.map((h) => h.instanceId)).toEqual([ID(1)]);
+        expect(run.report.errors).toEqual([]);
+        // One inventory call: nothing was polled while waiting for an instance that will never be listed.
+        expect(ground.awsCalls().DescribeInstanceInformation).toBe(1);
+      },
+    );
+  });
+
+  it('waits for a fleet instance whose agent is not online yet, then reports it unreachable', async () => {
+    await withGround(
+      { hosts: [{ id: ID(1), online: false, components: { agent: { token: 'expired' } } }] },
+      async (ground) => {
+        const run = await reconcileOnce(ground, { Records: [started(ID(1))] });
+        expect(statusOf(run, ID(1), 'agent')).toBe('unreachable');
+        expect(ground.awsCalls().DescribeInstanceInformation).toBeGreaterThan(1);
+      },
+    );
+  });
+});
