@@ -36,8 +36,6 @@ export interface CommandRequest {
   readonly instanceIds: readonly string[];
   /** Parameters for one batch; a push gives each batch its own sealed deliveries. */
   readonly parametersFor: (batch: readonly string[]) => Record<string, string[]>;
-  /** Seconds the document may run on a host. */
-  readonly executionTimeoutSeconds: number;
   readonly comment: string;
   /** Epoch ms after which still-running invocations are given up on. */
   readonly deadlineAt: number;

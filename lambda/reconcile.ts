@@ -56,6 +56,39 @@ export interface ReconcileDeps {
 
 type HostOutcome = Map<ComponentName, ComponentReport>;
 
+/** Why a host's answer to a command cannot be used. */
+interface Unusable {
+  readonly unusable: true;
+  readonly status: 'failed' | 'unreachable';
+  readonly reason: string;
+}
+
+function isUnusable<T extends object>(value: T | Unusable): value is Unusable {
+  return 'unusable' in value;
+}
+
+/** Interprets one invocation: the parsed report, or why there is none. */
+function interpret<T extends object>(
+  result: InvocationResult | undefined,
+  parse: (output: string) => Parsed<T>,
+  step: string,
+): T | Unusable {
+  const unusable = (status: Unusable['status'], reason: string): Unusable => ({
+    unusable: true,
+    status,
+    reason,
+  });
+  if (!result) return unusable('failed', `the ${step} command returned no result for this host`);
+  if (result.kind === 'unreachable') {
+    return unusable('unreachable', `the ${step} command could not be delivered (${result.detail})`);
+  }
+  if (result.kind === 'failed') return unusable('failed', `${step}: ${result.detail}`);
+  const parsed = parse(result.output);
+  if (parsed.ok) return parsed.value;
+  const exit = result.succeeded ? '' : ' (the script failed)';
+  return unusable('failed', `the ${step} output from this host was not understood${exit}: ${parsed.problem}`);
+}
+
 class Run {
   readonly #d: ReconcileDeps;
   readonly #now: () => number;
@@ -138,8 +171,11 @@ class Run {
     return [...inventory.nodes];
   }
 
-  /** Sends the probe; returns the hosts that answered, marking the rest. */
-  async probe(nodes: readonly ManagedNode[], keyPair: 'none' | 'create'): Promise<Map<string, ProbeReport>> {
+  /** Sends the probe; returns what each host reported, or why its answer is unusable. */
+  async probe(
+    nodes: readonly ManagedNode[],
+    keyPair: 'none' | 'create',
+  ): Promise<Map<string, ProbeReport | Unusable>> {
     const { config } = this.#d;
     const results = await this.#runner.run({
       documentName: config.documents.probe,
@@ -150,16 +186,13 @@ class Run {
         KeyPair: [keyPair],
         ...this.windowsParameters(),
       }),
-      executionTimeoutSeconds: 120,
       comment: `kasm-token-reconciler ${this.#d.runId} ${keyPair === 'create' ? 'prepare' : 'observe'}`,
       deadlineAt: this.#d.deadlineAt,
     });
-    const reports = new Map<string, ProbeReport>();
-    for (const node of nodes) {
-      const parsed = this.parsed(node, results.get(node.instanceId), parseProbeOutput, 'probe');
-      if (parsed) reports.set(node.instanceId, parsed);
-    }
-    return reports;
+    const step = keyPair === 'create' ? 'prepare' : 'probe';
+    return new Map(
+      nodes.map((n) => [n.instanceId, interpret(results.get(n.instanceId), parseProbeOutput, step)]),
+    );
   }
 
   windowsParameters(): Record<string, string[]> {
@@ -168,38 +201,6 @@ class Run {
       WindowsInstallDir: [config.windowsInstallDir],
       WindowsServiceName: [config.windowsServiceName],
     };
-  }
-
-  /** Interprets one invocation; marks the whole host and returns undefined when unusable. */
-  parsed<T>(
-    node: ManagedNode,
-    result: InvocationResult | undefined,
-    parse: (output: string) => Parsed<T>,
-    step: string,
-  ): T | undefined {
-    if (!result) {
-      this.wholeHost(node, 'failed', `the ${step} command returned no result for this host`);
-      return undefined;
-    }
-    if (result.kind === 'unreachable') {
-      this.wholeHost(node, 'unreachable', `the ${step} command could not be delivered (${result.detail})`);
-      return undefined;
-    }
-    if (result.kind === 'failed') {
-      this.wholeHost(node, 'failed', `${step}: ${result.detail}`);
-      return undefined;
-    }
-    const parsed = parse(result.output);
-    if (!parsed.ok) {
-      const exit = result.succeeded ? '' : ' (the script failed)';
-      this.wholeHost(
-        node,
-        'failed',
-        `the ${step} output from this host was not understood${exit}: ${parsed.problem}`,
-      );
-      return undefined;
-    }
-    return parsed.value;
   }
 
   decideAll(report: ProbeReport): Map<ComponentName, Decision & { sighting: ComponentSighting }> {
@@ -225,6 +226,12 @@ class Run {
       const plan = plans.get(id);
       if (!plan) continue;
       const { node } = plan;
+      if (isUnusable(report)) {
+        // Only the planned components are affected; the first probe's findings stand.
+        for (const name of plan.components)
+          this.set(node, { name, status: report.status, reason: report.reason });
+        continue;
+      }
       // Re-decide from the fresh look: a component may have recovered meanwhile.
       const fresh = this.decideAll(report);
       const still: ComponentName[] = [];
@@ -270,7 +277,6 @@ class Run {
         WaitSeconds: [String(waitSeconds)],
         ...this.windowsParameters(),
       }),
-      executionTimeoutSeconds: waitSeconds + 120,
       comment: `kasm-token-reconciler ${this.#d.runId} deliver`,
       deadlineAt: Math.max(this.#d.deadlineAt, this.#now() + (waitSeconds + 30) * 1000),
     });
@@ -378,16 +384,16 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
       run.wholeHost(node, 'unreachable', `the host is offline (SSM PingStatus ${node.pingStatus})`);
   }
   const online = nodes.filter((n) => n.online);
-  const probes = online.length > 0 && now() < deps.deadlineAt ? await run.probe(online, 'none') : new Map();
-  if (now() >= deps.deadlineAt) {
+  let probes = new Map<string, ProbeReport | Unusable>();
+  if (now() < deps.deadlineAt) {
+    if (online.length > 0) probes = await run.probe(online, 'none');
+  } else {
     for (const node of online) {
-      if (!probes.has(node.instanceId) && !run.outcomes.has(node.instanceId)) {
-        run.wholeHost(
-          node,
-          'failed',
-          'the run reached its deadline before this host was probed; the next run will',
-        );
-      }
+      run.wholeHost(
+        node,
+        'failed',
+        'the run reached its deadline before this host was probed; the next run will',
+      );
     }
   }
 
@@ -395,6 +401,10 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   for (const node of online) {
     const report = probes.get(node.instanceId);
     if (!report) continue;
+    if (isUnusable(report)) {
+      run.wholeHost(node, report.status, report.reason);
+      continue;
+    }
     if (report.components.length === 0) run.outcomes.set(node.instanceId, { node, components: new Map() });
     for (const [name, decision] of run.decideAll(report)) {
       if (decision.action === 'none') {

@@ -117,6 +117,28 @@ describe('a host that cannot take the delivery', () => {
   });
 });
 
+describe('a host whose answer to the prepare step is garbage', () => {
+  it('fails only the components planned for delivery and keeps what the first probe found', async () => {
+    await withGround(
+      { hosts: [{ id: ID(1), components: { agent: { token: 'expired' }, guac: { token: 'valid' } } }] },
+      async (ground) => {
+        const run = await reconcileOnce(ground);
+        expect(componentOf(run, ID(1), 'agent')).toMatchObject({ status: 'failed' });
+        expect(componentOf(run, ID(1), 'agent')?.reason).toContain(
+          'prepare output from this host was not understood',
+        );
+        expect(statusOf(run, ID(1), 'guac')).toBe('healthy');
+        expect(run.report.hosts[0]?.components.map((c) => c.name)).toEqual(['agent', 'guac']);
+        expect(sendCommands(ground, 'push')).toEqual([]);
+      },
+      {
+        tamper: (step, result) =>
+          step.env.SSM_KeyPair === 'create' ? { ...result, stdout: 'garbage\n' } : result,
+      },
+    );
+  });
+});
+
 describe('AWS throttling and 5xx storms', () => {
   it('are ridden out by the SDK retries and end with the same fleet as a run without faults', async () => {
     const hosts = [1, 2, 3, 4, 5, 6].map((n) => lockedOut(n));
