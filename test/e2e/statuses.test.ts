@@ -71,6 +71,20 @@ describe('a reconcile run on Linux hosts', () => {
     );
   });
 
+  it('reports a token about to be refreshed by its component as healthy, and it is refreshed', async () => {
+    await withGround(
+      { hosts: [{ id: ID(1), components: { agent: { token: 'expiring' } } }] },
+      async (ground) => {
+        const before = ground.fleet.readToken(ID(1), 'agent');
+        const run = await reconcileOnce(ground);
+        expect(statusOf(run, ID(1), 'agent')).toBe('healthy');
+        expect(run.fleet[ID(1)]?.agent?.tokenValid).toBe(true);
+        expect(ground.fleet.readToken(ID(1), 'agent')).not.toBe(before);
+        expect(sendCommands(ground, 'push')).toEqual([]);
+      },
+    );
+  });
+
   it('reports pending with the file left 0600 when the component is stopped and cannot consume it', async () => {
     await withGround(
       { hosts: [{ id: ID(1), components: { agent: { token: 'expired', running: false } } }] },

@@ -118,8 +118,9 @@ describe('the simulated fleet', () => {
     // Assess
     const [valid, expiring, inGrace, expired] = secondsLeft as [number, number, number, number];
     expect(valid).toBeGreaterThan(298);
-    expect(expiring).toBeGreaterThan(0);
-    expect(expiring).toBeLessThanOrEqual(2);
+    // One heartbeat (2 s) rounded up to whole seconds, less the time since minting.
+    expect(expiring).toBeGreaterThan(1);
+    expect(expiring).toBeLessThanOrEqual(3);
     expect(inGrace).toBeLessThan(0);
     expect(inGrace).toBeGreaterThan(-100);
     expect(expired).toBeLessThan(-100);

@@ -150,8 +150,9 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       case 'valid':
         return kasm.mintToken(component, lifetime, id);
       case 'expiring': {
-        // Still valid, expiring within one heartbeat (at least one whole second away: exp is an integer).
-        const exp = Math.max(Math.floor(now + hb), Math.floor(now) + 1);
+        // Expires one heartbeat from now, rounded up to JWT's whole seconds: the component's first
+        // heartbeat comes one heartbeat after start, and domain.md has it refresh *before* exp.
+        const exp = Math.ceil(now + hb);
         return kasm.mintToken(component, exp - now, id);
       }
       case 'in-grace':
