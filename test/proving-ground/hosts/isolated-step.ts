@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { StepResult } from '../types.ts';
+import type { Limiter } from './limiter.ts';
 
 /** Exit code of a namespace setup script that could not prepare the host. */
 export const SETUP_FAILED = 125;
@@ -83,6 +84,45 @@ export function runInNamespace(
       });
     });
   });
+}
+
+/**
+ * One host's steps: scheduled through the fleet's limiter, tracked while they run, and all
+ * killed by `abortAll`, after which no step starts.
+ */
+export class HostSteps {
+  readonly #limiter: Limiter;
+  readonly #children = new Set<ChildProcess>();
+  readonly #inflight = new Set<Promise<StepResult>>();
+  #closed = false;
+
+  constructor(limiter: Limiter) {
+    this.#limiter = limiter;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  schedule(work: () => Promise<StepResult>): Promise<StepResult> {
+    return this.#limiter.run(() => {
+      const result = work();
+      this.#inflight.add(result);
+      void result.finally(() => this.#inflight.delete(result)).catch(() => undefined);
+      return result;
+    });
+  }
+
+  run(setup: string, env: Readonly<Record<string, string>>, timeoutSeconds: number): Promise<StepResult> {
+    return runInNamespace(setup, env, timeoutSeconds, this.#children);
+  }
+
+  /** Kills every step still running, waits for them to end, and runs no more. */
+  async abortAll(): Promise<void> {
+    this.#closed = true;
+    for (const child of this.#children) killGroup(child);
+    await Promise.allSettled([...this.#inflight]);
+  }
 }
 
 class Capture {

@@ -1,20 +1,3 @@
-/**
- * A simulated Linux host: a directory tree on disk that becomes the host's `/opt/kasm`,
- * `/var/lib/kasm-token-reconciler`, `/var/lib/amazon` and `/tmp` inside a private mount namespace
- * in which each SSM step runs, unmodified, as root, the way the SSM agent runs it (`sh _script.sh`).
- *
- * Layout below the host's root directory:
- * ```
- * opt/kasm/1.18.0/conf/app/<component>/<config file>   (owner 1000:1000, config mode 0640)
- * opt/kasm/current -> 1.18.0
- * opt/kasm/1.18.0/log/<component>.log                   (the simulated component's log)
- * var/lib/kasm-token-reconciler/                        (root, 0700; the product's state dir)
- * var/lib/amazon/ssm/<id>/document/orchestration/<run>/awsrunShellScript/_script.sh
- * tmp/                                                  (the host's /tmp, 1777)
- * sim/runs/<run>/usr-bin/docker                         (per-run docker stand-in layer)
- * ```
- */
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -28,7 +11,7 @@ import {
 } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
 import { dockerStandIn } from './docker-stand-in.ts';
-import { killGroup, runInNamespace, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
+import { HostSteps, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH, type NamespaceLayers } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 
@@ -70,14 +53,13 @@ export class LinuxHost {
   readonly root: string;
   private readonly options: LinuxHostOptions;
   private readonly components = new Map<LinuxComponentName, { running: boolean; readOnly: boolean }>();
-  private readonly children = new Set<ChildProcess>();
-  private readonly inflight = new Set<Promise<StepResult>>();
-  private closed = false;
+  private readonly steps: HostSteps;
 
   constructor(options: LinuxHostOptions) {
     this.options = options;
     this.id = options.id;
     this.root = options.root;
+    this.steps = new HostSteps(options.limiter);
   }
 
   /** Writes the host's tree. */
@@ -169,23 +151,16 @@ export class LinuxHost {
         timedOut: false,
       });
     }
-    return this.options.limiter.run(() => {
-      const result = this.execute(run);
-      this.inflight.add(result);
-      void result.finally(() => this.inflight.delete(result)).catch(() => undefined);
-      return result;
-    });
+    return this.steps.schedule(() => this.execute(run));
   }
 
   /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
-  async abortAll(): Promise<void> {
-    this.closed = true;
-    for (const child of this.children) killGroup(child);
-    await Promise.allSettled([...this.inflight]);
+  abortAll(): Promise<void> {
+    return this.steps.abortAll();
   }
 
   private async execute(run: StepRun): Promise<StepResult> {
-    if (this.closed) return stoppedBeforeRun(this.id);
+    if (this.steps.closed) return stoppedBeforeRun(this.id);
     const runId = randomUUID();
     const hostWorkDir = posix.join(
       '/var/lib/amazon/ssm',
@@ -208,7 +183,7 @@ export class LinuxHost {
       await writeFile(join(standInLayer, 'docker'), dockerStandIn(this.id, containers), { mode: 0o755 });
       await this.options.layers.prepare();
       const setup = await this.setupScript(standInLayer, hostWorkDir);
-      if (this.closed) return stoppedBeforeRun(this.id);
+      if (this.steps.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(setup, run);
     } finally {
       await rm(runDir, { recursive: true, force: true });
@@ -257,7 +232,7 @@ export class LinuxHost {
 
   private spawnInNamespace(setup: string, run: StepRun): Promise<StepResult> {
     const env = { PATH: HOST_PATH, HOME: '/root', ...run.env };
-    return runInNamespace(setup, env, run.timeoutSeconds, this.children);
+    return this.steps.run(setup, env, run.timeoutSeconds);
   }
 
   private configText(c: LinuxComponentSetup): string {

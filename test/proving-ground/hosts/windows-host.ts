@@ -1,25 +1,3 @@
-/**
- * A simulated Windows Server host. Its drive `C:` is the directory `<root>/C`:
- * ```
- * C/Program Files/Kasm/config.yaml                       (the Kasm Windows agent's config: api.auth_token)
- * C/Program Files/Kasm/log/kasm_service.log              (the simulated agent's log)
- * C/ProgramData/kasm-token-reconciler/                   (the product's state dir, made by the probe)
- * C/ProgramData/Amazon/SSM/InstanceData/<id>/document/orchestration/<run>/awsrunPowerShellScript/
- *     0.awsrunPowerShellScript/_script.ps1               (the step, written with a BOM as the agent does)
- * sim/runs/<run>/{prelude,run}.ps1                       (per-run proving ground files, removed after)
- * ```
- * Each `aws:runPowerShellScript` step runs for real with PowerShell 7 (`pwsh`), as root in a private
- * mount namespace (where a read-only Kasm folder is bound read-only), with the environment the SSM agent
- * gives it plus `ProgramData=C:\ProgramData`, the way `powershell.exe -InputFormat None -Noninteractive
- * -NoProfile -ExecutionPolicy unrestricted -f _script.ps1` runs it on Windows. A prelude maps `C:` and
- * stands in for Get-Service, Restart-Service and icacls.exe (see windows-stand-ins.ts); every stand-in
- * request is recorded in {@link WindowsHost.standInCalls}.
- *
- * The Kasm Windows service is called `Kasm`. It is running unless the scenario says `running: false`,
- * which means stopped for good: a restart request fails the way a service that cannot start does, and
- * the agent never reads the registration file.
- */
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -27,7 +5,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Document } from 'yaml';
 import { COMPONENTS } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
-import { killGroup, runInNamespace, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
+import { HostSteps, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 import { findPwsh, pwshMissingReason } from './pwsh.ts';
@@ -94,14 +72,13 @@ export class WindowsHost {
   private component: { running: boolean; readOnly: boolean } | undefined;
   /** ACLs set through the icacls stand-in, by `dev:inode` (an NTFS ACL follows its file on rename). */
   private readonly acls = new Map<string, NtfsAcl>();
-  private readonly children = new Set<ChildProcess>();
-  private readonly inflight = new Set<Promise<StepResult>>();
-  private closed = false;
+  private readonly steps: HostSteps;
 
   constructor(options: WindowsHostOptions) {
     this.options = options;
     this.id = options.id;
     this.root = options.root;
+    this.steps = new HostSteps(options.limiter);
     options.standIns.register(options.id, (request) => this.standIn(request));
   }
 
@@ -203,19 +180,12 @@ export class WindowsHost {
         ),
       );
     }
-    return this.options.limiter.run(() => {
-      const result = this.execute(run, pwsh);
-      this.inflight.add(result);
-      void result.finally(() => this.inflight.delete(result)).catch(() => undefined);
-      return result;
-    });
+    return this.steps.schedule(() => this.execute(run, pwsh));
   }
 
   /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
-  async abortAll(): Promise<void> {
-    this.closed = true;
-    for (const child of this.children) killGroup(child);
-    await Promise.allSettled([...this.inflight]);
+  abortAll(): Promise<void> {
+    return this.steps.abortAll();
   }
 
   private currentAcl(path: string, isFolder: boolean, key: string): NtfsAcl {
@@ -321,7 +291,7 @@ export class WindowsHost {
   }
 
   private async execute(run: StepRun, pwsh: string): Promise<StepResult> {
-    if (this.closed) return stoppedBeforeRun(this.id);
+    if (this.steps.closed) return stoppedBeforeRun(this.id);
     const runId = randomUUID();
     const workDir = join(
       this.root,
@@ -354,7 +324,7 @@ export class WindowsHost {
           '',
         ].join('\n'),
       );
-      if (this.closed) return stoppedBeforeRun(this.id);
+      if (this.steps.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(this.setupScript(pwsh, workDir, runner), run, pwsh);
     } finally {
       await rm(runDir, { recursive: true, force: true });
@@ -397,7 +367,7 @@ export class WindowsHost {
       COMPUTERNAME: this.options.computerName,
       ...run.env,
     };
-    return runInNamespace(setup, env, run.timeoutSeconds, this.children);
+    return this.steps.run(setup, env, run.timeoutSeconds);
   }
 }
 
