@@ -1,27 +1,34 @@
 /**
  * Lambda entry point: event → validated request → one reconcile pass → report.
- * The report is returned and logged once per run.
+ * The report is returned and logged once per run; for SQS batches it carries the
+ * partial batch response.
  */
 import { randomUUID } from 'node:crypto';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { type ReconcilerConfig, readConfig } from '../shared/config.ts';
-import { parseEvent } from '../shared/event-schema.ts';
+import { parseEvent, type ReconcileRequest } from '../shared/event-schema.ts';
+import { AwsCaller } from './aws/aws-call.ts';
+import { Pacer } from './aws/pacer.ts';
+import { ssmFleet } from './aws/ssm-fleet.ts';
 import { checkKasmHealth } from './kasm-health.ts';
 import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
+import { readRegistrationToken } from './registration-secret.ts';
 import type { RunReport } from './report.ts';
 import { reportLogLines } from './report-log.ts';
 import { publishRunMetrics } from './run-metrics.ts';
 
 /**
- * Throttling and 5xx storms are ridden out by the SDK's own retry: more attempts than the
- * default 3, standard mode (exponential backoff with jitter, longer for throttling).
+ * The SDK's adaptive mode slows a client down after throttles; the run's own pacing and
+ * backoff (AwsCaller) ride out longer throttling without spending the SDK's retry quota.
+ * https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
  */
 const CLIENT_SETTINGS = {
-  maxAttempts: 10,
-  retryMode: 'standard',
+  maxAttempts: 3,
+  retryMode: 'adaptive',
   requestHandler: { connectionTimeout: 5000, requestTimeout: 20_000 },
 } as const;
 
@@ -29,11 +36,14 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Config and clients are made on first use and kept for the life of the handler. */
 function lazyDependencies(env: Env) {
-  let made: { config: ReconcilerConfig; ssm: SSMClient; secrets: SecretsManagerClient } | undefined;
+  let made:
+    | { config: ReconcilerConfig; ssm: SSMClient; ec2: EC2Client; secrets: SecretsManagerClient }
+    | undefined;
   return () => {
     made ??= {
       config: readConfig(env),
       ssm: new SSMClient(CLIENT_SETTINGS),
+      ec2: new EC2Client(CLIENT_SETTINGS),
       secrets: new SecretsManagerClient(CLIENT_SETTINGS),
     };
     return made;
@@ -42,44 +52,92 @@ function lazyDependencies(env: Env) {
 
 /** Without a Lambda context (local runs) a run may take as long as Lambda's maximum. */
 const MAX_RUN_MS = 15 * 60 * 1000;
+/** Calls in flight are cut this long before Lambda would stop the function. */
+const HARD_STOP_MARGIN_MS = 5000;
 
-export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<RunReport>;
+export interface HandlerReport extends RunReport {
+  /** SQS partial batch response: the records SQS should deliver again (or dead-letter). */
+  readonly batchItemFailures?: readonly { readonly itemIdentifier: string }[];
+}
+
+export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<HandlerReport>;
 
 /** A handler bound to one environment; tests and `simulate` make their own. */
 export function createHandler(env: Env = process.env): ReconcileHandler {
   const dependencies = lazyDependencies(env);
   return async (event, context) => {
     const request = parseEvent(event);
-    const { config, ssm, secrets } = dependencies();
+    const { config, ssm, ec2, secrets } = dependencies();
+    const startedAt = Date.now();
     const runId = context?.awsRequestId ?? randomUUID();
-    const remaining = context?.getRemainingTimeInMillis?.() ?? MAX_RUN_MS;
+    const endsAt = startedAt + (context?.getRemainingTimeInMillis?.() ?? MAX_RUN_MS);
     logger.appendKeys({ runId });
     logger.info('run started', {
       trigger: request.trigger,
       dryRun: request.dryRun,
       instanceIds: request.instanceIds?.length ?? 'all',
     });
+    for (const record of request.rejectedRecords ?? []) {
+      logger.warn('SQS record set aside', { messageId: record.messageId, problem: record.problem });
+    }
+    const log = {
+      info: (message: string, extra?: object) => logger.info(message, { ...extra }),
+      warn: (message: string, extra?: object) => logger.warn(message, { ...extra }),
+    };
+    const caller = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: config.apiCallsPerSecond, burst: config.apiBurst }),
+      // Work stops at deadlineAt; calls (cancels, the last reads) may go on until the hard stop.
+      deadlineAt: endsAt - HARD_STOP_MARGIN_MS,
+    });
     const report = await reconcile(request, {
       config,
-      ssm,
-      secrets,
+      fleet: ssmFleet({
+        ssm,
+        ec2,
+        caller,
+        fleetTag: config.fleetTag,
+        pollIntervalMs: config.pollIntervalMs,
+        maxPollIntervalMs: config.maxPollIntervalMs,
+        pickupSeconds: config.pickupSeconds,
+        log,
+      }),
+      readSecret: () => readRegistrationToken(secrets, config.secretId, config.secretJsonField, caller),
       checkKasm: () =>
         checkKasmHealth({
           ...(config.kasmApiUrl ? { url: config.kasmApiUrl } : {}),
           ...(config.kasmCaPem ? { caPem: config.kasmCaPem } : {}),
           ...(config.kasmCaFile ? { caFile: config.kasmCaFile } : {}),
         }),
-      log: {
-        info: (message, extra) => logger.info(message, { ...extra }),
-        warn: (message, extra) => logger.warn(message, { ...extra }),
-      },
+      log,
       runId,
-      deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
+      now: Date.now,
+      deadlineAt: endsAt - config.deadlineMarginMs,
     });
-    for (const { message, ...extra } of reportLogLines(report)) logger.info(message, extra);
-    publishRunMetrics(report, config.metricsNamespace);
-    return report;
+    const full = withBatchResponse(request, {
+      ...report,
+      errors: [...rejectedRecordErrors(request), ...report.errors],
+    });
+    for (const { message, ...extra } of reportLogLines(full)) logger.info(message, extra);
+    publishRunMetrics(full, config.metricsNamespace, caller.throttles);
+    return full;
   };
+}
+
+function rejectedRecordErrors(request: ReconcileRequest): string[] {
+  return (request.rejectedRecords ?? []).map(
+    (r) => `SQS message ${r.messageId} is not a running-state notification (${r.problem}); it was set aside.`,
+  );
+}
+
+/**
+ * SQS partial batch response: set-aside records go back (and on to the dead-letter queue
+ * after maxReceiveCount); when the run as a whole failed, every record goes back.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+ */
+function withBatchResponse(request: ReconcileRequest, report: RunReport): HandlerReport {
+  if (!request.messageIds) return report;
+  const failed = report.ok ? (request.rejectedRecords ?? []).map((r) => r.messageId) : request.messageIds;
+  return { ...report, batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
 /** The Lambda entry point. */

@@ -1,5 +1,6 @@
 /** Reads the Component Registration Token from Secrets Manager, once per run. */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AwsCaller } from './aws/aws-call.ts';
 
 export type SecretRead =
   | { readonly ok: true; readonly token: string }
@@ -59,10 +60,13 @@ export async function readRegistrationToken(
   client: SecretsManagerClient,
   secretId: string,
   jsonField?: string,
+  caller?: AwsCaller,
 ): Promise<SecretRead> {
   let secretString: string | undefined;
   try {
-    const result = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const read = (abortSignal?: AbortSignal) =>
+      client.send(new GetSecretValueCommand({ SecretId: secretId }), abortSignal ? { abortSignal } : {});
+    const result = caller ? await caller.call('GetSecretValue', read) : await read();
     secretString = result.SecretString;
   } catch (error) {
     const name = error instanceof Error ? error.name : 'Error';

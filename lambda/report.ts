@@ -43,3 +43,31 @@ export function isoFromEpochSeconds(seconds: number | undefined): string | undef
   const date = new Date(seconds * 1000);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
 }
+
+/** Hosts of the report from every step's settled outcomes: one entry per host, sorted. */
+export function hostsOf(
+  outcomes: readonly {
+    readonly node: { readonly instanceId: string; readonly platform: Platform };
+    readonly components: readonly ComponentReport[];
+    readonly reason?: string;
+  }[],
+): HostReport[] {
+  const hosts = new Map<string, { platform: Platform; components: ComponentReport[]; reason?: string }>();
+  for (const { node, components, reason } of outcomes) {
+    let host = hosts.get(node.instanceId);
+    if (!host) {
+      host = { platform: node.platform, components: [] };
+      hosts.set(node.instanceId, host);
+    }
+    host.components.push(...components);
+    if (reason) host.reason = reason;
+  }
+  return [...hosts.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([instanceId, { platform, components, reason }]) => ({
+      instanceId,
+      platform,
+      components: components.sort((a, b) => a.name.localeCompare(b.name)),
+      ...(reason ? { reason } : {}),
+    }));
+}

@@ -35,9 +35,11 @@ export function runMetrics(report: RunReport): RunMetrics {
   };
 }
 
-export function publishRunMetrics(report: RunReport, namespace: string): void {
+/** `throttles`: AWS calls the run had to retry because the account's rate limit was reached. */
+export function publishRunMetrics(report: RunReport, namespace: string, throttles = 0): void {
   const metrics = new Metrics({ namespace, serviceName: 'kasm-token-reconciler' });
   for (const [name, value] of Object.entries(runMetrics(report)))
     metrics.addMetric(name, MetricUnit.Count, value);
+  metrics.addMetric('Throttles', MetricUnit.Count, throttles);
   metrics.publishStoredMetrics();
 }

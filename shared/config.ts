@@ -28,8 +28,15 @@ export interface ReconcilerConfig {
   /** How long a push waits on the host for the component to consume the file. */
   readonly confirmWaitSeconds: number;
   readonly stuckAfterSeconds: number;
+  /** First poll of command status, and the interval after something finished. */
   readonly pollIntervalMs: number;
-  readonly maxParallelCommands: number;
+  /** Longest interval between polls while nothing finishes. */
+  readonly maxPollIntervalMs: number;
+  /** How long an invocation may wait for its agent to start it before the host is given up on. */
+  readonly pickupSeconds: number;
+  /** Client-side pace per AWS API operation, under the account's shared rate limits. */
+  readonly apiCallsPerSecond: number;
+  readonly apiBurst: number;
   readonly onlineWaitSeconds: number;
   /** Leave this much of the Lambda's remaining time for reporting. */
   readonly deadlineMarginMs: number;
@@ -59,7 +66,10 @@ export const CONFIG_VARIABLES = {
   confirmWaitSeconds: 'CONFIRM_WAIT_SECONDS',
   stuckAfterSeconds: 'STUCK_AFTER_SECONDS',
   pollIntervalMs: 'COMMAND_POLL_INTERVAL_MS',
-  maxParallelCommands: 'MAX_PARALLEL_COMMANDS',
+  maxPollIntervalMs: 'COMMAND_MAX_POLL_INTERVAL_MS',
+  pickupSeconds: 'PICKUP_WAIT_SECONDS',
+  apiCallsPerSecond: 'API_CALLS_PER_SECOND',
+  apiBurst: 'API_BURST',
   onlineWaitSeconds: 'ONLINE_WAIT_SECONDS',
   deadlineMarginMs: 'DEADLINE_MARGIN_MS',
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
@@ -158,8 +168,12 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
     confirmWaitSeconds: integer(env, v.confirmWaitSeconds, Math.min(2 * heartbeatSeconds + 5, 999), 0, 999),
     stuckAfterSeconds: integer(env, v.stuckAfterSeconds, 10 * heartbeatSeconds, 1, 31_536_000),
     pollIntervalMs: integer(env, v.pollIntervalMs, 2000, 50, 60_000),
-    // Pushes mostly wait on hosts: 10 in flight lets one run serve 500 hosts per heartbeat wait.
-    maxParallelCommands: integer(env, v.maxParallelCommands, 10, 1, 20),
+    maxPollIntervalMs: integer(env, v.maxPollIntervalMs, 10_000, 50, 60_000),
+    // An online agent starts a command within seconds; half a minute means it is not coming.
+    pickupSeconds: integer(env, v.pickupSeconds, 30, 5, 600),
+    // AWS does not publish SSM's rates and shares them account-wide: a few calls per second.
+    apiCallsPerSecond: integer(env, v.apiCallsPerSecond, 5, 1, 100),
+    apiBurst: integer(env, v.apiBurst, 10, 1, 100),
     onlineWaitSeconds: integer(env, v.onlineWaitSeconds, 120, 0, 600),
     deadlineMarginMs: integer(env, v.deadlineMarginMs, 20_000, 0, 300_000),
     metricsNamespace: matching(

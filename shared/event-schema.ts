@@ -13,6 +13,18 @@ export interface ReconcileRequest {
   readonly instanceIds?: readonly string[];
   /** Instance-start runs wait for the SSM agent to come online. */
   readonly waitForOnline: boolean;
+  /**
+   * SQS records that could not be used (not a running-state notification), reported and
+   * returned as batch item failures so SQS moves them to the dead-letter queue.
+   */
+  readonly rejectedRecords?: readonly RejectedRecord[];
+  /** Every SQS message id of the batch, so a run that failed as a whole can return them all. */
+  readonly messageIds?: readonly string[];
+}
+
+export interface RejectedRecord {
+  readonly messageId: string;
+  readonly problem: string;
 }
 
 export const ACCEPTED_EVENTS = [
@@ -28,7 +40,7 @@ export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
   constructor(
     readonly field: string,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`Invalid event: ${field}: ${problem}.\nAccepted events:\n  ${ACCEPTED_EVENTS}`);
   }
@@ -94,21 +106,43 @@ function stateChangeInstance(value: unknown, field: string): string {
   return id;
 }
 
-function sqsInstances(records: unknown[]): string[] {
+/**
+ * An SQS batch: a record whose body is not a running-state notification is set aside
+ * (reported, and returned as a batch item failure), never failing the others. A record
+ * that is not an SQS message at all means the event is not one SQS sends: rejected whole.
+ */
+function sqsBatch(records: unknown[]): { ids: string[]; rejected: RejectedRecord[]; messageIds: string[] } {
   if (records.length === 0) throw new InvalidEventError('Records', 'expected at least one record');
-  return records.map((record, i) => {
+  const ids: string[] = [];
+  const rejected: RejectedRecord[] = [];
+  const messageIds: string[] = [];
+  records.forEach((record, i) => {
     const field = `Records[${i}]`;
-    if (!isObject(record) || record.eventSource !== 'aws:sqs' || typeof record.body !== 'string') {
-      throw new InvalidEventError(field, 'expected an SQS record with a string body');
+    if (
+      !isObject(record) ||
+      record.eventSource !== 'aws:sqs' ||
+      typeof record.body !== 'string' ||
+      typeof record.messageId !== 'string' ||
+      record.messageId.length === 0
+    ) {
+      throw new InvalidEventError(field, 'expected an SQS record with a messageId and a string body');
     }
-    let body: unknown;
+    const messageId = record.messageId;
+    messageIds.push(messageId);
     try {
-      body = JSON.parse(record.body);
-    } catch {
-      throw new InvalidEventError(`${field}.body`, 'is not JSON');
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body);
+      } catch {
+        throw new InvalidEventError(`${field}.body`, 'is not JSON');
+      }
+      ids.push(stateChangeInstance(body, `${field}.body`));
+    } catch (error) {
+      if (!(error instanceof InvalidEventError)) throw error;
+      rejected.push({ messageId, problem: `${error.field}: ${error.problem}` });
     }
-    return stateChangeInstance(body, `${field}.body`);
   });
+  return { ids: [...new Set(ids)], rejected, messageIds };
 }
 
 const CONSOLE_FIELDS = ['dryRun', 'instanceIds'];
@@ -121,8 +155,15 @@ export function parseEvent(event: unknown): ReconcileRequest {
     throw new InvalidEventError('(event)', `expected a JSON object, got ${describe(event)}`);
 
   if (Array.isArray(event.Records)) {
-    const ids = [...new Set(sqsInstances(event.Records))];
-    return { trigger: 'instance-start', dryRun: false, instanceIds: ids, waitForOnline: true };
+    const { ids, rejected, messageIds } = sqsBatch(event.Records);
+    return {
+      trigger: 'instance-start',
+      dryRun: false,
+      instanceIds: ids,
+      waitForOnline: true,
+      messageIds,
+      ...(rejected.length > 0 ? { rejectedRecords: rejected } : {}),
+    };
   }
   const detailType = event['detail-type'];
   if (detailType === 'Scheduled Event') return { trigger: 'schedule', dryRun: false, waitForOnline: false };

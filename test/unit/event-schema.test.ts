@@ -50,7 +50,8 @@ describe('parseEvent', () => {
     });
   });
   it('takes an SQS batch of notifications as one run over all their instances', () => {
-    const records = ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719', 'i-0a1b2c3d4e5f60718'].map((id) => ({
+    const records = ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719', 'i-0a1b2c3d4e5f60718'].map((id, i) => ({
+      messageId: `m-${i}`,
       eventSource: 'aws:sqs',
       body: JSON.stringify(startEvent(id)),
     }));
@@ -81,8 +82,31 @@ describe('parseEvent', () => {
   it('rejects a state-change notification for a state other than running', () => {
     expect(rejection(startEvent('i-0a1b2c3d4e5f60718', 'stopped')).field).toBe('(event).detail.state');
   });
-  it('rejects an SQS record whose body is not JSON', () => {
-    expect(rejection({ Records: [{ eventSource: 'aws:sqs', body: '{' }] }).field).toBe('Records[0].body');
+  it('sets aside an SQS record whose body is not a running-state notification and keeps the others', () => {
+    const good = {
+      messageId: 'm-0',
+      eventSource: 'aws:sqs',
+      body: JSON.stringify(startEvent('i-0a1b2c3d4e5f60718')),
+    };
+    const notJson = { messageId: 'm-1', eventSource: 'aws:sqs', body: '{' };
+    const stopped = {
+      messageId: 'm-2',
+      eventSource: 'aws:sqs',
+      body: JSON.stringify(startEvent('i-0a1b2c3d4e5f60719', 'stopped')),
+    };
+    const request = parseEvent({ Records: [good, notJson, stopped] });
+    expect(request.instanceIds).toEqual(['i-0a1b2c3d4e5f60718']);
+    expect(request.messageIds).toEqual(['m-0', 'm-1', 'm-2']);
+    expect(request.rejectedRecords).toEqual([
+      { messageId: 'm-1', problem: 'Records[1].body: is not JSON' },
+      {
+        messageId: 'm-2',
+        problem: 'Records[2].body.detail.state: only "running" is handled, got the string "stopped"',
+      },
+    ]);
+  });
+  it('rejects a batch holding a record that SQS could not have sent (no messageId)', () => {
+    expect(rejection({ Records: [{ eventSource: 'aws:sqs', body: '{}' }] }).field).toBe('Records[0]');
   });
   it('rejects a payload that is not an object', () => {
     expect(rejection([1, 2]).message).toContain('expected a JSON object, got an array');

@@ -1,0 +1,48 @@
+/**
+ * Which EC2 instances carry the fleet tag, asked of EC2 itself. Start events carry no
+ * tags and name every instance in the account, and SSM does not list an instance until
+ * its agent checks in, so this is how an instance-start run tells a booting fleet
+ * member (worth waiting for) from an instance outside the fleet (not worth a second).
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html
+ */
+import { DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { AwsCaller } from './aws-call.ts';
+
+/** Filter values per request kept modest; pages hold 5 to 1000 items (MaxResults). */
+const IDS_PER_REQUEST = 200;
+const PAGE_SIZE = 1000;
+
+export async function instancesWithTag(
+  ec2: EC2Client,
+  caller: AwsCaller,
+  tag: { readonly key: string; readonly value: string },
+  instanceIds: readonly string[],
+): Promise<ReadonlySet<string>> {
+  const tagged = new Set<string>();
+  const ec2Ids = instanceIds.filter((id) => id.startsWith('i-'));
+  for (let i = 0; i < ec2Ids.length; i += IDS_PER_REQUEST) {
+    const ids = ec2Ids.slice(i, i + IDS_PER_REQUEST);
+    let nextToken: string | undefined;
+    do {
+      const page = await caller.call('DescribeTags', (abortSignal) =>
+        ec2.send(
+          new DescribeTagsCommand({
+            Filters: [
+              { Name: 'resource-id', Values: ids },
+              { Name: 'key', Values: [tag.key] },
+              { Name: 'value', Values: [tag.value] },
+            ],
+            MaxResults: PAGE_SIZE,
+            NextToken: nextToken,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const t of page.Tags ?? []) {
+        if (t.ResourceId && t.Key === tag.key && t.Value === tag.value) tagged.add(t.ResourceId);
+      }
+      nextToken = page.NextToken;
+    } while (nextToken);
+  }
+  return tagged;
+}

@@ -1,0 +1,51 @@
+/** The fleet as SSM and EC2 show it: the FleetApi the reconcile steps use, for one run. */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { FleetApi } from '../fleet-api.ts';
+import type { AwsCaller } from './aws-call.ts';
+import { CommandRunner } from './command-runner.ts';
+import { CommandTracker } from './command-tracker.ts';
+import { instancesWithTag } from './fleet-tags.ts';
+import { listFleet } from './inventory.ts';
+
+export interface SsmFleetOptions {
+  readonly ssm: SSMClient;
+  readonly ec2: EC2Client;
+  readonly caller: AwsCaller;
+  readonly fleetTag: { readonly key: string; readonly value: string };
+  readonly pollIntervalMs: number;
+  readonly maxPollIntervalMs: number;
+  readonly pickupSeconds: number;
+  readonly now?: () => number;
+  readonly log?: {
+    info(message: string, extra?: object): void;
+    warn(message: string, extra?: object): void;
+  };
+}
+
+export function ssmFleet(o: SsmFleetOptions): FleetApi {
+  const tracker = new CommandTracker({
+    ssm: o.ssm,
+    caller: o.caller,
+    pollIntervalMs: o.pollIntervalMs,
+    maxPollIntervalMs: o.maxPollIntervalMs,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.log ? { warn: (m: string, e?: object) => o.log?.warn(m, e) } : {}),
+  });
+  const runner = new CommandRunner({
+    ssm: o.ssm,
+    caller: o.caller,
+    tracker,
+    pickupSeconds: o.pickupSeconds,
+    ...(o.now ? { now: o.now } : {}),
+    onCommandDone: ({ documentName, done, total }) => {
+      // Long runs show their progress one command (up to 50 hosts) at a time.
+      if (total > 1) o.log?.info('progress', { document: documentName, commandsDone: done, commands: total });
+    },
+  });
+  return {
+    listFleet: () => listFleet(o.ssm, o.caller, o.fleetTag),
+    taggedInstances: (ids) => instancesWithTag(o.ec2, o.caller, o.fleetTag, ids),
+    runDocument: (run) => runner.run(run),
+  };
+}

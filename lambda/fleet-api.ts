@@ -1,0 +1,21 @@
+/**
+ * The one narrow interface between the reconcile steps and AWS: list the fleet, ask EC2
+ * which started instances belong to it, run a document on hosts (which cancels whatever it
+ * gives up on). `aws/ssm-fleet.ts` implements it with SSM and EC2; unit tests of the loop
+ * implement it with an in-memory fleet.
+ */
+import type { DocumentRun } from './aws/command-runner.ts';
+import type { FleetListing } from './aws/inventory.ts';
+import type { InvocationResult } from './aws/invocation-result.ts';
+
+export type { ManagedNode } from './aws/inventory.ts';
+export type { DocumentRun, FleetListing, InvocationResult };
+
+export interface FleetApi {
+  /** Every managed node carrying the fleet tag. */
+  listFleet(): Promise<FleetListing>;
+  /** Of these instance ids, the EC2 instances that carry the fleet tag. */
+  taggedInstances(instanceIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Runs a document on hosts: one result per host, never an exception for one host's trouble. */
+  runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>>;
+}

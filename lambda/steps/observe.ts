@@ -1,0 +1,54 @@
+/**
+ * Step 2, observe: the probe document on every reachable host, answering with each
+ * component's token (header and payload only) and any waiting registration file.
+ */
+import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
+import type { ManagedNode } from '../fleet-api.ts';
+import { LEFT_FOR_NEXT_RUN, type RunContext } from './context.ts';
+import {
+  commonParameters,
+  fairOrder,
+  interpret,
+  isUnusable,
+  PINNED_DOCUMENT_VERSION,
+} from './document-runs.ts';
+import { type HostOutcome, wholeHost } from './host-outcome.ts';
+
+export interface Sighting {
+  readonly node: ManagedNode;
+  readonly report: ProbeReport;
+}
+
+export interface Observations {
+  readonly sightings: readonly Sighting[];
+  readonly settled: readonly HostOutcome[];
+}
+
+/** Longest the probe runs on a host (its steps' timeoutSeconds plus start-up). */
+export const PROBE_EXECUTION_SECONDS = 120;
+
+export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
+  if (nodes.length === 0) return { sightings: [], settled: [] };
+  if (ctx.now() >= ctx.deadlineAt) {
+    return { sightings: [], settled: nodes.map((n) => wholeHost(n, 'failed', LEFT_FOR_NEXT_RUN)) };
+  }
+  const ordered = fairOrder(nodes, ctx.runId);
+  const results = await ctx.fleet.runDocument({
+    documentName: ctx.config.documents.probe,
+    documentVersion: PINNED_DOCUMENT_VERSION,
+    instanceIds: ordered.map((n) => n.instanceId),
+    parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['none'] }),
+    comment: `kasm-token-reconciler ${ctx.runId} observe`,
+    executionSeconds: PROBE_EXECUTION_SECONDS,
+    giveUpAt: ctx.deadlineAt,
+    giveUpReason: LEFT_FOR_NEXT_RUN,
+  });
+  const sightings: Sighting[] = [];
+  const settled: HostOutcome[] = [];
+  for (const node of ordered) {
+    const report = interpret(results.get(node.instanceId), parseProbeOutput, 'probe');
+    if (isUnusable(report)) settled.push(wholeHost(node, report.status, report.reason));
+    else sightings.push({ node, report });
+  }
+  return { sightings, settled };
+}

@@ -1,0 +1,152 @@
+/**
+ * A scripted SSM client for narrow unit tests of the command runner: each host's
+ * invocation follows a behaviour the test picks. The end-to-end tests prove the same
+ * runner against the proving ground's wire-level SSM.
+ */
+import type { SSMClient } from '@aws-sdk/client-ssm';
+
+export type Behaviour =
+  | { readonly kind: 'succeed'; readonly afterMs?: number; readonly output?: string }
+  | { readonly kind: 'never-start' }
+  | { readonly kind: 'run-forever' }
+  | { readonly kind: 'invalid' };
+
+interface Invocation {
+  instanceId: string;
+  status: string;
+  details: string;
+  output: string;
+  finishAt?: number;
+}
+
+interface Command {
+  id: string;
+  documentName: string;
+  sentAt: number;
+  invocations: Invocation[];
+}
+
+export const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
+
+export class FakeSsm {
+  readonly commands: Command[] = [];
+  readonly calls: { operation: string; input: Record<string, unknown> }[] = [];
+  /** SendCommand attempts to answer with a throttle before accepting. */
+  throttleSends = 0;
+  /** ListCommandInvocations calls per command answered empty (eventual consistency). */
+  invisibleReads = 0;
+  #reads = new Map<string, number>();
+  #seq = 0;
+
+  constructor(readonly behaviourOf: (instanceId: string) => Behaviour) {}
+
+  count(operation: string): number {
+    return this.calls.filter((c) => c.operation === operation).length;
+  }
+
+  get client(): SSMClient {
+    return {
+      send: (command: { input: Record<string, unknown> }) => this.#send(command),
+    } as unknown as SSMClient;
+  }
+
+  async #send(command: { input: Record<string, unknown>; constructor: { name: string } }): Promise<unknown> {
+    const operation = command.constructor.name.replace(/Command$/, '');
+    const input = command.input;
+    this.calls.push({ operation, input });
+    this.#advance();
+    switch (operation) {
+      case 'SendCommand':
+        return this.#sendCommand(input);
+      case 'ListCommands':
+        return {
+          Commands: this.commands.map((c) => ({
+            CommandId: c.id,
+            DocumentName: c.documentName,
+            TargetCount: c.invocations.length,
+            CompletedCount: c.invocations.filter((i) => TERMINAL.has(i.status)).length,
+          })),
+        };
+      case 'ListCommandInvocations': {
+        const id = input.CommandId as string;
+        const reads = (this.#reads.get(id) ?? 0) + 1;
+        this.#reads.set(id, reads);
+        if (reads <= this.invisibleReads) return { CommandInvocations: [] };
+        const c = this.commands.find((x) => x.id === id);
+        return {
+          CommandInvocations: (c?.invocations ?? []).map((i) => ({
+            CommandId: id,
+            InstanceId: i.instanceId,
+            Status: i.status,
+            StatusDetails: i.details,
+            CommandPlugins: TERMINAL.has(i.status)
+              ? [{ Name: 'linux', Output: i.output.slice(0, 2500) }]
+              : [],
+          })),
+        };
+      }
+      case 'GetCommandInvocation': {
+        const c = this.commands.find((x) => x.id === input.CommandId);
+        const i = c?.invocations.find((x) => x.instanceId === input.InstanceId);
+        return { StandardOutputContent: i?.output ?? '' };
+      }
+      case 'CancelCommand': {
+        const c = this.commands.find((x) => x.id === input.CommandId);
+        for (const i of c?.invocations ?? []) {
+          if ((input.InstanceIds as string[]).includes(i.instanceId) && !TERMINAL.has(i.status)) {
+            i.status = 'Cancelled';
+            i.details = 'Cancelled';
+          }
+        }
+        return {};
+      }
+      default:
+        throw new Error(`FakeSsm does not know ${operation}`);
+    }
+  }
+
+  #sendCommand(input: Record<string, unknown>) {
+    if (this.throttleSends > 0) {
+      this.throttleSends--;
+      throw awsError('ThrottlingException', 'Rate exceeded');
+    }
+    const ids = input.InstanceIds as string[];
+    if (ids.some((id) => this.behaviourOf(id).kind === 'invalid')) throw awsError('InvalidInstanceId');
+    const now = Date.now();
+    const command: Command = {
+      id: `00000000-0000-0000-0000-${String(++this.#seq).padStart(12, '0')}`,
+      documentName: input.DocumentName as string,
+      sentAt: now,
+      invocations: ids.map((instanceId) => {
+        const b = this.behaviourOf(instanceId);
+        if (b.kind === 'never-start')
+          return { instanceId, status: 'Pending', details: 'Pending', output: '' };
+        if (b.kind === 'run-forever')
+          return { instanceId, status: 'InProgress', details: 'InProgress', output: '' };
+        return {
+          instanceId,
+          status: 'InProgress',
+          details: 'InProgress',
+          output: b.kind === 'succeed' ? (b.output ?? `ktr-probe v1\nhost ${instanceId}\nend`) : '',
+          finishAt: now + (b.kind === 'succeed' ? (b.afterMs ?? 0) : 0),
+        };
+      }),
+    };
+    this.commands.push(command);
+    return { Command: { CommandId: command.id } };
+  }
+
+  #advance(): void {
+    const now = Date.now();
+    for (const c of this.commands) {
+      for (const i of c.invocations) {
+        if (i.finishAt !== undefined && i.finishAt <= now && i.status === 'InProgress') {
+          i.status = 'Success';
+          i.details = 'Success';
+        }
+      }
+    }
+  }
+}
+
+const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);

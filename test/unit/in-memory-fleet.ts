@@ -1,0 +1,187 @@
+/**
+ * An in-memory fleet behind the FleetApi, for unit tests of the reconcile loop without the
+ * proving ground (as controller-runtime tests reconcilers with its fake client). Hosts
+ * answer the documents in the scripts' own line protocol, from a small model; sealed
+ * tokens are opened with real RSA keys.
+ */
+import { constants, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
+import type { DocumentRun, FleetApi, InvocationResult, ManagedNode } from '../../lambda/fleet-api.ts';
+import type { ComponentName, Platform } from '../../shared/catalog.ts';
+import { segments } from './jwt-fixtures.ts';
+
+export interface ModelComponent {
+  /** Token expiry (epoch s), or a config without a token, or one that is not a JWT. */
+  token: number | 'none' | 'garbage';
+  /** Age of a waiting registration_token.txt, or null. */
+  registrationFileAge: number | null;
+  /** Whether the component reads a delivered file (it then holds a token valid for an hour). */
+  consumes: boolean;
+  /** What the push wrote beside this component, if anything. */
+  received?: string;
+}
+
+export interface ModelHost {
+  readonly id: string;
+  readonly platform: Platform;
+  online: boolean;
+  agentVersion: string;
+  /** Not in the fleet listing at all (stopped, or not yet checked in). */
+  listed: boolean;
+  /** Carries the fleet tag in EC2 (for instance-start runs). */
+  ec2Tagged: boolean;
+  canUnseal: boolean;
+  /** Answers every document with this instead (e.g. an undelivered command). */
+  answer?: InvocationResult;
+  readonly components: Map<ComponentName, ModelComponent>;
+  key?: KeyObject;
+}
+
+export interface RecordedRun {
+  readonly role: 'probe' | 'push';
+  readonly instanceIds: readonly string[];
+  readonly parameters: Record<string, string[]>;
+  readonly documentVersion: string;
+}
+
+export class InMemoryFleet implements FleetApi {
+  readonly hosts = new Map<string, ModelHost>();
+  readonly runs: RecordedRun[] = [];
+  listCalls = 0;
+  /** Called before each listing: tests use it to bring hosts online over time. */
+  beforeListing?: (calls: number) => void;
+
+  constructor(
+    private readonly documents: { readonly probe: string; readonly push: string },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  add(
+    id: string,
+    components: Partial<Record<ComponentName, Partial<ModelComponent>>>,
+    host: Partial<ModelHost> = {},
+  ) {
+    const model: ModelHost = {
+      id,
+      platform: 'Linux',
+      online: true,
+      agentVersion: '3.3.2746.0',
+      listed: true,
+      ec2Tagged: true,
+      canUnseal: true,
+      components: new Map(),
+      ...host,
+    };
+    for (const [name, c] of Object.entries(components)) {
+      model.components.set(name as ComponentName, {
+        token: this.nowSeconds() + 3600,
+        registrationFileAge: null,
+        consumes: true,
+        ...c,
+      });
+    }
+    this.hosts.set(id, model);
+    return model;
+  }
+
+  component(id: string, name: ComponentName): ModelComponent | undefined {
+    return this.hosts.get(id)?.components.get(name);
+  }
+
+  nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  async listFleet() {
+    this.listCalls++;
+    this.beforeListing?.(this.listCalls);
+    const nodes: ManagedNode[] = [...this.hosts.values()]
+      .filter((h) => h.listed)
+      .map((h) => ({
+        instanceId: h.id,
+        platform: h.platform,
+        online: h.online,
+        pingStatus: h.online ? 'Online' : 'ConnectionLost',
+        agentVersion: h.agentVersion,
+      }));
+    return { nodes, unsupported: [] };
+  }
+
+  async taggedInstances(ids: readonly string[]) {
+    return new Set(ids.filter((id) => this.hosts.get(id)?.ec2Tagged));
+  }
+
+  async runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>> {
+    const role = run.documentName === this.documents.push ? 'push' : 'probe';
+    const results = new Map<string, InvocationResult>();
+    for (let i = 0; i < run.instanceIds.length; i += 50) {
+      const batch = run.instanceIds.slice(i, i + 50);
+      const parameters = run.parametersFor(batch);
+      this.runs.push({ role, instanceIds: batch, parameters, documentVersion: run.documentVersion });
+      for (const id of batch) {
+        const host = this.hosts.get(id);
+        if (!host) results.set(id, { kind: 'failed', detail: 'no such host' });
+        else if (host.answer) results.set(id, host.answer);
+        else if (!host.online) results.set(id, { kind: 'unreachable', detail: 'DeliveryTimedOut' });
+        else
+          results.set(id, { kind: 'output', succeeded: true, output: this.#answer(host, role, parameters) });
+      }
+    }
+    return results;
+  }
+
+  #answer(host: ModelHost, role: 'probe' | 'push', parameters: Record<string, string[]>): string {
+    const lines = role === 'probe' ? this.#probe(host, parameters) : this.#push(host, parameters);
+    return [`ktr-${role} v1`, ...lines, 'end'].join('\n');
+  }
+
+  #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
+    const lines = [`host openssl=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
+    if (parameters.KeyPair?.[0] === 'create' && host.canUnseal) {
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      host.key = privateKey;
+      lines.push(`key spki=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`);
+    }
+    for (const [name, c] of host.components) lines.push(`comp ${name} ${this.#describe(c)}`);
+    return lines;
+  }
+
+  #push(host: ModelHost, parameters: Record<string, string[]>): string[] {
+    const entry = (parameters.Deliveries?.[0] ?? '').split(' ').find((e) => e.startsWith(`${host.id}:`));
+    if (!entry) return ['host result=no-delivery'];
+    const [, names = '', sealed = ''] = entry.split(':');
+    if (!host.key) return names.split('+').map((n) => `comp ${n} push=failed reason=key-missing`);
+    const token = privateDecrypt(
+      { key: host.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      Buffer.from(sealed, 'base64'),
+    ).toString();
+    host.key = undefined;
+    const lines = ['host result=unsealed'];
+    for (const name of names.split('+') as ComponentName[]) {
+      const c = host.components.get(name);
+      if (!c) {
+        lines.push(`comp ${name} push=failed reason=config-missing`);
+        continue;
+      }
+      c.received = token;
+      if (c.consumes) {
+        c.token = this.nowSeconds() + 3600;
+        c.registrationFileAge = null;
+      } else {
+        c.registrationFileAge = 0;
+      }
+      lines.push(`comp ${name} push=written ${this.#describe(c)}`);
+    }
+    return lines;
+  }
+
+  #describe(c: ModelComponent): string {
+    const token =
+      c.token === 'none'
+        ? 'none'
+        : c.token === 'garbage'
+          ? 'unreadable'
+          : segments({ exp: c.token, authorizations: [] });
+    const reg = c.registrationFileAge === null ? 'absent' : String(c.registrationFileAge);
+    return `token=${token} reg=${reg} running=true`;
+  }
+}
