@@ -232,7 +232,7 @@ describe('a reconcile run on Linux hosts', () => {
       { hosts: [1, 2].map((n) => ({ id: ID(n), components: { agent: { token: 'expired' } } })) },
       async (ground) => {
         const run = await reconcileOnce(ground, {
-          Records: [{ eventSource: 'aws:sqs', body: JSON.stringify(notification(ID(1))) }],
+          Records: [{ messageId: 'm-1', eventSource: 'aws:sqs', body: JSON.stringify(notification(ID(1))) }],
         });
         expect(run.report.trigger).toBe('instance-start');
         expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
@@ -262,6 +262,7 @@ describe('a run short of Lambda time', () => {
 
 describe('an instance-start run', () => {
   const started = (id: string) => ({
+    messageId: `m-${id}`,
     eventSource: 'aws:sqs',
     body: JSON.stringify({
       'detail-type': 'EC2 Instance State-change Notification',

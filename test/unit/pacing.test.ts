@@ -1,0 +1,119 @@
+/** Client-side pacing and the deadline-bounded, throttle-riding AWS call. */
+import { describe, expect, it } from 'vitest';
+import { AwsCaller, DeadlineError, isThrottle } from '../../lambda/aws/aws-call.ts';
+import { Pacer } from '../../lambda/aws/pacer.ts';
+import { awsError } from './fake-ssm.ts';
+
+/** A clock that only moves when someone sleeps on it. */
+function fakeClock() {
+  let now = 1_000_000;
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+}
+
+describe('Pacer', () => {
+  it('lets a burst through at once, then one call per 1/rate seconds', async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, burst: 3, ...clock });
+    const start = clock.now();
+    const times: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      await pacer.take('SendCommand');
+      times.push(clock.now() - start);
+    }
+    expect(times).toEqual([0, 0, 0, 500, 1000, 1500, 2000]);
+  });
+
+  it('keeps one bucket per operation', async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, burst: 1, ...clock });
+    await pacer.take('SendCommand');
+    await pacer.take('ListCommands');
+    expect(clock.now()).toBe(1_000_000);
+  });
+
+  it('starts a drained bucket over empty, so the next call waits a full interval', async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 4, burst: 10, ...clock });
+    pacer.drain('SendCommand');
+    await pacer.take('SendCommand');
+    expect(clock.now() - 1_000_000).toBe(250);
+  });
+
+  it('refuses a rate or burst that could never let a call through', () => {
+    expect(() => new Pacer({ ratePerSecond: 0, burst: 1 })).toThrow(RangeError);
+    expect(() => new Pacer({ ratePerSecond: 1, burst: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('AwsCaller', () => {
+  const caller = (deadlineIn: number, clock = fakeClock()) =>
+    new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100, ...clock }),
+      deadlineAt: clock.now() + deadlineIn,
+      ...clock,
+    });
+
+  it('retries a throttled call with backoff until it goes through, counting the throttles', async () => {
+    const c = caller(60_000);
+    let attempts = 0;
+    const result = await c.call('SendCommand', async () => {
+      if (++attempts <= 4) throw awsError('ThrottlingException', 'Rate exceeded');
+      return 'sent';
+    });
+    expect(result).toBe('sent');
+    expect(c.throttles).toBe(4);
+  });
+
+  it('gives up on throttling with a DeadlineError once the backoff would pass the deadline', async () => {
+    const c = caller(3000);
+    await expect(
+      c.call('SendCommand', async () => {
+        throw awsError('ThrottlingException');
+      }),
+    ).rejects.toBeInstanceOf(DeadlineError);
+  });
+
+  it('passes other errors through untouched', async () => {
+    const c = caller(60_000);
+    await expect(
+      c.call('SendCommand', async () => {
+        throw awsError('InvalidInstanceId');
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidInstanceId' });
+  });
+
+  it('hands the SDK an abort signal that fires at the deadline', async () => {
+    const c = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100 }),
+      deadlineAt: Date.now() + 200,
+    });
+    const call = c.call(
+      'ListCommands',
+      (signal) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(awsError('AbortError')))),
+    );
+    await expect(call).rejects.toBeInstanceOf(DeadlineError);
+  });
+
+  it('makes no call at all after the deadline', async () => {
+    const c = caller(-1);
+    let called = false;
+    await expect(
+      c.call('SendCommand', async () => {
+        called = true;
+      }),
+    ).rejects.toBeInstanceOf(DeadlineError);
+    expect(called).toBe(false);
+  });
+
+  it('knows the throttling error names of SSM and EC2', () => {
+    expect(isThrottle(awsError('ThrottlingException'))).toBe(true);
+    expect(isThrottle(awsError('RequestLimitExceeded'))).toBe(true);
+    expect(isThrottle(awsError('InvalidInstanceId'))).toBe(false);
+  });
+});
