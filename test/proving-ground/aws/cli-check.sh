@@ -65,9 +65,17 @@ secret_name="$(awscli secretsmanager get-secret-value --secret-id "$secret_id" -
 echo "ok: get-secret-value found $secret_name"
 
 # 3. SendCommand to the first online tagged node, then wait until its invocation is terminal.
-online_filters="[{\"Key\":\"tag:${tag_key}\",\"Values\":[\"${tag_value}\"]},{\"Key\":\"PingStatus\",\"Values\":[\"Online\"]}]"
-target="$(awscli_paged ssm describe-instance-information --filters "$online_filters" --max-items 1 \
-  --query 'InstanceInformationList[0].InstanceId' | head -n 1)"
+# Tag filters can't be mixed with other filter keys: AWS answers ValidationException, so the online
+# node is picked client-side from the tag-filtered list.
+mixed="[{\"Key\":\"tag:${tag_key}\",\"Values\":[\"${tag_value}\"]},{\"Key\":\"PingStatus\",\"Values\":[\"Online\"]}]"
+if mixed_error="$(awscli ssm describe-instance-information --filters "$mixed" 2>&1)"; then
+  fail "a tag filter mixed with PingStatus was accepted"
+fi
+[[ "$mixed_error" == *"ValidationException"*"Cannot mix tag or inventory filter with any other filter."* ]] ||
+  fail "mixing tag and PingStatus filters answered: $mixed_error"
+echo "ok: describe-instance-information refuses a tag filter mixed with PingStatus"
+target="$(awscli_paged ssm describe-instance-information --filters "$filters" \
+  --query "InstanceInformationList[?PingStatus=='Online'] | [0].InstanceId" | head -n 1)"
 [[ "$target" =~ ^m?i- ]] || fail "no online tagged node to send a command to"
 command_id="$(awscli ssm send-command --document-name "$document" --instance-ids "$target" \
   --parameters "$parameters" --comment "cli-check" --query Command.CommandId)"
