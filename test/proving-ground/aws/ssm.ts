@@ -486,9 +486,19 @@ export class SsmService {
     const pickUpUntil = command.requested.getTime() + command.timeoutSeconds * 1000;
     const reachable = (n: SimulatedNode | undefined) =>
       n?.online === true && (n.state ?? 'running') === 'running';
-    let node = this.currentNode(sentTo.instanceId);
-    while (!reachable(node)) {
+    for (;;) {
       if (this.closed || inv.cancelRequested) return;
+      const node = this.currentNode(sentTo.instanceId);
+      if (node !== undefined && reachable(node)) {
+        // The agent picks the command up after `deliveryDelayMs`, if its node is still there by then.
+        await this.delay(this.options.deliveryDelayMs);
+        if (this.closed || inv.cancelRequested) return;
+        const now = this.currentNode(sentTo.instanceId);
+        if (now !== undefined && reachable(now)) {
+          await this.execute(inv, now, doc, params);
+          return;
+        }
+      }
       if (Date.now() >= pickUpUntil) {
         await this.delay(Math.max(0, command.expiresAfter.getTime() - Date.now()));
         if (inv.cancelRequested) return;
@@ -504,13 +514,13 @@ export class SsmService {
       if (sentTo.online) {
         inv.status = 'Delayed';
         inv.statusDetails = 'Delayed';
+        for (const p of inv.plugins) {
+          p.status = 'Delayed';
+          p.statusDetails = 'Delayed';
+        }
       }
-      await this.delay(Math.min(DELIVERY_POLL_MS, pickUpUntil - Date.now()));
-      node = this.currentNode(sentTo.instanceId);
+      await this.delay(Math.max(1, Math.min(DELIVERY_POLL_MS, pickUpUntil - Date.now())));
     }
-    await this.delay(this.options.deliveryDelayMs);
-    if (this.closed || inv.cancelRequested || node === undefined) return;
-    await this.execute(inv, node, doc, params);
   }
 
   /** A timer that close() cancels (the pending work then settles without finishing). */
