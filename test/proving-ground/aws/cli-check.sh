@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shows that the AWS CLI (v1 or v2) works against the proving ground's AWS endpoint, unmodified:
 # DescribeInstanceInformation with a tag filter and --max-items paging, GetSecretValue, SendCommand and
-# ListCommandInvocations --details.
+# ListCommandInvocations --details, and EC2 DescribeTags.
 #
 # Usage: cli-check.sh ENDPOINT    (e.g. the "awsEndpoint" that `npm run proving-ground` prints)
 # Environment (defaults in brackets):
@@ -95,3 +95,16 @@ plugins="$(awscli ssm list-command-invocations --command-id "$command_id" --deta
   --query 'CommandInvocations[0].CommandPlugins[].[Name,Status,ResponseCode]')"
 [[ -n "$plugins" ]] || fail "list-command-invocations --details showed no plugins"
 echo "ok: list-command-invocations --details: $(tr '\t' ' ' <<<"$plugins" | paste -sd ';')"
+
+# 5. EC2 DescribeTags (Query protocol, XML): which instances carry the fleet tag; mi- nodes have no EC2 tags.
+tagged="$(awscli ec2 describe-tags --filters "Name=key,Values=${tag_key}" "Name=resource-type,Values=instance" \
+  --query 'Tags[].ResourceId')"
+for id in $tagged; do
+  [[ "$id" == i-* ]] || fail "describe-tags listed $id, which is not an EC2 instance"
+done
+[[ -n "$tagged" ]] || fail "describe-tags found no instance with the fleet tag"
+if bad_filter="$(awscli ec2 describe-tags --filters "Name=colour,Values=blue" 2>&1)"; then
+  fail "describe-tags accepted an unknown filter"
+fi
+[[ "$bad_filter" == *"InvalidParameterValue"* ]] || fail "an unknown describe-tags filter answered: $bad_filter"
+echo "ok: ec2 describe-tags: $(wc -w <<<"$tagged") instances carry ${tag_key}"

@@ -89,14 +89,25 @@ describe('the AWS CLI against the proving ground', () => {
       expect(stdout).toContain(
         'ok: list-command-invocations --details: deliverLinux Success 0;deliverWindows Success 0',
       );
+      expect(stdout).toContain(`ok: ec2 describe-tags: 8 instances carry ${TAG.key}`);
       expect(fleet.runs.map((r) => r.instanceId)).toEqual([hybridId(2)]);
       const operations = new Set(server.calls.map((c) => c.operation));
       expect(operations).toEqual(
-        new Set(['DescribeInstanceInformation', 'GetSecretValue', 'SendCommand', 'ListCommandInvocations']),
+        new Set([
+          'DescribeInstanceInformation',
+          'GetSecretValue',
+          'SendCommand',
+          'ListCommandInvocations',
+          'DescribeTags',
+        ]),
       );
       expect(server.calls.filter((c) => c.status !== 200).map((c) => c.errorType)).toEqual([
         'ValidationException',
+        'InvalidParameterValue',
       ]);
+      expect(
+        server.calls.filter((c) => c.operation === 'DescribeTags').every((c) => c.service === 'ec2'),
+      ).toBe(true);
     });
   }
 });

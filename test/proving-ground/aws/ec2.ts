@@ -156,12 +156,8 @@ function wildcard(pattern: string): RegExp {
 }
 
 function esc(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&apos;');
+  // Element text only (no attributes are built from input): &, < and > are all that need escaping.
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 export function newRequestId(): string {
