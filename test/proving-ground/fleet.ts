@@ -373,7 +373,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     async runStep(run: StepRun): Promise<StepResult> {
       const e = entry(run.instanceId);
       if (stopping) throw new Error('The simulated fleet is stopped');
-      if (!runs(e)) throw new Error(`runStep called for offline or stopped host ${run.instanceId}`);
+      if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
       if (e.linux) return e.linux.runStep(run);
       return e.windows!.runStep(run);
     },
