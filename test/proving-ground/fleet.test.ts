@@ -11,6 +11,7 @@ import {
   processesMatching,
   REGISTRATION_TOKEN,
   startGround,
+  waitFor,
 } from './testing.ts';
 
 let ground: Ground | undefined;
@@ -190,6 +191,42 @@ describe('the simulated fleet', () => {
     expect(fleet.component('i-00000001', 'agent')).toBeUndefined();
     expect(api.requestCounts().refresh_token).toBe(0);
     await expect(run).rejects.toThrow('runStep called for offline host i-00000001');
+  });
+
+  it('moves hosts through time: a starting host is stopped, then running and ConnectionLost, then Online; a dropping agent goes ConnectionLost', async () => {
+    // Prepare
+    ground = await startGround({
+      kasm: { heartbeatSeconds: 0.2 },
+      hosts: [
+        { id: 'i-00000001', startsAfterSeconds: 2, components: { agent: { token: 'in-grace' } } },
+        { id: 'i-00000002', goesOfflineAfterSeconds: 2, components: { agent: { token: 'valid' } } },
+        { id: 'i-00000003', state: 'stopped', components: { agent: { token: 'in-grace' } } },
+      ],
+    });
+    const { fleet } = ground;
+    const nodeOf = (id: string) => fleet.nodes().find((n) => n.instanceId === id);
+    fleet.start();
+
+    // Act
+    const atStart = fleet.nodes().map((n) => [n.state, n.online]);
+    const componentAtStart = fleet.component('i-00000001', 'agent');
+    await waitFor(() => nodeOf('i-00000001')?.state === 'running', 10_000, 'the host to start');
+    const booting = nodeOf('i-00000001')?.online;
+    await waitFor(() => nodeOf('i-00000001')?.online === true, 10_000, 'the agent to check in');
+    await waitFor(() => nodeOf('i-00000002')?.online === false, 10_000, 'the agent to drop');
+
+    // Assess
+    expect(atStart).toEqual([
+      ['stopped', false],
+      ['running', true],
+      ['stopped', false],
+    ]);
+    expect(componentAtStart).toBeUndefined();
+    expect(booting).toBe(false);
+    expect(fleet.component('i-00000001', 'agent')).toBeDefined();
+    expect(fleet.component('i-00000003', 'agent')).toBeUndefined();
+    expect(nodeOf('i-00000002')?.lastPingAt).toBeInstanceOf(Date);
+    expect(fleet.component('i-00000002', 'agent')).toBeDefined(); // only the agent dropped
   });
 
   it('starts the components of a host that comes online', async () => {

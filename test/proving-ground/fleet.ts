@@ -38,7 +38,14 @@ import {
 import { SimulatedComponent } from './kasm/component.ts';
 import { stringAt, writeConfigValue } from './kasm/config-file.ts';
 import type { HostScenario, Scenario, TokenState } from './scenario.ts';
-import type { SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
+import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
+
+/**
+ * Seconds from an instance reaching `running` to its SSM Agent checking in (PingStatus Online). Real
+ * agents take some tens of seconds after boot (domain.md, "Listing nodes"); the proving ground keeps it
+ * short but non-zero so a product that does not wait for check-in is caught.
+ */
+export const AGENT_CHECK_IN_SECONDS = 3;
 
 export interface FleetOptions {
   readonly kasm: KasmAdminApi;
@@ -121,6 +128,12 @@ interface HostEntry {
   readonly linux?: LinuxHost;
   readonly windows?: WindowsHost;
   online: boolean;
+  /** EC2 state now: a `startsAfterSeconds` host goes from stopped to running on its own. */
+  state: InstanceState;
+  /** False while a just-started host's agent has not checked in yet. */
+  agentCheckedIn: boolean;
+  /** When the agent stopped answering (`goesOfflineAfterSeconds`); ConnectionLost from then on. */
+  agentLostAt: Date | undefined;
 }
 
 export async function createFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
@@ -198,7 +211,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           });
         }
         await host.create(setups);
-        hosts.set(h.id, { scenario: h, index, linux: host, online: h.online });
+        hosts.set(h.id, { scenario: h, index, linux: host, ...initialTiming(h) });
       } else {
         if (!standIns) {
           standIns = new StandInServer();
@@ -232,7 +245,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           },
           api,
         );
-        hosts.set(h.id, { scenario: h, index, windows: host, online: h.online });
+        hosts.set(h.id, { scenario: h, index, windows: host, ...initialTiming(h) });
       }
     }
   } catch (error) {
@@ -243,6 +256,16 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
   let started = false;
   let stopping: Promise<void> | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+  const after = (seconds: number, action: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!stopping) action();
+    }, seconds * 1000);
+    timers.add(timer);
+  };
+  /** Components run only on a powered (`running`) host that is not switched off (`online`). */
+  const runs = (e: HostEntry): boolean => e.online && e.state === 'running';
 
   const entry = (id: string): HostEntry => {
     const e = hosts.get(id);
@@ -334,7 +357,10 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return [...hosts.values()].map((e) => ({
         instanceId: e.scenario.id,
         platform: e.scenario.platform,
-        online: e.online,
+        online: runs(e) && e.agentCheckedIn && e.agentLostAt === undefined,
+        state: e.state,
+        agentVersion: e.scenario.agentVersion,
+        ...(e.agentLostAt === undefined ? {} : { lastPingAt: e.agentLostAt }),
         tags: {
           Name: `kasm-${e.scenario.platform.toLowerCase()}-${e.index + 1}`,
           ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
@@ -347,7 +373,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     async runStep(run: StepRun): Promise<StepResult> {
       const e = entry(run.instanceId);
       if (stopping) throw new Error('The simulated fleet is stopped');
-      if (!e.online) throw new Error(`runStep called for offline host ${run.instanceId}`);
+      if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
       if (e.linux) return e.linux.runStep(run);
       return e.windows!.runStep(run);
     },
@@ -355,11 +381,31 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     start(): void {
       if (started || stopping) return;
       started = true;
-      for (const e of hosts.values()) if (e.online) startLoops(e);
+      for (const e of hosts.values()) {
+        if (runs(e)) startLoops(e);
+        const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
+        if (startsAfterSeconds !== undefined) {
+          after(startsAfterSeconds, () => {
+            e.state = 'running';
+            if (runs(e)) startLoops(e);
+            after(AGENT_CHECK_IN_SECONDS, () => {
+              e.agentCheckedIn = true;
+            });
+          });
+        }
+        if (goesOfflineAfterSeconds !== undefined) {
+          // Only the agent drops: the host and its components keep running.
+          after(goesOfflineAfterSeconds, () => {
+            e.agentLostAt = new Date();
+          });
+        }
+      }
     },
 
     stop(): Promise<void> {
       stopping ??= (async () => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
         await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll() ?? e.windows?.abortAll()));
@@ -412,7 +458,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       if (e.online === online) return;
       e.online = online;
       if (!started || stopping) return;
-      if (online) startLoops(e);
+      if (runs(e)) startLoops(e);
       else void stopLoops(id);
     },
 
@@ -486,6 +532,17 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
   };
   return fleet;
+}
+
+function initialTiming(
+  h: HostScenario,
+): Pick<HostEntry, 'online' | 'state' | 'agentCheckedIn' | 'agentLostAt'> {
+  return {
+    online: h.online,
+    state: h.state,
+    agentCheckedIn: h.startsAfterSeconds === undefined,
+    agentLostAt: undefined,
+  };
 }
 
 function octal(mode: number): string {

@@ -93,6 +93,7 @@ export async function startProvingGround(
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,
+      consistencyDelayMs: scenario.faults.consistencyDelayMs,
     });
     stops.push(() => aws.close());
     fleet.start();

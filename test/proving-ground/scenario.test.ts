@@ -43,10 +43,80 @@ describe('parseScenario', () => {
           managed: true,
           opensslMissing: false,
           components: { agent: { token: 'valid', running: true, readOnly: false } },
+          state: 'running',
+          agentVersion: '3.3.2746.0',
         },
       ],
-      faults: { throttleRate: 0, serverErrorRate: 0 },
+      faults: { throttleRate: 0, serverErrorRate: 0, throttle: {}, consistencyDelayMs: 1000, seed: 1 },
     });
+  });
+
+  it('reads the host fields for real-world behaviour: state, start and offline times, agent version', () => {
+    // Prepare
+    const input = {
+      registrationToken: TOKEN,
+      hosts: [
+        host({ id: 'i-00000001', state: 'terminated' }),
+        host({ id: 'i-00000002', startsAfterSeconds: 5, agentVersion: '3.2.582.0' }),
+        host({ id: 'i-00000003', goesOfflineAfterSeconds: 2.5 }),
+      ],
+      faults: { throttle: { SendCommand: { ratePerSecond: 2, burst: 5 } }, consistencyDelayMs: 0, seed: 7 },
+    };
+
+    // Act
+    const scenario = parseScenario(input, 'timing.json');
+
+    // Assess
+    expect(
+      scenario.hosts.map((h) => [h.state, h.startsAfterSeconds, h.goesOfflineAfterSeconds, h.agentVersion]),
+    ).toEqual([
+      ['terminated', undefined, undefined, '3.3.2746.0'],
+      ['stopped', 5, undefined, '3.2.582.0'],
+      ['running', undefined, 2.5, '3.3.2746.0'],
+    ]);
+    expect(scenario.faults).toEqual({
+      throttleRate: 0,
+      serverErrorRate: 0,
+      throttle: { SendCommand: { ratePerSecond: 2, burst: 5 } },
+      consistencyDelayMs: 0,
+      seed: 7,
+    });
+  });
+
+  it('names every invalid host timing and fault field by its JSON path', () => {
+    // Prepare
+    const input = {
+      registrationToken: TOKEN,
+      hosts: [
+        host({ id: 'i-00000001', state: 'paused', agentVersion: 'latest' }),
+        host({ id: 'i-00000002', state: 'stopped', startsAfterSeconds: 3, goesOfflineAfterSeconds: -1 }),
+      ],
+      faults: {
+        throttle: {
+          'send-command': { ratePerSecond: 1, burst: 1 },
+          SendCommand: { ratePerSecond: 0, burst: 1.5 },
+        },
+        consistencyDelayMs: 'soon',
+        seed: 1.5,
+      },
+    };
+
+    // Act
+    const problems = problemsOf(input);
+
+    // Assess
+    expect(problems).toEqual([
+      'hosts[0].state: expected one of running|stopped|terminated, got "paused"',
+      'hosts[0].agentVersion: expected an SSM Agent version such as "3.3.2746.0", got "latest"',
+      'hosts[1].goesOfflineAfterSeconds: expected a number of seconds between 0 and 86400, got -1',
+      'hosts[1].startsAfterSeconds: a host that starts later is stopped until then by itself; remove state "stopped"',
+      'hosts[1].goesOfflineAfterSeconds: needs a running host, but state is "stopped"',
+      'faults.throttle.send-command: expected an AWS operation name such as "SendCommand" as the key',
+      'faults.throttle.SendCommand.ratePerSecond: expected a number of calls per second greater than 0 and at most 10000, got 0',
+      'faults.throttle.SendCommand.burst: expected a whole number of calls between 1 and 100000, got 1.5',
+      'faults.consistencyDelayMs: expected a number of milliseconds between 0 and 60000, got "soon"',
+      'faults.seed: expected an integer between 0 and 4294967295, got 1.5',
+    ]);
   });
 
   it('keeps the values a full scenario gives, including a null registration token and a Windows host', () => {
@@ -81,7 +151,7 @@ describe('parseScenario', () => {
       readOnly: false,
     });
     expect(scenario.hosts[2]?.components.guac).toEqual({ token: 'garbage', running: true, readOnly: true });
-    expect(scenario.faults).toEqual({ throttleRate: 0.2, serverErrorRate: 0.1 });
+    expect(scenario.faults).toMatchObject({ throttleRate: 0.2, serverErrorRate: 0.1 });
   });
 
   it('names the path, the accepted values and the bad value of an unknown token state', () => {
@@ -120,9 +190,9 @@ describe('parseScenario', () => {
     expect(scenario.warnings).toEqual([
       'colour: unknown field, ignored (known: description, kasm, registrationToken, hosts, faults)',
       'kasm.lifetime: unknown field, ignored (known: healthy, tokenLifetimeSeconds, gracePeriodSeconds, heartbeatSeconds)',
-      'hosts[0].region: unknown field, ignored (known: id, platform, online, managed, opensslMissing, components)',
+      'hosts[0].region: unknown field, ignored (known: id, platform, online, managed, opensslMissing, components, state, startsAfterSeconds, goesOfflineAfterSeconds, agentVersion)',
       'hosts[0].components.agent.restart: unknown field, ignored (known: token, running, readOnly)',
-      'faults.latency: unknown field, ignored (known: throttleRate, serverErrorRate)',
+      'faults.latency: unknown field, ignored (known: throttleRate, serverErrorRate, throttle, consistencyDelayMs, seed)',
     ]);
   });
 

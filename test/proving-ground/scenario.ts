@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ComponentName, isComponentName, LINUX_COMPONENTS, WINDOWS_COMPONENTS } from './kasm/catalog.ts';
-import type { Platform } from './types.ts';
+import type { InstanceState, Platform } from './types.ts';
 
 export const TOKEN_STATES = ['valid', 'expiring', 'in-grace', 'expired', 'missing', 'garbage'] as const;
 export type TokenState = (typeof TOKEN_STATES)[number];
@@ -35,12 +35,37 @@ export interface HostScenario {
   readonly managed: boolean;
   readonly opensslMissing: boolean;
   readonly components: Readonly<Partial<Record<ComponentName, ComponentScenario>>>;
+  /** EC2 state when the proving ground starts (`stopped` when `startsAfterSeconds` is set). */
+  readonly state: InstanceState;
+  /** Stopped at start, running after this many seconds, agent Online a few seconds later. */
+  readonly startsAfterSeconds?: number;
+  /** The agent stops answering (ConnectionLost) this many seconds after the start. */
+  readonly goesOfflineAfterSeconds?: number;
+  /** SSM Agent version the node reports; below 3.3.2746.0 scripts get no SSM_<Param> variables. */
+  readonly agentVersion: string;
+}
+
+/** One operation's token bucket: `burst` calls at once, refilled at `ratePerSecond`. */
+export interface ThrottleBucket {
+  readonly ratePerSecond: number;
+  readonly burst: number;
 }
 
 export interface FaultsScenario {
   readonly throttleRate: number;
   readonly serverErrorRate: number;
+  /** Per-operation token buckets shared by every caller, on top of `throttleRate`. */
+  readonly throttle: Readonly<Record<string, ThrottleBucket>>;
+  /** How long after SendCommand its invocations stay invisible (eventual consistency). */
+  readonly consistencyDelayMs: number;
+  /** Seed of the PRNG that draws `throttleRate` / `serverErrorRate` faults: runs are reproducible. */
+  readonly seed: number;
 }
+
+/** The SSM Agent version a scenario host reports unless it says otherwise (ENV_VAR-capable). */
+export const CURRENT_AGENT_VERSION = '3.3.2746.0';
+const AGENT_VERSION = /^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$/;
+const OPERATION = /^[A-Z][A-Za-z0-9]{2,63}$/;
 
 export interface Scenario {
   /** Free text for the reader of the file; ignored by the proving ground. */
@@ -59,9 +84,16 @@ export interface Scenario {
 
 export const SCENARIO_DEFAULTS = {
   kasm: { healthy: true, tokenLifetimeSeconds: 120, gracePeriodSeconds: 60, heartbeatSeconds: 1 },
-  host: { platform: 'Linux', online: true, managed: true, opensslMissing: false },
+  host: {
+    platform: 'Linux',
+    online: true,
+    managed: true,
+    opensslMissing: false,
+    state: 'running',
+    agentVersion: CURRENT_AGENT_VERSION,
+  },
   component: { running: true, readOnly: false },
-  faults: { throttleRate: 0, serverErrorRate: 0 },
+  faults: { throttleRate: 0, serverErrorRate: 0, throttle: {}, consistencyDelayMs: 1000, seed: 1 },
 } as const;
 
 /** Thrown for a scenario that cannot be used; `problems` lists every problem, one sentence each. */
@@ -281,6 +313,10 @@ class Validator {
       'managed',
       'opensslMissing',
       'components',
+      'state',
+      'startsAfterSeconds',
+      'goesOfflineAfterSeconds',
+      'agentVersion',
     ]);
     if (!o) return undefined;
     const d = SCENARIO_DEFAULTS.host;
@@ -302,8 +338,60 @@ class Validator {
       this.warn(`${path}.opensslMissing`, 'has no effect on a Windows host (only Linux hosts use openssl)');
     }
     const components = this.components(`${path}.components`, o.components, platform, kasm);
+    const timing = this.hostTiming(path, o, online);
     if (id === undefined) return undefined;
-    return { id, platform, online, managed, opensslMissing, components };
+    return { id, platform, online, managed, opensslMissing, components, ...timing };
+  }
+
+  /** Host fields for real-world behaviour: EC2 state over time and the agent (contract section 3). */
+  private hostTiming(
+    path: string,
+    o: Json,
+    online: boolean,
+  ): Pick<HostScenario, 'state' | 'startsAfterSeconds' | 'goesOfflineAfterSeconds' | 'agentVersion'> {
+    const d = SCENARIO_DEFAULTS.host;
+    const states: readonly InstanceState[] = ['running', 'stopped', 'terminated'];
+    const given = this.oneOf<InstanceState>(`${path}.state`, o.state, states, d.state) ?? d.state;
+    const seconds = { min: 0, max: 86400, label: 'a number of seconds between 0 and 86400' };
+    const startsAfter =
+      o.startsAfterSeconds === undefined
+        ? undefined
+        : this.number(`${path}.startsAfterSeconds`, o.startsAfterSeconds, 0, seconds);
+    const offlineAfter =
+      o.goesOfflineAfterSeconds === undefined
+        ? undefined
+        : this.number(`${path}.goesOfflineAfterSeconds`, o.goesOfflineAfterSeconds, 0, seconds);
+    if (startsAfter !== undefined && o.state !== undefined && given !== 'running') {
+      this.problem(
+        `${path}.startsAfterSeconds`,
+        `a host that starts later is stopped until then by itself; remove state ${JSON.stringify(given)}`,
+      );
+    }
+    if (offlineAfter !== undefined && given !== 'running') {
+      this.problem(
+        `${path}.goesOfflineAfterSeconds`,
+        `needs a running host, but state is ${JSON.stringify(given)}`,
+      );
+    }
+    if (offlineAfter !== undefined && !online) {
+      this.warn(`${path}.goesOfflineAfterSeconds`, 'has no effect on a host with online: false');
+    }
+    let agentVersion: string = d.agentVersion;
+    if (o.agentVersion !== undefined) {
+      if (typeof o.agentVersion === 'string' && AGENT_VERSION.test(o.agentVersion))
+        agentVersion = o.agentVersion;
+      else
+        this.problem(
+          `${path}.agentVersion`,
+          `expected an SSM Agent version such as "3.3.2746.0", got ${show(o.agentVersion)}`,
+        );
+    }
+    return {
+      state: startsAfter === undefined ? given : 'stopped',
+      ...(startsAfter === undefined ? {} : { startsAfterSeconds: startsAfter }),
+      ...(offlineAfter === undefined ? {} : { goesOfflineAfterSeconds: offlineAfter }),
+      agentVersion,
+    };
   }
 
   private components(
@@ -360,16 +448,80 @@ class Validator {
     return token === undefined ? undefined : { token, running, readOnly };
   }
 
+  private throttle(value: unknown): Record<string, ThrottleBucket> {
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.problem('faults.throttle', `expected an object keyed by operation name, got ${show(value)}`);
+      return {};
+    }
+    const buckets: Record<string, ThrottleBucket> = {};
+    for (const [operation, raw] of Object.entries(value)) {
+      const path = `faults.throttle.${operation}`;
+      if (!OPERATION.test(operation)) {
+        this.problem(path, 'expected an AWS operation name such as "SendCommand" as the key');
+        continue;
+      }
+      const o = this.object(path, raw, ['ratePerSecond', 'burst']);
+      if (!o) continue;
+      if (o.ratePerSecond === undefined) this.problem(`${path}.ratePerSecond`, 'required: calls per second');
+      if (o.burst === undefined) this.problem(`${path}.burst`, 'required: calls allowed at once');
+      const ratePerSecond = this.number(`${path}.ratePerSecond`, o.ratePerSecond, 1, {
+        min: 0,
+        minExclusive: true,
+        max: 10000,
+        label: 'a number of calls per second greater than 0 and at most 10000',
+      });
+      const burst = this.number(`${path}.burst`, o.burst, 1, {
+        min: 1,
+        max: 100000,
+        label: 'a whole number of calls between 1 and 100000',
+      });
+      if (typeof o.burst === 'number' && !Number.isInteger(o.burst)) {
+        this.problem(
+          `${path}.burst`,
+          `expected a whole number of calls between 1 and 100000, got ${show(o.burst)}`,
+        );
+      }
+      buckets[operation] = { ratePerSecond, burst };
+    }
+    return buckets;
+  }
+
   private faults(value: unknown): FaultsScenario {
     const d = SCENARIO_DEFAULTS.faults;
     if (value === undefined) return { ...d };
-    const o = this.object('faults', value, ['throttleRate', 'serverErrorRate']);
+    const o = this.object('faults', value, [
+      'throttleRate',
+      'serverErrorRate',
+      'throttle',
+      'consistencyDelayMs',
+      'seed',
+    ]);
     if (!o) return { ...d };
     const rate = { min: 0, max: 1, label: 'a share between 0 and 1' };
     const faults = {
       throttleRate: this.number('faults.throttleRate', o.throttleRate, d.throttleRate, rate),
       serverErrorRate: this.number('faults.serverErrorRate', o.serverErrorRate, d.serverErrorRate, rate),
+      throttle: this.throttle(o.throttle),
+      consistencyDelayMs: this.number(
+        'faults.consistencyDelayMs',
+        o.consistencyDelayMs,
+        d.consistencyDelayMs,
+        {
+          min: 0,
+          max: 60000,
+          label: 'a number of milliseconds between 0 and 60000',
+        },
+      ),
+      seed: this.number('faults.seed', o.seed, d.seed, {
+        min: 0,
+        max: 0xffffffff,
+        label: 'an integer between 0 and 4294967295',
+      }),
     };
+    if (!Number.isInteger(faults.seed)) {
+      this.problem('faults.seed', `expected an integer between 0 and 4294967295, got ${show(o.seed)}`);
+    }
     if (faults.throttleRate + faults.serverErrorRate > 1) {
       this.problem('faults', 'throttleRate + serverErrorRate must not exceed 1');
     }

@@ -6,14 +6,24 @@
 
 export type Platform = 'Linux' | 'Windows';
 
-/** One SSM managed node as the SSM API sees it. */
+/** EC2 instance state as far as SSM cares: only `running` nodes are listed or reachable. */
+export type InstanceState = 'running' | 'stopped' | 'terminated';
+
+/** One SSM managed node as the SSM API sees it (and, for i- ids, as EC2 sees its tags). */
 export interface SimulatedNode {
   readonly instanceId: string; // i-… (EC2Instance) or mi-… (ManagedInstance)
   readonly platform: Platform;
-  readonly online: boolean; // PingStatus Online, else ConnectionLost
+  /** The agent answers: PingStatus Online; a running node whose agent does not is ConnectionLost. */
+  readonly online: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly computerName: string;
   readonly ipAddress: string;
+  /** Default `running`. Stopped and terminated nodes are not listed and cannot receive commands. */
+  readonly state?: InstanceState;
+  /** SSM Agent version (default a current one, see `CURRENT_AGENT_VERSION` in aws/ssm.ts). */
+  readonly agentVersion?: string;
+  /** When the agent last answered (offline nodes); default long before the proving ground started. */
+  readonly lastPingAt?: Date;
 }
 
 /** One document step, run on one node, the way the SSM agent runs it. */
@@ -26,6 +36,8 @@ export interface StepRun {
   /** AWS_SSM_INSTANCE_ID, AWS_SSM_REGION_NAME, and SSM_<Param> for ENV_VAR parameters. */
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;
+  /** Aborted when the command is cancelled or its execution timeout passes: the step must be killed. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StepResult {
@@ -37,13 +49,13 @@ export interface StepResult {
 
 export interface SimulatedFleet {
   nodes(): readonly SimulatedNode[];
-  /** Runs a step on an online node. Never called for offline nodes. */
+  /** Runs a step on an online node. Never called for offline nodes. Honours `run.signal`. */
   runStep(run: StepRun): Promise<StepResult>;
 }
 
 /** Every request the AWS server received, including rejected and fault-injected ones. */
 export interface RecordedCall {
-  readonly service: 'ssm' | 'secretsmanager';
+  readonly service: 'ssm' | 'secretsmanager' | 'ec2';
   readonly operation: string;
   readonly params: unknown;
   readonly at: string;

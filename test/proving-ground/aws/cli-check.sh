@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shows that the AWS CLI (v1 or v2) works against the proving ground's AWS endpoint, unmodified:
 # DescribeInstanceInformation with a tag filter and --max-items paging, GetSecretValue, SendCommand and
-# ListCommandInvocations --details.
+# ListCommandInvocations --details, and EC2 DescribeTags.
 #
 # Usage: cli-check.sh ENDPOINT    (e.g. the "awsEndpoint" that `npm run proving-ground` prints)
 # Environment (defaults in brackets):
@@ -65,9 +65,17 @@ secret_name="$(awscli secretsmanager get-secret-value --secret-id "$secret_id" -
 echo "ok: get-secret-value found $secret_name"
 
 # 3. SendCommand to the first online tagged node, then wait until its invocation is terminal.
-online_filters="[{\"Key\":\"tag:${tag_key}\",\"Values\":[\"${tag_value}\"]},{\"Key\":\"PingStatus\",\"Values\":[\"Online\"]}]"
-target="$(awscli_paged ssm describe-instance-information --filters "$online_filters" --max-items 1 \
-  --query 'InstanceInformationList[0].InstanceId' | head -n 1)"
+# Tag filters can't be mixed with other filter keys: AWS answers ValidationException, so the online
+# node is picked client-side from the tag-filtered list.
+mixed="[{\"Key\":\"tag:${tag_key}\",\"Values\":[\"${tag_value}\"]},{\"Key\":\"PingStatus\",\"Values\":[\"Online\"]}]"
+if mixed_error="$(awscli ssm describe-instance-information --filters "$mixed" 2>&1)"; then
+  fail "a tag filter mixed with PingStatus was accepted"
+fi
+[[ "$mixed_error" == *"ValidationException"*"Cannot mix tag or inventory filter with any other filter."* ]] ||
+  fail "mixing tag and PingStatus filters answered: $mixed_error"
+echo "ok: describe-instance-information refuses a tag filter mixed with PingStatus"
+target="$(awscli_paged ssm describe-instance-information --filters "$filters" \
+  --query "InstanceInformationList[?PingStatus=='Online'] | [0].InstanceId" | head -n 1)"
 [[ "$target" =~ ^m?i- ]] || fail "no online tagged node to send a command to"
 command_id="$(awscli ssm send-command --document-name "$document" --instance-ids "$target" \
   --parameters "$parameters" --comment "cli-check" --query Command.CommandId)"
@@ -87,3 +95,16 @@ plugins="$(awscli ssm list-command-invocations --command-id "$command_id" --deta
   --query 'CommandInvocations[0].CommandPlugins[].[Name,Status,ResponseCode]')"
 [[ -n "$plugins" ]] || fail "list-command-invocations --details showed no plugins"
 echo "ok: list-command-invocations --details: $(tr '\t' ' ' <<<"$plugins" | paste -sd ';')"
+
+# 5. EC2 DescribeTags (Query protocol, XML): which instances carry the fleet tag; mi- nodes have no EC2 tags.
+tagged="$(awscli ec2 describe-tags --filters "Name=key,Values=${tag_key}" "Name=resource-type,Values=instance" \
+  --query 'Tags[].ResourceId')"
+for id in $tagged; do
+  [[ "$id" == i-* ]] || fail "describe-tags listed $id, which is not an EC2 instance"
+done
+[[ -n "$tagged" ]] || fail "describe-tags found no instance with the fleet tag"
+if bad_filter="$(awscli ec2 describe-tags --filters "Name=colour,Values=blue" 2>&1)"; then
+  fail "describe-tags accepted an unknown filter"
+fi
+[[ "$bad_filter" == *"InvalidParameterValue"* ]] || fail "an unknown describe-tags filter answered: $bad_filter"
+echo "ok: ec2 describe-tags: $(wc -w <<<"$tagged") instances carry ${tag_key}"

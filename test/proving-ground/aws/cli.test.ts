@@ -82,16 +82,32 @@ describe('the AWS CLI against the proving ground', () => {
         'ok: describe-instance-information pages with --max-items 2 (12 tagged nodes in all)',
       );
       expect(stdout).toContain('ok: get-secret-value found kasm/registration-token');
+      expect(stdout).toContain(
+        'ok: describe-instance-information refuses a tag filter mixed with PingStatus',
+      );
       expect(stdout).toMatch(/ok: send-command [0-9a-f-]{36} to mi-0+2\n/);
       expect(stdout).toContain(
         'ok: list-command-invocations --details: deliverLinux Success 0;deliverWindows Success 0',
       );
+      expect(stdout).toContain(`ok: ec2 describe-tags: 8 instances carry ${TAG.key}`);
       expect(fleet.runs.map((r) => r.instanceId)).toEqual([hybridId(2)]);
       const operations = new Set(server.calls.map((c) => c.operation));
       expect(operations).toEqual(
-        new Set(['DescribeInstanceInformation', 'GetSecretValue', 'SendCommand', 'ListCommandInvocations']),
+        new Set([
+          'DescribeInstanceInformation',
+          'GetSecretValue',
+          'SendCommand',
+          'ListCommandInvocations',
+          'DescribeTags',
+        ]),
       );
-      expect(server.calls.every((c) => c.status === 200)).toBe(true);
+      expect(server.calls.filter((c) => c.status !== 200).map((c) => c.errorType)).toEqual([
+        'ValidationException',
+        'InvalidParameterValue',
+      ]);
+      expect(
+        server.calls.filter((c) => c.operation === 'DescribeTags').every((c) => c.service === 'ec2'),
+      ).toBe(true);
     });
   }
 });

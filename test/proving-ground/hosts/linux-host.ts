@@ -232,7 +232,7 @@ export class LinuxHost {
 
   private spawnInNamespace(setup: string, run: StepRun): Promise<StepResult> {
     const env = { PATH: HOST_PATH, HOME: '/root', ...run.env };
-    return this.steps.run(setup, env, run.timeoutSeconds);
+    return this.steps.run(setup, env, run.timeoutSeconds, run.signal);
   }
 
   private configText(c: LinuxComponentSetup): string {

@@ -367,7 +367,7 @@ export class WindowsHost {
       COMPUTERNAME: this.options.computerName,
       ...run.env,
     };
-    return this.steps.run(setup, env, run.timeoutSeconds);
+    return this.steps.run(setup, env, run.timeoutSeconds, run.signal);
   }
 }
 
