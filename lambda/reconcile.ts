@@ -13,7 +13,7 @@ import type { KasmHealthResult } from './kasm-health.ts';
 import { registerSecret } from './redaction.ts';
 import type { SecretRead } from './registration-secret.ts';
 import { hostsOf, type RunReport, totalsOf } from './report.ts';
-import { nowSeconds, type RunContext } from './steps/context.ts';
+import type { RunContext } from './steps/context.ts';
 import { deliverAndConfirm } from './steps/deliver.ts';
 import type { HostOutcome } from './steps/host-outcome.ts';
 import { type Inventory, takeInventory } from './steps/inventory.ts';
@@ -67,7 +67,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
 
   const observed = await observe(inventory.reachable, deps);
   const planned = plan(observed.sightings, {
-    nowSeconds: nowSeconds(deps),
+    nowSeconds: observed.observedAt,
     policy,
     dryRun: request.dryRun,
     secretUsable: secret.ok,

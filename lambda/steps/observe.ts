@@ -4,7 +4,7 @@
  */
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
 import type { ManagedNode } from '../fleet-api.ts';
-import { LEFT_FOR_NEXT_RUN, type RunContext } from './context.ts';
+import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
 import {
   commonParameters,
   fairOrder,
@@ -22,15 +22,25 @@ export interface Sighting {
 export interface Observations {
   readonly sightings: readonly Sighting[];
   readonly settled: readonly HostOutcome[];
+  /**
+   * Epoch seconds when the probe went out. Tokens are judged as of then: one that was
+   * valid when seen and expired while the answer travelled is its component's to refresh.
+   */
+  readonly observedAt: number;
 }
 
 /** Longest the probe runs on a host (its steps' timeoutSeconds plus start-up). */
 export const PROBE_EXECUTION_SECONDS = 120;
 
 export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
-  if (nodes.length === 0) return { sightings: [], settled: [] };
+  const observedAt = nowSeconds(ctx);
+  if (nodes.length === 0) return { sightings: [], settled: [], observedAt };
   if (ctx.now() >= ctx.deadlineAt) {
-    return { sightings: [], settled: nodes.map((n) => wholeHost(n, 'failed', LEFT_FOR_NEXT_RUN)) };
+    return {
+      sightings: [],
+      settled: nodes.map((n) => wholeHost(n, 'failed', LEFT_FOR_NEXT_RUN)),
+      observedAt,
+    };
   }
   const ordered = fairOrder(nodes, ctx.runId);
   const results = await ctx.fleet.runDocument({
@@ -50,5 +60,5 @@ export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): P
     if (isUnusable(report)) settled.push(wholeHost(node, report.status, report.reason));
     else sightings.push({ node, report });
   }
-  return { sightings, settled };
+  return { sightings, settled, observedAt };
 }
