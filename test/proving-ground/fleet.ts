@@ -95,6 +95,8 @@ export interface Fleet extends SimulatedFleet {
   hostRoot(id: string): string;
   /** Powers a host on or off: offline hosts run no steps and their components do not run. */
   setOnline(id: string, online: boolean): void;
+  /** Stops, starts or terminates an instance now (its agent checks in again a few seconds after a start). */
+  setState(id: string, state: InstanceState): void;
   /** The component's config file on disk. */
   configPath(id: string, component: ComponentName): string;
   readToken(id: string, component: ComponentName): string | undefined;
@@ -460,6 +462,21 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       if (!started || stopping) return;
       if (runs(e)) startLoops(e);
       else void stopLoops(id);
+    },
+
+    setState(id, state) {
+      const e = entry(id);
+      if (e.state === state) return;
+      e.state = state;
+      if (state !== 'running') {
+        e.agentCheckedIn = false;
+        if (started && !stopping) void stopLoops(id);
+        return;
+      }
+      if (started && !stopping && runs(e)) startLoops(e);
+      after(AGENT_CHECK_IN_SECONDS, () => {
+        e.agentCheckedIn = true;
+      });
     },
 
     configPath,

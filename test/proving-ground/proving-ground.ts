@@ -52,6 +52,8 @@ export interface ProvingGroundOptions {
   readonly maxConcurrentSteps?: number;
   /** Replaces a host's step result, e.g. to make a host print garbage. */
   readonly tamper?: (run: StepRun, result: StepResult) => StepResult;
+  /** Called before the fake AWS serves a request: lets a test change the world mid-run. */
+  readonly beforeOperation?: (operation: string, input: Readonly<Record<string, unknown>>) => void;
 }
 
 export async function startProvingGround(
@@ -93,6 +95,7 @@ export async function startProvingGround(
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,
+      ...(options.beforeOperation ? { beforeOperation: options.beforeOperation } : {}),
       consistencyDelayMs: scenario.faults.consistencyDelayMs,
     });
     stops.push(() => aws.close());

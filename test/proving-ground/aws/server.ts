@@ -37,6 +37,8 @@ export interface AwsServerOptions {
     seed?: number;
     throttle?: Readonly<Record<string, { ratePerSecond: number; burst: number }>>;
   };
+  /** Called for every request that passed throttling and faults, before it is served: tests change the world there. */
+  beforeOperation?: (operation: string, input: Readonly<Record<string, unknown>>) => void;
   /** Injectable for deterministic fault tests; one draw per request. Default: the seeded PRNG. */
   random?: () => number;
   /** How long an online node's invocation stays Pending before the agent picks it up. Default 0 ms. */
@@ -143,6 +145,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       const fault = drawFault(options.faults, random, routed.service);
       if (fault !== undefined) throw fault;
       const input = isRecord(params) ? params : {};
+      options.beforeOperation?.(routed.operation, input);
       const result =
         routed.service === 'ssm'
           ? ssm.handle(routed.operation, input)
