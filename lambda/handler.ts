@@ -1,6 +1,7 @@
 /**
  * Lambda entry point: event → validated request → one reconcile pass → report.
- * The report is returned and logged once per run.
+ * The report, with its one-sentence summary first, is returned and logged once per run,
+ * followed by one line per component that needs a person.
  */
 import { randomUUID } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -11,8 +12,8 @@ import { parseEvent } from '../shared/event-schema.ts';
 import { checkKasmHealth } from './kasm-health.ts';
 import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
-import type { RunReport } from './report.ts';
-import { reportLogLines } from './report-log.ts';
+import { attentionLogLines, reportLogLines } from './report-log.ts';
+import { type SummarizedRunReport, withSummary } from './report-summary.ts';
 import { publishRunMetrics } from './run-metrics.ts';
 
 /**
@@ -43,7 +44,7 @@ function lazyDependencies(env: Env) {
 /** Without a Lambda context (local runs) a run may take as long as Lambda's maximum. */
 const MAX_RUN_MS = 15 * 60 * 1000;
 
-export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<RunReport>;
+export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<SummarizedRunReport>;
 
 /** A handler bound to one environment; tests and `simulate` make their own. */
 export function createHandler(env: Env = process.env): ReconcileHandler {
@@ -59,7 +60,7 @@ export function createHandler(env: Env = process.env): ReconcileHandler {
       dryRun: request.dryRun,
       instanceIds: request.instanceIds?.length ?? 'all',
     });
-    const report = await reconcile(request, {
+    const reconciled = await reconcile(request, {
       config,
       ssm,
       secrets,
@@ -76,7 +77,9 @@ export function createHandler(env: Env = process.env): ReconcileHandler {
       runId,
       deadlineAt: Date.now() + remaining - config.deadlineMarginMs,
     });
+    const report = withSummary(reconciled);
     for (const { message, ...extra } of reportLogLines(report)) logger.info(message, extra);
+    for (const { message, ...extra } of attentionLogLines(report)) logger.warn(message, extra);
     publishRunMetrics(report, config.metricsNamespace);
     return report;
   };
