@@ -13,16 +13,14 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
 import { BUNDLED_CA_FILE_NAME, functionEnvironment } from './function-environment.ts';
+import { functionName } from './names.ts';
 import { ReconcilerPolicy } from './reconciler-policy.ts';
 import type { EnvironmentSettings } from './settings.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 export const HANDLER_ENTRY = join(PROJECT_ROOT, 'lambda', 'handler.ts');
 
-/** The function's name in an environment: the operator CLI (infra/ops) finds it by this. */
-export function functionName(environmentName: string): string {
-  return `KasmTokenReconciler-${environmentName}`;
-}
+export { functionName } from './names.ts';
 
 /**
  * Lambda's maximum. A run sends each document to 50 nodes per command, 4 commands in

@@ -43,7 +43,7 @@ export interface SimulatedFleet {
 
 /** Every request the AWS server received, including rejected and fault-injected ones. */
 export interface RecordedCall {
-  readonly service: 'ssm' | 'secretsmanager';
+  readonly service: 'ssm' | 'secretsmanager' | 'logs' | 'lambda';
   readonly operation: string;
   readonly params: unknown;
   readonly at: string;

@@ -10,7 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RecordedCall, SimulatedFleet } from '../types.ts';
-import { SecretsService } from './secrets.ts';
+import { isLambdaRequest, LambdaService } from './lambda.ts';
+import { LogsService } from './logs.ts';
+import { ACCOUNT_ID, SecretsService } from './secrets.ts';
 import { SsmService } from './ssm.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
 
@@ -39,6 +41,9 @@ export interface AwsServer {
   close(): Promise<void>;
   /** resolves when every started command invocation is terminal */
   idle(): Promise<void>;
+  /** Lambda (REST-JSON) and CloudWatch Logs: functions registered here run on Invoke. */
+  lambda: LambdaService;
+  logs: LogsService;
 }
 
 type Service = RecordedCall['service'];
@@ -49,6 +54,8 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const SERVER_ERROR: Record<Service, string> = {
   ssm: 'InternalServerError', // SSM model: InternalServerError, "fault": true
   secretsmanager: 'InternalServiceError', // Secrets Manager model: InternalServiceError, "fault": true
+  logs: 'ServiceUnavailableException', // CloudWatch Logs model: ServiceUnavailableException, "fault": true
+  lambda: 'ServiceException', // Lambda model: ServiceException, HTTP 500
 };
 
 export async function startAwsServer(options: AwsServerOptions): Promise<AwsServer> {
@@ -62,9 +69,26 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     deliveryDelayMs: options.deliveryDelayMs ?? 0,
   });
   const secrets = new SecretsService({ secrets: options.secrets, region: options.region });
+  const logs = new LogsService();
+  const lambda = new LambdaService({ region: options.region, account: ACCOUNT_ID, logs });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
+    if (isLambdaRequest(req.url)) {
+      // Lambda speaks REST-JSON (the operation is in the method and path); no injected faults.
+      const reply = await lambda.handle(req.method ?? 'GET', req.url ?? '', lowerCaseHeaders(req), body);
+      res.writeHead(reply.status, { ...reply.headers, 'x-amzn-requestid': randomUUID() });
+      res.end(reply.body);
+      calls.push({
+        service: 'lambda',
+        operation: reply.operation,
+        params: body,
+        at: new Date().toISOString(),
+        status: reply.status,
+        ...(reply.errorType === undefined ? {} : { errorType: reply.errorType }),
+      });
+      return;
+    }
     const target = header(req, 'x-amz-target');
     const routed = route(target, header(req, 'authorization'));
     let params: unknown = body;
@@ -86,7 +110,9 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       const result =
         routed.service === 'ssm'
           ? ssm.handle(routed.operation, input)
-          : secrets.handle(routed.operation, input);
+          : routed.service === 'logs'
+            ? logs.handle(routed.operation, input)
+            : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
       send(res, 200, result);
     } catch (error) {
@@ -126,6 +152,8 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     endpoint: `http://127.0.0.1:${port}`,
     calls,
     idle: () => ssm.idle(),
+    lambda,
+    logs,
     close: async () => {
       ssm.close();
       await new Promise<void>((resolve) => {
@@ -144,6 +172,8 @@ function route(
 ): { service: Service; operation?: string } {
   if (target?.startsWith('AmazonSSM.'))
     return { service: 'ssm', operation: target.slice('AmazonSSM.'.length) };
+  if (target?.startsWith('Logs_20140328.'))
+    return { service: 'logs', operation: target.slice('Logs_20140328.'.length) };
   if (target?.startsWith('secretsmanager.')) {
     return { service: 'secretsmanager', operation: target.slice('secretsmanager.'.length) };
   }
@@ -194,6 +224,10 @@ function send(res: ServerResponse, status: number, payload: unknown, errorType?:
   if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
   res.writeHead(status, headers);
   res.end(text);
+}
+
+function lowerCaseHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  return Object.fromEntries(Object.keys(req.headers).map((name) => [name, header(req, name)]));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
