@@ -2,6 +2,8 @@
  * What the stack deploys for operators: shareable console test events, the dashboard, the
  * saved Logs Insights queries and the outputs the operator CLI and README refer to.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,7 +12,9 @@ import {
   testEventSchemaName,
 } from '../../infra/console-test-events.ts';
 import { LOG_QUERIES } from '../../infra/log-queries.ts';
+import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
+import { COMPONENT_STATUSES } from '../../shared/token-rules.ts';
 import { synthStacks } from './synth-stacks.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: template JSON is untyped; the assertions check its shape.
@@ -233,6 +237,22 @@ describe('the saved Logs Insights queries', () => {
     expect(definitions[0].QueryString).toBe(LOG_QUERIES.needsAttention.query.toString());
     expect(definitions[0].QueryString).toContain('filter message = "needs attention"');
     expect(definitions[1].QueryString).toContain('report.summary');
+  });
+});
+
+describe('the README runbook', () => {
+  it('has one row per report status saying what it means and what to do', () => {
+    // Prepare
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Runbook: what each status means and what to do'));
+    const rows = [...section.matchAll(/^\| `([a-z-]+)` +\| (.+?) +\| (.+?) +\|$/gm)];
+
+    // Assess
+    expect(rows.map((row) => row[1])).toStrictEqual([...COMPONENT_STATUSES]);
+    for (const row of rows) {
+      expect(row[2]?.length).toBeGreaterThan(10);
+      expect(row[3]?.length).toBeGreaterThan(5);
+    }
   });
 });
 
