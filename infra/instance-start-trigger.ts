@@ -19,8 +19,14 @@ export const BATCHING_WINDOW = Duration.seconds(60);
  * (an EC2 notification record is about 1.5 KB).
  */
 export const BATCH_SIZE = 1000;
-/** Deliveries before a message moves to the dead-letter queue. */
-export const MAX_RECEIVE_COUNT = 3;
+/**
+ * Deliveries before a message moves to the dead-letter queue. With a reserved concurrency of
+ * 1, Lambda's pollers can be throttled and each throttled batch counts as a receive; AWS
+ * recommends a maxReceiveCount of at least 5 on the source queue of a Lambda event source
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html, "Configuring a
+ * dead-letter queue" / "Configuring maximum concurrency").
+ */
+export const MAX_RECEIVE_COUNT = 5;
 
 export interface InstanceStartTriggerProps {
   readonly function: IFunction;
@@ -58,7 +64,13 @@ export class InstanceStartTrigger extends Construct {
       targets: [new SqsQueue(this.queue)],
     });
     props.function.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: BATCH_SIZE, maxBatchingWindow: BATCHING_WINDOW }),
+      new SqsEventSource(this.queue, {
+        batchSize: BATCH_SIZE,
+        maxBatchingWindow: BATCHING_WINDOW,
+        // The handler answers `batchItemFailures` naming only the records it could not handle,
+        // so the rest of a batch is not received again.
+        reportBatchItemFailures: true,
+      }),
     );
   }
 }

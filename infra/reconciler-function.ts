@@ -13,11 +13,14 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
 import { BUNDLED_CA_FILE_NAME, functionEnvironment } from './function-environment.ts';
+import { functionName } from './names.ts';
 import { ReconcilerPolicy } from './reconciler-policy.ts';
 import type { EnvironmentSettings } from './settings.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 export const HANDLER_ENTRY = join(PROJECT_ROOT, 'lambda', 'handler.ts');
+
+export { functionName } from './names.ts';
 
 /**
  * Lambda's maximum. A run sends each document to 50 nodes per command, 4 commands in
@@ -79,7 +82,7 @@ export class ReconcilerFunction extends Construct {
 
     const caFile = settings.kasmApi?.caFile;
     this.function = new NodejsFunction(this, 'Function', {
-      functionName: `KasmTokenReconciler-${settings.name}`,
+      functionName: functionName(settings.name),
       description: `Reconciles Kasm component tokens on SSM nodes tagged ${settings.fleetTag.key}=${settings.fleetTag.value} (${settings.name}).`,
       entry: HANDLER_ENTRY,
       handler: 'handler',
@@ -93,7 +96,11 @@ export class ReconcilerFunction extends Construct {
       reservedConcurrentExecutions: 1,
       role: this.role,
       logGroup: this.logGroup,
-      environment: { ...functionEnvironment(settings, props.documentNames) },
+      environment: {
+        ...functionEnvironment(settings, props.documentNames),
+        // Stack traces point into lambda/*.ts through the bundle's source map.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
       // A failed run is not retried: the next scheduled run is the retry (the reconcile is
       // level-triggered). A scheduled event that waited an hour behind other runs is stale.
       onFailure: new SqsDestination(this.failedRuns),
@@ -107,9 +114,10 @@ export class ReconcilerFunction extends Construct {
         // Bundle the AWS SDK too: the function runs the SDK versions it was tested with, not
         // whatever the runtime ships, and the bundle loads outside Lambda.
         externalModules: [],
-        // Readable stack traces without source-map support; the size is irrelevant here.
-        minify: false,
-        sourceMap: false,
+        // Minified for a smaller, faster-loading bundle; the source map (index.mjs.map, with
+        // NODE_OPTIONS=--enable-source-maps) keeps stack traces readable.
+        minify: true,
+        sourceMap: true,
         ...(caFile ? { commandHooks: copyIntoBundle(caFile, BUNDLED_CA_FILE_NAME) } : {}),
       },
     });

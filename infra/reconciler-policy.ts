@@ -80,6 +80,16 @@ export class ReconcilerPolicy extends Construct {
         ],
         resources: ['*'],
       }),
+      // Instance-start runs ask EC2 which of the started instances carry the fleet tag.
+      // ec2:DescribeTags, like every ec2:Describe* action, has no resource types in the Service
+      // Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html),
+      // so IAM accepts only "*" for it; it reads tags, nothing else.
+      new PolicyStatement({
+        sid: 'ReadInstanceTags',
+        effect: Effect.ALLOW,
+        actions: ['ec2:DescribeTags'],
+        resources: ['*'],
+      }),
       // The registration token's secret only. A name becomes the ARN pattern NAME-?????? because
       // Secrets Manager appends a random 6-character suffix to every secret ARN.
       new PolicyStatement({
@@ -108,7 +118,7 @@ export class ReconcilerPolicy extends Construct {
     acknowledgeWildcardResources(
       this.policy,
       ['*'],
-      'The actions ssm:ListCommandInvocations, ssm:GetCommandInvocation and ssm:DescribeInstanceInformation support no resource-level permissions, so the Service Authorization Reference allows only "*" for them.',
+      'The actions ssm:ListCommandInvocations, ssm:GetCommandInvocation, ssm:DescribeInstanceInformation and ec2:DescribeTags support no resource-level permissions, so the Service Authorization Reference allows only "*" for them.',
     );
     acknowledgeWildcardResources(
       this.policy,

@@ -1,15 +1,19 @@
 /**
  * One environment of kasm-token-reconciler: the SSM documents, the function, its two
- * triggers (schedule, instance starts) and, with an alarm e-mail, its alerts.
+ * triggers (schedule, instance starts), saved log queries and, as the settings say, a
+ * dashboard, alarms (with an alarm e-mail or topic) and shareable console test events.
  */
-import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ConsoleTestEvents } from './console-test-events.ts';
 import { InstanceStartTrigger } from './instance-start-trigger.ts';
+import { SavedLogQueries } from './log-queries.ts';
 import { ReconcilerAlarms } from './reconciler-alarms.ts';
+import { ReconcilerDashboard } from './reconciler-dashboard.ts';
 import { ReconcilerDocuments } from './reconciler-documents.ts';
-import { FUNCTION_TIMEOUT, ReconcilerFunction } from './reconciler-function.ts';
+import { FUNCTION_TIMEOUT, functionName, ReconcilerFunction } from './reconciler-function.ts';
 import { ScheduleTrigger } from './schedule-trigger.ts';
-import type { EnvironmentSettings } from './settings.ts';
+import { type EnvironmentSettings, scheduleIntervalMinutes } from './settings.ts';
 
 export interface ReconcilerStackProps extends StackProps {
   readonly settings: EnvironmentSettings;
@@ -26,6 +30,9 @@ export class ReconcilerStack extends Stack {
   readonly scheduleTrigger: ScheduleTrigger;
   readonly instanceStartTrigger: InstanceStartTrigger;
   readonly alarms?: ReconcilerAlarms;
+  readonly dashboard?: ReconcilerDashboard;
+  readonly logQueries: SavedLogQueries;
+  readonly testEvents?: ConsoleTestEvents;
 
   constructor(scope: Construct, id: string, props: ReconcilerStackProps) {
     const { settings, ...stackProps } = props;
@@ -60,16 +67,51 @@ export class ReconcilerStack extends Stack {
       function: this.reconciler.function,
       functionTimeout: FUNCTION_TIMEOUT,
     });
-    if (settings.alarmEmail) {
+    const deadLetterQueues = {
+      FailedRuns: this.reconciler.failedRuns,
+      InstanceStarts: this.instanceStartTrigger.deadLetterQueue,
+    };
+    if (settings.alarmEmail || settings.alarmTopicArn) {
+      const interval = scheduleIntervalMinutes(settings.schedule);
       this.alarms = new ReconcilerAlarms(this, 'Alarms', {
         environmentName: settings.name,
-        email: settings.alarmEmail,
+        ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}),
+        ...(settings.alarmTopicArn ? { topicArn: settings.alarmTopicArn } : {}),
         function: this.reconciler.function,
-        deadLetterQueues: {
-          FailedRuns: this.reconciler.failedRuns,
-          InstanceStarts: this.instanceStartTrigger.deadLetterQueue,
-        },
+        deadLetterQueues,
+        noSuccessfulRunMinutes: settings.noSuccessfulRunMinutes,
+        ...(interval === undefined ? {} : { scheduleIntervalMinutes: interval }),
       });
     }
+    this.logQueries = new SavedLogQueries(this, 'LogQueries', {
+      environmentName: settings.name,
+      logGroup: this.reconciler.logGroup,
+    });
+    if (settings.dashboard) {
+      this.dashboard = new ReconcilerDashboard(this, 'Dashboard', {
+        environmentName: settings.name,
+        function: this.reconciler.function,
+        functionTimeout: FUNCTION_TIMEOUT,
+        logGroup: this.reconciler.logGroup,
+        deadLetterQueues,
+        instanceStartQueue: this.instanceStartTrigger.queue,
+        alarms: this.alarms?.alarms ?? [],
+      });
+    }
+    if (settings.consoleTestEvents) {
+      this.testEvents = new ConsoleTestEvents(this, 'ConsoleTestEvents', {
+        // The literal name (not a reference): the schema name embeds it.
+        functionName: functionName(settings.name),
+      });
+    }
+
+    new CfnOutput(this, 'FunctionName', {
+      description: 'The reconciler function (npm run ops -- invoke --env NAME invokes it).',
+      value: this.reconciler.function.functionName,
+    });
+    new CfnOutput(this, 'LogGroupName', {
+      description: "The function's log group: run reports and 'needs attention' lines.",
+      value: this.reconciler.logGroup.logGroupName,
+    });
   }
 }

@@ -63,7 +63,19 @@ export interface EnvironmentSettings {
   readonly heartbeatSeconds: number;
   readonly gracePeriodSeconds: number;
   readonly logRetentionDays: number;
+  /** Alarms notify this address (through a topic the stack creates) … */
   readonly alarmEmail?: string;
+  /** … and/or this existing SNS topic. With neither, the stack has no alarms. */
+  readonly alarmTopicArn?: string;
+  /**
+   * The "no successful run" alarm fires when no run ended with `ok: true` for this long.
+   * Default: three schedule periods for a rate() schedule, a day for a cron() one.
+   */
+  readonly noSuccessfulRunMinutes: number;
+  /** Deploy shareable Lambda console test events (EventBridge Schemas registry). Default true. */
+  readonly consoleTestEvents: boolean;
+  /** Deploy the CloudWatch dashboard. Default true. */
+  readonly dashboard: boolean;
 }
 
 export class SettingsError extends Error {
@@ -84,7 +96,16 @@ const ENVIRONMENT_KEYS = [
   'gracePeriodSeconds',
   'logRetentionDays',
   'alarmEmail',
+  'alarmTopicArn',
+  'noSuccessfulRunMinutes',
+  'consoleTestEvents',
+  'dashboard',
 ] as const;
+
+/** Schedule periods without a successful run before the "no successful run" alarm fires. */
+export const MISSED_RUNS_BEFORE_ALARM = 3;
+/** CloudWatch evaluates at most a day of data for an alarm on a period shorter than an hour. */
+const MAX_NO_SUCCESSFUL_RUN_MINUTES = 1440;
 
 const ENVIRONMENT_NAME = /^[A-Za-z][A-Za-z0-9-]{0,31}$/;
 const ACCOUNT = /^\d{12}$/;
@@ -101,6 +122,7 @@ const KMS_KEY_ARN =
 /** Same rule as shared/config.ts applies to KASM_API_URL. */
 const HTTPS_URL = /^https:\/\/[^\s/]+(?::\d+)?(?:\/[^\s]*)?$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const SNS_TOPIC_ARN = /^arn:(aws[a-z-]*):sns:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):[A-Za-z0-9_-]{1,256}$/;
 /** Characters that survive the bundling hook's shell quoting on Linux, macOS and Windows. */
 const SAFE_PATH = /^[A-Za-z0-9 _./\\:-]+$/;
 
@@ -150,6 +172,15 @@ class Problems {
 
   optionalString(value: unknown, field: string, pattern: RegExp, hint: string): string | undefined {
     return value === undefined ? undefined : this.string(value, field, pattern, hint);
+  }
+
+  boolean(value: unknown, field: string, fallback: boolean): boolean {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') {
+      this.add(field, `expected true or false, got ${describe(value)}`);
+      return fallback;
+    }
+    return value;
   }
 
   integer(value: unknown, field: string, fallback: number, min: number, max: number): number {
@@ -373,6 +404,37 @@ function logRetentionDays(problems: Problems, value: unknown): number {
   return value;
 }
 
+/** Minutes between two runs of a rate() schedule; undefined for cron(). */
+export function scheduleIntervalMinutes(expression: string): number | undefined {
+  const rate = RATE.exec(expression);
+  if (!rate) return undefined;
+  const amount = Number(rate[1]);
+  const unit = rate[2] ?? '';
+  return amount * (unit.startsWith('minute') ? 1 : unit.startsWith('hour') ? 60 : 1440);
+}
+
+function noSuccessfulRunMinutes(problems: Problems, value: unknown, scheduleExpression: string): number {
+  const interval = scheduleIntervalMinutes(scheduleExpression);
+  const fallback = Math.min(
+    MAX_NO_SUCCESSFUL_RUN_MINUTES,
+    interval === undefined ? MAX_NO_SUCCESSFUL_RUN_MINUTES : MISSED_RUNS_BEFORE_ALARM * interval,
+  );
+  const minutes = problems.integer(
+    value,
+    'noSuccessfulRunMinutes',
+    fallback,
+    1,
+    MAX_NO_SUCCESSFUL_RUN_MINUTES,
+  );
+  if (interval !== undefined && minutes < interval) {
+    problems.add(
+      'noSuccessfulRunMinutes',
+      `must be at least one schedule period (${interval} minutes), or the alarm fires between two healthy runs; got ${minutes}`,
+    );
+  }
+  return minutes;
+}
+
 export interface ParseOptions {
   /** Directory that relative paths (the CA bundle) are resolved against. */
   readonly projectRoot: string;
@@ -429,6 +491,22 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     EMAIL,
     'an e-mail address such as ops@example.com',
   );
+  const alarmTopicArn = problems.optionalString(
+    raw.alarmTopicArn,
+    'alarmTopicArn',
+    SNS_TOPIC_ARN,
+    'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)',
+  );
+  const topicRegion = alarmTopicArn && SNS_TOPIC_ARN.exec(alarmTopicArn)?.[2];
+  if (topicRegion && region && topicRegion !== region) {
+    problems.add(
+      'alarmTopicArn',
+      `CloudWatch alarms notify topics in their own region ${region}, got one in ${topicRegion}`,
+    );
+  }
+  const noRunMinutes = noSuccessfulRunMinutes(problems, raw.noSuccessfulRunMinutes, scheduleExpression);
+  const consoleTestEvents = problems.boolean(raw.consoleTestEvents, 'consoleTestEvents', true);
+  const dashboard = problems.boolean(raw.dashboard, 'dashboard', true);
   const settings: EnvironmentSettings = {
     name,
     ...(account ? { account } : {}),
@@ -443,6 +521,10 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     gracePeriodSeconds,
     logRetentionDays: retention,
     ...(alarmEmail ? { alarmEmail } : {}),
+    ...(alarmTopicArn ? { alarmTopicArn } : {}),
+    noSuccessfulRunMinutes: noRunMinutes,
+    consoleTestEvents,
+    dashboard,
   };
   if (problems.lines.length > 0) {
     throw new SettingsError(`Invalid deployment settings in cdk.json:\n  ${problems.lines.join('\n  ')}`);

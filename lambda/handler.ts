@@ -1,6 +1,7 @@
 /**
  * Lambda entry point: event → validated request → one reconcile pass → report.
- * The report is returned and logged once per run; for SQS batches it carries the
+ * The report, with its one-sentence summary first, is returned and logged once per run,
+ * followed by one line per component that needs a person; for SQS batches it carries the
  * partial batch response.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,7 +19,8 @@ import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
 import { readRegistrationToken } from './registration-secret.ts';
 import type { RunReport } from './report.ts';
-import { reportLogLines } from './report-log.ts';
+import { attentionLogLines, reportLogLines } from './report-log.ts';
+import { type SummarizedRunReport, withSummary } from './report-summary.ts';
 import { publishRunMetrics } from './run-metrics.ts';
 
 /**
@@ -55,10 +57,10 @@ const MAX_RUN_MS = 15 * 60 * 1000;
 /** Calls in flight are cut this long before Lambda would stop the function. */
 const HARD_STOP_MARGIN_MS = 5000;
 
-export interface HandlerReport extends RunReport {
+export type HandlerReport = SummarizedRunReport & {
   /** SQS partial batch response: the records SQS should deliver again (or dead-letter). */
   readonly batchItemFailures?: readonly { readonly itemIdentifier: string }[];
-}
+};
 
 export type ReconcileHandler = (event: unknown, context?: Partial<Context>) => Promise<HandlerReport>;
 
@@ -113,11 +115,12 @@ export function createHandler(env: Env = process.env): ReconcileHandler {
       now: Date.now,
       deadlineAt: endsAt - config.deadlineMarginMs,
     });
-    const full = withBatchResponse(request, {
-      ...report,
-      errors: [...rejectedRecordErrors(request), ...report.errors],
-    });
+    const full = withBatchResponse(
+      request,
+      withSummary({ ...report, errors: [...rejectedRecordErrors(request), ...report.errors] }),
+    );
     for (const { message, ...extra } of reportLogLines(full)) logger.info(message, extra);
+    for (const { message, ...extra } of attentionLogLines(full)) logger.warn(message, extra);
     publishRunMetrics(full, config.metricsNamespace, caller.throttles);
     return full;
   };
@@ -134,7 +137,7 @@ function rejectedRecordErrors(request: ReconcileRequest): string[] {
  * after maxReceiveCount); when the run as a whole failed, every record goes back.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
-function withBatchResponse(request: ReconcileRequest, report: RunReport): HandlerReport {
+function withBatchResponse(request: ReconcileRequest, report: SummarizedRunReport): HandlerReport {
   if (!request.messageIds) return report;
   const failed = report.ok ? (request.rejectedRecords ?? []).map((r) => r.messageId) : request.messageIds;
   return { ...report, batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };

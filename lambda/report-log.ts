@@ -44,3 +44,100 @@ export function reportLogLines(report: RunReport, maxChars = MAX_LOG_LINE_CHARS)
     })),
   ];
 }
+
+/** Statuses only a person can fix, and what that person should do about each. */
+export const ATTENTION_ACTIONS = {
+  stuck:
+    'A registration token file has waited unread for longer than a heartbeat: check that the component is running on the host (restart its service or container), then run the reconciler again for this instance.',
+  'needs-redeploy':
+    "The component's config holds no token at all, so a registration token cannot help: redeploy the component from the Kasm admin UI.",
+  unreadable:
+    "The token in the component's config is not a JWT the reconciler understands: inspect the config file on the host and redeploy the component if it is damaged.",
+  failed:
+    'The reconciler could not finish this component (see reason): fix what the reason names, then run the reconciler again for this instance.',
+} as const;
+
+export type AttentionStatus = keyof typeof ATTENTION_ACTIONS;
+
+/** At most this many per-component lines per run; a fleet-wide failure says the rest in one line. */
+export const MAX_ATTENTION_LINES = 500;
+
+export type AttentionLogLine =
+  | {
+      readonly message: 'needs attention';
+      readonly instanceId: string;
+      readonly platform: string;
+      readonly component: string;
+      readonly status: AttentionStatus;
+      readonly reason?: string;
+      readonly action: string;
+    }
+  | { readonly message: 'needs attention (more)'; readonly notListed: number; readonly action: string };
+
+function isAttention(status: string): status is AttentionStatus {
+  return Object.hasOwn(ATTENTION_ACTIONS, status);
+}
+
+/** One line per component that needs a person, saying what to do. */
+export function attentionLogLines(report: RunReport, max = MAX_ATTENTION_LINES): AttentionLogLine[] {
+  const lines: AttentionLogLine[] = [];
+  let notListed = 0;
+  for (const host of report.hosts) {
+    for (const component of host.components) {
+      if (!isAttention(component.status)) continue;
+      if (lines.length >= max) {
+        notListed += 1;
+        continue;
+      }
+      lines.push({
+        message: 'needs attention',
+        instanceId: host.instanceId,
+        platform: host.platform,
+        component: component.name,
+        status: component.status,
+        ...(component.reason ? { reason: component.reason } : {}),
+        action: ATTENTION_ACTIONS[component.status],
+      });
+    }
+  }
+  if (notListed > 0) {
+    lines.push({
+      message: 'needs attention (more)',
+      notListed,
+      action: 'Read the run report (npm run ops -- last-run) for the components not listed here.',
+    });
+  }
+  return lines;
+}
+
+/** What a command runner reports after each batch of SSM commands finishes. */
+export interface BatchProgress {
+  /** Which step, e.g. "probe" or "push". */
+  readonly step: string;
+  /** Batches finished so far, and in all. */
+  readonly batchesDone: number;
+  readonly batches: number;
+  /** Nodes whose invocations ended so far, and in all. */
+  readonly nodesDone: number;
+  readonly nodes: number;
+}
+
+/**
+ * The hook a command runner calls after each batch, so a long run shows how far it got:
+ * `const progress = progressLogger(deps.log)` when a step starts, then
+ * `progress({step: 'probe', …})` per finished batch logs `"progress"` with the counts and
+ * the time since the hook was made.
+ */
+export function progressLogger(
+  log: { info(message: string, extra?: object): void },
+  now: () => number = Date.now,
+): (progress: BatchProgress) => void {
+  const start = now();
+  return (progress) => {
+    log.info('progress', {
+      ...progress,
+      percent: progress.nodes === 0 ? 100 : Math.floor((100 * progress.nodesDone) / progress.nodes),
+      elapsedMs: now() - start,
+    });
+  };
+}

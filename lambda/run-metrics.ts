@@ -21,6 +21,8 @@ export interface RunMetrics {
   readonly Deferred: number;
   readonly Pending: number;
   readonly RunNotOk: number;
+  /** 1 for a run that did its job: the "no successful run" alarm sums it over schedule periods. */
+  readonly RunOk: number;
 }
 
 export function runMetrics(report: RunReport): RunMetrics {
@@ -32,6 +34,7 @@ export function runMetrics(report: RunReport): RunMetrics {
     Deferred: count('deferred'),
     Pending: count('pending'),
     RunNotOk: report.ok ? 0 : 1,
+    RunOk: report.ok ? 1 : 0,
   };
 }
 

@@ -32,9 +32,15 @@ export interface CommandRunnerOptions {
   /** How long an invocation may wait for its agent to start it before the run gives up on the host. */
   readonly pickupSeconds: number;
   readonly now?: () => number;
-  /** Called as each command settles: a long run's progress. */
-  readonly onCommandDone?: (progress: { documentName: string; done: number; total: number }) => void;
 }
+
+/** Where a document run stands after each of its commands settles: a long run's progress. */
+export type OnBatchDone = (progress: {
+  readonly batchesDone: number;
+  readonly batches: number;
+  readonly nodesDone: number;
+  readonly nodes: number;
+}) => void;
 
 /**
  * SendCommand's delivery timeout ("Valid Range: Minimum value of 30"): the agent must start
@@ -53,7 +59,7 @@ export class CommandRunner {
     this.#now = options.now ?? Date.now;
   }
 
-  async run(run: DocumentRun): Promise<Map<string, InvocationResult>> {
+  async run(run: DocumentRun, onBatchDone?: OnBatchDone): Promise<Map<string, InvocationResult>> {
     const results = new Map<string, InvocationResult>();
     const batches: string[][] = [];
     for (let i = 0; i < run.instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
@@ -62,7 +68,12 @@ export class CommandRunner {
     let done = 0;
     const settle = (batchResults: Map<string, InvocationResult>) => {
       for (const [id, result] of batchResults) results.set(id, result);
-      this.#o.onCommandDone?.({ documentName: run.documentName, done: ++done, total: batches.length });
+      onBatchDone?.({
+        batchesDone: ++done,
+        batches: batches.length,
+        nodesDone: results.size,
+        nodes: run.instanceIds.length,
+      });
     };
     // Sends go one after another (the caller paces them); each command is then followed
     // by the tracker while later batches are still being sent.

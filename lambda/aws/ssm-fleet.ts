@@ -2,6 +2,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { FleetApi } from '../fleet-api.ts';
+import { progressLogger } from '../report-log.ts';
 import type { AwsCaller } from './aws-call.ts';
 import { CommandRunner } from './command-runner.ts';
 import { CommandTracker } from './command-tracker.ts';
@@ -38,14 +39,16 @@ export function ssmFleet(o: SsmFleetOptions): FleetApi {
     tracker,
     pickupSeconds: o.pickupSeconds,
     ...(o.now ? { now: o.now } : {}),
-    onCommandDone: ({ documentName, done, total }) => {
-      // Long runs show their progress one command (up to 50 hosts) at a time.
-      if (total > 1) o.log?.info('progress', { document: documentName, commandsDone: done, commands: total });
-    },
   });
   return {
     listFleet: () => listFleet(o.ssm, o.caller, o.fleetTag),
     taggedInstances: (ids) => instancesWithTag(o.ec2, o.caller, o.fleetTag, ids),
-    runDocument: (run) => runner.run(run),
+    runDocument: (run) => {
+      // Long runs show their progress one command (up to 50 hosts) at a time.
+      const progress = o.log ? progressLogger(o.log) : undefined;
+      return runner.run(run, (p) => {
+        if (p.batches > 1) progress?.({ step: run.comment.split(' ').pop() ?? 'command', ...p });
+      });
+    },
   };
 }

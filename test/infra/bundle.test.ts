@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
@@ -23,7 +24,7 @@ const REQUIRED_ENVIRONMENT = {
 };
 
 describe('the bundled handler', () => {
-  it('is an ESM file inside the synthesized asset directory', async () => {
+  it('is a minified ESM file with its source map inside the synthesized asset directory', async () => {
     // Act
     const file = await synthBundledHandler();
 
@@ -31,10 +32,17 @@ describe('the bundled handler', () => {
     expect(isAbsolute(file)).toBe(true);
     expect(basename(file)).toBe(BUNDLED_HANDLER_FILE);
     expect(basename(dirname(file))).toMatch(/^asset\.[0-9a-f]{64}$/);
-    expect(readdirSync(dirname(file))).toStrictEqual([BUNDLED_HANDLER_FILE]);
-    expect(readFileSync(file, 'utf8')).toMatch(
-      /^import \{ createRequire as __kasmCreateRequire \} from 'node:module';/,
-    );
+    expect(readdirSync(dirname(file)).sort()).toStrictEqual([
+      BUNDLED_HANDLER_FILE,
+      `${BUNDLED_HANDLER_FILE}.map`,
+    ]);
+    const code = readFileSync(file, 'utf8');
+    expect(code).toMatch(/^import \{ createRequire as __kasmCreateRequire \} from 'node:module';/);
+    expect(code).toMatch(/\n\/\/# sourceMappingURL=index\.mjs\.map\n?$/);
+    // Minified: a few very long lines, not one statement per line.
+    expect(code.split('\n').length).toBeLessThan(200);
+    const map = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+    expect(map.sources.some((source) => source.endsWith('lambda/handler.ts'))).toBe(true);
   });
 
   it('loads, exports handler, and rejects an unknown field naming it, before touching AWS', async () => {
@@ -64,6 +72,24 @@ describe('the bundled handler', () => {
   });
 });
 
+describe('the bundled handler under NODE_OPTIONS=--enable-source-maps', () => {
+  it('reports errors with stack frames in the TypeScript sources, as the deployed function does', async () => {
+    // Prepare
+    const file = await synthBundledHandler();
+    const script = `import(${JSON.stringify(pathToFileURL(file).href)}).then((m) => m.handler({ bogus: 1 })).catch((e) => console.log(e.stack))`;
+
+    // Act
+    const stack = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, ...REQUIRED_ENVIRONMENT, NODE_OPTIONS: '--enable-source-maps' },
+      encoding: 'utf8',
+    });
+
+    // Assess
+    expect(stack).toMatch(/^InvalidEventError: Invalid event: bogus: unknown field/);
+    expect(stack).toMatch(/shared\/event-schema\.ts:\d+:\d+/);
+  });
+});
+
 describe('the bundling hook', () => {
   it('copies the configured CA bundle next to the handler, where KASM_CA_FILE points', () => {
     // Prepare
@@ -87,7 +113,10 @@ describe('the bundling hook', () => {
       app.synth();
 
       // Assess
-      const assets = readdirSync(outdir).filter((name) => /^asset\.[0-9a-f]{64}$/.test(name));
+      // The handler's asset (the stack has others, e.g. CDK's custom-resource provider).
+      const assets = readdirSync(outdir)
+        .filter((name) => /^asset\.[0-9a-f]{64}$/.test(name))
+        .filter((name) => existsSync(join(outdir, name, BUNDLED_HANDLER_FILE)));
       expect(assets).toHaveLength(1);
       const copied = join(outdir, assets[0] as string, BUNDLED_CA_FILE_NAME);
       expect(existsSync(copied)).toBe(true);

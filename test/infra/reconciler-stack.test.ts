@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Token, Validations } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -6,6 +8,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_CA_FILE_PATH } from '../../infra/function-environment.ts';
+import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
+import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
 import { probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
@@ -15,6 +19,7 @@ const ca = temporaryCaFile();
 const ACCOUNT = '111122223333';
 const REGION = 'eu-west-1';
 const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
+const PAGER_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:kasm-pager`;
 
 const ENVIRONMENTS = {
   full: {
@@ -32,16 +37,27 @@ const ENVIRONMENTS = {
     alarmEmail: 'ops@example.com',
   },
   minimal: { registrationSecret: { nameOrArn: 'kasm/minimal/registration-token' } },
+  paged: {
+    region: REGION,
+    schedule: 'rate(10 minutes)',
+    registrationSecret: { nameOrArn: 'kasm/paged/registration-token' },
+    alarmTopicArn: PAGER_TOPIC,
+    noSuccessfulRunMinutes: 30,
+    consoleTestEvents: false,
+    dashboard: false,
+  },
 };
 
 let synthesized: Synthesized;
 let full: Template;
 let minimal: Template;
+let paged: Template;
 
 beforeAll(() => {
   synthesized = synthStacks(ENVIRONMENTS);
   full = synthesized.templates.full as Template;
   minimal = synthesized.templates.minimal as Template;
+  paged = synthesized.templates.paged as Template;
 });
 afterAll(() => ca.remove());
 
@@ -161,10 +177,11 @@ describe('the reconciler function', () => {
       KASM_HEARTBEAT_SECONDS: '20',
       KASM_GRACE_PERIOD_SECONDS: '600',
       POWERTOOLS_METRICS_NAMESPACE: 'KasmTokenReconciler/full',
+      NODE_OPTIONS: '--enable-source-maps',
     });
     expect(
       Object.keys(variables).filter((name) => !Object.values<string>(CONFIG_VARIABLES).includes(name)),
-    ).toEqual([]);
+    ).toEqual(['NODE_OPTIONS']);
     expect(readConfig(variables)).toMatchObject({
       kasmCaFile: '/var/task/kasm-ca.pem',
       heartbeatSeconds: 20,
@@ -191,6 +208,7 @@ describe('the reconciler function', () => {
       KASM_HEARTBEAT_SECONDS: '30',
       KASM_GRACE_PERIOD_SECONDS: '3600',
       POWERTOOLS_METRICS_NAMESPACE: 'KasmTokenReconciler/minimal',
+      NODE_OPTIONS: '--enable-source-maps',
     });
   });
 
@@ -330,7 +348,7 @@ describe('the instance-start trigger', () => {
     expectSslOnly(full, queueId);
   });
 
-  it('keeps messages invisible for at least six function timeouts plus the batching window, then dead-letters them', () => {
+  it('keeps messages invisible for at least six function timeouts plus the batching window, then dead-letters them after five receives', () => {
     // Act
     const queue = resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue');
     const deadLetters = resource(full, 'AWS::SQS::Queue', 'InstanceStartsDeadLetterQueue');
@@ -339,7 +357,7 @@ describe('the instance-start trigger', () => {
     expect(queue.properties).toStrictEqual({
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 6 * 900 + 60,
-      RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters.id), maxReceiveCount: 3 },
+      RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters.id), maxReceiveCount: 5 },
       Tags: expect.any(Array),
     });
     expect(deadLetters.properties).toMatchObject({
@@ -360,6 +378,14 @@ describe('the instance-start trigger', () => {
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 60,
     });
+  });
+
+  it('lets the handler report the records it could not handle, so only those are received again', () => {
+    // Act
+    const mapping = resource(full, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource');
+
+    // Assess
+    expect(mapping.properties.FunctionResponseTypes).toStrictEqual(['ReportBatchItemFailures']);
   });
 
   it('delivers a batch the handler accepts as one run over all the started instances', () => {
@@ -467,6 +493,7 @@ describe('the function role', () => {
         Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'],
         Resource: '*',
       },
+      { Sid: 'ReadInstanceTags', Effect: 'Allow', Action: 'ec2:DescribeTags', Resource: '*' },
       {
         Sid: 'ReadRegistrationToken',
         Effect: 'Allow',
@@ -494,13 +521,14 @@ describe('the function role', () => {
       'RunOnlyReconcilerDocuments',
       'RunOnlyOnFleetNodes',
       'ReadCommandResultsAndInventory',
+      'ReadInstanceTags',
       'ReadRegistrationToken',
     ]);
     expect(statements[2]).toMatchObject({
       Resource: [agnosticArn('ec2', 'instance/*'), agnosticArn('ssm', 'managed-instance/*')],
       Condition: { StringEquals: { 'ssm:resourceTag/kasm:reconcile': 'true' } },
     });
-    expect(statements[4].Resource).toStrictEqual(
+    expect(statements[5].Resource).toStrictEqual(
       agnosticArn('secretsmanager', 'secret:kasm/minimal/registration-token-??????'),
     );
   });
@@ -527,14 +555,15 @@ describe('the function role', () => {
 });
 
 describe('the alarms', () => {
-  it('e-mail the configured address about function errors, parked failures, runs not ok and components needing a person', () => {
+  const alarmsOf = (template: Template) =>
+    Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+
+  it('e-mail the configured address about function errors, parked failures, runs not ok, components needing a person and no successful run', () => {
     // Prepare
     const topic = resource(full, 'AWS::SNS::Topic', 'AlarmsTopic');
 
     // Act
-    const alarms = Object.values(full.findResources('AWS::CloudWatch::Alarm')).map(
-      (alarm) => alarm.Properties,
-    );
+    const alarms = alarmsOf(full);
 
     // Assess
     full.hasResourceProperties('AWS::SNS::Subscription', {
@@ -548,12 +577,13 @@ describe('the alarms', () => {
       ['AWS/SQS', 'ApproximateNumberOfMessagesVisible'],
       ['KasmTokenReconciler/full', 'NeedingAttention'],
       ['KasmTokenReconciler/full', 'RunNotOk'],
+      ['KasmTokenReconciler/full', 'RunOk'],
     ]);
     for (const alarm of alarms) {
       expect(alarm).toMatchObject({
         AlarmActions: [{ Ref: topic.id }],
+        OKActions: [{ Ref: topic.id }],
         Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       });
     }
     expect(
@@ -569,23 +599,82 @@ describe('the alarms', () => {
     );
   });
 
+  it('carry the environment in their names and point at their runbook section of the README in their descriptions', () => {
+    // Prepare
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const headings = new Set(
+      [...readme.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] ?? '').toLowerCase().replace(/ /g, '-')),
+    );
+
+    // Act
+    const alarms = alarmsOf(full);
+
+    // Assess
+    expect(alarms.map((alarm) => alarm.AlarmName).sort()).toStrictEqual(
+      [
+        'ComponentsNeedAttention',
+        'FailedRunsWaiting',
+        'FunctionErrors',
+        'InstanceStartsWaiting',
+        'NoSuccessfulRun',
+        'RunNotOk',
+      ].map((id) => `KasmTokenReconciler-full-${id}`),
+    );
+    for (const alarm of alarms) {
+      const id = (alarm.AlarmName as string).replace('KasmTokenReconciler-full-', '');
+      expect(alarm.AlarmDescription).toContain(`Runbook: README.md#${runbookAnchor(id)} (environment full).`);
+      expect(headings.has(runbookAnchor(id)), `README.md has the heading "Alarm ${id}"`).toBe(true);
+    }
+  });
+
   it('watch the run metrics the function publishes, in the environment namespace', () => {
     // Act
-    const alarms = Object.values(full.findResources('AWS::CloudWatch::Alarm'))
-      .map((alarm) => alarm.Properties)
-      .filter((alarm) => alarm.Namespace === 'KasmTokenReconciler/full');
+    const alarms = alarmsOf(full).filter((alarm) => alarm.Namespace === 'KasmTokenReconciler/full');
 
     // Assess
     expect(alarms.map((alarm) => [alarm.MetricName, alarm.Dimensions, alarm.Statistic]).sort()).toStrictEqual(
       [
         ['NeedingAttention', [{ Name: 'service', Value: 'kasm-token-reconciler' }], 'Maximum'],
         ['RunNotOk', [{ Name: 'service', Value: 'kasm-token-reconciler' }], 'Maximum'],
+        ['RunOk', [{ Name: 'service', Value: 'kasm-token-reconciler' }], 'Sum'],
       ],
     );
     expect(full.findResources('AWS::Logs::MetricFilter')).toStrictEqual({});
   });
 
-  it('are left out when the environment has no alarm e-mail', () => {
+  it('fire when no run succeeded for three schedule periods, a missing run counting as a failed one', () => {
+    // Act
+    const everyTenMinutes = alarmsOf(paged).find((alarm) => alarm.MetricName === 'RunOk');
+    const cron = alarmsOf(full).find((alarm) => alarm.MetricName === 'RunOk');
+
+    // Assess
+    expect(everyTenMinutes).toMatchObject({
+      AlarmName: 'KasmTokenReconciler-paged-NoSuccessfulRun',
+      Statistic: 'Sum',
+      Period: 600,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    // A cron schedule has no fixed period: one window of a day.
+    expect(cron).toMatchObject({ Period: 86_400, EvaluationPeriods: 1, TreatMissingData: 'breaching' });
+  });
+
+  it('notify an existing SNS topic on alarm and on recovery, without creating a topic of their own', () => {
+    // Act
+    const alarms = alarmsOf(paged);
+
+    // Assess
+    paged.resourceCountIs('AWS::SNS::Topic', 0);
+    expect(alarms).toHaveLength(6);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({ AlarmActions: [PAGER_TOPIC], OKActions: [PAGER_TOPIC] });
+    }
+  });
+
+  it('are left out when the environment has neither an alarm e-mail nor an alarm topic', () => {
     // Assess
     minimal.resourceCountIs('AWS::SNS::Topic', 0);
     minimal.resourceCountIs('AWS::CloudWatch::Alarm', 0);
@@ -627,6 +716,7 @@ describe('cdk-nag (AWS Solutions)', () => {
 
     // Assess
     expect(Object.keys(acknowledgements).sort()).toStrictEqual([
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'AwsSolutions-IAM5[Resource::*]',
       `AwsSolutions-IAM5[Resource::<ReconcilerFunction0432B6FF.Arn>:*]`,
       `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:${REGION}:${ACCOUNT}:instance/*]`,
@@ -658,6 +748,7 @@ describe('environment selection', () => {
     expect(stacks).toStrictEqual([
       { name: 'KasmTokenReconciler-full', account: ACCOUNT, region: REGION },
       { name: 'KasmTokenReconciler-minimal', account: 'deploy-time', region: 'deploy-time' },
+      { name: 'KasmTokenReconciler-paged', account: 'deploy-time', region: REGION },
     ]);
   });
 });

@@ -44,6 +44,9 @@ describe('parseEnvironment', () => {
       heartbeatSeconds: 30,
       gracePeriodSeconds: 3600,
       logRetentionDays: 90,
+      noSuccessfulRunMinutes: 15,
+      consoleTestEvents: true,
+      dashboard: true,
     });
   });
 
@@ -66,6 +69,10 @@ describe('parseEnvironment', () => {
       gracePeriodSeconds: 0,
       logRetentionDays: 365,
       alarmEmail: 'ops@example.com',
+      alarmTopicArn: 'arn:aws:sns:eu-west-1:111122223333:kasm-pager',
+      noSuccessfulRunMinutes: 45,
+      consoleTestEvents: false,
+      dashboard: false,
     };
 
     // Act
@@ -220,6 +227,36 @@ describe('parseEnvironment', () => {
       'environments.prod.logRetentionDays: expected one of 1, 3, 5, 7, 14, 30,',
     ],
     [
+      'an alarm topic that is not an SNS topic ARN',
+      { ...minimal, alarmTopicArn: 'kasm-pager' },
+      'environments.prod.alarmTopicArn: expected an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got "kasm-pager"',
+    ],
+    [
+      'an alarm topic in another region than the stack',
+      { ...minimal, region: 'eu-west-1', alarmTopicArn: 'arn:aws:sns:us-east-1:111122223333:pager' },
+      'environments.prod.alarmTopicArn: CloudWatch alarms notify topics in their own region eu-west-1, got one in us-east-1',
+    ],
+    [
+      'a no-successful-run window shorter than one schedule period',
+      { ...minimal, schedule: 'rate(1 hour)', noSuccessfulRunMinutes: 30 },
+      'environments.prod.noSuccessfulRunMinutes: must be at least one schedule period (60 minutes)',
+    ],
+    [
+      'a no-successful-run window longer than a day',
+      { ...minimal, noSuccessfulRunMinutes: 2000 },
+      'environments.prod.noSuccessfulRunMinutes: expected a whole number from 1 to 1440, got number 2000',
+    ],
+    [
+      'console test events switched off with a string',
+      { ...minimal, consoleTestEvents: 'no' },
+      'environments.prod.consoleTestEvents: expected true or false, got "no"',
+    ],
+    [
+      'the dashboard switched off with a number',
+      { ...minimal, dashboard: 0 },
+      'environments.prod.dashboard: expected true or false, got number 0',
+    ],
+    [
       'an alarm e-mail without a domain',
       { ...minimal, alarmEmail: 'ops' },
       'environments.prod.alarmEmail: expected an e-mail address such as ops@example.com, got "ops"',
@@ -244,6 +281,22 @@ describe('parseEnvironment', () => {
       '  environments.prod.alarmEmail: expected an e-mail address such as ops@example.com, got "x"',
     ]);
   });
+
+  it.each([
+    ['rate(5 minutes)', 15],
+    ['rate(1 hour)', 180],
+    ['rate(12 hours)', 1440],
+    ['cron(0/10 * * * ? *)', 1440],
+  ])(
+    'waits three periods of %s (or at most a day) before "no successful run" alarms: %i minutes',
+    (schedule, minutes) => {
+      // Act
+      const settings = parseEnvironment('dev', { ...minimal, schedule }, options);
+
+      // Assess
+      expect(settings.noSuccessfulRunMinutes).toBe(minutes);
+    },
+  );
 
   it('rejects an environment name that cannot be part of a stack or document name', () => {
     // Act

@@ -3,21 +3,29 @@
  * fleet (hosts + components) and the AWS wire server serving the product's own SSM
  * documents. `handlerEnv` is the environment the reconciler needs to run against it.
  */
+
+import { functionName } from '../../infra/names.ts';
+import { createHandler } from '../../lambda/handler.ts';
 import {
   type DocumentRole,
   documentNames,
   probeDocument,
   pushDocument,
 } from '../../shared/documents/ssm-documents.ts';
+import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
 import type { Scenario } from './scenario.ts';
+import { applyEnv, capturingStdout } from './simulation.ts';
 import type { SimulatedFleet, StepResult, StepRun } from './types.ts';
 
 export const REGION = 'eu-west-1';
 export const SECRET_ID = 'kasm/registration-token';
 export const ENVIRONMENT = 'local';
+/** The deployed function of the proving ground's environment, and its (CDK-style) log group. */
+export const FUNCTION_NAME = functionName(ENVIRONMENT);
+export const LOG_GROUP_NAME = `${FUNCTION_NAME}-ReconcilerLogs9E8D7B0E-pRoViNgGrOuNd`;
 
 export interface ProvingGroundInfo {
   readonly region: string;
@@ -130,6 +138,31 @@ export async function startProvingGround(
       COMMAND_POLL_INTERVAL_MS: '100',
       ONLINE_WAIT_SECONDS: String(3 * heartbeat),
     };
+    // Lambda Invoke runs the real handler, warm across invocations like one execution
+    // environment, and its log lines land in the function's log group.
+    const reconciler = createHandler({ ...process.env, ...handlerEnv });
+    aws.lambda.register({
+      name: FUNCTION_NAME,
+      logGroupName: LOG_GROUP_NAME,
+      timeoutSeconds: 900,
+      reservedConcurrency: 1,
+      run: async (event, context) => {
+        const logLines: string[] = [];
+        const restore = applyEnv(handlerEnv);
+        try {
+          const result = await capturingStdout(
+            (line) => logLines.push(line),
+            () => reconciler(event, context),
+          );
+          return { result, logLines };
+        } catch (error) {
+          const e = error instanceof Error ? error : new Error(String(error));
+          throw new FunctionFailure(e.name, e.message, (e.stack ?? '').split('\n').slice(1), logLines);
+        } finally {
+          restore();
+        }
+      },
+    });
     return {
       info,
       scenario,

@@ -23,7 +23,7 @@ export interface RunOptions {
 }
 
 /** The SDK reads AWS_ENDPOINT_URL and credentials from process.env on first use. */
-function applyEnv(env: Readonly<Record<string, string>>): () => void {
+export function applyEnv(env: Readonly<Record<string, string>>): () => void {
   const saved = new Map<string, string | undefined>();
   for (const [key, value] of Object.entries(env)) {
     saved.set(key, process.env[key]);
@@ -38,7 +38,7 @@ function applyEnv(env: Readonly<Record<string, string>>): () => void {
 }
 
 /** Routes stdout writes made during `work` to `sink` (the handler's logs). */
-async function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
+export async function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
   const original = process.stdout.write.bind(process.stdout);
   let pending = '';
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {

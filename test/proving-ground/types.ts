@@ -55,7 +55,7 @@ export interface SimulatedFleet {
 
 /** Every request the AWS server received, including rejected and fault-injected ones. */
 export interface RecordedCall {
-  readonly service: 'ssm' | 'secretsmanager' | 'ec2';
+  readonly service: 'ssm' | 'secretsmanager' | 'ec2' | 'logs' | 'lambda';
   readonly operation: string;
   readonly params: unknown;
   readonly at: string;

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
-import { reportLogLines } from '../../lambda/report-log.ts';
+import {
+  ATTENTION_ACTIONS,
+  attentionLogLines,
+  progressLogger,
+  reportLogLines,
+} from '../../lambda/report-log.ts';
 import { runReport } from './report-fixture.ts';
 
 function report(hostCount: number): RunReport {
@@ -31,5 +36,79 @@ describe('reportLogLines', () => {
     for (const line of lines) expect(JSON.stringify(line).length).toBeLessThanOrEqual(20_000 + 200);
     const hosts = parts.flatMap((p) => ('hosts' in p ? p.hosts : []));
     expect(hosts).toEqual(big.hosts);
+  });
+});
+
+describe('attentionLogLines', () => {
+  it('gives every component that needs a person one line saying what to do, and nothing for the rest', () => {
+    const hosts = [
+      {
+        instanceId: 'i-1',
+        platform: 'Linux' as const,
+        components: (['healthy', 'stuck', 'needs-redeploy', 'unreachable'] as const).map((status, i) => ({
+          name: (['agent', 'guac', 'rdp_gateway', 'rdp_https_gateway'] as const)[i] ?? 'agent',
+          status,
+        })),
+      },
+      {
+        instanceId: 'i-2',
+        platform: 'Windows' as const,
+        components: [
+          { name: 'windows' as const, status: 'failed' as const, reason: 'the push step exited 3' },
+        ],
+      },
+      {
+        instanceId: 'i-3',
+        platform: 'Linux' as const,
+        components: [{ name: 'agent' as const, status: 'unreadable' as const }],
+      },
+    ];
+    const lines = attentionLogLines(runReport({ hosts }));
+    expect(lines.map((l) => ('status' in l ? `${l.instanceId}/${l.component}:${l.status}` : ''))).toEqual([
+      'i-1/guac:stuck',
+      'i-1/rdp_gateway:needs-redeploy',
+      'i-2/windows:failed',
+      'i-3/agent:unreadable',
+    ]);
+    for (const line of lines) {
+      expect(line.message).toBe('needs attention');
+      if ('status' in line) expect(line.action).toBe(ATTENTION_ACTIONS[line.status]);
+    }
+    expect(lines[2]).toMatchObject({ platform: 'Windows', reason: 'the push step exited 3' });
+  });
+
+  it('caps the lines of a fleet-wide failure and counts the rest in one closing line', () => {
+    const hosts = Array.from({ length: 7 }, (_, i) => ({
+      instanceId: `i-${i}`,
+      platform: 'Linux' as const,
+      components: [{ name: 'agent' as const, status: 'failed' as const }],
+    }));
+    const lines = attentionLogLines(runReport({ hosts }), 5);
+    expect(lines).toHaveLength(6);
+    expect(lines[5]).toMatchObject({ message: 'needs attention (more)', notListed: 2 });
+  });
+});
+
+describe('progressLogger', () => {
+  it('logs each finished batch with its counts, the share done and the time since the step began', () => {
+    const logged: [string, object | undefined][] = [];
+    let clock = 1000;
+    const progress = progressLogger({ info: (message, extra) => logged.push([message, extra]) }, () => clock);
+    clock = 3500;
+    progress({ step: 'probe', batchesDone: 1, batches: 4, nodesDone: 50, nodes: 180 });
+    expect(logged).toEqual([
+      [
+        'progress',
+        {
+          step: 'probe',
+          batchesDone: 1,
+          batches: 4,
+          nodesDone: 50,
+          nodes: 180,
+          percent: 27,
+          elapsedMs: 2500,
+        },
+      ],
+    ]);
   });
 });

@@ -13,7 +13,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { RecordedCall, SimulatedFleet } from '../types.ts';
 import { Ec2Error, Ec2Service } from './ec2.ts';
-import { SecretsService } from './secrets.ts';
+import { isLambdaRequest, LambdaService } from './lambda.ts';
+import { LogsService } from './logs.ts';
+import { ACCOUNT_ID, SecretsService } from './secrets.ts';
 import { SsmService } from './ssm.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
 
@@ -53,6 +55,9 @@ export interface AwsServer {
   close(): Promise<void>;
   /** resolves when every started command invocation is terminal */
   idle(): Promise<void>;
+  /** Lambda (REST-JSON) and CloudWatch Logs: functions registered here run on Invoke. */
+  lambda: LambdaService;
+  logs: LogsService;
 }
 
 type Service = RecordedCall['service'];
@@ -64,6 +69,8 @@ const SERVER_ERROR: Record<Service, string> = {
   ssm: 'InternalServerError', // SSM model: InternalServerError, "fault": true
   secretsmanager: 'InternalServiceError', // Secrets Manager model: InternalServiceError, "fault": true
   ec2: 'InternalError', // EC2 common server error: InternalError, HTTP 500 (EC2 API reference, errors-overview)
+  logs: 'ServiceUnavailableException', // CloudWatch Logs model: ServiceUnavailableException, "fault": true
+  lambda: 'ServiceException', // Lambda model: ServiceException, HTTP 500
 };
 
 /** Default of `consistencyDelayMs`: a second, like the reports in aws-cli#3546 and aws-sdk#190. */
@@ -106,9 +113,26 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       return { status: e.status, errorType: e.code };
     }
   };
+  const logs = new LogsService();
+  const lambda = new LambdaService({ region: options.region, account: ACCOUNT_ID, logs });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
+    if (isLambdaRequest(req.url)) {
+      // Lambda speaks REST-JSON (the operation is in the method and path); no injected faults.
+      const reply = await lambda.handle(req.method ?? 'GET', req.url ?? '', lowerCaseHeaders(req), body);
+      res.writeHead(reply.status, { ...reply.headers, 'x-amzn-requestid': randomUUID() });
+      res.end(reply.body);
+      calls.push({
+        service: 'lambda',
+        operation: reply.operation,
+        params: body,
+        at: new Date().toISOString(),
+        status: reply.status,
+        ...(reply.errorType === undefined ? {} : { errorType: reply.errorType }),
+      });
+      return;
+    }
     const target = header(req, 'x-amz-target');
     if (
       target === undefined &&
@@ -149,7 +173,9 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       const result =
         routed.service === 'ssm'
           ? ssm.handle(routed.operation, input)
-          : secrets.handle(routed.operation, input);
+          : routed.service === 'logs'
+            ? logs.handle(routed.operation, input)
+            : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
       send(res, 200, result);
     } catch (error) {
@@ -189,6 +215,8 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     endpoint: `http://127.0.0.1:${port}`,
     calls,
     idle: () => ssm.idle(),
+    lambda,
+    logs,
     close: async () => {
       ssm.close();
       await new Promise<void>((resolve) => {
@@ -207,6 +235,8 @@ function route(
 ): { service: Service; operation?: string } {
   if (target?.startsWith('AmazonSSM.'))
     return { service: 'ssm', operation: target.slice('AmazonSSM.'.length) };
+  if (target?.startsWith('Logs_20140328.'))
+    return { service: 'logs', operation: target.slice('Logs_20140328.'.length) };
   if (target?.startsWith('secretsmanager.')) {
     return { service: 'secretsmanager', operation: target.slice('secretsmanager.'.length) };
   }
@@ -313,6 +343,10 @@ function send(res: ServerResponse, status: number, payload: unknown, errorType?:
   if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
   res.writeHead(status, headers);
   res.end(text);
+}
+
+function lowerCaseHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  return Object.fromEntries(Object.keys(req.headers).map((name) => [name, header(req, name)]));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

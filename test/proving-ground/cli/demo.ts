@@ -3,6 +3,7 @@
  * Prints host, component, state before the run, status after it, and the totals.
  */
 import { fileURLToPath } from 'node:url';
+import { textTable } from '../../../shared/text-table.ts';
 import { startProvingGround } from '../proving-ground.ts';
 import { loadScenario } from '../scenario.ts';
 import { runOnce } from '../simulation.ts';
@@ -17,14 +18,6 @@ const BEFORE: Record<string, string> = {
   missing: 'no token in config',
   garbage: 'token unreadable',
 };
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  const line = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
-  return [line(rows[0] ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join(
-    '\n',
-  );
-}
 
 async function main(): Promise<void> {
   const scenario = loadScenario(SCENARIO);
@@ -48,7 +41,7 @@ async function main(): Promise<void> {
         rows.push([host.id, name, before, after, state ? (state.tokenValid ? 'valid' : 'INVALID') : '-']);
       }
     }
-    process.stdout.write(`${table(rows)}\n\n`);
+    process.stdout.write(`${textTable(rows)}\n\n`);
     process.stdout.write(`totals: ${JSON.stringify(report.totals)}\n`);
     process.stdout.write(`Kasm API: ${report.kasmApi}; run took ${report.durationMs} ms; ok: ${report.ok}\n`);
     for (const error of report.errors) process.stdout.write(`error: ${error}\n`);

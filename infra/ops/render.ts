@@ -1,0 +1,112 @@
+/** A run report as an operator reads it: the summary, a before/after table, what to do. */
+
+import { textTable } from '../../shared/text-table.ts';
+import type { ComponentStatus } from '../../shared/token-rules.ts';
+
+/** The run report's fields the CLI reads (contract.md section 2). */
+export interface Report {
+  readonly summary?: string;
+  readonly ok: boolean;
+  readonly dryRun: boolean;
+  readonly runId: string;
+  readonly trigger?: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly kasmApi: string;
+  readonly totals: Partial<Record<string, number>>;
+  readonly hosts: readonly {
+    readonly instanceId: string;
+    readonly platform?: string;
+    readonly reason?: string;
+    readonly components: readonly {
+      readonly name: string;
+      readonly status: string;
+      readonly tokenExpiresAt?: string;
+      readonly reason?: string;
+    }[];
+  }[];
+  readonly errors: readonly string[];
+}
+
+/** What each status says about the component before the run (contract.md section 2). */
+const BEFORE: Readonly<Record<ComponentStatus, string>> = {
+  healthy: 'token valid',
+  'in-grace': 'expired, in grace',
+  recovered: 'LOCKED OUT (past grace)',
+  pending: 'LOCKED OUT (past grace)',
+  stuck: 'token file waiting, unread',
+  'would-push': 'LOCKED OUT (past grace)',
+  deferred: 'LOCKED OUT (past grace)',
+  'needs-redeploy': 'no token in config',
+  unreadable: 'token unreadable',
+  unreachable: 'unknown (host not reached)',
+  failed: 'unknown',
+};
+
+/** What a person does about a status; empty when nothing is needed. */
+export const TO_DO: Readonly<Record<ComponentStatus, string>> = {
+  healthy: '',
+  'in-grace': '',
+  recovered: '',
+  pending: '',
+  stuck: 'check the component is running (restart it), then invoke again for this instance',
+  'would-push': '',
+  deferred: '',
+  'needs-redeploy': 'redeploy the component from the Kasm admin UI',
+  unreadable: 'inspect the config on the host; redeploy the component if it is damaged',
+  unreachable: '',
+  failed: 'fix what the reason says, then invoke again for this instance',
+};
+
+function before(status: string): string {
+  return (BEFORE as Record<string, string>)[status] ?? '?';
+}
+
+function tokenNow(expiresAt: string | undefined, now: number): string {
+  if (!expiresAt) return '-';
+  return Date.parse(expiresAt) > now ? `valid until ${expiresAt}` : `EXPIRED since ${expiresAt}`;
+}
+
+export function renderReport(report: Report, now = Date.now()): string {
+  const lines: string[] = [];
+  lines.push(report.summary ?? '(this report has no summary: the function predates it)');
+  lines.push('');
+  const rows = [['host', 'component', 'before', 'after', 'token now']];
+  const actions: string[] = [];
+  for (const host of report.hosts) {
+    if (host.components.length === 0) {
+      rows.push([
+        host.instanceId,
+        '-',
+        '-',
+        host.reason ? `not examined: ${host.reason}` : 'no components',
+        '-',
+      ]);
+    }
+    for (const c of host.components) {
+      rows.push([
+        host.instanceId,
+        c.name,
+        before(c.status),
+        c.reason ? `${c.status} (${c.reason})` : c.status,
+        tokenNow(c.tokenExpiresAt, now),
+      ]);
+      const todo = (TO_DO as Record<string, string>)[c.status];
+      if (todo) actions.push(`  ${host.instanceId}/${c.name} (${c.status}): ${todo}`);
+    }
+  }
+  lines.push(report.hosts.length > 0 ? textTable(rows) : 'No fleet hosts were reconciled.');
+  lines.push('');
+  lines.push(`totals: ${JSON.stringify(report.totals)}`);
+  lines.push(
+    `${report.dryRun ? 'dry run' : 'run'} ${report.runId}${report.trigger ? ` (${report.trigger})` : ''} ` +
+      `started ${report.startedAt}, took ${(report.durationMs / 1000).toFixed(1)} s; Kasm API: ${report.kasmApi}; ok: ${report.ok}`,
+  );
+  for (const error of report.errors) lines.push(`error: ${error}`);
+  if (actions.length > 0) {
+    lines.push('');
+    lines.push('Needs a person (README.md, "Runbook"):');
+    lines.push(...actions);
+  }
+  return `${lines.join('\n')}\n`;
+}
