@@ -64,20 +64,31 @@ export class ReconcilerPolicy extends Construct {
         resources: [everyEc2Instance, everyManagedInstance],
         conditions: { StringEquals: { [`ssm:resourceTag/${props.fleetTag.key}`]: props.fleetTag.value } },
       }),
-      // These three actions have no resource types in the Service Authorization Reference
+      // These actions have no resource types in the Service Authorization Reference
       // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html),
       // so IAM accepts only "*" for them:
       new PolicyStatement({
         sid: 'ReadCommandResultsAndInventory',
         effect: Effect.ALLOW,
         actions: [
-          // ListCommandInvocations: no resource-level permissions ("*" only); polls the commands this function sent.
+          // ListCommands: no resource-level permissions ("*" only); one poll follows every command of a run.
+          'ssm:ListCommands',
+          // ListCommandInvocations: no resource-level permissions ("*" only); reads a finished command's results.
           'ssm:ListCommandInvocations',
           // GetCommandInvocation: no resource-level permissions ("*" only); reads an output longer than 2,500 characters.
           'ssm:GetCommandInvocation',
           // DescribeInstanceInformation: no resource-level permissions ("*" only); lists nodes filtered by the fleet tag.
           'ssm:DescribeInstanceInformation',
         ],
+        resources: ['*'],
+      }),
+      // CancelCommand: no resource types listed for it either, so "*" only. The function cancels
+      // only invocations of its own commands that it gave up on (a lost agent, the deadline),
+      // so nothing it abandoned runs on afterwards.
+      new PolicyStatement({
+        sid: 'CancelAbandonedCommands',
+        effect: Effect.ALLOW,
+        actions: ['ssm:CancelCommand'],
         resources: ['*'],
       }),
       // Instance-start runs ask EC2 which of the started instances carry the fleet tag.
@@ -118,7 +129,7 @@ export class ReconcilerPolicy extends Construct {
     acknowledgeWildcardResources(
       this.policy,
       ['*'],
-      'The actions ssm:ListCommandInvocations, ssm:GetCommandInvocation, ssm:DescribeInstanceInformation and ec2:DescribeTags support no resource-level permissions, so the Service Authorization Reference allows only "*" for them.',
+      'The actions ssm:ListCommands, ssm:ListCommandInvocations, ssm:GetCommandInvocation, ssm:DescribeInstanceInformation, ssm:CancelCommand and ec2:DescribeTags support no resource-level permissions, so the Service Authorization Reference allows only "*" for them.',
     );
     acknowledgeWildcardResources(
       this.policy,

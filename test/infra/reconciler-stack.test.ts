@@ -415,6 +415,7 @@ describe('the instance-start trigger', () => {
       dryRun: false,
       instanceIds: ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719'],
       waitForOnline: true,
+      messageIds: ['m-0', 'm-1', 'm-2'],
     });
   });
 
@@ -490,9 +491,15 @@ describe('the function role', () => {
       {
         Sid: 'ReadCommandResultsAndInventory',
         Effect: 'Allow',
-        Action: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation'],
+        Action: [
+          'ssm:ListCommands',
+          'ssm:ListCommandInvocations',
+          'ssm:GetCommandInvocation',
+          'ssm:DescribeInstanceInformation',
+        ],
         Resource: '*',
       },
+      { Sid: 'CancelAbandonedCommands', Effect: 'Allow', Action: 'ssm:CancelCommand', Resource: '*' },
       { Sid: 'ReadInstanceTags', Effect: 'Allow', Action: 'ec2:DescribeTags', Resource: '*' },
       {
         Sid: 'ReadRegistrationToken',
@@ -521,6 +528,7 @@ describe('the function role', () => {
       'RunOnlyReconcilerDocuments',
       'RunOnlyOnFleetNodes',
       'ReadCommandResultsAndInventory',
+      'CancelAbandonedCommands',
       'ReadInstanceTags',
       'ReadRegistrationToken',
     ]);
