@@ -536,7 +536,7 @@ describe('the function role', () => {
       Resource: [agnosticArn('ec2', 'instance/*'), agnosticArn('ssm', 'managed-instance/*')],
       Condition: { StringEquals: { 'ssm:resourceTag/kasm:reconcile': 'true' } },
     });
-    expect(statements[5].Resource).toStrictEqual(
+    expect(statements[6].Resource).toStrictEqual(
       agnosticArn('secretsmanager', 'secret:kasm/minimal/registration-token-??????'),
     );
   });
