@@ -14,6 +14,8 @@ export interface SimulationResult {
 }
 
 export interface RunOptions {
+  /** Settings for this run on top of the proving ground's own, e.g. a shorter pick-up wait. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Called with each line the handler logs (Powertools writes JSON lines to stdout). */
   readonly onLog?: (line: string) => void;
   /** Load the handler from elsewhere, e.g. the bundle CDK synthesizes. */
@@ -68,11 +70,12 @@ export async function runOnce(
   event: unknown,
   options: RunOptions = {},
 ): Promise<SimulationResult> {
-  const restore = applyEnv(ground.handlerEnv);
+  const env = { ...ground.handlerEnv, ...options.env };
+  const restore = applyEnv(env);
   try {
     const handler = options.loadHandler
-      ? await options.loadHandler(ground.handlerEnv)
-      : createHandler({ ...process.env, ...ground.handlerEnv });
+      ? await options.loadHandler(env)
+      : createHandler({ ...process.env, ...env });
     const sink = options.onLog ?? (() => undefined);
     const report = await capturingStdout(sink, () => handler(event, options.context));
     await ground.fleet.waitForHeartbeats(2);

@@ -1,0 +1,179 @@
+/**
+ * The product against AWS's documented strictness, on the proving ground: hosts that stop
+ * mid-run, agents that drop or are too old, throttling, eventual consistency, booting
+ * instances and SQS batches with a bad record.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ProvingGround } from '../proving-ground/proving-ground.ts';
+import { componentOf, ID, reconcileOnce, sendCommands, statusOf, withGround } from './harness.ts';
+
+const started = (id: string, messageId = `m-${id}`) => ({
+  messageId,
+  eventSource: 'aws:sqs',
+  body: JSON.stringify({
+    'detail-type': 'EC2 Instance State-change Notification',
+    source: 'aws.ec2',
+    detail: { 'instance-id': id, state: 'running' },
+  }),
+});
+
+const expiredAgents = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: ID(i + 1), components: { agent: { token: 'expired' } } }));
+
+describe('SendCommand refusing a whole batch', () => {
+  it('isolates a host that stopped after it was listed, and recovers the others of its batch', async () => {
+    let ground: ProvingGround | undefined;
+    let stopped = false;
+    await withGround(
+      { hosts: expiredAgents(3) },
+      async (g) => {
+        ground = g;
+        const run = await reconcileOnce(g);
+        for (const n of [1, 3]) expect(statusOf(run, ID(n), 'agent')).toBe('recovered');
+        expect(statusOf(run, ID(2), 'agent')).toBe('unreachable');
+        expect(componentOf(run, ID(2), 'agent')?.reason).toContain('InvalidInstanceId');
+        const refused = g.aws.calls.filter(
+          (c) => c.operation === 'SendCommand' && c.errorType === 'InvalidInstanceId',
+        );
+        expect(refused.length).toBeGreaterThan(0);
+      },
+      {
+        // The instance stops between the listing and the first SendCommand.
+        beforeOperation: (operation) => {
+          if (operation === 'SendCommand' && !stopped && ground) {
+            stopped = true;
+            ground.fleet.setState(ID(2), 'stopped');
+          }
+        },
+      },
+    );
+  });
+});
+
+describe('a lost agent', () => {
+  it('gives up on a host whose agent stopped answering, cancels its command and recovers the rest', async () => {
+    let ground: ProvingGround | undefined;
+    let dropped = false;
+    await withGround(
+      { hosts: expiredAgents(2) },
+      async (g) => {
+        ground = g;
+        const run = await reconcileOnce(g, {}, { env: { PICKUP_WAIT_SECONDS: '5' } });
+        expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
+        expect(statusOf(run, ID(2), 'agent')).toBe('unreachable');
+        expect(componentOf(run, ID(2), 'agent')?.reason).toContain('did not start the command within 5 s');
+        const cancels = g.aws.calls.filter((c) => c.operation === 'CancelCommand' && c.status === 200);
+        expect(cancels.map((c) => (c.params as { InstanceIds: string[] }).InstanceIds)).toEqual([[ID(2)]]);
+      },
+      {
+        // The agent drops after the listing: SSM accepts the command and leaves it Pending.
+        beforeOperation: (operation) => {
+          if (operation === 'SendCommand' && !dropped && ground) {
+            dropped = true;
+            ground.fleet.setOnline(ID(2), false);
+          }
+        },
+      },
+    );
+  });
+});
+
+describe('an SSM Agent older than 3.3.2746.0', () => {
+  it('is never sent a document and is reported failed with its version and the fix', async () => {
+    await withGround(
+      {
+        hosts: [
+          { id: ID(1), agentVersion: '3.2.582.0', components: { agent: { token: 'expired' } } },
+          { id: ID(2), components: { agent: { token: 'expired' } } },
+        ],
+      },
+      async (ground) => {
+        const run = await reconcileOnce(ground);
+        const agent = componentOf(run, ID(1), 'agent');
+        expect(agent?.status).toBe('failed');
+        expect(agent?.reason).toContain('3.2.582.0');
+        expect(agent?.reason).toContain('AWS-UpdateSSMAgent');
+        expect(statusOf(run, ID(2), 'agent')).toBe('recovered');
+        const targeted = [...sendCommands(ground, 'probe'), ...sendCommands(ground, 'push')].flatMap(
+          (s) => s.ids,
+        );
+        expect(targeted).not.toContain(ID(1));
+      },
+    );
+  });
+});
+
+describe('a tight rate limit shared with the rest of the account', () => {
+  it('finishes the run with every host recovered although SSM throttles it', async () => {
+    await withGround(
+      {
+        hosts: expiredAgents(4),
+        faults: {
+          throttle: {
+            SendCommand: { ratePerSecond: 0.5, burst: 1 },
+            ListCommands: { ratePerSecond: 0.5, burst: 1 },
+            ListCommandInvocations: { ratePerSecond: 0.5, burst: 1 },
+            DescribeInstanceInformation: { ratePerSecond: 0.5, burst: 1 },
+          },
+        },
+      },
+      async (ground) => {
+        const run = await reconcileOnce(ground, {}, { env: { API_CALLS_PER_SECOND: '5', API_BURST: '5' } });
+        for (let n = 1; n <= 4; n++) expect(statusOf(run, ID(n), 'agent')).toBe('recovered');
+        const throttled = ground.aws.calls.filter((c) => c.errorType === 'ThrottlingException');
+        expect(throttled.length).toBeGreaterThan(0);
+        expect(run.report.errors).toEqual([]);
+      },
+    );
+  }, 240_000);
+});
+
+describe('the documents the stack deployed', () => {
+  it('runs version 1 of each document, never whatever $DEFAULT points at', async () => {
+    await withGround({ hosts: expiredAgents(1) }, async (ground) => {
+      await reconcileOnce(ground);
+      const versions = ground.aws.calls
+        .filter((c) => c.operation === 'SendCommand' && c.status === 200)
+        .map((c) => (c.params as { DocumentVersion?: string }).DocumentVersion);
+      expect(versions).toEqual(['1', '1', '1']);
+    });
+  });
+});
+
+describe('an instance-start run', () => {
+  it('waits for a booting fleet instance to check in and recovers it, spending nothing on a non-fleet one', async () => {
+    await withGround(
+      {
+        hosts: [
+          { id: ID(1), startsAfterSeconds: 2, components: { agent: { token: 'expired' } } },
+          { id: ID(2), managed: false, startsAfterSeconds: 2, components: { agent: { token: 'expired' } } },
+        ],
+      },
+      async (ground) => {
+        // Booting takes 2 s plus the agent's check-in: the run may wait up to 30 s for it.
+        const run = await reconcileOnce(
+          ground,
+          { Records: [started(ID(1)), started(ID(2))] },
+          { env: { ONLINE_WAIT_SECONDS: '30' } },
+        );
+        expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
+        expect(run.report.hosts.map((h) => h.instanceId)).toEqual([ID(1)]);
+        expect(run.report.errors).toEqual([]);
+        const asked = ground.aws.calls.filter((c) => c.operation === 'DescribeTags');
+        expect(asked).toHaveLength(1);
+      },
+    );
+  });
+
+  it('sets aside a record that is not a running-state notification and reconciles the others', async () => {
+    await withGround({ hosts: expiredAgents(1) }, async (ground) => {
+      const bad = { messageId: 'm-bad', eventSource: 'aws:sqs', body: '{"detail-type":"something else"}' };
+      const run = await reconcileOnce(ground, { Records: [started(ID(1), 'm-good'), bad] });
+      expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
+      expect((run.report as { batchItemFailures?: unknown }).batchItemFailures).toEqual([
+        { itemIdentifier: 'm-bad' },
+      ]);
+      expect(run.report.errors.join(' ')).toContain('m-bad');
+    });
+  });
+});
