@@ -17,6 +17,8 @@ export interface DocumentRun {
   /** Parameters for one batch; a push gives each batch its own sealed deliveries. */
   readonly parametersFor: (batch: readonly string[]) => Record<string, string[]>;
   readonly comment: string;
+  /** How long a healthy host normally takes to run the document (a push waits on the host). */
+  readonly expectedSeconds: number;
   /** Longest the document runs on a host once started (its steps' timeouts), in seconds. */
   readonly executionSeconds: number;
   /** Epoch ms after which unfinished invocations are given up on and cancelled. */
@@ -113,7 +115,9 @@ export class CommandRunner {
       );
       commandId = sent.Command?.CommandId;
       if (!commandId) return all({ kind: 'failed', detail: 'SendCommand returned no command id' });
-      const pickupBy = sentAt + this.#o.pickupSeconds * 1000;
+      // Not done by then: the hosts still Pending never started it. Checked once per command, and
+      // only for commands not yet complete, so a fleet of healthy hosts costs no extra read.
+      const pickupBy = sentAt + (this.#o.pickupSeconds + run.expectedSeconds) * 1000;
       return [
         this.#o.tracker.track({
           commandId,

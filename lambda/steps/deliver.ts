@@ -48,6 +48,7 @@ export async function deliverAndConfirm(
       WaitSeconds: [String(waitSeconds)],
     }),
     comment: `kasm-token-reconciler ${ctx.runId} deliver`,
+    expectedSeconds: waitSeconds,
     executionSeconds: waitSeconds + PUSH_OVERHEAD_SECONDS,
     giveUpAt: ctx.deadlineAt,
     giveUpReason: 'the push had not finished on the host when the run had to stop',

@@ -31,6 +31,8 @@ export interface Observations {
 
 /** Longest the probe runs on a host (its steps' timeoutSeconds plus start-up). */
 export const PROBE_EXECUTION_SECONDS = 120;
+/** What a probe takes on a healthy host, sealing key included: a few seconds. */
+export const PROBE_EXPECTED_SECONDS = 5;
 
 export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
   const observedAt = nowSeconds(ctx);
@@ -49,6 +51,7 @@ export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): P
     instanceIds: ordered.map((n) => n.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['none'] }),
     comment: `kasm-token-reconciler ${ctx.runId} observe`,
+    expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,
     giveUpReason: LEFT_FOR_NEXT_RUN,

@@ -11,7 +11,7 @@ import { SealError, sealFor } from '../seal.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
 import { commonParameters, interpret, isUnusable, PINNED_DOCUMENT_VERSION } from './document-runs.ts';
 import { type HostOutcome, reportOfDecision, someComponents } from './host-outcome.ts';
-import { PROBE_EXECUTION_SECONDS } from './observe.ts';
+import { PROBE_EXECUTION_SECONDS, PROBE_EXPECTED_SECONDS } from './observe.ts';
 import type { PlannedDelivery } from './plan.ts';
 
 export interface SealedDelivery {
@@ -45,6 +45,7 @@ export async function prepare(
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['create'] }),
     comment: `kasm-token-reconciler ${ctx.runId} prepare`,
+    expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,
     giveUpReason: LEFT_FOR_NEXT_RUN,

@@ -28,6 +28,7 @@ const documentRun = (ids: string[], overrides: Partial<DocumentRun> = {}): Docum
   instanceIds: ids,
   parametersFor: () => ({}),
   comment: 'test',
+  expectedSeconds: 0,
   executionSeconds: 0.5,
   giveUpAt: Date.now() + 30_000,
   giveUpReason: 'the run gave up',
