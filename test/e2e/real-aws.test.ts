@@ -61,7 +61,7 @@ describe('a lost agent', () => {
         const run = await reconcileOnce(g, {}, { env: { PICKUP_WAIT_SECONDS: '5' } });
         expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
         expect(statusOf(run, ID(2), 'agent')).toBe('unreachable');
-        expect(componentOf(run, ID(2), 'agent')?.reason).toContain('did not start the command within 5 s');
+        expect(componentOf(run, ID(2), 'agent')?.reason).toMatch(/did not start the command within \d+ s/);
         const cancels = g.aws.calls.filter((c) => c.operation === 'CancelCommand' && c.status === 200);
         expect(cancels.map((c) => (c.params as { InstanceIds: string[] }).InstanceIds)).toEqual([[ID(2)]]);
       },
