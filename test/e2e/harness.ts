@@ -2,7 +2,7 @@
  * End-to-end harness: a proving ground per test, the real handler run once, and a
  * search of everything the run produced for the registration token's value.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import {
@@ -118,6 +118,8 @@ export function strayFiles(
   return readdirSync(dir).filter((f) => f !== configFile);
 }
 
+/** Entries of the host's sealing-key directory, `/run/kasm-token-reconciler` (none when it was never made). */
 export function stateDirEntries(ground: ProvingGround, instanceId: string): string[] {
-  return readdirSync(join(ground.fleet.hostRoot(instanceId), 'var/lib/kasm-token-reconciler'));
+  const dir = join(ground.fleet.hostRoot(instanceId), 'run/kasm-token-reconciler');
+  return existsSync(dir) ? readdirSync(dir) : [];
 }

@@ -1,15 +1,57 @@
 # shellcheck shell=bash
 # Functions shared by the probe and the push: read a component's state, never a secret.
-# Prints the token's header.payload (never the signature), or none / unreadable.
+# Bash 4.2 (Amazon Linux 2, RHEL 7) runs these: test/bash42-check.sh holds them to it.
+#
+# Kasm's config directories may belong to the unprivileged account Kasm runs as, who can swap any
+# entry in them for a symlink at any moment. So nothing here reads, writes, chowns or chmods a file
+# there by path as root: a function first pins the directory as its working directory (`cd -P`, so
+# later path swaps above it change nothing), looks at entries with lstat (`stat` without -L), and
+# reads or writes file content only as the directory's owner (setpriv), whose own permissions then
+# apply to wherever a symlink points.
+
+# Runs "$@" as uid:gid $1 $2 with no supplementary groups (root stays root). Input is inherited, so a
+# secret reaches the command on standard input, never in its arguments or environment.
+as_user() {
+  local uid="$1" gid="$2"
+  shift 2
+  if [ "$uid" = 0 ] && [ "$gid" = 0 ]; then
+    "$@"
+  else
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
+  fi
+}
+
+# uid and gid of the working directory, e.g. "1000 1000"; fails for a root-owned directory that others
+# may write in (nobody can be trusted to own its entries).
+dir_owner() {
+  local uid gid mode
+  read -r uid gid mode < <(stat -c '%u %g %a' . 2>/dev/null) || return 1
+  if [ "$uid" = 0 ] && [ $((8#$mode & 8#022)) -ne 0 ]; then return 1; fi
+  echo "$uid $gid"
+}
+
+# What an entry of the working directory is, without following a symlink: absent, regular or other.
+entry_kind() {
+  local kind
+  kind=$(stat -c %F -- "$1" 2>/dev/null) || { echo absent; return; }
+  case "$kind" in "regular file" | "regular empty file") echo regular ;; *) echo other ;; esac
+}
+
+# Prints the token's header.payload (never the signature), or none / unreadable. Runs in the pinned
+# config directory; the config is read as the directory's owner.
 token_of() {
-  local cfg="$1" section="$2" key="$3" raw
-  raw=$(awk -v s="$section" -v k="$key" '
+  local cfg="$1" section="$2" key="$3" owner raw
+  [ "$(entry_kind "$cfg")" = regular ] || { echo unreadable; return; }
+  owner=$(dir_owner) || { echo unreadable; return; }
+  # shellcheck disable=SC2086 # "uid gid", split on purpose
+  raw=$(as_user $owner head -c 1000000 -- "$cfg" 2>/dev/null | awk -v s="$section" -v k="$key" '
     $0 ~ "^" s ":" { insec = 1; next }
     insec && /^[^[:space:]#]/ { insec = 0 }
-    insec && $0 ~ "^[[:space:]]+" k ":" {
+    !found && insec && $0 ~ "^[[:space:]]+" k ":" {
       sub("^[[:space:]]+" k ":[[:space:]]*", ""); sub(/[[:space:]]+#.*$/, ""); sub(/[[:space:]]+$/, "")
-      gsub(/^["'\'']|["'\'']$/, ""); print; exit
-    }' "$cfg" 2>/dev/null) || { echo unreadable; return; }
+      gsub(/^["'\'']|["'\'']$/, ""); print; found = 1
+    }'; echo "rc=${PIPESTATUS[0]}")
+  case "$raw" in *rc=0) raw="${raw%rc=0}"; raw="${raw%$'\n'}" ;; *) echo unreadable; return ;; esac
   case "$raw" in
     "" | null | "~") echo none ;;
     *)
@@ -22,15 +64,13 @@ token_of() {
   esac
 }
 
-# Seconds since the registration file was written, or absent.
+# Seconds since the registration file in the working directory was written, or absent. Only a regular
+# file counts (lstat: a symlink's target is never looked at); anything else is reported by the push.
 registration_age() {
-  local f="$1/$REG_FILE" mtime
-  if [ -e "$f" ]; then
-    mtime=$(stat -c %Y "$f" 2>/dev/null) || { echo 0; return; }
-    echo $(( $(date +%s) - mtime ))
-  else
-    echo absent
-  fi
+  local mtime
+  [ "$(entry_kind "$REG_FILE")" = regular ] || { echo absent; return; }
+  mtime=$(stat -c %Y -- "$REG_FILE" 2>/dev/null) || { echo 0; return; }
+  echo $(($(date +%s) - mtime))
 }
 
 running_of() {
@@ -42,10 +82,35 @@ running_of() {
   case "$state" in true) echo true ;; *) echo false ;; esac
 }
 
-# Fields describing one installed component; empty when its config is absent.
+# Fields describing one installed component; empty when its config is absent. Call it in a subshell
+# ($(describe ...)): it changes the working directory.
 describe() {
   local dir="$1" file="$2" section="$3" key="$4" container="$5"
-  [ -f "$dir/$file" ] || return 1
+  cd -P -- "$dir" 2>/dev/null || return 1
+  [ "$(entry_kind "$file")" != absent ] || return 1
   printf 'token=%s reg=%s running=%s' \
-    "$(token_of "$dir/$file" "$section" "$key")" "$(registration_age "$dir")" "$(running_of "$container")"
+    "$(token_of "$file" "$section" "$key")" "$(registration_age)" "$(running_of "$container")"
+}
+
+# Sealing keys: on tmpfs (gone at reboot), root-only, never older than this many seconds when used.
+KEY_TTL=900
+
+# The sealing keys' directory: created 0700, and used only when it is a real directory owned by root.
+state_dir_ready() {
+  [ -L "$STATE_DIR" ] && return 1
+  [ -e "$STATE_DIR" ] || mkdir -m 0700 -- "$STATE_DIR" 2>/dev/null || return 1
+  [ ! -L "$STATE_DIR" ] && [ -d "$STATE_DIR" ] && [ "$(stat -c %u -- "$STATE_DIR")" = 0 ] || return 1
+  chmod 0700 -- "$STATE_DIR"
+}
+
+# Removes sealing keys older than their TTL, and every key an earlier version kept on persistent disk.
+remove_stale_keys() {
+  if [ -d "$STATE_DIR" ] && [ ! -L "$STATE_DIR" ] && [ "$(stat -c %u -- "$STATE_DIR")" = 0 ]; then
+    find -P "$STATE_DIR" -maxdepth 1 -type f -name 'seal-*' -mmin +$((KEY_TTL / 60)) -delete 2>/dev/null
+  fi
+  if [ -d "$LEGACY_STATE_DIR" ] && [ ! -L "$LEGACY_STATE_DIR" ] && [ "$(stat -c %u -- "$LEGACY_STATE_DIR")" = 0 ]; then
+    find -P "$LEGACY_STATE_DIR" -maxdepth 1 -type f -name 'seal-*' -delete 2>/dev/null
+    rmdir -- "$LEGACY_STATE_DIR" 2>/dev/null
+  fi
+  return 0
 }

@@ -80,8 +80,9 @@ export class LinuxHost {
       await this.own(dir, 0o755);
     }
     await ownLink(join(kasm, 'current'), owner);
-    await mkdir(this.stateDir, { recursive: true });
-    await chmod(this.stateDir, 0o700);
+    // The host's /run: a tmpfs on a real host, emptied at boot; the product makes its state dir there.
+    await mkdir(join(root, 'run'), { recursive: true });
+    await chmod(join(root, 'run'), 0o755);
     await mkdir(join(root, 'var/lib/amazon/ssm'), { recursive: true, mode: 0o700 });
     await mkdir(join(root, 'tmp'), { recursive: true });
     await chmod(join(root, 'tmp'), 0o1777);
@@ -100,7 +101,7 @@ export class LinuxHost {
     return this.options.owner;
   }
 
-  /** The product's state directory on disk (`/var/lib/kasm-token-reconciler` on the host). */
+  /** The product's state directory on disk (`/run/kasm-token-reconciler` on the host; made by the probe). */
   get stateDir(): string {
     return join(this.root, STATE_DIR);
   }
@@ -199,7 +200,8 @@ export class LinuxHost {
       `mount -t overlay -o ${q(`lowerdir=${layers.optLayer}:/opt`)} pg-opt /opt || fail 'overlay on /opt'`,
       `mount --bind ${q(join(this.root, 'opt/kasm'))} /opt/kasm || fail 'bind /opt/kasm'`,
       `mount -t overlay -o ${q(`lowerdir=${layers.varLibLayer}:/var/lib`)} pg-var-lib /var/lib || fail 'overlay on /var/lib'`,
-      `mount --bind ${q(this.stateDir)} ${STATE_DIR} || fail 'bind ${STATE_DIR}'`,
+      // The host's own /run, kept between its steps as a real host's tmpfs is kept until reboot.
+      `mount --bind ${q(join(this.root, 'run'))} /run || fail 'bind /run'`,
       `mount --bind ${q(join(this.root, 'var/lib/amazon'))} /var/lib/amazon || fail 'bind /var/lib/amazon'`,
     ];
     for (const overlay of await layers.binOverlays(this.options.opensslMissing)) {
