@@ -67,7 +67,7 @@ export function expectNoLeak(ground: ProvingGround, run: Partial<Run>, token = T
   }
 }
 
-/** Runs the handler once, then checks for leaks. */
+/** Runs the handler once, then checks for leaks: in what the run produced, and in any file on any host. */
 export async function reconcileOnce(
   ground: ProvingGround,
   event: unknown = {},
@@ -77,6 +77,7 @@ export async function reconcileOnce(
   const result = await runOnce(ground, event, { ...options, onLog: (line) => logs.push(line) });
   const run = { ...result, logs };
   expectNoLeak(ground, run);
+  expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
   return run;
 }
 
