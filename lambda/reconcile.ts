@@ -275,6 +275,7 @@ class Run {
         RunId: [this.#d.runId],
         Deliveries: [batch.map((id) => sealed.get(id)).join(' ')],
         WaitSeconds: [String(waitSeconds)],
+        NotAfter: [String(Math.floor(this.#d.deadlineAt / 1000) + waitSeconds)],
         ...this.windowsParameters(),
       }),
       comment: `kasm-token-reconciler ${this.#d.runId} deliver`,
@@ -295,7 +296,7 @@ class Run {
     let push: PushReport | undefined;
     let problem = 'the push returned no result';
     if (result?.kind === 'output') {
-      const parsed = parsePushOutput(result.output);
+      const parsed = parsePushOutput(result.output, components);
       if (parsed.ok) push = parsed.value;
       else problem = `the push output was not understood: ${parsed.problem}`;
     } else if (result) {

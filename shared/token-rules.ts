@@ -130,6 +130,22 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
   'config-missing': 'the component config file disappeared before delivery',
   'write-denied': 'the config directory is not writable, so registration_token.txt could not be placed',
   'write-failed': 'writing registration_token.txt failed; no partial file was left',
+  'key-expired':
+    'the sealing key made for this run was older than its 15-minute lifetime, so it was not used',
+  'too-late':
+    'the delivery arrived after the run gave up on it (the host clock was past its NotAfter time), so nothing was written',
+  'target-not-regular':
+    'registration_token.txt exists but is not a regular file (a directory, symlink or other special file); nothing was written, remove it',
+  'target-replaced':
+    'registration_token.txt was replaced by something that is not a regular file while the push waited; check who writes in the config directory',
+  'dir-unsafe':
+    'the config directory is owned by root but writable by others, so no file is placed there; fix its permissions',
+  'setpriv-missing':
+    'setpriv (util-linux) is not installed on the host, so the file cannot be written as the config directory owner',
+  'state-dir-unsafe':
+    'the reconciler state directory is a link, a reparse point, or not owned by SYSTEM/Administrators (root on Linux); nothing was done',
+  'target-not-trusted':
+    'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
 
 export function describePushFailure(reason: string): string {

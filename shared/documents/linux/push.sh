@@ -47,11 +47,11 @@ fail_all() {
   exit 0
 }
 
-remove_stale_keys
 command -v openssl >/dev/null 2>&1 || fail_all openssl-missing
 if [ ! -f "$KEY" ] || [ -L "$KEY" ]; then fail_all key-missing; fi
 key_mtime=$(stat -c %Y -- "$KEY" 2>/dev/null) || fail_all key-missing
 [ $(($(date +%s) - key_mtime)) -le "$KEY_TTL" ] || fail_all key-expired
+remove_stale_keys
 secret=$(printf '%s' "$sealed" | base64 -d 2>/dev/null |
   openssl pkeyutl -decrypt -inkey "$KEY" -pkeyopt rsa_padding_mode:oaep \
     -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 2>/dev/null) || fail_all unseal-failed
