@@ -19,6 +19,12 @@ export interface ComponentSighting {
   readonly running: boolean | 'unknown';
   /** Windows: the push restarted the service to make it read the file. */
   readonly restarted?: boolean;
+  /**
+   * Windows: seconds since a push first delivered the registration file that still waits (the probe's
+   * `delivered=` field, from a marker the push leaves in the state directory). Present only while the
+   * file waits and a push has already delivered it, and so restarted the service once.
+   */
+  readonly firstDeliveredAgeSeconds?: number;
 }
 
 export type SealingKey =
@@ -106,12 +112,16 @@ function parseSighting(name: string, f: Map<string, string>): ComponentSighting 
   const run = f.get('running');
   if (run !== 'true' && run !== 'false' && run !== 'unknown') return `component ${name}: bad running field`;
   const restarted = f.get('restarted');
+  const delivered = f.get('delivered');
+  if (delivered !== undefined && !/^\d{1,12}$/.test(delivered))
+    return `component ${name}: bad delivered field`;
   return {
     name,
     token: sighting,
     registrationFileAgeSeconds: age,
     running: run === 'unknown' ? 'unknown' : run === 'true',
     ...(restarted === undefined ? {} : { restarted: restarted === 'true' }),
+    ...(delivered === undefined || age === null ? {} : { firstDeliveredAgeSeconds: Number(delivered) }),
   };
 }
 

@@ -111,6 +111,8 @@ export interface Fleet extends SimulatedFleet {
   component(id: string, component: ComponentName): SimulatedComponent | undefined;
   /** Windows: every request the Get-Service / Restart-Service / icacls.exe stand-ins got on this host. */
   standInCalls(id: string): readonly StandInCall[];
+  /** Windows: makes `sid` the owner of a file or folder on the host, as the Get-Acl stand-in reports it. */
+  setWindowsOwner(id: string, path: string, sid: string): void;
   /** Windows: what the ACL stand-in knows about a file or folder on the host (undefined: absent). */
   windowsAcl(id: string, path: string): WindowsAclView | undefined;
   /**
@@ -497,6 +499,12 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const host = entry(id).windows;
       if (!host) throw new Error(`${id} is not a Windows host`);
       return [...host.standInCalls];
+    },
+
+    setWindowsOwner(id, path, sid) {
+      const host = entry(id).windows;
+      if (!host) throw new Error(`${id} is not a Windows host`);
+      host.setOwner(path, sid);
     },
 
     windowsAcl(id, path) {
