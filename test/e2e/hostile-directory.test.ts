@@ -95,7 +95,8 @@ describe('a reconcile run against config directories whose owner attacks the pus
         expect(outcomes).toContain('failed');
       },
     );
-  });
+    // Five full runs: about 35 s alone, more on a busy machine.
+  }, 240_000);
 });
 
 /** A token past grace for `name`, minted by the proving ground's Admin API. */

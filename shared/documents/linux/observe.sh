@@ -37,21 +37,18 @@ entry_kind() {
   case "$kind" in "regular file" | "regular empty file") echo regular ;; *) echo other ;; esac
 }
 
-# Prints the token's header.payload (never the signature), or none / unreadable. Runs in the pinned
-# config directory; the config is read as the directory's owner.
+# Prints the token's header.payload (never the signature), or none / unreadable, from config file $1
+# of the working directory, read by awk running as uid:gid $4 $5 (the directory's owner).
 token_of() {
-  local cfg="$1" section="$2" key="$3" owner raw
-  [ "$(entry_kind "$cfg")" = regular ] || { echo unreadable; return; }
-  owner=$(dir_owner) || { echo unreadable; return; }
-  # shellcheck disable=SC2086 # "uid gid", split on purpose
-  raw=$(as_user $owner head -c 1000000 -- "$cfg" 2>/dev/null | awk -v s="$section" -v k="$key" '
+  local cfg="$1" section="$2" key="$3" raw
+  # shellcheck disable=SC2016 # an awk program, run through as_user
+  raw=$(as_user "$4" "$5" awk -v s="$section" -v k="$key" '
     $0 ~ "^" s ":" { insec = 1; next }
     insec && /^[^[:space:]#]/ { insec = 0 }
     !found && insec && $0 ~ "^[[:space:]]+" k ":" {
       sub("^[[:space:]]+" k ":[[:space:]]*", ""); sub(/[[:space:]]+#.*$/, ""); sub(/[[:space:]]+$/, "")
       gsub(/^["'\'']|["'\'']$/, ""); print; found = 1
-    }'; echo "rc=${PIPESTATUS[0]}")
-  case "$raw" in *rc=0) raw="${raw%rc=0}"; raw="${raw%$'\n'}" ;; *) echo unreadable; return ;; esac
+    }' "$cfg" 2>/dev/null) || { echo unreadable; return; }
   case "$raw" in
     "" | null | "~") echo none ;;
     *)
@@ -64,15 +61,6 @@ token_of() {
   esac
 }
 
-# Seconds since the registration file in the working directory was written, or absent. Only a regular
-# file counts (lstat: a symlink's target is never looked at); anything else is reported by the push.
-registration_age() {
-  local mtime
-  [ "$(entry_kind "$REG_FILE")" = regular ] || { echo absent; return; }
-  mtime=$(stat -c %Y -- "$REG_FILE" 2>/dev/null) || { echo 0; return; }
-  echo $(($(date +%s) - mtime))
-}
-
 running_of() {
   local state
   command -v docker >/dev/null 2>&1 || { echo unknown; return; }
@@ -83,13 +71,34 @@ running_of() {
 }
 
 # Fields describing one installed component; empty when its config is absent. Call it in a subshell
-# ($(describe ...)): it changes the working directory.
+# ($(describe ...)): it changes the working directory. One lstat call looks at the directory, the config
+# and the registration file (a symlink's target is never looked at); only a regular registration file
+# counts as waiting, anything else is for the push to report.
 describe() {
   local dir="$1" file="$2" section="$3" key="$4" container="$5"
+  local name kind uid gid mode mtime owner_uid='' owner_gid='' cfg=absent reg=absent token now
   cd -P -- "$dir" 2>/dev/null || return 1
-  [ "$(entry_kind "$file")" != absent ] || return 1
-  printf 'token=%s reg=%s running=%s' \
-    "$(token_of "$file" "$section" "$key")" "$(registration_age)" "$(running_of "$container")"
+  while IFS='|' read -r name kind uid gid mode mtime; do
+    case "$kind" in "regular file" | "regular empty file") kind=regular ;; directory) ;; *) kind=other ;; esac
+    if [ "$name" = . ]; then
+      # A root-owned directory others may write in has no trustworthy owner: read nothing there.
+      if [ "$kind" = directory ] && ! { [ "$uid" = 0 ] && [ $((8#$mode & 8#022)) -ne 0 ]; }; then
+        owner_uid="$uid" owner_gid="$gid"
+      fi
+    elif [ "$name" = "$file" ]; then
+      cfg="$kind"
+    elif [ "$name" = "$REG_FILE" ] && [ "$kind" = regular ]; then
+      printf -v now '%(%s)T' -1
+      reg=$((now - mtime))
+    fi
+  done < <(stat -c '%n|%F|%u|%g|%a|%Y' -- . "$file" "$REG_FILE" 2>/dev/null)
+  [ "$cfg" != absent ] || return 1
+  if [ "$cfg" = regular ] && [ -n "$owner_uid" ]; then
+    token=$(token_of "$file" "$section" "$key" "$owner_uid" "$owner_gid")
+  else
+    token=unreadable
+  fi
+  printf 'token=%s reg=%s running=%s' "$token" "$reg" "$(running_of "$container")"
 }
 
 # Sealing keys: on tmpfs (gone at reboot), root-only, never older than this many seconds when used.
