@@ -1,5 +1,5 @@
 /** Asks the Kasm Admin API whether it is healthy, trusting a custom CA when configured. */
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import type { KasmApiHealth } from '../shared/token-rules.ts';
 
@@ -19,7 +19,13 @@ export interface KasmHealthResult {
 /** `healthy` only for HTTP 200 with `{"ok": true}`; anything else is `unhealthy` with a detail. */
 export async function checkKasmHealth(options: KasmHealthOptions): Promise<KasmHealthResult> {
   if (!options.url) return { health: 'unchecked' };
-  const ca = options.caPem ?? (options.caFile ? readFileSync(options.caFile, 'utf8') : undefined);
+  let ca: string | undefined;
+  try {
+    ca = options.caPem ?? (options.caFile ? await readFile(options.caFile, 'utf8') : undefined);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} cannot be read (${why})` };
+  }
   const timeout = options.timeoutMs ?? 5000;
   const dispatcher = new Agent({
     connect: { ...(ca ? { ca } : {}), timeout },

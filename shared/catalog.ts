@@ -79,8 +79,10 @@ export const DEFAULT_LINUX_INSTALL_ROOT = '/opt/kasm/current';
 export const DEFAULT_WINDOWS_INSTALL_DIR = 'C:\\Program Files\\Kasm';
 export const DEFAULT_WINDOWS_SERVICE_NAME = 'Kasm';
 export const REGISTRATION_FILE_NAME = 'registration_token.txt';
-/** Where the host keeps the reconciler's ephemeral sealing key (root-only). */
-export const LINUX_STATE_DIR = '/var/lib/kasm-token-reconciler';
+/** Where the host keeps the reconciler's ephemeral sealing key: tmpfs, root-only (0700). */
+export const LINUX_STATE_DIR = '/run/kasm-token-reconciler';
+/** Where versions before the tmpfs move kept sealing keys; the probe empties and removes it. */
+export const LINUX_LEGACY_STATE_DIR = '/var/lib/kasm-token-reconciler';
 /** Windows: the sealing key's directory under `%ProgramData%` (SYSTEM and Administrators only). */
 export const WINDOWS_STATE_DIR_NAME = 'kasm-token-reconciler';
 

@@ -19,6 +19,12 @@ export interface ComponentSighting {
   readonly running: boolean | 'unknown';
   /** Windows: the push restarted the service to make it read the file. */
   readonly restarted?: boolean;
+  /**
+   * Windows: seconds since a push first delivered the registration file that still waits (the probe's
+   * `delivered=` field, from a marker the push leaves in the state directory). Present only while the
+   * file waits and a push has already delivered it, and so restarted the service once.
+   */
+  readonly firstDeliveredAgeSeconds?: number;
 }
 
 export type SealingKey =
@@ -38,6 +44,11 @@ export type PushOutcome =
 
 export interface PushReport {
   readonly delivered: boolean;
+  /**
+   * The host refused the push because its clock was past NotAfter: nothing was written. Every component
+   * the push carried for this host is then failed (see `pushOutcomesFor`).
+   */
+  readonly tooLate?: boolean;
   readonly waitedSeconds: number | null;
   readonly outcomes: readonly PushOutcome[];
 }
@@ -45,6 +56,13 @@ export interface PushReport {
 export type Parsed<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly problem: string };
+
+/** What a host line `host error=missing-parameters` means: an SSM Agent too old for ENV_VAR parameters. */
+export const MISSING_PARAMETERS_PROBLEM =
+  'the SSM Agent ran the script without its parameters; SSM Agent 3.3.2746.0 or later is required (update it with AWS-UpdateSSMAgent)';
+
+/** Reason of every component of a push the host refused because it arrived past its NotAfter time. */
+export const TOO_LATE_REASON = 'too-late';
 
 const TOKEN_SEGMENTS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SPKI = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -94,12 +112,16 @@ function parseSighting(name: string, f: Map<string, string>): ComponentSighting 
   const run = f.get('running');
   if (run !== 'true' && run !== 'false' && run !== 'unknown') return `component ${name}: bad running field`;
   const restarted = f.get('restarted');
+  const delivered = f.get('delivered');
+  if (delivered !== undefined && !/^\d{1,12}$/.test(delivered))
+    return `component ${name}: bad delivered field`;
   return {
     name,
     token: sighting,
     registrationFileAgeSeconds: age,
     running: run === 'unknown' ? 'unknown' : run === 'true',
     ...(restarted === undefined ? {} : { restarted: restarted === 'true' }),
+    ...(delivered === undefined || age === null ? {} : { firstDeliveredAgeSeconds: Number(delivered) }),
   };
 }
 
@@ -124,6 +146,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
     const f = fields(rest);
     if (typeof f === 'string') return { ok: false, problem: f };
     if (kind === 'host') {
+      if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
       const now = Number(f.get('now'));
       if (!Number.isSafeInteger(now)) return { ok: false, problem: 'bad host clock field' };
       hostEpochSeconds = now;
@@ -143,10 +166,18 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
   return { ok: true, value: { hostEpochSeconds, opensslAvailable, sealingKey, components } };
 }
 
-export function parsePushOutput(output: string): Parsed<PushReport> {
+/**
+ * Parses the push's output. `delivered`: the components the push carried for this host; when the host
+ * refused the push as too late (`host result=too-late`), each of them becomes a failed outcome.
+ */
+export function parsePushOutput(
+  output: string,
+  delivered: readonly ComponentName[] = [],
+): Parsed<PushReport> {
   const lines = bodyLines(output, 'ktr-push v1');
   if (typeof lines === 'string') return { ok: false, problem: lines };
-  let delivered = true;
+  let wasDelivered = true;
+  let tooLate = false;
   let waitedSeconds: number | null = null;
   const outcomes: PushOutcome[] = [];
   for (const line of lines) {
@@ -154,7 +185,9 @@ export function parsePushOutput(output: string): Parsed<PushReport> {
     if (kind === 'host') {
       const f = fields(rest);
       if (typeof f === 'string') return { ok: false, problem: f };
-      if (f.get('result') === 'no-delivery') delivered = false;
+      if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
+      if (f.get('result') === 'no-delivery') wasDelivered = false;
+      if (f.get('result') === 'too-late') tooLate = true;
       const waited = f.get('waited');
       if (waited !== undefined) waitedSeconds = Number(waited);
       continue;
@@ -177,5 +210,9 @@ export function parsePushOutput(output: string): Parsed<PushReport> {
       return { ok: false, problem: `component ${name}: bad push field` };
     }
   }
-  return { ok: true, value: { delivered, waitedSeconds, outcomes } };
+  if (tooLate) {
+    for (const name of delivered) outcomes.push({ kind: 'failed', name, reason: TOO_LATE_REASON });
+    return { ok: true, value: { delivered: false, tooLate, waitedSeconds, outcomes } };
+  }
+  return { ok: true, value: { delivered: wasDelivered, waitedSeconds, outcomes } };
 }

@@ -73,7 +73,10 @@ export type Decision =
 
 export function decide(sighting: ComponentSighting, nowSeconds: number, policy: Policy): Decision {
   const state = tokenState(sighting.token, nowSeconds, policy);
-  const fileAge = sighting.registrationFileAgeSeconds;
+  // How long the file has waited: from its first delivery when a push left a marker (a redelivery
+  // rewrites the file, so its mtime would restart the clock), else from the file's mtime.
+  const firstDelivered = fileAgeSinceFirstDelivery(sighting);
+  const fileAge = firstDelivered ?? sighting.registrationFileAgeSeconds;
   const fileIsStuck = fileAge !== null && fileAge >= policy.stuckAfterSeconds;
   const stuckReason = `registration_token.txt has waited ${fileAge}s unconsumed (limit ${policy.stuckAfterSeconds}s)`;
 
@@ -97,12 +100,24 @@ export function decide(sighting: ComponentSighting, nowSeconds: number, policy: 
         expiresAt: state.expiresAt,
       };
     case 'past-grace':
+      // A waiting file only a restart makes the component read: deliver again, which restarts it, but
+      // once per delivery: when a push already delivered it (and restarted the service), alarm instead.
+      if (fileAge !== null && readsRegistrationFileOnlyAtStart(sighting.name)) {
+        if (firstDelivered !== null) {
+          const stopped = sighting.running === false ? '; the service is stopped, start it' : '';
+          return {
+            action: 'none',
+            status: 'stuck',
+            expiresAt: state.expiresAt,
+            reason:
+              `registration_token.txt was delivered ${firstDelivered}s ago and the service was restarted once, ` +
+              `but it has not read the file; check the Kasm service and its log${stopped}`,
+          };
+        }
+        if (!fileIsStuck) return { action: 'deliver', expiresAt: state.expiresAt };
+      }
       if (fileIsStuck)
         return { action: 'none', status: 'stuck', expiresAt: state.expiresAt, reason: stuckReason };
-      // A waiting file only a restart makes the component read: deliver again, which restarts it.
-      if (fileAge !== null && readsRegistrationFileOnlyAtStart(sighting.name)) {
-        return { action: 'deliver', expiresAt: state.expiresAt };
-      }
       if (fileAge !== null) {
         return {
           action: 'none',
@@ -113,6 +128,11 @@ export function decide(sighting: ComponentSighting, nowSeconds: number, policy: 
       }
       return { action: 'deliver', expiresAt: state.expiresAt };
   }
+}
+
+function fileAgeSinceFirstDelivery(sighting: ComponentSighting): number | null {
+  if (sighting.registrationFileAgeSeconds === null) return null;
+  return sighting.firstDeliveredAgeSeconds ?? null;
 }
 
 export interface Verdict {
@@ -130,6 +150,22 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
   'config-missing': 'the component config file disappeared before delivery',
   'write-denied': 'the config directory is not writable, so registration_token.txt could not be placed',
   'write-failed': 'writing registration_token.txt failed; no partial file was left',
+  'key-expired':
+    'the sealing key made for this run was older than its 15-minute lifetime, so it was not used',
+  'too-late':
+    'the delivery arrived after the run gave up on it (the host clock was past its NotAfter time), so nothing was written',
+  'target-not-regular':
+    'registration_token.txt exists but is not a regular file (a directory, symlink or other special file); nothing was written, remove it',
+  'target-replaced':
+    'registration_token.txt was replaced by something that is not a regular file while the push waited; check who writes in the config directory',
+  'dir-unsafe':
+    'the config directory is owned by root but writable by others, so no file is placed there; fix its permissions',
+  'setpriv-missing':
+    'setpriv (util-linux) is not installed on the host, so the file cannot be written as the config directory owner',
+  'state-dir-unsafe':
+    'the reconciler state directory is a link, a reparse point, or not owned by SYSTEM/Administrators (root on Linux); nothing was done',
+  'target-not-trusted':
+    'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
 
 export function describePushFailure(reason: string): string {

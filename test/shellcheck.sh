@@ -12,4 +12,5 @@ for (const role of ['probe', 'push']) writeFileSync('$out/' + role + '.sh', linu
 "
 mapfile -t others < <(git ls-files '*.sh' | grep -v '^shared/documents/linux/')
 shellcheck -s bash "$out/probe.sh" "$out/push.sh" shared/documents/linux/*.sh "${others[@]}"
-echo "shellcheck: document scripts and repository scripts are clean"
+npx tsx test/bash42-check.ts "$out/probe.sh" "$out/push.sh" shared/documents/linux/*.sh
+echo "shellcheck: document scripts and repository scripts are clean, and use nothing newer than bash 4.2"

@@ -46,6 +46,9 @@ export async function deliverAndConfirm(
           .join(' '),
       ],
       WaitSeconds: [String(waitSeconds)],
+      // The push refuses to act after this, the moment the run stops waiting for unstarted
+      // hosts and cancels them: a late pick-up can never write a file, or overwrite a newer one.
+      NotAfter: [String(nowSeconds(ctx) + config.pickupSeconds + waitSeconds)],
     }),
     comment: `kasm-token-reconciler ${ctx.runId} deliver`,
     expectedSeconds: waitSeconds,
@@ -68,7 +71,7 @@ function judgePush(
   let outcomes: readonly PushOutcome[] | undefined;
   let problem = 'the push returned no result';
   if (result?.kind === 'output') {
-    const parsed = parsePushOutput(result.output);
+    const parsed = parsePushOutput(result.output, delivery.components);
     if (parsed.ok) outcomes = parsed.value.outcomes;
     else problem = `the push output was not understood: ${parsed.problem}`;
   } else if (result) {

@@ -9,6 +9,7 @@ import {
   DEFAULT_WINDOWS_INSTALL_DIR,
   DEFAULT_WINDOWS_SERVICE_NAME,
   LINUX_COMPONENTS,
+  LINUX_LEGACY_STATE_DIR,
   LINUX_STATE_DIR,
   REGISTRATION_FILE_NAME,
   WINDOWS_COMPONENTS,
@@ -60,6 +61,8 @@ export const PARAMETER_PATTERNS = Object.freeze({
   runId: '^[A-Za-z0-9-]{1,64}$',
   keyPair: '^(none|create)$',
   waitSeconds: '^[0-9]{1,3}$',
+  /** Epoch seconds after which the push does nothing on the host (the run has given up on it). */
+  notAfter: '^[0-9]{10}$',
   deliveries: `^${DELIVERY}(?: ${DELIVERY}){0,${MAX_DELIVERIES_PER_PUSH - 1}}$`,
   /** A drive-letter path of plain characters (spaces and parentheses allowed: `C:\Program Files (x86)\Kasm`). */
   windowsInstallDir: '^[A-Za-z]:\\\\(?:[A-Za-z0-9 ._()-]{1,64}(?:\\\\[A-Za-z0-9 ._()-]{1,64}){0,15}\\\\?)?$',
@@ -110,8 +113,8 @@ function catalogBash(): string {
     (c) => `  '${c.name}|${c.configDir}|${c.configFile}|${c.tokenPath[0]}|${c.tokenPath[1]}|${c.container}'`,
   );
   return [
-    `DEFAULT_ROOT='${DEFAULT_LINUX_INSTALL_ROOT}'`,
     `STATE_DIR='${LINUX_STATE_DIR}'`,
+    `LEGACY_STATE_DIR='${LINUX_LEGACY_STATE_DIR}'`,
     `REG_FILE='${REGISTRATION_FILE_NAME}'`,
     'COMPONENTS=(',
     ...rows,
@@ -122,9 +125,10 @@ function catalogBash(): string {
 /** A Linux step's full bash text: script with the catalog and shared functions inlined. */
 export function linuxScript(role: DocumentRole): string {
   const observe = readScript('./linux/observe.sh').replace(/^# shellcheck shell=bash\n/, '');
+  // Replacer functions: a replacement string would expand `$'` (bash's ANSI-C quoting) and `$&`.
   return readScript(`./linux/${role}.sh`)
-    .replace('# @@CATALOG@@', catalogBash())
-    .replace('# @@OBSERVE@@', observe.trimEnd());
+    .replace('# @@CATALOG@@', () => catalogBash())
+    .replace('# @@OBSERVE@@', () => observe.trimEnd());
 }
 
 /** A PowerShell single-quoted string literal. */
@@ -222,6 +226,13 @@ export function pushDocument(): SsmDocumentContent {
         description: 'How long the host waits for components to consume the file.',
         default: '65',
         allowedPattern: PARAMETER_PATTERNS.waitSeconds,
+        interpolationType: 'ENV_VAR',
+      },
+      NotAfter: {
+        type: 'String',
+        description:
+          'Epoch seconds; a host whose clock is past it writes nothing (the run that sent the push has given up on it).',
+        allowedPattern: PARAMETER_PATTERNS.notAfter,
         interpolationType: 'ENV_VAR',
       },
       ...windowsParameters,

@@ -2,7 +2,7 @@
  * End-to-end harness: a proving ground per test, the real handler run once, and a
  * search of everything the run produced for the registration token's value.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import {
@@ -67,7 +67,7 @@ export function expectNoLeak(ground: ProvingGround, run: Partial<Run>, token = T
   }
 }
 
-/** Runs the handler once, then checks for leaks. */
+/** Runs the handler once, then checks for leaks: in what the run produced, and in any file on any host. */
 export async function reconcileOnce(
   ground: ProvingGround,
   event: unknown = {},
@@ -77,6 +77,7 @@ export async function reconcileOnce(
   const result = await runOnce(ground, event, { ...options, onLog: (line) => logs.push(line) });
   const run = { ...result, logs };
   expectNoLeak(ground, run);
+  expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
   return run;
 }
 
@@ -118,6 +119,8 @@ export function strayFiles(
   return readdirSync(dir).filter((f) => f !== configFile);
 }
 
+/** Entries of the host's sealing-key directory, `/run/kasm-token-reconciler` (none when it was never made). */
 export function stateDirEntries(ground: ProvingGround, instanceId: string): string[] {
-  return readdirSync(join(ground.fleet.hostRoot(instanceId), 'var/lib/kasm-token-reconciler'));
+  const dir = join(ground.fleet.hostRoot(instanceId), 'run/kasm-token-reconciler');
+  return existsSync(dir) ? readdirSync(dir) : [];
 }

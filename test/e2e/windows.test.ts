@@ -130,7 +130,9 @@ describe('a mixed Linux and Windows fleet on the proving ground', () => {
 
         // Assess: nothing was written where it could not be, and no sealing key outlives the run
         expect(fleet[W.readOnly]?.windows?.registrationFile).toBe('absent');
-        for (const id of [W.expired, W.stopped, W.readOnly]) expect(readdirSync(stateDir(g, id))).toEqual([]);
+        for (const id of [W.expired, W.readOnly]) expect(readdirSync(stateDir(g, id))).toEqual([]);
+        // The stopped agent's file still waits: only the marker of its first delivery is kept.
+        expect(readdirSync(stateDir(g, W.stopped))).toEqual(['delivered-windows.txt']);
         for (const id of [W.valid, W.missing, W.inGrace, W.garbage]) {
           expect(existsSync(stateDir(g, id))).toBe(false);
         }
@@ -188,5 +190,25 @@ describe('a mixed Linux and Windows fleet on the proving ground', () => {
       const restarts = g.fleet.standInCalls(W.expired).filter((c) => c.command === 'Restart-Service');
       expect(restarts).toHaveLength(1);
     }),
+  );
+  itPwsh(
+    `reports a Windows agent stuck on the run after a delivery it did not read, without delivering again${gate.label}`,
+    () =>
+      withGround(
+        { ...MIXED_FLEET, hosts: [windows(W.expired, { token: 'expired', running: false })] },
+        async (g) => {
+          // Act: the first run delivers to a stopped service, which never reads the file.
+          const first = await reconcileOnce(g);
+          const second = await reconcileOnce(g);
+
+          // Assess
+          expect(componentOf(first, W.expired, 'windows')?.status).toBe('pending');
+          expect(componentOf(second, W.expired, 'windows')).toMatchObject({
+            status: 'stuck',
+            reason: expect.stringMatching(/delivered \d+s ago and the service was restarted once.*stopped/),
+          });
+          expect(sendCommands(g, 'push')).toHaveLength(1);
+        },
+      ),
   );
 });

@@ -16,10 +16,10 @@
  * ```
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
@@ -71,6 +71,8 @@ export interface ComponentState {
    * mirrors it: 0600 when only SYSTEM and Administrators can read the file.
    */
   readonly registrationFileAcl?: string;
+  /** Components with a `trap` only: whether the root-owned canary kept its content, owner and mode. */
+  readonly canary?: 'intact' | 'changed';
 }
 
 /** `{"<instanceId>": {"<component>": ComponentState}}`, as `npm run simulate` reports it. */
@@ -118,8 +120,16 @@ export interface Fleet extends SimulatedFleet {
   component(id: string, component: ComponentName): SimulatedComponent | undefined;
   /** Windows: every request the Get-Service / Restart-Service / icacls.exe stand-ins got on this host. */
   standInCalls(id: string): readonly StandInCall[];
+  /** Windows: makes `sid` the owner of a file or folder on the host, as the Get-Acl stand-in reports it. */
+  setWindowsOwner(id: string, path: string, sid: string): void;
   /** Windows: what the ACL stand-in knows about a file or folder on the host (undefined: absent). */
   windowsAcl(id: string, path: string): WindowsAclView | undefined;
+  /**
+   * Per host, every file of the host's whole tree (config and state directories, /run, /tmp, the SSM
+   * work directory, …) that holds `token` (as is, or base64 encoded) other than a component's regular
+   * `registration_token.txt`. Symlinks are not followed; hosts without such files are left out.
+   */
+  strayTokenFiles(token: string): Record<string, string[]>;
   /** Resolves once every running component loop has completed `count` more heartbeats. */
   waitForHeartbeats(count?: number): Promise<void>;
 }
@@ -210,6 +220,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
             componentId,
             running: c.running,
             readOnly: c.readOnly,
+            ...(c.trap ? { trap: c.trap } : {}),
           });
         }
         await host.create(setups);
@@ -438,14 +449,18 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
             mode = undefined;
           }
           const acl = mode !== undefined && e.windows ? e.windows.aclOf(file)?.sddl : undefined;
+          const linux = e.linux && isLinuxComponent(name) ? e.linux : undefined;
+          const canary =
+            linux && isLinuxComponent(name) && linux.trapOf(name) ? { canary: linux.canaryState(name) } : {};
           components[name] =
             mode === undefined
-              ? { tokenValid, registrationFile: 'absent' }
+              ? { tokenValid, registrationFile: 'absent', ...canary }
               : {
                   tokenValid,
                   registrationFile: 'present',
                   registrationFileMode: octal(mode),
                   ...(acl ? { registrationFileAcl: acl } : {}),
+                  ...canary,
                 };
         }
         state[e.scenario.id] = components;
@@ -454,6 +469,19 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     hostRoot: (id) => entry(id).linux?.root ?? entry(id).windows!.root,
+
+    strayTokenFiles(token) {
+      const stray: Record<string, string[]> = {};
+      for (const e of hosts.values()) {
+        const keep = new Set(installed(e).map((name) => registrationFilePath(e.scenario.id, name)));
+        const root = e.linux?.root ?? e.windows!.root;
+        const found = filesHolding(root, token, keep).map((path) =>
+          e.windows ? (e.windows.hostPath(path) ?? path) : `/${relative(root, path)}`,
+        );
+        if (found.length > 0) stray[e.scenario.id] = found;
+      }
+      return stray;
+    },
 
     setOnline(id, online) {
       const e = entry(id);
@@ -536,6 +564,12 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return [...host.standInCalls];
     },
 
+    setWindowsOwner(id, path, sid) {
+      const host = entry(id).windows;
+      if (!host) throw new Error(`${id} is not a Windows host`);
+      host.setOwner(path, sid);
+    },
+
     windowsAcl(id, path) {
       const host = entry(id).windows;
       if (!host) throw new Error(`${id} is not a Windows host`);
@@ -560,6 +594,37 @@ function initialTiming(
     agentCheckedIn: h.startsAfterSeconds === undefined,
     agentLostAt: undefined,
   };
+}
+
+/** Regular files below `root` (symlinks not followed) whose content holds a form of `token`. */
+function filesHolding(root: string, token: string, keep: ReadonlySet<string>): string[] {
+  const forms = [token, Buffer.from(token).toString('base64'), Buffer.from(`${token}\n`).toString('base64')]
+    .filter((f) => f.length >= 8)
+    .map((f) => Buffer.from(f));
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && !(keep.has(path) && entry.name === REGISTRATION_FILE)) {
+        try {
+          if (lstatSync(path).size > 16 * 1024 * 1024) continue;
+          const content = readFileSync(path);
+          if (forms.some((form) => content.includes(form))) found.push(path);
+        } catch {
+          // vanished meanwhile
+        }
+      }
+    }
+  };
+  walk(root);
+  return found.sort();
 }
 
 function octal(mode: number): string {

@@ -87,8 +87,8 @@ describe('a step on a simulated Linux host', () => {
       'grep server_id /opt/kasm/current/conf/app/agent/agent.app.config.yaml',
       'touch "/opt/kasm/current/conf/app/agent/marker-$AWS_SSM_INSTANCE_ID"',
       'ls /opt/kasm/current/conf/app/agent/',
-      'ls /var/lib/kasm-token-reconciler | wc -l',
-      'touch "/var/lib/kasm-token-reconciler/state-$AWS_SSM_INSTANCE_ID"',
+      'ls /run | wc -l',
+      'touch "/run/state-$AWS_SSM_INSTANCE_ID"',
       'sleep 1',
       'echo "end=$(date +%s.%N)"',
     ].join('\n');
@@ -114,9 +114,8 @@ describe('a step on a simulated Linux host', () => {
       'agent.app.config.yaml',
       `marker-${A}`,
     ]);
-    expect(readdirSync(join(ground.fleet.hostRoot(B), 'var/lib/kasm-token-reconciler'))).toEqual([
-      `state-${B}`,
-    ]);
+    expect(readdirSync(join(ground.fleet.hostRoot(B), 'run'))).toContain(`state-${B}`);
+    expect(readdirSync(join(ground.fleet.hostRoot(B), 'run'))).not.toContain(`state-${A}`);
   });
 
   it('hides the fleet directory and the real machine, and leaves nothing on the machine', async () => {
@@ -139,10 +138,10 @@ describe('a step on a simulated Linux host', () => {
     expect(existsSync(join(ground.fleet.hostRoot(A), 'tmp/host-tmp-file'))).toBe(true);
   });
 
-  it('gives the product a root-only state directory and Kasm configs owned by the kasm user', async () => {
+  it('gives the product a root-owned /run of its own and Kasm configs owned by the kasm user', async () => {
     // Prepare
     const script = [
-      'stat -c "%a %u:%g %n" /var/lib/kasm-token-reconciler',
+      'stat -c "%a %u:%g %n" /run',
       'stat -L -c "%a %u:%g %n" /opt/kasm/current/conf/app/agent /opt/kasm/current/conf/app/agent/agent.app.config.yaml',
       'readlink /opt/kasm/current',
     ].join('\n');
@@ -152,7 +151,7 @@ describe('a step on a simulated Linux host', () => {
 
     // Assess
     expect(result.stdout.trim().split('\n')).toEqual([
-      '700 0:0 /var/lib/kasm-token-reconciler',
+      '755 0:0 /run',
       '755 1000:1000 /opt/kasm/current/conf/app/agent',
       '640 1000:1000 /opt/kasm/current/conf/app/agent/agent.app.config.yaml',
       '1.18.0',

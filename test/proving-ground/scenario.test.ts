@@ -191,7 +191,7 @@ describe('parseScenario', () => {
       'colour: unknown field, ignored (known: description, kasm, registrationToken, hosts, faults)',
       'kasm.lifetime: unknown field, ignored (known: healthy, tokenLifetimeSeconds, gracePeriodSeconds, heartbeatSeconds)',
       'hosts[0].region: unknown field, ignored (known: id, platform, online, managed, opensslMissing, components, state, startsAfterSeconds, goesOfflineAfterSeconds, agentVersion)',
-      'hosts[0].components.agent.restart: unknown field, ignored (known: token, running, readOnly)',
+      'hosts[0].components.agent.restart: unknown field, ignored (known: token, running, readOnly, trap)',
       'faults.latency: unknown field, ignored (known: throttleRate, serverErrorRate, throttle, consistencyDelayMs, seed)',
     ]);
   });

@@ -22,10 +22,19 @@ export interface KasmScenario {
   readonly heartbeatSeconds: number;
 }
 
+export const TRAPS = ['dir', 'symlink', 'race'] as const;
+/**
+ * The config directory's unprivileged owner attacks the push: `dir` = registration_token.txt is already a
+ * directory; `symlink` = it is already a symlink to a root-owned canary outside the directory; `race` =
+ * while a step runs, the owner replaces every new entry in the directory with such a symlink.
+ */
+export type Trap = (typeof TRAPS)[number];
+
 export interface ComponentScenario {
   readonly token: TokenState;
   readonly running: boolean;
   readonly readOnly: boolean;
+  readonly trap?: Trap;
 }
 
 export interface HostScenario {
@@ -432,7 +441,7 @@ class Validator {
   }
 
   private component(path: string, value: unknown, kasm: KasmScenario): ComponentScenario | undefined {
-    const o = this.object(path, value, ['token', 'running', 'readOnly']);
+    const o = this.object(path, value, ['token', 'running', 'readOnly', 'trap']);
     if (!o) return undefined;
     let token: TokenState | undefined;
     if (o.token === undefined) {
@@ -445,7 +454,9 @@ class Validator {
     }
     const running = this.boolean(`${path}.running`, o.running, SCENARIO_DEFAULTS.component.running);
     const readOnly = this.boolean(`${path}.readOnly`, o.readOnly, SCENARIO_DEFAULTS.component.readOnly);
-    return token === undefined ? undefined : { token, running, readOnly };
+    const trap = o.trap === undefined ? undefined : this.oneOf(`${path}.trap`, o.trap, TRAPS);
+    if (token === undefined) return undefined;
+    return trap === undefined ? { token, running, readOnly } : { token, running, readOnly, trap };
   }
 
   private throttle(value: unknown): Record<string, ThrottleBucket> {

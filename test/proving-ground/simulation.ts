@@ -11,6 +11,11 @@ export interface SimulationResult {
   readonly report: RunReport;
   readonly fleet: FleetState;
   readonly awsCalls: Record<string, number>;
+  /**
+   * Per host, the files other than a component's regular `registration_token.txt` that hold the
+   * registration token after the run (see `Fleet.strayTokenFiles`); `{}` when there are none.
+   */
+  readonly strayTokenFiles: Record<string, string[]>;
 }
 
 export interface RunOptions {
@@ -79,7 +84,13 @@ export async function runOnce(
     const sink = options.onLog ?? (() => undefined);
     const report = await capturingStdout(sink, () => handler(event, options.context));
     await ground.fleet.waitForHeartbeats(2);
-    return { report, fleet: ground.fleetState(), awsCalls: ground.awsCalls() };
+    const token = ground.scenario.registrationToken?.replace(/[\r\n]+$/, '');
+    return {
+      report,
+      fleet: ground.fleetState(),
+      awsCalls: ground.awsCalls(),
+      strayTokenFiles: token ? ground.fleet.strayTokenFiles(token) : {},
+    };
   } finally {
     restore();
   }

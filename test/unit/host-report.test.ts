@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
+import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
+import { describePushFailure } from '../../shared/token-rules.ts';
 
 const SPKI = 'A'.repeat(392);
 
@@ -90,5 +91,47 @@ describe('parsePushOutput', () => {
   });
   it('rejects a push line without a known outcome', () => {
     expect(parsePushOutput('ktr-push v1\ncomp agent push=maybe\nend').ok).toBe(false);
+  });
+});
+
+describe('what an SSM Agent too old for ENV_VAR parameters and a late push print', () => {
+  it('reads a probe that ran without its parameters as a problem naming the agent version to install', () => {
+    // Prepare
+    const out = 'ktr-probe v1\nhost error=missing-parameters\nend\n';
+
+    // Act
+    const parsed = parseProbeOutput(out);
+
+    // Assess
+    expect(parsed).toEqual({ ok: false, problem: MISSING_PARAMETERS_PROBLEM });
+    expect(MISSING_PARAMETERS_PROBLEM).toMatch(/3\.3\.2746\.0 or later.*AWS-UpdateSSMAgent/);
+  });
+
+  it('reads a push that ran without its parameters as the same problem', () => {
+    // Act
+    const parsed = parsePushOutput('ktr-push v1\nhost error=missing-parameters\nend\n', ['agent']);
+
+    // Assess
+    expect(parsed).toEqual({ ok: false, problem: MISSING_PARAMETERS_PROBLEM });
+  });
+
+  it('turns a push refused as too late into a failed outcome for every component it carried', () => {
+    // Act
+    const parsed = parsePushOutput('ktr-push v1\nhost result=too-late\nend\n', ['agent', 'guac']);
+
+    // Assess
+    expect(parsed).toEqual({
+      ok: true,
+      value: {
+        delivered: false,
+        tooLate: true,
+        waitedSeconds: null,
+        outcomes: [
+          { kind: 'failed', name: 'agent', reason: 'too-late' },
+          { kind: 'failed', name: 'guac', reason: 'too-late' },
+        ],
+      },
+    });
+    expect(describePushFailure('too-late')).toMatch(/arrived after the run gave up/);
   });
 });

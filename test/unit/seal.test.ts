@@ -24,3 +24,50 @@ describe('sealFor', () => {
     expect(() => sealFor('AAAA', 'x')).toThrow(/does not parse/);
   });
 });
+
+describe('sealFor and the shape of the host key', () => {
+  const spkiOf = (options: { modulusLength: number; publicExponent?: number }) =>
+    generateKeyPairSync('rsa', options).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+
+  it('refuses an RSA key larger than 2048 bits, naming its size', () => {
+    // Prepare
+    const spki = spkiOf({ modulusLength: 3072 });
+
+    // Act
+    const act = () => sealFor(spki, 'x');
+
+    // Assess
+    expect(act).toThrow(SealError);
+    expect(act).toThrow(/3072 bits; only RSA-2048/);
+  });
+
+  it('refuses an RSA-2048 key whose public exponent is 3, naming the exponent', () => {
+    // Prepare
+    const spki = spkiOf({ modulusLength: 2048, publicExponent: 3 });
+
+    // Act
+    const act = () => sealFor(spki, 'x');
+
+    // Assess
+    expect(act).toThrow(SealError);
+    expect(act).toThrow(/public exponent 3; only 65537/);
+  });
+
+  it('refuses an RSA-2048 key with a larger exponent than 65537', () => {
+    // Prepare
+    const spki = spkiOf({ modulusLength: 2048, publicExponent: 65539 });
+
+    // Act + Assess
+    expect(() => sealFor(spki, 'x')).toThrow(/public exponent 65539/);
+  });
+
+  it('refuses a key that is not RSA at all', () => {
+    // Prepare
+    const spki = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'der' })
+      .toString('base64');
+
+    // Act + Assess
+    expect(() => sealFor(spki, 'x')).toThrow(/ec key, not RSA-2048/);
+  });
+});

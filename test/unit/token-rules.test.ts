@@ -104,3 +104,44 @@ describe('judgeDelivery', () => {
     expect(v.reason).toMatch(/not writable/);
   });
 });
+
+describe('decide for a Windows agent and the one restart per delivery', () => {
+  it('delivers (and so restarts the service) for a waiting file no push has delivered yet', () => {
+    // Prepare
+    const s = sighting(NOW - 700, { name: 'windows', registrationFileAgeSeconds: 30 });
+
+    // Act + Assess
+    expect(decide(s, NOW, policy).action).toBe('deliver');
+  });
+
+  it('reports stuck, without delivering or restarting again, once a push delivered the file and it still waits', () => {
+    // Prepare: the push delivered 40 s ago and restarted the service; the file was rewritten 5 s ago.
+    const s = sighting(NOW - 700, {
+      name: 'windows',
+      registrationFileAgeSeconds: 5,
+      firstDeliveredAgeSeconds: 40,
+    });
+
+    // Act
+    const d = decide(s, NOW, policy);
+
+    // Assess
+    expect(d).toMatchObject({ action: 'none', status: 'stuck' });
+    expect(d.action === 'none' && d.reason).toMatch(/delivered 40s ago and the service was restarted once/);
+  });
+
+  it('measures how long a file waited from its first delivery, not from its last rewrite', () => {
+    // Prepare: valid token, a file rewritten 10 s ago that was first delivered 400 s ago.
+    const s = sighting(NOW + 60, {
+      name: 'windows',
+      registrationFileAgeSeconds: 10,
+      firstDeliveredAgeSeconds: 400,
+    });
+
+    // Act + Assess
+    expect(decide(s, NOW, policy)).toMatchObject({
+      status: 'stuck',
+      reason: expect.stringContaining('400s'),
+    });
+  });
+});

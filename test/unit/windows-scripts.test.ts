@@ -7,7 +7,16 @@
  */
 import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -250,6 +259,10 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
         SSM_WindowsInstallDir: DEFAULT_WINDOWS_INSTALL_DIR,
         SSM_WindowsServiceName: DEFAULT_WINDOWS_SERVICE_NAME,
         SSM_RunId: RUN_ID,
+        // What the documents' defaults (probe) and the function (push) always pass.
+        SSM_KeyPair: 'none',
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 3600),
         ...env,
       },
       timeoutSeconds: 120,
@@ -329,7 +342,8 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
         sddl: 'D:P(A;;FA;;;SY)(A;;FA;;;BA)',
         readers: ['SYSTEM', 'Administrators'],
       });
-      expect(readdirSync(stateDir(g))).toEqual([]);
+      // The key is gone; the file still waits, so the marker of its first delivery stays (one restart per delivery).
+      expect(readdirSync(stateDir(g))).toEqual(['delivered-windows.txt']);
       // No temp file is left next to the config.
       expect(readdirSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm')).sort()).toEqual(
         ['config.yaml', 'log', REGISTRATION_FILE_NAME].sort(),
@@ -396,6 +410,80 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       expect(push.stdout).toBe('ktr-push v1\nhost result=no-delivery\nend\n');
       expect(existsSync(stateDir(g))).toBe(false);
       expect(g.fleet.standInCalls(HOST).map((c) => c.command)).toEqual(['Get-Service', 'Get-Service']);
+    },
+  );
+  itPwsh(
+    `refuses a state directory a non-administrator made, or that is a junction, and writes nothing into it${gate.label}`,
+    async () => {
+      // Prepare: one host whose state directory a user made, then one where it is a link elsewhere.
+      const g = await start({ token: 'expired' });
+      mkdirSync(stateDir(g), { recursive: true });
+      g.fleet.setWindowsOwner(HOST, stateDir(g), 'S-1-5-21-1004336348-1177238915-682003330-1001');
+
+      // Act
+      const owned = await step(g, 'probe', { SSM_KeyPair: 'create' });
+      rmSync(stateDir(g), { recursive: true });
+      const elsewhere = join(g.fleet.hostRoot(HOST), 'C/Users/Public/trap');
+      mkdirSync(elsewhere, { recursive: true });
+      symlinkSync(elsewhere, stateDir(g));
+      const junction = await step(g, 'probe', { SSM_KeyPair: 'create' });
+
+      // Assess
+      expect(owned.stdout).toContain('key error=state-dir-unsafe');
+      expect(junction.stdout).toContain('key error=state-dir-unsafe');
+      expect(readdirSync(elsewhere)).toEqual([]);
+      expect(parseProbeOutput(owned.stdout).ok).toBe(true);
+    },
+  );
+
+  itPwsh(
+    `fails the push, writing nothing, when registration_token.txt belongs to a non-administrator${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'expired', running: false });
+      const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
+      const file = join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME);
+      writeFileSync(file, 'planted by a user');
+      g.fleet.setWindowsOwner(HOST, file, 'S-1-5-21-1004336348-1177238915-682003330-1001');
+
+      // Act
+      const result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+
+      // Assess
+      expect(result.stdout).toContain('comp windows push=failed reason=target-not-trusted');
+      expect(readFileSync(file, 'utf8')).toBe('planted by a user');
+      expect(readdirSync(stateDir(g))).toEqual([]);
+    },
+  );
+
+  itPwsh(
+    `does nothing but delete the key past NotAfter, and stops with missing-parameters without SSM_ variables${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'expired', running: false });
+      const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
+
+      // Act
+      const late = await step(g, 'push', {
+        SSM_Deliveries: `${HOST}:windows:${sealed}`,
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) - 5),
+      });
+      const bare = await g.fleet.runStep({
+        instanceId: HOST,
+        action: 'aws:runPowerShellScript',
+        script: windowsScript('push'),
+        env: { AWS_SSM_INSTANCE_ID: HOST },
+        timeoutSeconds: 120,
+      });
+
+      // Assess
+      expect(late.stdout).toBe('ktr-push v1\nhost result=too-late\nend\n');
+      expect(readdirSync(stateDir(g))).toEqual([]);
+      expect(existsSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME))).toBe(
+        false,
+      );
+      expect(bare.exitCode).toBe(1);
+      expect(bare.stdout).toBe('ktr-push v1\nhost error=missing-parameters\nend\n');
     },
   );
 });

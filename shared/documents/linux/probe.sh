@@ -6,23 +6,27 @@
 # @@OBSERVE@@
 set -u
 umask 077
-ROOT="${SSM_InstallRoot:-$DEFAULT_ROOT}"
-KEY_TTL=900
 
 echo 'ktr-probe v1'
+# SSM Agents before 3.3.2746.0 run the script without its parameters: say so and touch nothing.
+if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_KeyPair:-}" ]; then
+  echo 'host error=missing-parameters'
+  echo end
+  exit 1
+fi
+ROOT="$SSM_InstallRoot"
 if command -v openssl >/dev/null 2>&1; then has_openssl=1; else has_openssl=0; fi
 echo "host openssl=$has_openssl now=$(date +%s)"
 
-# Sealing keys of runs that ended without pushing are useless: remove them.
-if [ -d "$STATE_DIR" ]; then
-  find "$STATE_DIR" -maxdepth 1 -name 'seal-*.key' -mmin +$((KEY_TTL / 60)) -delete 2>/dev/null
-fi
-
-if [ "${SSM_KeyPair:-none}" = create ] && [ "$has_openssl" = 1 ]; then
-  key="$STATE_DIR/seal-${SSM_RunId:-none}.key"
-  if mkdir -p "$STATE_DIR" && chmod 700 "$STATE_DIR" &&
-    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" 2>/dev/null &&
-    mv -f "$key.tmp" "$key"; then
+# Sealing keys of runs that ended without pushing are useless: remove them (and any an earlier
+# version left on persistent disk).
+remove_stale_keys
+if [ "$SSM_KeyPair" = create ] && [ "$has_openssl" = 1 ]; then
+  key="$STATE_DIR/seal-$SSM_RunId.key"
+  if ! state_dir_ready; then
+    echo 'key error=state-dir-unsafe'
+  elif openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" 2>/dev/null &&
+    mv -f -T "$key.tmp" "$key"; then
     echo "key spki=$(openssl pkey -in "$key" -pubout -outform DER 2>/dev/null | base64 -w0)"
   else
     rm -f "$key.tmp"

@@ -6,20 +6,30 @@
 # @@OBSERVE@@
 set -u
 umask 077
-ROOT="${SSM_InstallRoot:-$DEFAULT_ROOT}"
-KEY="$STATE_DIR/seal-${SSM_RunId:-none}.key"
-WAIT="${SSM_WaitSeconds:-65}"
-TMP_FILES=()
-cleanup() {
-  local f
-  for f in "${TMP_FILES[@]}"; do rm -f "$f"; done
-  rm -f "$KEY"
-}
-trap cleanup EXIT
 
 echo 'ktr-push v1'
+# SSM Agents before 3.3.2746.0 run the script without its parameters: say so and touch nothing.
+if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_Deliveries:-}" ] ||
+  [ -z "${SSM_WaitSeconds:-}" ] || [ -z "${SSM_NotAfter:-}" ]; then
+  echo 'host error=missing-parameters'
+  echo end
+  exit 1
+fi
+ROOT="$SSM_InstallRoot"
+KEY="$STATE_DIR/seal-$SSM_RunId.key"
+WAIT="$SSM_WaitSeconds"
+# The key is of no use after this command, whatever happens: remove it on every way out.
+trap 'rm -f -- "$KEY"' EXIT
+
+# A push that arrives after the run gave up on it (agent offline, delivery queued) does nothing.
+if ! [[ $SSM_NotAfter =~ ^[0-9]+$ ]] || [ "$(date +%s)" -gt "$SSM_NotAfter" ]; then
+  echo 'host result=too-late'
+  echo end
+  exit 0
+fi
+
 entry=''
-for e in ${SSM_Deliveries:-}; do
+for e in $SSM_Deliveries; do
   case "$e" in "${AWS_SSM_INSTANCE_ID:-}:"*) entry="${e#*:}" ;; esac
 done
 if [ -z "$entry" ]; then
@@ -38,40 +48,71 @@ fail_all() {
 }
 
 command -v openssl >/dev/null 2>&1 || fail_all openssl-missing
-[ -f "$KEY" ] || fail_all key-missing
+if [ ! -f "$KEY" ] || [ -L "$KEY" ]; then fail_all key-missing; fi
+key_mtime=$(stat -c %Y -- "$KEY" 2>/dev/null) || fail_all key-missing
+[ $(($(date +%s) - key_mtime)) -le "$KEY_TTL" ] || fail_all key-expired
+remove_stale_keys
 secret=$(printf '%s' "$sealed" | base64 -d 2>/dev/null |
   openssl pkeyutl -decrypt -inkey "$KEY" -pkeyopt rsa_padding_mode:oaep \
     -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 2>/dev/null) || fail_all unseal-failed
-rm -f "$KEY"
+rm -f -- "$KEY"
 [[ -n $secret && $secret =~ ^[A-Za-z0-9+/=._-]+$ ]] || fail_all unsealed-value-invalid
 echo 'host result=unsealed'
 
-declare -A status reason
+# Runs as the config directory's owner, in that directory, with the token on standard input: a temp
+# file made there (mktemp: new, 0600), filled, checked, then renamed over the final name without
+# following anything (mv -T; rename(2) replaces a symlink, never writes through it). Whatever fails,
+# its EXIT trap removes the temp file, so no copy of the token is left behind. Prints one word.
+# shellcheck disable=SC2016 # expanded by the owner's bash, not here
+WRITER='set -u
+umask 077
+final=$1
+tmp=$(mktemp "./.$final.XXXXXX" 2>/dev/null) || { echo write-denied; exit 0; }
+trap '\''rm -f -- "$tmp"'\'' EXIT
+trap '\''exit 1'\'' HUP INT TERM
+if ! cat >"$tmp" 2>/dev/null || [ "$(stat -c %F -- "$tmp" 2>/dev/null)" != "regular file" ]; then
+  echo write-failed; exit 0
+fi
+case "$(stat -c %F -- "$final" 2>/dev/null || echo absent)" in
+  absent | "regular file" | "regular empty file") ;;
+  *) echo target-not-regular; exit 0 ;;
+esac
+if mv -f -T -- "$tmp" "$final" 2>/dev/null; then echo written; else echo write-failed; fi'
+
+# Delivers the token read from standard input into one component's config directory; prints the outcome.
+deliver_to() {
+  local dir="$1" file="$2" owner
+  cd -P -- "$dir" 2>/dev/null || { echo config-missing; return; }
+  [ "$(entry_kind "$file")" = regular ] || { echo config-missing; return; }
+  [ "$(entry_kind "$REG_FILE")" != other ] || { echo target-not-regular; return; }
+  owner=$(dir_owner) || { echo dir-unsafe; return; }
+  if [ "$owner" != "0 0" ] && ! command -v setpriv >/dev/null 2>&1; then echo setpriv-missing; return; fi
+  # shellcheck disable=SC2086 # "uid gid", split on purpose
+  as_user $owner bash -c "$WRITER" ktr-writer "$REG_FILE" 2>/dev/null || echo write-failed
+}
+
+# absent, regular or other: what the registration file in a delivered directory is now.
+registration_kind() {
+  (cd -P -- "$1" 2>/dev/null && entry_kind "$REG_FILE") || echo absent
+}
+
+declare -A status
 delivered=()
 for row in "${COMPONENTS[@]}"; do
   IFS='|' read -r name rel file section key container <<<"$row"
   case "+$wanted+" in *"+$name+"*) ;; *) continue ;; esac
-  dir="$ROOT/$rel"
-  if [ ! -f "$dir/$file" ]; then status[$name]=failed; reason[$name]=config-missing; continue; fi
-  # Atomic write: a temp file in the same directory, then rename over the final name.
-  if ! tmp=$(mktemp "$dir/.registration_token.XXXXXX" 2>/dev/null); then
-    status[$name]=failed; reason[$name]=write-denied; continue
-  fi
-  TMP_FILES+=("$tmp")
-  if printf '%s\n' "$secret" >"$tmp" && chown --reference="$dir/$file" "$tmp" && chmod 0600 "$tmp" &&
-    mv -f "$tmp" "$dir/$REG_FILE"; then
-    status[$name]=written; delivered+=("$dir")
-  else
-    rm -f "$tmp"; status[$name]=failed; reason[$name]=write-failed
-  fi
+  outcome=$(printf '%s\n' "$secret" | deliver_to "$ROOT/$rel" "$file")
+  status[$name]="${outcome:-write-failed}"
+  [ "${status[$name]}" = written ] && delivered+=("$ROOT/$rel")
 done
 unset secret
 
-# Wait on the host for the components to consume the file: saves a confirming round trip.
+# Wait on the host for the components to consume the file: saves a confirming round trip. A file
+# that is no longer a regular file (swapped by the directory's owner) is not waited for.
 waited=0
 while [ "$waited" -lt "$WAIT" ]; do
   left=0
-  for d in "${delivered[@]}"; do [ -e "$d/$REG_FILE" ] && left=1; done
+  for d in ${delivered[@]+"${delivered[@]}"}; do [ "$(registration_kind "$d")" = regular ] && left=1; done
   [ "$left" = 0 ] && break
   sleep 1
   waited=$((waited + 1))
@@ -81,8 +122,10 @@ echo "host waited=$waited"
 for row in "${COMPONENTS[@]}"; do
   IFS='|' read -r name rel file section key container <<<"$row"
   [ -n "${status[$name]:-}" ] || continue
-  if [ "${status[$name]}" = failed ]; then
-    echo "comp $name push=failed reason=${reason[$name]}"
+  if [ "${status[$name]}" != written ]; then
+    echo "comp $name push=failed reason=${status[$name]}"
+  elif [ "$(registration_kind "$ROOT/$rel")" = other ]; then
+    echo "comp $name push=failed reason=target-replaced"
   else
     echo "comp $name push=written $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")"
   fi

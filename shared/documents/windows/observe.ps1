@@ -17,17 +17,29 @@ function Resolve-KtrPath([string]$Path) {
   }
 }
 
+# The document's parameter defaults supply these; an SSM Agent before 3.3.2746.0 passes none of them.
+function Test-KtrParameters([string[]]$Names) {
+  foreach ($name in $Names) {
+    if ([string][Environment]::GetEnvironmentVariable('SSM_' + $name) -eq '') { return $false }
+  }
+  return $true
+}
+
+# Prints the line that tells the function the agent is too old, and stops.
+function Stop-KtrMissingParameters {
+  Write-KtrLine 'host error=missing-parameters'
+  Write-KtrLine 'end'
+  exit 1
+}
+
 function Get-KtrInstallDir {
   $dir = [string]$env:SSM_WindowsInstallDir
-  if ($dir -eq '') { $dir = $DefaultInstallDir }
   if ($dir.Length -gt 3) { $dir = $dir.TrimEnd([char]92) }
   return (Resolve-KtrPath $dir)
 }
 
 function Get-KtrServiceName {
-  $name = [string]$env:SSM_WindowsServiceName
-  if ($name -eq '') { $name = $DefaultServiceName }
-  return $name
+  return [string]$env:SSM_WindowsServiceName
 }
 
 # The reconciler's own directory under ProgramData: sealing keys live there, SYSTEM and Administrators only.
@@ -100,14 +112,116 @@ function Get-KtrRunning([string]$ServiceName) {
   return 'false'
 }
 
-# Fields describing one installed component; $null when its config is absent.
-function Get-KtrFields($Component, [string]$InstallDir, [string]$ServiceName) {
+# Fields describing one installed component; $null when its config is absent. With a state directory,
+# a waiting file the push already delivered (and restarted the service for) adds delivered=<seconds
+# since that first delivery>: the function then reports it stuck instead of restarting the service again.
+function Get-KtrFields($Component, [string]$InstallDir, [string]$ServiceName, [string]$StateDir) {
   $config = [System.IO.Path]::Combine($InstallDir, $Component.ConfigFile)
   if (-not [System.IO.File]::Exists($config)) { return $null }
   $token = Get-KtrToken $config $Component.Section $Component.Key
   $age = Get-KtrRegistrationAge $InstallDir
   $running = Get-KtrRunning $ServiceName
-  return ('token={0} reg={1} running={2}' -f $token, $age, $running)
+  $fields = 'token={0} reg={1} running={2}' -f $token, $age, $running
+  if ($StateDir -ne '') {
+    $delivered = Get-KtrFirstDeliveryAge $StateDir $Component.Name ($age -ne 'absent')
+    if ($null -ne $delivered) { $fields = $fields + ' delivered=' + $delivered }
+  }
+  return $fields
+}
+
+# The marker the push leaves in the state directory at a component's first delivery: the epoch seconds
+# of that delivery. Later pushes keep it while the file waits; once the file is gone it is removed.
+function Get-KtrDeliveryMarker([string]$StateDir, [string]$Name) {
+  return [System.IO.Path]::Combine($StateDir, 'delivered-' + $Name + '.txt')
+}
+
+# Seconds since the first delivery of the file that still waits, or $null (no marker, or no file:
+# then a leftover marker is removed).
+function Get-KtrFirstDeliveryAge([string]$StateDir, [string]$Name, [bool]$Waiting) {
+  $marker = Get-KtrDeliveryMarker $StateDir $Name
+  if (-not [System.IO.File]::Exists($marker)) { return $null }
+  if (-not $Waiting) {
+    try { [System.IO.File]::Delete($marker) } catch { $null = $_ }
+    return $null
+  }
+  try {
+    $first = [long]([System.IO.File]::ReadAllText($marker, (New-KtrUtf8)).Trim())
+    return [string][Math]::Max([long]0, (Get-KtrNow) - $first)
+  } catch {
+    return $null
+  }
+}
+
+# Well-known SIDs that may own the state directory and the registration file: LocalSystem, Administrators.
+$KtrTrustedOwners = @('S-1-5-18', 'S-1-5-32-544')
+
+# Whether a file or directory is a reparse point (a junction, symlink or mount point).
+function Test-KtrReparsePoint([string]$Path) {
+  try {
+    $attributes = [System.IO.File]::GetAttributes($Path)
+  } catch {
+    return $false
+  }
+  return (($attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0)
+}
+
+# The owner's SID of a file or directory, or '' when it cannot be read.
+function Get-KtrOwnerSid([string]$Path) {
+  try {
+    $acl = Get-Acl -LiteralPath $Path
+    return [string]$acl.GetOwner([System.Security.Principal.SecurityIdentifier]).Value
+  } catch {
+    return ''
+  }
+}
+
+# An existing file or directory that is no reparse point and belongs to SYSTEM or Administrators.
+function Test-KtrTrusted([string]$Path) {
+  if (Test-KtrReparsePoint $Path) { return $false }
+  return ($KtrTrustedOwners -contains (Get-KtrOwnerSid $Path))
+}
+
+# Creates a directory whose protected DACL gives SYSTEM and Administrators full control and nobody
+# else anything, from its first moment: on .NET Framework (Windows PowerShell 5.1) the directory is
+# created with that security descriptor, so no non-administrator ever holds an inherited right to it.
+# Where .NET has no Windows ACL API (PowerShell 7 off Windows, the proving ground) it is created, then
+# restricted with icacls.
+function New-KtrPrivateDirectory([string]$Path) {
+  $security = $null
+  try {
+    $security = New-Object System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    foreach ($sid in $KtrTrustedOwners) {
+      $identity = New-Object System.Security.Principal.SecurityIdentifier($sid)
+      $rule = New-Object System.Security.AccessControl.FileSystemAccessRule($identity, [System.Security.AccessControl.FileSystemRights]::FullControl, $inherit, [System.Security.AccessControl.PropagationFlags]::None, [System.Security.AccessControl.AccessControlType]::Allow)
+      $security.AddAccessRule($rule)
+    }
+  } catch {
+    $security = $null
+  }
+  if ($null -ne $security) {
+    try {
+      $null = [System.IO.Directory]::CreateDirectory($Path, $security)
+      return
+    } catch [System.Management.Automation.MethodException] {
+      # PowerShell 7 on Windows: .NET has no CreateDirectory(path, security); fall through to icacls.
+      $null = $_
+    }
+  }
+  $null = [System.IO.Directory]::CreateDirectory($Path)
+  $null = Set-KtrPrivateAcl $Path $true
+}
+
+# Makes the state directory (or accepts the existing one) only when it is a real directory, no reparse
+# point, owned by SYSTEM or Administrators; then (re)limits it to them. $false: do not use it.
+function Initialize-KtrStateDir([string]$Path) {
+  if (-not [System.IO.Directory]::Exists($Path) -and -not [System.IO.File]::Exists($Path) -and -not (Test-KtrReparsePoint $Path)) {
+    New-KtrPrivateDirectory $Path
+  }
+  if (-not [System.IO.Directory]::Exists($Path)) { return $false }
+  if (-not (Test-KtrTrusted $Path)) { return $false }
+  return (Set-KtrPrivateAcl $Path $true)
 }
 
 # Limits a file or directory to SYSTEM and Administrators (full control) with inheritance removed: the

@@ -9,8 +9,7 @@ $KeyTtlSeconds = 900
 # A fresh RSA-2048 key whose public half is returned as base64 DER SubjectPublicKeyInfo and whose private
 # half is kept in the state directory for the push. The key is proven able to unseal before it is kept.
 function New-KtrSealingKey([string]$StateDir, [string]$RunId) {
-  if (-not [System.IO.Directory]::Exists($StateDir)) { $null = [System.IO.Directory]::CreateDirectory($StateDir) }
-  if (-not (Set-KtrPrivateAcl $StateDir $true)) { return 'key error=state-dir-acl-failed' }
+  if (-not (Initialize-KtrStateDir $StateDir)) { return 'key error=state-dir-unsafe' }
   $rsa = New-KtrRsa
   try {
     $public = $rsa.ExportParameters($false)
@@ -82,20 +81,22 @@ function ConvertTo-KtrSpki([byte[]]$Modulus, [byte[]]$Exponent) {
   return ,$spki.ToArray()
 }
 
+Write-KtrLine 'ktr-probe v1'
+if (-not (Test-KtrParameters @('RunId', 'KeyPair', 'WindowsInstallDir', 'WindowsServiceName'))) { Stop-KtrMissingParameters }
 $installDir = Get-KtrInstallDir
 $serviceName = Get-KtrServiceName
 $stateDir = Get-KtrStateDir
 $runId = [string]$env:SSM_RunId
-if ($runId -eq '') { $runId = 'none' }
-
-Write-KtrLine 'ktr-probe v1'
 # "openssl=1" is the protocol's "this host can unseal"; on Windows .NET does the unsealing.
 $canUnseal = Test-KtrUnsealSupport
 Write-KtrLine ('host openssl={0} now={1}' -f $canUnseal, (Get-KtrNow))
 
-# Sealing keys of runs that ended without pushing are useless: remove them.
-if ([System.IO.Directory]::Exists($stateDir)) {
-  foreach ($old in [System.IO.Directory]::GetFiles($stateDir, '*seal-*')) {
+# Sealing keys of runs that ended without pushing are useless: remove them. A state directory that is
+# a reparse point or belongs to someone else is never looked into.
+$trustedStateDir = ''
+if ([System.IO.Directory]::Exists($stateDir) -and (Test-KtrTrusted $stateDir)) { $trustedStateDir = $stateDir }
+if ($trustedStateDir -ne '') {
+  foreach ($old in [System.IO.Directory]::GetFiles($trustedStateDir, '*seal-*')) {
     try {
       if (([DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($old)).TotalSeconds -gt $KeyTtlSeconds) {
         [System.IO.File]::Delete($old)
@@ -115,7 +116,7 @@ if ($env:SSM_KeyPair -eq 'create' -and $canUnseal -eq 1) {
 }
 
 foreach ($component in $Components) {
-  $fields = Get-KtrFields $component $installDir $serviceName
+  $fields = Get-KtrFields $component $installDir $serviceName $trustedStateDir
   if ($null -ne $fields) { Write-KtrLine ('comp {0} {1}' -f $component.Name, $fields) }
 }
 Write-KtrLine 'end'

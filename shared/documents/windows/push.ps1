@@ -7,16 +7,36 @@
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 
+Write-KtrLine 'ktr-push v1'
+if (-not (Test-KtrParameters @('RunId', 'Deliveries', 'WaitSeconds', 'NotAfter', 'WindowsInstallDir', 'WindowsServiceName'))) {
+  Stop-KtrMissingParameters
+}
 $installDir = Get-KtrInstallDir
 $serviceName = Get-KtrServiceName
 $stateDir = Get-KtrStateDir
 $runId = [string]$env:SSM_RunId
-if ($runId -eq '') { $runId = 'none' }
 $keyFile = [System.IO.Path]::Combine($stateDir, 'seal-' + $runId + '.key')
-$waitSeconds = 65
+$waitSeconds = 0
 if ([string]$env:SSM_WaitSeconds -match '^[0-9]{1,3}$') { $waitSeconds = [int]$env:SSM_WaitSeconds }
 
-Write-KtrLine 'ktr-push v1'
+function Remove-KtrKey {
+  try {
+    if ([System.IO.File]::Exists($keyFile) -and -not (Test-KtrReparsePoint $keyFile)) { [System.IO.File]::Delete($keyFile) }
+  } catch {
+    $null = $_
+  }
+}
+
+# A push that arrives after the run gave up on it (agent offline, delivery queued) does nothing.
+$notAfter = [long]0
+if ([string]$env:SSM_NotAfter -match '^[0-9]{1,12}$') { $notAfter = [long]$env:SSM_NotAfter }
+if ((Get-KtrNow) -gt $notAfter) {
+  Remove-KtrKey
+  Write-KtrLine 'host result=too-late'
+  Write-KtrLine 'end'
+  exit 0
+}
+
 $entry = $null
 $prefix = [string]$env:AWS_SSM_INSTANCE_ID + ':'
 foreach ($delivery in ([string]$env:SSM_Deliveries -split ' ')) {
@@ -32,14 +52,6 @@ if ($null -eq $entry -or $entry.IndexOf(':') -lt 1) {
 $wanted = $entry.Substring(0, $entry.IndexOf(':')) -split '\+'
 $sealed = $entry.Substring($entry.IndexOf(':') + 1)
 
-function Remove-KtrKey {
-  try {
-    if ([System.IO.File]::Exists($keyFile)) { [System.IO.File]::Delete($keyFile) }
-  } catch {
-    $null = $_
-  }
-}
-
 function Stop-KtrAll([string]$Reason) {
   Remove-KtrKey
   foreach ($name in $wanted) { Write-KtrLine ('comp {0} push=failed reason={1}' -f $name, $Reason) }
@@ -47,7 +59,12 @@ function Stop-KtrAll([string]$Reason) {
   exit 0
 }
 
-if (-not [System.IO.File]::Exists($keyFile)) { Stop-KtrAll 'key-missing' }
+# A state directory someone else could have made (or redirected) is not trusted with the key.
+if (-not [System.IO.Directory]::Exists($stateDir) -or -not (Test-KtrTrusted $stateDir)) { Stop-KtrAll 'state-dir-unsafe' }
+if (-not [System.IO.File]::Exists($keyFile) -or (Test-KtrReparsePoint $keyFile)) { Stop-KtrAll 'key-missing' }
+if (((Get-KtrNow) - [DateTimeOffset]::new([System.IO.File]::GetLastWriteTimeUtc($keyFile)).ToUnixTimeSeconds()) -gt 900) {
+  Stop-KtrAll 'key-expired'
+}
 $secret = $null
 $plain = $null
 $rsa = $null
@@ -80,9 +97,25 @@ foreach ($component in $Components) {
     $status[$component.Name] = 'config-missing'
     continue
   }
-  $written = Write-KtrPrivateFile ([System.IO.Path]::Combine($installDir, $RegFile)) $secret
+  $regPath = [System.IO.Path]::Combine($installDir, $RegFile)
+  if ([System.IO.Directory]::Exists($regPath)) {
+    $status[$component.Name] = 'target-not-regular'
+    continue
+  }
+  if (([System.IO.File]::Exists($regPath) -or (Test-KtrReparsePoint $regPath)) -and -not (Test-KtrTrusted $regPath)) {
+    $status[$component.Name] = 'target-not-trusted'
+    continue
+  }
+  # The first delivery of a file that then waits is remembered, so the next run can tell a service that
+  # did not read it even after its restart (stuck) from one that just needs the restart.
+  $marker = Get-KtrDeliveryMarker $stateDir $component.Name
+  $firstDelivery = -not ([System.IO.File]::Exists($regPath) -and [System.IO.File]::Exists($marker))
+  $written = Write-KtrPrivateFile $regPath $secret
   $status[$component.Name] = $written
-  if ($written -eq 'written' -and -not $deliveredDirs.Contains($installDir)) { $deliveredDirs.Add($installDir) }
+  if ($written -eq 'written') {
+    if ($firstDelivery) { $null = Write-KtrPrivateFile $marker ([string](Get-KtrNow)) }
+    if (-not $deliveredDirs.Contains($installDir)) { $deliveredDirs.Add($installDir) }
+  }
 }
 $secret = $null
 
@@ -117,6 +150,13 @@ if ($deliveredDirs.Count -gt 0) {
 }
 Write-KtrLine ('host waited={0}' -f [long][Math]::Floor($clock.Elapsed.TotalSeconds))
 
+# A file the component consumed needs no memory of its delivery.
+if (-not (Test-KtrAnyWaiting)) {
+  foreach ($component in $Components) {
+    if ($status.ContainsKey($component.Name)) { $null = Get-KtrFirstDeliveryAge $stateDir $component.Name $false }
+  }
+}
+
 foreach ($component in $Components) {
   if (-not $status.ContainsKey($component.Name)) { continue }
   $outcome = $status[$component.Name]
@@ -124,7 +164,7 @@ foreach ($component in $Components) {
     Write-KtrLine ('comp {0} push=failed reason={1}' -f $component.Name, $outcome)
     continue
   }
-  $fields = Get-KtrFields $component $installDir $serviceName
+  $fields = Get-KtrFields $component $installDir $serviceName ''
   if ($null -eq $fields) {
     Write-KtrLine ('comp {0} push=failed reason=config-missing' -f $component.Name)
     continue

@@ -2,8 +2,8 @@
  * Read-only overlay layers shared by every simulated host of a fleet. Inside a host's mount
  * namespace they are stacked over the machine's own directories, so nothing on the machine changes:
  * - `/opt` gains an empty `kasm/` (the mount point for the host's `/opt/kasm`);
- * - `/var/lib` gains `kasm-token-reconciler/` and `amazon/` (mount points for the host's state dir
- *   and SSM work dir);
+ * - `/var/lib` gains `amazon/` and `kasm-canary/` (mount points for the host's SSM work dir and the
+ *   canaries of trapped components);
  * - a directory on PATH gets overlay whiteouts (character devices 0/0) that make a command
  *   genuinely absent there: `openssl` on an opensslMissing host, and any `docker` other than the
  *   host's stand-in in `/usr/bin`.
@@ -54,8 +54,8 @@ export class NamespaceLayers {
   prepare(): Promise<void> {
     this.prepared ??= (async () => {
       await mkdir(join(this.optLayer, 'kasm'), { recursive: true });
-      await mkdir(join(this.varLibLayer, 'kasm-token-reconciler'), { recursive: true });
       await mkdir(join(this.varLibLayer, 'amazon'), { recursive: true });
+      await mkdir(join(this.varLibLayer, 'kasm-canary'), { recursive: true });
     })();
     return this.prepared;
   }

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
+import { lstatSync, readFileSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { Document } from 'yaml';
 import {
   COMPONENTS,
   LINUX_INSTALL_ROOT,
   LINUX_INSTALL_VERSION,
   type LinuxComponentName,
+  REGISTRATION_FILE,
   STATE_DIR,
 } from '../kasm/catalog.ts';
+import type { Trap } from '../scenario.ts';
 import type { StepResult, StepRun } from '../types.ts';
 import { dockerStandIn } from './docker-stand-in.ts';
 import { HostSteps, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
@@ -28,7 +31,12 @@ export interface LinuxComponentSetup {
   readonly componentId: string;
   readonly running: boolean;
   readonly readOnly: boolean;
+  /** The config directory's owner attacks the push (scenario.ts `Trap`). */
+  readonly trap?: Trap;
 }
+
+/** Where a trapped component's canary lives on the host: root-owned, 0644, outside every config directory. */
+export const CANARY_DIR = '/var/lib/kasm-canary';
 
 export interface LinuxHostOptions {
   readonly id: string;
@@ -52,7 +60,10 @@ export class LinuxHost {
   readonly id: string;
   readonly root: string;
   private readonly options: LinuxHostOptions;
-  private readonly components = new Map<LinuxComponentName, { running: boolean; readOnly: boolean }>();
+  private readonly components = new Map<
+    LinuxComponentName,
+    { running: boolean; readOnly: boolean; trap: Trap | undefined }
+  >();
   private readonly steps: HostSteps;
 
   constructor(options: LinuxHostOptions) {
@@ -80,27 +91,95 @@ export class LinuxHost {
       await this.own(dir, 0o755);
     }
     await ownLink(join(kasm, 'current'), owner);
-    await mkdir(this.stateDir, { recursive: true });
-    await chmod(this.stateDir, 0o700);
+    // The host's /run: a tmpfs on a real host, emptied at boot; the product makes its state dir there.
+    await mkdir(join(root, 'run'), { recursive: true });
+    await chmod(join(root, 'run'), 0o755);
     await mkdir(join(root, 'var/lib/amazon/ssm'), { recursive: true, mode: 0o700 });
     await mkdir(join(root, 'tmp'), { recursive: true });
     await chmod(join(root, 'tmp'), 0o1777);
     await mkdir(join(root, 'sim/runs'), { recursive: true });
+    await mkdir(join(root, CANARY_DIR), { recursive: true, mode: 0o755 });
     for (const c of components) {
       const file = this.configPath(c.name);
       await mkdir(join(file, '..'), { recursive: true });
       await this.own(join(file, '..'), 0o755);
       await writeFile(file, this.configText(c));
       await this.own(file, 0o640);
-      this.components.set(c.name, { running: c.running, readOnly: c.readOnly });
+      this.components.set(c.name, { running: c.running, readOnly: c.readOnly, trap: c.trap });
+      if (c.trap) await this.setTrap(c.name, c.trap);
     }
+  }
+
+  /** The canary's known content: anything else (or another owner or mode) means it was written to. */
+  canaryContent(name: LinuxComponentName): string {
+    return `canary of ${this.id}/${name}: root-owned, 0644, must never change\n`;
+  }
+
+  /** The canary as the host names it (what the owner's symlinks point at). */
+  hostCanaryPath(name: LinuxComponentName): string {
+    return posix.join(CANARY_DIR, `${name}.txt`);
+  }
+
+  trapOf(name: LinuxComponentName): Trap | undefined {
+    return this.components.get(name)?.trap;
+  }
+
+  /** `intact` while the canary has its known content, owner root and mode 0644; otherwise `changed`. */
+  canaryState(name: LinuxComponentName): 'intact' | 'changed' {
+    const path = join(this.root, this.hostCanaryPath(name));
+    try {
+      const st = lstatSync(path);
+      const same =
+        st.isFile() &&
+        st.uid === 0 &&
+        (st.mode & 0o7777) === 0o644 &&
+        readFileSync(path, 'utf8') === this.canaryContent(name);
+      return same ? 'intact' : 'changed';
+    } catch {
+      return 'changed';
+    }
+  }
+
+  private async setTrap(name: LinuxComponentName, trap: Trap): Promise<void> {
+    const canary = join(this.root, this.hostCanaryPath(name));
+    await mkdir(dirname(canary), { recursive: true, mode: 0o755 });
+    await writeFile(canary, this.canaryContent(name));
+    await chmod(canary, 0o644);
+    const registration = join(dirname(this.configPath(name)), REGISTRATION_FILE);
+    if (trap === 'dir') {
+      await mkdir(registration);
+      await this.own(registration, 0o755);
+    } else if (trap === 'symlink') {
+      await symlink(this.hostCanaryPath(name), registration);
+      await ownLink(registration, this.owner);
+    }
+  }
+
+  /**
+   * Setup lines that start the `race` attacker for this step: a Node process running as the config
+   * directories' owner (setpriv) inside the step's namespaces, replacing every entry that appears in a
+   * race-trapped directory with a symlink to that component's canary. It runs until the step ends (it
+   * dies with the step's PID namespace). The step starts only once the attacker has taken its snapshot.
+   */
+  private attackerLines(runDir: string): string[] {
+    const targets = this.installed()
+      .filter((name) => this.trapOf(name) === 'race')
+      .map((name) => `${posix.dirname(this.hostConfigPath(name))}=${this.hostCanaryPath(name)}`);
+    if (targets.length === 0) return [];
+    const q = shellQuote;
+    const ready = join(runDir, 'attacker.ready');
+    const { uid, gid } = this.owner;
+    return [
+      `setpriv --reuid=${uid} --regid=${gid} --clear-groups -- ${q(process.execPath)} -e ${q(RACE_ATTACKER)} ${targets.map(q).join(' ')} >${q(ready)} 2>/dev/null &`,
+      `n=0; while [ ! -s ${q(ready)} ]; do n=$((n + 1)); [ $n -lt 200 ] || fail 'start the race attacker'; sleep 0.05; done`,
+    ];
   }
 
   get owner(): Owner {
     return this.options.owner;
   }
 
-  /** The product's state directory on disk (`/var/lib/kasm-token-reconciler` on the host). */
+  /** The product's state directory on disk (`/run/kasm-token-reconciler` on the host; made by the probe). */
   get stateDir(): string {
     return join(this.root, STATE_DIR);
   }
@@ -182,7 +261,7 @@ export class LinuxHost {
       }));
       await writeFile(join(standInLayer, 'docker'), dockerStandIn(this.id, containers), { mode: 0o755 });
       await this.options.layers.prepare();
-      const setup = await this.setupScript(standInLayer, hostWorkDir);
+      const setup = await this.setupScript(standInLayer, hostWorkDir, runDir);
       if (this.steps.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(setup, run);
     } finally {
@@ -190,7 +269,7 @@ export class LinuxHost {
     }
   }
 
-  private async setupScript(standInLayer: string, hostWorkDir: string): Promise<string> {
+  private async setupScript(standInLayer: string, hostWorkDir: string, runDir: string): Promise<string> {
     const { layers, fleetRoot } = this.options;
     const q = shellQuote;
     const lines = [
@@ -199,7 +278,8 @@ export class LinuxHost {
       `mount -t overlay -o ${q(`lowerdir=${layers.optLayer}:/opt`)} pg-opt /opt || fail 'overlay on /opt'`,
       `mount --bind ${q(join(this.root, 'opt/kasm'))} /opt/kasm || fail 'bind /opt/kasm'`,
       `mount -t overlay -o ${q(`lowerdir=${layers.varLibLayer}:/var/lib`)} pg-var-lib /var/lib || fail 'overlay on /var/lib'`,
-      `mount --bind ${q(this.stateDir)} ${STATE_DIR} || fail 'bind ${STATE_DIR}'`,
+      // The host's own /run, kept between its steps as a real host's tmpfs is kept until reboot.
+      `mount --bind ${q(join(this.root, 'run'))} /run || fail 'bind /run'`,
       `mount --bind ${q(join(this.root, 'var/lib/amazon'))} /var/lib/amazon || fail 'bind /var/lib/amazon'`,
     ];
     for (const overlay of await layers.binOverlays(this.options.opensslMissing)) {
@@ -220,6 +300,8 @@ export class LinuxHost {
       );
     }
     lines.push(
+      `mount --bind ${q(join(this.root, CANARY_DIR))} ${CANARY_DIR} || fail 'bind ${CANARY_DIR}'`,
+      ...this.attackerLines(runDir),
       `mount --bind ${q(join(this.root, 'tmp'))} /tmp || fail 'bind /tmp'`,
       // Hide the whole fleet (other hosts' files), unless /tmp already did.
       `if [ -e ${q(fleetRoot)} ]; then mount -t tmpfs -o size=16k,mode=0755 pg-hidden ${q(fleetRoot)} || fail 'hide the fleet'; fi`,
@@ -302,3 +384,28 @@ async function ownLink(path: string, owner: Owner): Promise<void> {
 function ignoreEperm(error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPERM') throw error;
 }
+
+/**
+ * The `race` attacker (run with `node -e`, arguments `<dir>=<canary>`): remembers what each directory
+ * holds, then replaces every entry that appears later with a symlink to the canary, on each inotify
+ * event and every 5 ms. The config's own atomic-save temp files (`.<config>.*.tmp`, written by the
+ * simulated component from outside the host) are left alone: they are the simulator's, not the push's.
+ */
+const RACE_ATTACKER = `
+const fs = require('node:fs');
+const targets = process.argv.slice(1).map((a) => { const i = a.indexOf('='); return [a.slice(0, i), a.slice(i + 1)]; });
+const known = new Map(targets.map(([dir]) => [dir, new Set(fs.readdirSync(dir))]));
+const strike = (dir, canary) => {
+  let names;
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const name of names) {
+    if (known.get(dir).has(name) || /\\.app\\.config\\.yaml\\.[0-9a-f]+\\.tmp$/.test(name)) continue;
+    const path = dir + '/' + name;
+    try { if (fs.readlinkSync(path) === canary) continue; } catch {}
+    try { fs.rmSync(path, { recursive: true, force: true }); fs.symlinkSync(canary, path); } catch {}
+  }
+};
+for (const [dir, canary] of targets) fs.watch(dir, () => strike(dir, canary));
+setInterval(() => { for (const [dir, canary] of targets) strike(dir, canary); }, 5);
+process.stdout.write('ready\\n');
+`;

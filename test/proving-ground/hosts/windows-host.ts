@@ -18,6 +18,7 @@ import {
   type NtfsAcl,
   parseIcacls,
   sddlOf,
+  WELL_KNOWN_SIDS,
 } from './windows-acl.ts';
 import {
   type StandInCall,
@@ -72,6 +73,8 @@ export class WindowsHost {
   private component: { running: boolean; readOnly: boolean } | undefined;
   /** ACLs set through the icacls stand-in, by `dev:inode` (an NTFS ACL follows its file on rename). */
   private readonly acls = new Map<string, NtfsAcl>();
+  /** Owners (SIDs) set by tests, by `dev:inode`; anything else is owned by SYSTEM (the step runs as it). */
+  private readonly owners = new Map<string, string>();
   private readonly steps: HostSteps;
 
   constructor(options: WindowsHostOptions) {
@@ -165,6 +168,12 @@ export class WindowsHost {
     };
   }
 
+  /** Makes `sid` the owner of a file or folder (not following a symlink), as a non-admin who made it would be. */
+  setOwner(path: string, sid: string): void {
+    const st = lstatSync(path);
+    this.owners.set(`${st.dev}:${st.ino}`, sid);
+  }
+
   /** Runs one `aws:runPowerShellScript` step with pwsh, like the SSM agent on Windows. */
   runStep(run: StepRun): Promise<StepResult> {
     if (run.action !== 'aws:runPowerShellScript') {
@@ -249,6 +258,26 @@ export class WindowsHost {
       }
       case 'icacls':
         return this.icacls(at, Array.isArray(request.args) ? request.args.map(String) : []);
+      case 'Get-Acl': {
+        // Get-Acl reads the object itself: for a junction or symlink, the link's own owner.
+        const path = typeof request.path === 'string' ? request.path : '';
+        let st: ReturnType<typeof lstatSync> | undefined;
+        try {
+          st = lstatSync(path);
+        } catch {
+          st = undefined;
+        }
+        const owner = st ? (this.owners.get(`${st.dev}:${st.ino}`) ?? 'S-1-5-18') : undefined;
+        this.standInCalls.push({
+          at,
+          command: 'Get-Acl',
+          args: [path],
+          outcome: owner ?? 'not-found',
+          ...(this.hostPath(path) ? { hostPath: this.hostPath(path) } : {}),
+        });
+        if (!owner) return { found: false };
+        return { found: true, owner, ownerName: WELL_KNOWN_SIDS[owner] ?? owner };
+      }
       default:
         throw new Error(`no stand-in for ${request.command}`);
     }

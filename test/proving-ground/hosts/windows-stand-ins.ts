@@ -4,8 +4,8 @@
  * things:
  * - maps drive `C:` onto the host's directory (`New-PSDrive C -Root <host>/C`), so `C:\Program Files\Kasm`
  *   and `$env:ProgramData` (set to `C:\ProgramData`) resolve to the host's files;
- * - defines stand-ins for the Windows-only commands the scripts use — `Get-Service`, `Restart-Service`
- *   and `icacls.exe` — as functions that post each request to a local HTTP endpoint of the proving ground,
+ * - defines stand-ins for the Windows-only commands the scripts use — `Get-Service`, `Restart-Service`,
+ *   `Get-Acl` (the owner's SID) and `icacls.exe` — as functions that post each request to a local HTTP endpoint of the proving ground,
  *   which records it and acts on the simulated host (service state, agent restart, ACL model).
  * Everything else (files, .NET crypto, parsing, waiting) is the script's own code running on real .NET.
  */
@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 /** One request a stand-in received, as the proving ground recorded it. */
 export interface StandInCall {
   readonly at: string;
-  readonly command: 'icacls' | 'Get-Service' | 'Restart-Service';
+  readonly command: 'icacls' | 'Get-Service' | 'Restart-Service' | 'Get-Acl';
   /** The arguments as the script passed them (icacls) or the service name asked for. */
   readonly args: readonly string[];
   /** What the stand-in answered, in a word: `ok`, `not-found`, `start-failed`, `invalid`, … */
@@ -96,8 +96,8 @@ function psQuote(value: string): string {
  */
 export function standInPrelude(options: { readonly driveRoot: string; readonly url: string }): string {
   return `# Proving ground prelude for a simulated Windows host (PowerShell 7 on Linux). The step's script runs
-# unchanged after it. Only drive C: and the Windows-only commands Get-Service, Restart-Service and
-# icacls.exe are provided here; each stand-in asks the proving ground, which records the request.
+# unchanged after it. Only drive C: and the Windows-only commands Get-Service, Restart-Service, Get-Acl
+# (the owner only) and icacls.exe are provided here; each stand-in asks the proving ground, which records the request.
 $null = New-PSDrive -Name C -PSProvider FileSystem -Root ${psQuote(options.driveRoot)} -Scope Global
 $global:KtrStandInUrl = ${psQuote(options.url)}
 
@@ -113,6 +113,20 @@ function global:icacls.exe {
   $global:LASTEXITCODE = [int]$reply.exitCode
 }
 Set-Alias -Name icacls -Value icacls.exe -Scope Global
+
+function global:Get-Acl {
+  [CmdletBinding()]
+  param([Parameter(Position = 0)][string]$Path, [string]$LiteralPath)
+  $target = $LiteralPath
+  if (-not $target) { $target = $Path }
+  $reply = Invoke-KtrStandIn @{ command = 'Get-Acl'; path = $target }
+  if (-not $reply.found) {
+    throw ("Cannot find path '" + $target + "' because it does not exist.")
+  }
+  $acl = [pscustomobject]@{ Path = $target; Owner = [string]$reply.ownerName; OwnerSid = [string]$reply.owner }
+  $acl | Add-Member -MemberType ScriptMethod -Name GetOwner -Value { param($Type) [pscustomobject]@{ Value = $this.OwnerSid } }
+  return $acl
+}
 
 function global:Get-Service {
   [CmdletBinding()]

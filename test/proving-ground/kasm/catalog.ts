@@ -40,8 +40,8 @@ export const LINUX_INSTALL_ROOT = '/opt/kasm/current';
 export const LINUX_INSTALL_VERSION = '1.18.0';
 /** The file a component picks up to re-register. */
 export const REGISTRATION_FILE = 'registration_token.txt';
-/** The product's state directory on a Linux host. */
-export const STATE_DIR = '/var/lib/kasm-token-reconciler';
+/** The product's state directory on a Linux host: below `/run`, a tmpfs on real hosts. */
+export const STATE_DIR = '/run/kasm-token-reconciler';
 
 export const COMPONENTS: Readonly<Record<ComponentName, ComponentSpec>> = {
   agent: {

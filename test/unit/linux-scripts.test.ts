@@ -1,0 +1,212 @@
+/**
+ * The Linux steps of the probe and push documents run for real (sh → bash, as root, in a simulated
+ * host's namespaces): where the sealing key lives and how long it may be used, the push's NotAfter,
+ * what an SSM Agent too old to pass parameters gets, and the static check that holds the scripts to
+ * bash 4.2 (no bash 4.2 can be installed here; the steps themselves run under the system bash 5.2).
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealFor } from '../../lambda/seal.ts';
+import { linuxScript } from '../../shared/documents/ssm-documents.ts';
+import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
+import { bash42Problems } from '../bash42-check.ts';
+import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
+import type { StepResult } from '../proving-ground/types.ts';
+
+const HOST = 'i-0a1b2c3d4e5f60042';
+const OTHER = 'i-0a1b2c3d4e5f60043';
+
+describe('the bash 4.2 check', () => {
+  it('finds nothing newer than bash 4.2 in the Linux steps as the documents carry them', () => {
+    for (const role of ['probe', 'push'] as const) {
+      // Act
+      const problems = bash42Problems(linuxScript(role));
+
+      // Assess
+      expect(problems, role).toEqual([]);
+    }
+  });
+
+  it('flags each construct that fails or differs before bash 4.3 or 4.4, and accepts the 4.2-safe forms', () => {
+    // Prepare
+    const fixture = [
+      'for f in "${files[@]}"; do :; done',
+      'declare -n ref=other',
+      'echo "${name@Q}"',
+      "mapfile -d '' -t parts < list",
+      'echo "${parts[-1]}"',
+      'wait -n',
+      'echo "$EPOCHSECONDS $EPOCHREALTIME"',
+      'for f in ${files[@]+"${files[@]}"}; do :; done',
+      'for row in "${COMPONENTS[@]}"; do :; done',
+      'declare -A status',
+    ].join('\n');
+
+    // Act
+    const problems = bash42Problems(fixture);
+
+    // Assess
+    expect(problems.map((p) => Number(p.split(':')[0]))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(problems[0]).toContain('${files[@]+"${files[@]}"}');
+  });
+});
+
+describe('the Linux probe and push on a simulated host', () => {
+  let ground: Ground;
+  beforeAll(async () => {
+    ground = await startGround({
+      kasm: { heartbeatSeconds: 1 },
+      hosts: [
+        { id: HOST, components: { agent: { token: 'expired', running: false } } },
+        { id: OTHER, components: { agent: { token: 'expired', running: false } } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await ground?.close();
+  });
+
+  const runDir = (id: string) => join(ground.fleet.hostRoot(id), 'run/kasm-token-reconciler');
+  const step = (id: string, role: 'probe' | 'push', env: Record<string, string>): Promise<StepResult> =>
+    ground.fleet.runStep({
+      instanceId: id,
+      action: 'aws:runShellScript',
+      script: linuxScript(role),
+      env: { AWS_SSM_INSTANCE_ID: id, ...env },
+      timeoutSeconds: 60,
+    });
+  const probe = (id: string, runId: string) =>
+    step(id, 'probe', { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: runId, SSM_KeyPair: 'create' });
+  const push = (id: string, runId: string, spki: string, notAfter = Math.floor(Date.now() / 1000) + 600) =>
+    step(id, 'push', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: runId,
+      SSM_Deliveries: `${id}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+      SSM_WaitSeconds: '0',
+      SSM_NotAfter: String(notAfter),
+    });
+  const spkiOf = (result: StepResult): string => {
+    const parsed = parseProbeOutput(result.stdout);
+    if (!parsed.ok || parsed.value.sealingKey?.kind !== 'ready')
+      throw new Error(result.stdout + result.stderr);
+    return parsed.value.sealingKey.spkiDerBase64;
+  };
+
+  it('keeps the sealing key in /run/kasm-token-reconciler, a root-only directory, and nowhere on persistent disk', async () => {
+    // Act
+    const result = await probe(HOST, 'run-tmpfs');
+
+    // Assess
+    spkiOf(result);
+    const dir = statSync(runDir(HOST));
+    expect([dir.uid, dir.mode & 0o7777]).toEqual([0, 0o700]);
+    const key = statSync(join(runDir(HOST), 'seal-run-tmpfs.key'));
+    expect([key.uid, key.mode & 0o777]).toEqual([0, 0o600]);
+    expect(existsSync(join(ground.fleet.hostRoot(HOST), 'var/lib/kasm-token-reconciler'))).toBe(false);
+  });
+
+  it('refuses to make a key in a state directory that is a symlink, writing nothing where it points', async () => {
+    // Prepare
+    const elsewhere = join(ground.fleet.hostRoot(OTHER), 'tmp/elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    symlinkSync('/tmp/elsewhere', runDir(OTHER));
+
+    // Act
+    const result = await probe(OTHER, 'run-link');
+
+    // Assess
+    expect(result.stdout).toContain('key error=state-dir-unsafe');
+    expect(readdirSync(elsewhere)).toEqual([]);
+    expect(lstatSync(runDir(OTHER)).isSymbolicLink()).toBe(true);
+  });
+
+  it('removes sealing keys older than their 900 s lifetime when it probes', async () => {
+    // Prepare
+    await probe(HOST, 'run-stale');
+    const stale = join(runDir(HOST), 'seal-run-stale.key');
+    const old = Date.now() / 1000 - 16 * 60;
+    utimesSync(stale, old, old);
+
+    // Act
+    await step(HOST, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-x',
+      SSM_KeyPair: 'none',
+    });
+
+    // Assess
+    expect(existsSync(stale)).toBe(false);
+  });
+
+  it('fails the push with key-expired and removes the key when the key is older than its lifetime', async () => {
+    // Prepare
+    const spki = spkiOf(await probe(HOST, 'run-expired'));
+    const key = join(runDir(HOST), 'seal-run-expired.key');
+    const old = Date.now() / 1000 - 901;
+    utimesSync(key, old, old);
+
+    // Act
+    const result = await push(HOST, 'run-expired', spki);
+
+    // Assess
+    const parsed = parsePushOutput(result.stdout, ['agent']);
+    expect(parsed.ok && parsed.value.outcomes).toEqual([
+      { kind: 'failed', name: 'agent', reason: 'key-expired' },
+    ]);
+    expect(existsSync(key)).toBe(false);
+    expect(ground.fleet.registrationFile(HOST, 'agent')).toBeUndefined();
+  });
+
+  it('does nothing but remove the key when the host clock is past NotAfter', async () => {
+    // Prepare
+    const spki = spkiOf(await probe(HOST, 'run-late'));
+
+    // Act
+    const result = await push(HOST, 'run-late', spki, Math.floor(Date.now() / 1000) - 5);
+
+    // Assess
+    expect(result.stdout.trim().split('\n')).toEqual(['ktr-push v1', 'host result=too-late', 'end']);
+    expect(existsSync(join(runDir(HOST), 'seal-run-late.key'))).toBe(false);
+    expect(ground.fleet.registrationFile(HOST, 'agent')).toBeUndefined();
+  });
+
+  it('writes registration_token.txt as the config directory owner, 0600, when the push is in time', async () => {
+    // Prepare
+    const spki = spkiOf(await probe(HOST, 'run-ok'));
+
+    // Act
+    const result = await push(HOST, 'run-ok', spki);
+
+    // Assess
+    expect(result.stdout).toMatch(/comp agent push=written/);
+    expect(ground.fleet.registrationFile(HOST, 'agent')).toMatchObject({
+      content: `${REGISTRATION_TOKEN}\n`,
+      mode: '0600',
+      uid: 1000,
+      gid: 1000,
+    });
+    expect(existsSync(join(runDir(HOST), 'seal-run-ok.key'))).toBe(false);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
+  });
+
+  it('stops with missing-parameters and leaves nothing behind when the agent passes no SSM_ variables', async () => {
+    // Prepare
+    const before = readdirSync(runDir(HOST)).sort();
+
+    for (const role of ['probe', 'push'] as const) {
+      // Act
+      const result = await step(HOST, role, {});
+
+      // Assess
+      expect(result.exitCode, role).toBe(1);
+      expect(result.stdout.trim().split('\n').slice(1), role).toEqual([
+        'host error=missing-parameters',
+        'end',
+      ]);
+      const parsed = role === 'probe' ? parseProbeOutput(result.stdout) : parsePushOutput(result.stdout);
+      expect(parsed).toEqual({ ok: false, problem: MISSING_PARAMETERS_PROBLEM });
+      expect(readdirSync(runDir(HOST)).sort(), role).toEqual(before);
+    }
+  });
+});
