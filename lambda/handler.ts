@@ -18,7 +18,6 @@ import { checkKasmHealth } from './kasm-health.ts';
 import { logger } from './logger.ts';
 import { reconcile } from './reconcile.ts';
 import { readRegistrationToken } from './registration-secret.ts';
-import type { RunReport } from './report.ts';
 import { attentionLogLines, reportLogLines } from './report-log.ts';
 import { type SummarizedRunReport, withSummary } from './report-summary.ts';
 import { publishRunMetrics } from './run-metrics.ts';
