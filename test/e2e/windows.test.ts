@@ -181,8 +181,8 @@ describe('a mixed Linux and Windows fleet on the proving ground', () => {
       // Prepare: an earlier run left the file, but the service restart never happened.
       await g.fleet.placeRegistrationFile(W.expired, 'windows', `${TOKEN}`);
 
-      // Act
-      const run = await reconcileOnce(g);
+      // Act: a stuck limit far above this test's own duration, so a slow machine cannot call the file stuck.
+      const run = await reconcileOnce(g, {}, { env: { STUCK_AFTER_SECONDS: '600' } });
 
       // Assess
       expect(componentOf(run, W.expired, 'windows')).toMatchObject({ status: 'recovered', restarted: true });
