@@ -65,10 +65,9 @@ describe('CommandRunner', () => {
   it('isolates a host SSM refuses (InvalidInstanceId) so the other 49 still run', async () => {
     const ssm = new FakeSsm((id): Behaviour => (id === ID(17) ? { kind: 'invalid' } : { kind: 'succeed' }));
     const results = await runnerFor(ssm).run(documentRun(ids(50)));
-    expect(results.get(ID(17))).toMatchObject({ kind: 'unreachable' });
-    expect(results.get(ID(17))?.kind === 'unreachable' && results.get(ID(17))?.detail).toContain(
-      'InvalidInstanceId',
-    );
+    const refused = results.get(ID(17));
+    expect(refused).toMatchObject({ kind: 'unreachable' });
+    expect(refused?.kind === 'unreachable' && refused.detail).toContain('InvalidInstanceId');
     const others = [...results.entries()].filter(([id]) => id !== ID(17));
     expect(others.every(([, r]) => r.kind === 'output')).toBe(true);
     // Halving finds one culprit among 50 in a handful of sends, not 50.
