@@ -1,6 +1,7 @@
 /**
  * Runs the real handler once against a proving ground: what `npm run simulate`, the
- * demo and the end-to-end tests share. Captures every log line the handler writes.
+ * demo and the end-to-end tests share. Captures every log line the handler writes
+ * (stdout, and stderr when asked).
  */
 import { createHandler, type ReconcileHandler } from '../../lambda/handler.ts';
 import type { RunReport } from '../../lambda/report.ts';
@@ -16,6 +17,11 @@ export interface SimulationResult {
 export interface RunOptions {
   /** Called with each line the handler logs (Powertools writes JSON lines to stdout). */
   readonly onLog?: (line: string) => void;
+  /**
+   * Called with each line written to stderr during the run (Powertools' warnings and errors,
+   * Node's warnings). Without it stderr is left alone.
+   */
+  readonly onStderr?: (line: string) => void;
   /** Load the handler from elsewhere, e.g. the bundle CDK synthesizes. */
   readonly loadHandler?: (env: Readonly<Record<string, string>>) => Promise<ReconcileHandler>;
   /** A Lambda context, e.g. to give the run little remaining time. */
@@ -37,11 +43,15 @@ function applyEnv(env: Readonly<Record<string, string>>): () => void {
   };
 }
 
-/** Routes stdout writes made during `work` to `sink` (the handler's logs). */
-async function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
-  const original = process.stdout.write.bind(process.stdout);
+/** Routes the lines written to `stream` during `work` to `sink` instead (the handler's logs). */
+async function capturing<T>(
+  stream: NodeJS.WriteStream,
+  sink: (line: string) => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  const original = stream.write;
   let pending = '';
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
@@ -49,11 +59,11 @@ async function capturingStdout<T>(sink: (line: string) => void, work: () => Prom
     const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     callback?.();
     return true;
-  }) as typeof process.stdout.write;
+  }) as typeof stream.write;
   try {
     return await work();
   } finally {
-    process.stdout.write = original;
+    stream.write = original;
     if (pending) sink(pending);
   }
 }
@@ -74,7 +84,9 @@ export async function runOnce(
       ? await options.loadHandler(ground.handlerEnv)
       : createHandler({ ...process.env, ...ground.handlerEnv });
     const sink = options.onLog ?? (() => undefined);
-    const report = await capturingStdout(sink, () => handler(event, options.context));
+    const invoke = () => capturing(process.stdout, sink, () => handler(event, options.context));
+    const { onStderr } = options;
+    const report = await (onStderr ? capturing(process.stderr, onStderr, invoke) : invoke());
     await ground.fleet.waitForHeartbeats(2);
     return { report, fleet: ground.fleetState(), awsCalls: ground.awsCalls() };
   } finally {
