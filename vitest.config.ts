@@ -6,5 +6,17 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    coverage: {
+      // On in CI (.ci/run sets CI=true, then runs `npm test`); locally with --coverage.
+      enabled: process.env.CI === 'true',
+      provider: 'v8',
+      // Product code only; every file counts, whether a test loads it or not.
+      include: ['lambda/**/*.ts', 'shared/**/*.ts', 'infra/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/*.d.ts'],
+      reporter: ['text-summary', 'text', 'json-summary'],
+      reportsDirectory: 'coverage',
+      // Issue 13 targets, over all tiers (unit, proving ground, e2e, infra): the run fails below them.
+      thresholds: { lines: 90, branches: 80 },
+    },
   },
 });

@@ -34,6 +34,8 @@ export interface AwsCallerOptions {
   readonly deadlineAt: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Draws the jitter of each backoff, in [0, 1); default Math.random (tests pass a fixed one). */
+  readonly random?: () => number;
   /** Called once per throttled attempt, for metrics and logs. */
   readonly onThrottle?: (operation: string) => void;
 }
@@ -45,12 +47,14 @@ export class AwsCaller {
   readonly #o: AwsCallerOptions;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
   throttles = 0;
 
   constructor(options: AwsCallerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = options.random ?? Math.random;
   }
 
   get deadlineAt(): number {
@@ -81,7 +85,7 @@ export class AwsCaller {
           this.#o.onThrottle?.(operation);
           this.#o.pacer.drain(operation);
           // Full jitter keeps concurrent callers from retrying in step.
-          const wait = Math.round(backoff / 2 + (Math.random() * backoff) / 2);
+          const wait = Math.round(backoff / 2 + (this.#random() * backoff) / 2);
           if (this.#now() + wait >= this.#o.deadlineAt) throw this.#late(operation);
           await this.#sleep(wait);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -15,8 +15,11 @@ const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const work = mkdtempSync(join(tmpdir(), 'ktr-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+let scenarios = 0;
+/** Each call gets its own file in this file's private work folder: a counter is enough. */
 function scenarioFile(hosts: unknown[]): string {
-  const path = join(work, `scenario-${Math.random().toString(16).slice(2)}.json`);
+  scenarios += 1;
+  const path = join(work, `scenario-${scenarios}.json`);
   writeFileSync(
     path,
     JSON.stringify({ kasm: { heartbeatSeconds: 1 }, registrationToken: `${TOKEN}\n`, hosts }),

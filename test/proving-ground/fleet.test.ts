@@ -302,8 +302,8 @@ describe('stopping the simulated fleet', () => {
         timeoutSeconds: 60,
       }),
     );
-    await new Promise((r) => setTimeout(r, 400));
-    const sleepersBefore = processesMatching('sleep 985').length;
+    // Both steps run before the stop (polled: starting them can take a while on a busy machine)
+    await expect.poll(() => processesMatching('sleep 985').length, { timeout: 10_000 }).toBe(2);
 
     // Act
     const started = Date.now();
@@ -311,7 +311,6 @@ describe('stopping the simulated fleet', () => {
     const results = await Promise.all(steps);
 
     // Assess
-    expect(sleepersBefore).toBe(2);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(results.map((r) => r.exitCode)).toEqual([137, 137]);
     expect(processesMatching('sleep 985')).toEqual([]);
@@ -348,7 +347,7 @@ describe('stopping the simulated fleet', () => {
       });
     const first = run('sleep 984');
     const queued = run('touch /tmp/should-not-exist; sleep 983');
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => processesMatching('sleep 984').length, { timeout: 10_000 }).toBe(1);
 
     // Act
     await fleet.stop();

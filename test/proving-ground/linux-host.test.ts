@@ -121,11 +121,11 @@ describe('a step on a simulated Linux host', () => {
   it('hides the fleet directory and the real machine, and leaves nothing on the machine', async () => {
     // Prepare
     const root = ground.fleet.rootDir;
-    const script = `test -e ${root} && echo fleet-visible; echo x > /tmp/host-tmp-file; ls /tmp; mount | grep -c ' /opt/kasm ' ; sleep 0.5`;
+    const script = `test -e ${root} && echo fleet-visible; echo x > /tmp/host-tmp-file; ls /tmp; mount | grep -c ' /opt/kasm ' ; sleep 1.987`;
 
-    // Act
+    // Act: look at the machine's mounts while the step is certainly running
     const running = ground.fleet.runStep(step(A, script));
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => processesMatching('sleep 1.987').length, { timeout: 10_000 }).toBeGreaterThan(0);
     const mountsDuring = mountsMentioning('/opt/kasm');
     const result = await running;
 
@@ -240,11 +240,10 @@ describe('a step on a simulated Linux host', () => {
 
     // Act
     const result = await ground.fleet.runStep(step(B, script));
-    await new Promise((r) => setTimeout(r, 100));
 
-    // Assess
+    // Assess: the background sleep is gone (polled briefly: the kernel reaps it asynchronously)
     expect(result.stdout).toBe('started\n');
-    expect(processesMatching('sleep 986')).toEqual([]);
+    await expect.poll(() => processesMatching('sleep 986'), { timeout: 2000 }).toEqual([]);
   });
 
   it('refuses a PowerShell step on a Linux host with a clear failure', async () => {

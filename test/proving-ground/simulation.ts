@@ -1,6 +1,7 @@
 /**
  * Runs the real handler once against a proving ground: what `npm run simulate`, the
- * demo and the end-to-end tests share. Captures every log line the handler writes.
+ * demo and the end-to-end tests share. Captures every log line the handler writes
+ * (stdout, and stderr when asked).
  */
 import { createHandler, type ReconcileHandler } from '../../lambda/handler.ts';
 import type { RunReport } from '../../lambda/report.ts';
@@ -23,6 +24,11 @@ export interface RunOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Called with each line the handler logs (Powertools writes JSON lines to stdout). */
   readonly onLog?: (line: string) => void;
+  /**
+   * Called with each line written to stderr during the run (Powertools' warnings and errors,
+   * Node's warnings). Without it stderr is left alone.
+   */
+  readonly onStderr?: (line: string) => void;
   /** Load the handler from elsewhere, e.g. the bundle CDK synthesizes. */
   readonly loadHandler?: (env: Readonly<Record<string, string>>) => Promise<ReconcileHandler>;
   /** A Lambda context, e.g. to give the run little remaining time. */
@@ -45,10 +51,19 @@ export function applyEnv(env: Readonly<Record<string, string>>): () => void {
 }
 
 /** Routes stdout writes made during `work` to `sink` (the handler's logs). */
-export async function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
-  const original = process.stdout.write.bind(process.stdout);
+export function capturingStdout<T>(sink: (line: string) => void, work: () => Promise<T>): Promise<T> {
+  return capturing(process.stdout, sink, work);
+}
+
+/** Routes the lines written to `stream` during `work` to `sink` instead (the handler's logs). */
+export async function capturing<T>(
+  stream: NodeJS.WriteStream,
+  sink: (line: string) => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  const original = stream.write;
   let pending = '';
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     pending += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
@@ -56,11 +71,11 @@ export async function capturingStdout<T>(sink: (line: string) => void, work: () 
     const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     callback?.();
     return true;
-  }) as typeof process.stdout.write;
+  }) as typeof stream.write;
   try {
     return await work();
   } finally {
-    process.stdout.write = original;
+    stream.write = original;
     if (pending) sink(pending);
   }
 }
@@ -82,7 +97,9 @@ export async function runOnce(
       ? await options.loadHandler(env)
       : createHandler({ ...process.env, ...env });
     const sink = options.onLog ?? (() => undefined);
-    const report = await capturingStdout(sink, () => handler(event, options.context));
+    const invoke = () => capturing(process.stdout, sink, () => handler(event, options.context));
+    const { onStderr } = options;
+    const report = await (onStderr ? capturing(process.stderr, onStderr, invoke) : invoke());
     await ground.fleet.waitForHeartbeats(2);
     const token = ground.scenario.registrationToken?.replace(/[\r\n]+$/, '');
     return {

@@ -61,4 +61,7 @@ export interface RecordedCall {
   readonly at: string;
   readonly status: number;
   readonly errorType?: string;
+  /** The request body exactly as received, and the reply's body exactly as sent (leak searches read both). */
+  readonly requestBody?: string;
+  readonly responseBody?: string;
 }

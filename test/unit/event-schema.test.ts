@@ -79,6 +79,19 @@ describe('parseEvent', () => {
     expect(rejection({ instanceIds: 'i-0123456789abcdef0' }).field).toBe('instanceIds');
     expect(rejection({ instanceIds: [] }).message).toContain('at least one');
   });
+  it('accepts 1,000 named instance ids and rejects 1,001, naming the limit', () => {
+    // Prepare: distinct valid ids
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `i-${i.toString(16).padStart(17, '0')}`);
+
+    // Act
+    const accepted = parseEvent({ instanceIds: ids(1000) });
+    const error = rejection({ instanceIds: ids(1001) });
+
+    // Assess
+    expect(accepted.instanceIds).toHaveLength(1000);
+    expect(error.field).toBe('instanceIds');
+    expect(error.message).toContain('at most 1000 ids per run, got 1001');
+  });
   it('rejects a state-change notification for a state other than running', () => {
     expect(rejection(startEvent('i-0a1b2c3d4e5f60718', 'stopped')).field).toBe('(event).detail.state');
   });

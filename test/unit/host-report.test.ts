@@ -89,6 +89,36 @@ describe('parsePushOutput', () => {
       },
     });
   });
+  it('reads a file age below zero (the host clock stepped back) as zero, never negative', () => {
+    // Prepare
+    const out = 'ktr-push v1\ncomp agent push=written token=aGVhZA.cGF5 reg=-5 running=true\nend';
+
+    // Act
+    const parsed = parsePushOutput(out);
+
+    // Assess
+    expect(parsed.ok && parsed.value.outcomes[0]).toMatchObject({
+      kind: 'written',
+      after: { registrationFileAgeSeconds: 0 },
+    });
+  });
+  it('reads whether the push restarted the service, and leaves it out when the host does not say', () => {
+    // Prepare
+    const out = [
+      'ktr-push v1',
+      'comp windows push=written token=aGVhZA.cGF5 reg=absent running=true restarted=true',
+      'comp agent push=written token=aGVhZA.cGF5 reg=absent running=true restarted=false',
+      'comp guac push=written token=aGVhZA.cGF5 reg=absent running=true',
+      'end',
+    ].join('\n');
+
+    // Act
+    const parsed = parsePushOutput(out);
+
+    // Assess
+    const afters = parsed.ok ? parsed.value.outcomes.map((o) => (o.kind === 'written' ? o.after : o)) : [];
+    expect(afters.map((a) => ('restarted' in a ? a.restarted : 'absent'))).toEqual([true, false, 'absent']);
+  });
   it('rejects a push line without a known outcome', () => {
     expect(parsePushOutput('ktr-push v1\ncomp agent push=maybe\nend').ok).toBe(false);
   });

@@ -69,6 +69,37 @@ describe('AwsCaller', () => {
     expect(c.throttles).toBe(4);
   });
 
+  it('waits between half and all of a backoff that doubles from 1 s up to 20 s, as the jitter draws', async () => {
+    // Prepare: the same throttled call twice, with the lowest and the highest jitter draw
+    const waitsWith = async (draw: number) => {
+      const clock = fakeClock();
+      const waits: number[] = [];
+      const c = new AwsCaller({
+        pacer: new Pacer({ ratePerSecond: 100, burst: 100, ...clock }),
+        deadlineAt: clock.now() + 10 * 60_000,
+        now: clock.now,
+        sleep: async (ms) => {
+          waits.push(ms);
+          await clock.sleep(ms);
+        },
+        random: () => draw,
+      });
+      let attempts = 0;
+      await c.call('SendCommand', async () => {
+        if (++attempts <= 7) throw awsError('ThrottlingException');
+      });
+      return waits;
+    };
+
+    // Act
+    const lowest = await waitsWith(0);
+    const highest = await waitsWith(0.999);
+
+    // Assess: the pacer never made anyone wait here, so these are the backoffs alone
+    expect(lowest).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(highest).toEqual([1000, 1999, 3998, 7996, 15_992, 19_990, 19_990]);
+  });
+
   it('gives up on throttling with a DeadlineError once the backoff would pass the deadline', async () => {
     const c = caller(3000);
     await expect(
@@ -88,16 +119,28 @@ describe('AwsCaller', () => {
   });
 
   it('hands the SDK an abort signal that fires at the deadline', async () => {
+    // Prepare: a clock that stands still, so 200 ms are always left when the call starts,
+    // however slow the machine (a real clock could pass the deadline before the call is made)
+    const clock = fakeClock();
     const c = new AwsCaller({
-      pacer: new Pacer({ ratePerSecond: 100, burst: 100 }),
-      deadlineAt: Date.now() + 200,
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100, ...clock }),
+      deadlineAt: clock.now() + 200,
+      ...clock,
     });
-    const call = c.call(
-      'ListCommands',
-      (signal) =>
-        new Promise((_, reject) => signal.addEventListener('abort', () => reject(awsError('AbortError')))),
-    );
+    const signals: AbortSignal[] = [];
+
+    // Act
+    const call = c.call('ListCommands', (signal) => {
+      signals.push(signal);
+      return new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(awsError('AbortError'))),
+      );
+    });
+
+    // Assess: the call was made with a signal, and its firing ends the call as past the deadline
     await expect(call).rejects.toBeInstanceOf(DeadlineError);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(true);
   });
 
   it('makes no call at all after the deadline', async () => {

@@ -14,6 +14,18 @@ describe('redaction', () => {
     expect(line).toContain('fine');
   });
 
+  it('replaces every occurrence of a secret in one string, not only the first', () => {
+    // Prepare
+    const secret = 'TwiceLoggedRegistrationTokenValue';
+    registerSecret(secret);
+
+    // Act
+    const text = redact(`first ${secret}, then ${secret}${secret}`);
+
+    // Assess
+    expect(text).toBe(`first ${REDACTED}, then ${REDACTED}${REDACTED}`);
+  });
+
   it('leaves text without a secret unchanged', () => {
     expect(redact('nothing to hide here')).toBe('nothing to hide here');
   });

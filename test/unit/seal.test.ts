@@ -20,6 +20,18 @@ describe('sealFor', () => {
       SealError,
     );
   });
+  it('refuses an RSA key larger than 2048 bits, since the host scripts make exactly RSA-2048', () => {
+    // Prepare
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+    const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+
+    // Act
+    const sealing = () => sealFor(spki, 'MjAyNzk0MmUt');
+
+    // Assess
+    expect(sealing).toThrow(SealError);
+    expect(sealing).toThrow(/not RSA-2048/);
+  });
   it('refuses bytes that are not a key', () => {
     expect(() => sealFor('AAAA', 'x')).toThrow(/does not parse/);
   });

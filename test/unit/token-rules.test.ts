@@ -69,6 +69,24 @@ describe('decide', () => {
     expect(d).toMatchObject({ action: 'none', status: 'stuck' });
     expect(d.action === 'none' && d.reason).toContain('300s');
   });
+  it('reports a valid token beside a registration file past the stuck limit as stuck, not healthy', () => {
+    // Prepare: the component works, but a file it should have consumed has waited too long
+    const atLimit = sighting(NOW + 100, { registrationFileAgeSeconds: 300 });
+    const belowLimit = sighting(NOW + 100, { registrationFileAgeSeconds: 299 });
+
+    // Act
+    const stuck = decide(atLimit, NOW, policy);
+    const waiting = decide(belowLimit, NOW, policy);
+
+    // Assess
+    expect(stuck).toMatchObject({ action: 'none', status: 'stuck', expiresAt: NOW + 100 });
+    expect(stuck.action === 'none' && stuck.reason).toContain('waited 300s unconsumed (limit 300s)');
+    expect(waiting).toMatchObject({ action: 'none', status: 'healthy' });
+  });
+  it('reports a token in grace beside a registration file past the stuck limit as stuck', () => {
+    const d = decide(sighting(NOW - 10, { registrationFileAgeSeconds: 301 }), NOW, policy);
+    expect(d).toMatchObject({ action: 'none', status: 'stuck', expiresAt: NOW - 10 });
+  });
   it('reports a config without a token as needing a redeploy, even with a file waiting', () => {
     const d = decide({ ...sighting(0), token: { kind: 'none' }, registrationFileAgeSeconds: 5 }, NOW, policy);
     expect(d).toMatchObject({ action: 'none', status: 'needs-redeploy' });
@@ -97,6 +115,41 @@ describe('judgeDelivery', () => {
   });
   it('calls a consumed file that left an expired token failed', () => {
     expect(judgeDelivery({ kind: 'written', after: sighting(NOW - 700) }, NOW, policy).status).toBe('failed');
+  });
+  it('calls a consumed file that left a token only in grace failed, not recovered', () => {
+    // Prepare: the file is gone, but the token the component holds expired 10 s ago
+    const outcome = { kind: 'written', after: sighting(NOW - 10) } as const;
+
+    // Act
+    const v = judgeDelivery(outcome, NOW, policy);
+
+    // Assess
+    expect(v).toMatchObject({ status: 'failed', expiresAt: NOW - 10 });
+    expect(v.reason).toContain('holds no valid token');
+  });
+  it('reports that the push restarted the service, whether it then recovered or still waits', () => {
+    // Prepare
+    const recovered = sighting(NOW + 120, { restarted: true });
+    const waiting = sighting(NOW - 700, { restarted: true, registrationFileAgeSeconds: 2 });
+
+    // Act
+    const verdicts = [recovered, waiting].map((after) =>
+      judgeDelivery({ kind: 'written', after }, NOW, policy),
+    );
+
+    // Assess
+    expect(verdicts).toEqual([
+      { status: 'recovered', expiresAt: NOW + 120, restarted: true },
+      expect.objectContaining({ status: 'pending', restarted: true }),
+    ]);
+  });
+  it('does not report a restart the host did not make', () => {
+    const v = judgeDelivery(
+      { kind: 'written', after: sighting(NOW + 120, { restarted: false }) },
+      NOW,
+      policy,
+    );
+    expect(v).toEqual({ status: 'recovered', expiresAt: NOW + 120 });
   });
   it('explains a write-denied push in words', () => {
     const v = judgeDelivery({ kind: 'failed', name: 'guac', reason: 'write-denied' }, NOW, policy);

@@ -153,6 +153,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     let params: unknown = body;
     let status = 200;
     let errorType: string | undefined;
+    let responseBody = '';
     try {
       params = parseJson(body);
       if (routed.operation === undefined) {
@@ -177,7 +178,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
             ? logs.handle(routed.operation, input)
             : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
-      send(res, 200, result);
+      responseBody = send(res, 200, result);
     } catch (error) {
       const awsError =
         error instanceof AwsError
@@ -185,7 +186,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
           : new AwsError(SERVER_ERROR[routed.service], 500, 'An error occurred on the server side.');
       status = awsError.status;
       errorType = awsError.type;
-      send(res, awsError.status, awsError.body(), awsError.type);
+      responseBody = send(res, awsError.status, awsError.body(), awsError.type);
     } finally {
       const call: RecordedCall = {
         service: routed.service,
@@ -194,6 +195,8 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
         at: new Date().toISOString(),
         status,
         ...(errorType === undefined ? {} : { errorType }),
+        requestBody: body,
+        responseBody,
       };
       calls.push(call);
     }
@@ -333,7 +336,8 @@ function parseJson(body: string): unknown {
   }
 }
 
-function send(res: ServerResponse, status: number, payload: unknown, errorType?: string): void {
+/** Writes the reply and returns its body as sent. */
+function send(res: ServerResponse, status: number, payload: unknown, errorType?: string): string {
   const text = JSON.stringify(payload);
   const headers: Record<string, string | number> = {
     'content-type': CONTENT_TYPE,
@@ -343,6 +347,7 @@ function send(res: ServerResponse, status: number, payload: unknown, errorType?:
   if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
   res.writeHead(status, headers);
   res.end(text);
+  return text;
 }
 
 function lowerCaseHeaders(req: IncomingMessage): Record<string, string | undefined> {

@@ -4,6 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { textTable } from '../../../shared/text-table.ts';
+import { artifactSources, runArtifacts } from '../../e2e/run-artifacts.ts';
+import { describeLeaks, scanForLeaks } from '../../leak-scanner.ts';
 import { startProvingGround } from '../proving-ground.ts';
 import { loadScenario } from '../scenario.ts';
 import { runOnce } from '../simulation.ts';
@@ -27,8 +29,15 @@ async function main(): Promise<void> {
   );
   const ground = await startProvingGround(scenario);
   const logs: string[] = [];
+  const stderr: string[] = [];
   try {
-    const { report, fleet } = await runOnce(ground, {}, { onLog: (l) => logs.push(l) });
+    const { report, fleet } = await runOnce(
+      ground,
+      {},
+      { onLog: (l) => logs.push(l), onStderr: (l) => stderr.push(l) },
+    );
+    // Shown as before, after the run; captured so that the leak search covers it too.
+    for (const line of stderr) process.stderr.write(`${line}\n`);
     const rows = [['host', 'component', 'before', 'after', 'token now']];
     for (const host of scenario.hosts) {
       const reported = report.hosts.find((h) => h.instanceId === host.id);
@@ -46,9 +55,11 @@ async function main(): Promise<void> {
     process.stdout.write(`Kasm API: ${report.kasmApi}; run took ${report.durationMs} ms; ok: ${report.ok}\n`);
     for (const error of report.errors) process.stdout.write(`error: ${error}\n`);
     const token = scenario.registrationToken?.trim() ?? '';
-    const everything = [JSON.stringify(report), JSON.stringify(ground.aws.calls), ...logs].join('\n');
+    const leaks = token
+      ? scanForLeaks(token, artifactSources(runArtifacts(ground, { report, logs, stderr })))
+      : [];
     process.stdout.write(
-      `registration token found in report, AWS calls or logs: ${token && everything.includes(token) ? 'YES (bug!)' : 'nowhere'}\n`,
+      `registration token found in report, logs, AWS calls, host steps or host files: ${leaks.length > 0 ? `YES (bug!)\n${describeLeaks(leaks)}` : 'nowhere'}\n`,
     );
   } finally {
     await ground.stop();
