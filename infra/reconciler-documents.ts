@@ -42,9 +42,9 @@ function commandDocument(
     documentFormat: 'JSON',
     // A plain JSON copy: the content object is data, never a template with tokens.
     content: JSON.parse(JSON.stringify(content)),
-    // With a fixed Name, "Replace" could not swap the document in place; "NewVersion" adds a
-    // version and makes it the default, so SendCommand (which runs $DEFAULT) gets the change.
+    // The name carries the content's hash, so new content is a new name: CloudFormation creates
+    // the new document (version 1, the one the function runs) and then deletes the old one.
     // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ssm-document.html#cfn-ssm-document-updatemethod
-    updateMethod: 'NewVersion',
+    updateMethod: 'Replace',
   });
 }

@@ -3,8 +3,7 @@ import type { Parsed } from '../../shared/host-report.ts';
 import type { InvocationResult } from '../fleet-api.ts';
 import type { RunContext } from './context.ts';
 
-/** The document version the stack deployed: each document content gets its own name, at version 1. */
-export const PINNED_DOCUMENT_VERSION = '1';
+export { PINNED_DOCUMENT_VERSION } from '../../shared/documents/ssm-documents.ts';
 
 /** Parameters both documents take. */
 export function commonParameters(ctx: RunContext): Record<string, string[]> {

@@ -3,6 +3,7 @@
  * host scripts beside this file. The CDK stack deploys exactly this content and the
  * proving ground executes exactly this content.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   DEFAULT_LINUX_INSTALL_ROOT,
@@ -40,12 +41,24 @@ export interface SsmDocumentContent {
 
 export type DocumentRole = 'probe' | 'push';
 
-/** Stable per-environment names, so the function and the stack agree without lookups. */
+/**
+ * Per-environment names that carry a hash of the document's content, so the function and
+ * the stack agree without lookups, and each content is its own document at version 1.
+ * The function runs exactly version 1 (never whatever `$DEFAULT` points at), and a deploy
+ * that changes a script replaces the document instead of adding a version to it.
+ */
 export function documentNames(environment: string): Readonly<Record<DocumentRole, string>> {
   return {
-    probe: `KasmTokenReconciler-${environment}-Probe`,
-    push: `KasmTokenReconciler-${environment}-Push`,
+    probe: `KasmTokenReconciler-${environment}-Probe-${contentHash(probeDocument())}`,
+    push: `KasmTokenReconciler-${environment}-Push-${contentHash(pushDocument())}`,
   };
+}
+
+/** The version each document name holds: its one and only. */
+export const PINNED_DOCUMENT_VERSION = '1';
+
+function contentHash(content: SsmDocumentContent): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 12);
 }
 
 const INSTANCE_ID = '(?:i-[0-9a-f]{8}|i-[0-9a-f]{17}|mi-[0-9a-f]{17})';

@@ -1,4 +1,5 @@
 /** The contract's commands (contract.md section 3), run as a user runs them. */
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { documentNames } from '../../shared/documents/ssm-documents.ts';
 import { mountsMentioning } from '../proving-ground/testing.ts';
 import { ID, TOKEN } from './harness.ts';
 
@@ -127,10 +129,8 @@ describe('npm run proving-ground', () => {
         documents: { probe: string; push: string };
       };
       expect(info.kasmApi).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      expect(info.documents).toEqual({
-        probe: 'KasmTokenReconciler-local-Probe',
-        push: 'KasmTokenReconciler-local-Push',
-      });
+      expect(info.documents).toEqual(documentNames('local'));
+      expect(info.documents.probe).toMatch(/^KasmTokenReconciler-local-Probe-[0-9a-f]{12}$/);
       const client = {
         region: info.region,
         endpoint: info.awsEndpoint,

@@ -11,7 +11,7 @@ import { BUNDLED_CA_FILE_PATH } from '../../infra/function-environment.ts';
 import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
-import { probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
+import { documentNames, probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
 import { type Synthesized, synthStacks, temporaryCaFile } from './synth-stacks.ts';
 
@@ -167,8 +167,8 @@ describe('the reconciler function', () => {
       FLEET_TAG_VALUE: 'fleet-a',
       REGISTRATION_TOKEN_SECRET_ID: 'kasm/registration',
       REGISTRATION_TOKEN_SECRET_FIELD: 'token',
-      PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-full-Probe',
-      PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-full-Push',
+      PROBE_DOCUMENT_NAME: documentNames('full').probe,
+      PUSH_DOCUMENT_NAME: documentNames('full').push,
       KASM_API_URL: 'https://kasm.example.com',
       KASM_CA_FILE: BUNDLED_CA_FILE_PATH,
       KASM_INSTALL_ROOT: '/srv/kasm/current',
@@ -200,8 +200,8 @@ describe('the reconciler function', () => {
       FLEET_TAG_KEY: 'kasm:reconcile',
       FLEET_TAG_VALUE: 'true',
       REGISTRATION_TOKEN_SECRET_ID: 'kasm/minimal/registration-token',
-      PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Probe',
-      PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-minimal-Push',
+      PROBE_DOCUMENT_NAME: documentNames('minimal').probe,
+      PUSH_DOCUMENT_NAME: documentNames('minimal').push,
       KASM_INSTALL_ROOT: '/opt/kasm/current',
       KASM_WINDOWS_INSTALL_DIR: 'C:\\Program Files\\Kasm',
       KASM_WINDOWS_SERVICE_NAME: 'Kasm',
@@ -232,18 +232,19 @@ describe('the SSM documents', () => {
     ['Probe', probeDocument],
     ['Push', pushDocument],
   ])(
-    'deploys the %s document with exactly the shared content under its environment name',
+    'deploys the %s document with exactly the shared content under a name that carries its content hash, replaced when the content changes',
     (role, content) => {
       // Act
       const document = resource(full, 'AWS::SSM::Document', `Documents${role}`);
 
       // Assess
       expect(document.properties).toMatchObject({
-        Name: `KasmTokenReconciler-full-${role}`,
+        Name: expect.stringMatching(new RegExp(`^KasmTokenReconciler-full-${role}-[0-9a-f]{12}$`)),
         DocumentType: 'Command',
         DocumentFormat: 'JSON',
-        UpdateMethod: 'NewVersion',
+        UpdateMethod: 'Replace',
       });
+      expect(document.properties.Name).toBe(documentNames('full')[role === 'Probe' ? 'probe' : 'push']);
       expect(document.properties.Content).toStrictEqual(JSON.parse(JSON.stringify(content())));
     },
   );
@@ -477,8 +478,8 @@ describe('the function role', () => {
         Effect: 'Allow',
         Action: 'ssm:SendCommand',
         Resource: [
-          arn('ssm', 'document/KasmTokenReconciler-full-Probe'),
-          arn('ssm', 'document/KasmTokenReconciler-full-Push'),
+          arn('ssm', `document/${documentNames('full').probe}`),
+          arn('ssm', `document/${documentNames('full').push}`),
         ],
       },
       {

@@ -50,3 +50,14 @@ describe('the SSM documents', () => {
     }
   });
 });
+
+describe('document names', () => {
+  it('change with the document content, so a deploy of new scripts makes a new document at version 1', async () => {
+    const { documentNames } = await import('../../shared/documents/ssm-documents.ts');
+    const names = documentNames('dev');
+    expect(names.probe).toMatch(/^KasmTokenReconciler-dev-Probe-[0-9a-f]{12}$/);
+    expect(names.push).toMatch(/^KasmTokenReconciler-dev-Push-[0-9a-f]{12}$/);
+    expect(names.probe.slice(-12)).not.toBe(names.push.slice(-12));
+    expect(documentNames('dev')).toEqual(names);
+  });
+});
