@@ -5,18 +5,8 @@
  */
 import { CONFIG_VARIABLES, ConfigError, readConfig } from '../shared/config.ts';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
+import { BUNDLED_CA_FILE_PATH, metricsNamespace } from '../shared/names.ts';
 import { type EnvironmentSettings, SettingsError } from './settings.ts';
-
-/** Where the CA bundle lands in the function's code: LAMBDA_TASK_ROOT is /var/task. */
-export const BUNDLED_CA_FILE_NAME = 'kasm-ca.pem';
-export const BUNDLED_CA_FILE_PATH = `/var/task/${BUNDLED_CA_FILE_NAME}`;
-
-/** Per-environment CloudWatch namespace of the function's run metrics. */
-export function metricsNamespace(environmentName: string): string {
-  return `KasmTokenReconciler/${environmentName}`;
-}
-/** The `service` dimension Powertools Metrics adds (lambda/run-metrics.ts). */
-export const METRICS_SERVICE = 'kasm-token-reconciler';
 
 export function functionEnvironment(
   settings: EnvironmentSettings,
