@@ -21,8 +21,9 @@ export const PROJECT_ROOT = join(import.meta.dirname, '..');
 export const HANDLER_ENTRY = join(PROJECT_ROOT, 'lambda', 'handler.ts');
 
 /**
- * Lambda's maximum. A run sends each document to 50 nodes per command, 4 commands in
- * parallel, and waits on the hosts (probe, then push with a heartbeat or two of
+ * Lambda's maximum. A run sends each document to 50 nodes per command, paces its SendCommand
+ * calls under the account's rate limits, follows all its commands with one ListCommands
+ * poller (lambda/aws/), and waits on the hosts (probe, then push with a heartbeat or two of
  * confirmation), so a fleet of thousands of hosts needs minutes; the handler derives its
  * own deadline from the remaining time and reports work it could not start.
  */
