@@ -1,6 +1,6 @@
 /**
  * Per-run CloudWatch metrics (embedded metric format, via Powertools Metrics), so the
- * statuses contract.md marks "alert" reach an operator through an alarm, not only the report.
+ * statuses that need a person (README.md runbook, **person**) reach an operator through an alarm, not only the report.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SERVICE_NAME } from '../shared/names.ts';
