@@ -1,45 +1,37 @@
 /**
- * The function's environment variables, named exactly as shared/config.ts reads them, and
- * checked at synth time with that same reader so a value the function would reject fails
- * the synth instead of the first run.
+ * The function's environment variables: every setting shared/settings.ts declares with both
+ * a cdk.json field and a variable, plus the names the stack derives from the environment
+ * (documents, metrics namespace, the bundled CA file). Checked at synth time with the
+ * function's own reader, so a value the function would reject fails the synth instead of
+ * the first run.
  */
 import { CONFIG_VARIABLES, ConfigError, readConfig } from '../shared/config.ts';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
+import { BUNDLED_CA_FILE_PATH, metricsNamespace } from '../shared/names.ts';
+import { SETTING_LIST } from '../shared/settings.ts';
 import { type EnvironmentSettings, SettingsError } from './settings.ts';
 
-/** Where the CA bundle lands in the function's code: LAMBDA_TASK_ROOT is /var/task. */
-export const BUNDLED_CA_FILE_NAME = 'kasm-ca.pem';
-export const BUNDLED_CA_FILE_PATH = `/var/task/${BUNDLED_CA_FILE_NAME}`;
-
-/** Per-environment CloudWatch namespace of the function's run metrics. */
-export function metricsNamespace(environmentName: string): string {
-  return `KasmTokenReconciler/${environmentName}`;
+/** A cdk.json path (`fleetTag.key`) in the parsed settings. */
+function at(settings: EnvironmentSettings, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown>)?.[key], settings);
 }
-/** The `service` dimension Powertools Metrics adds (lambda/run-metrics.ts). */
-export const METRICS_SERVICE = 'kasm-token-reconciler';
 
 export function functionEnvironment(
   settings: EnvironmentSettings,
   documentNames: Readonly<Record<DocumentRole, string>>,
 ): Readonly<Record<string, string>> {
+  const environment: Record<string, string> = {};
+  for (const { context, variable } of SETTING_LIST) {
+    const value = context && variable ? at(settings, context) : undefined;
+    if (variable && value !== undefined) environment[variable] = String(value);
+  }
   const v = CONFIG_VARIABLES;
-  const { registrationSecret, kasmApi } = settings;
-  const environment: Record<string, string> = {
-    [v.fleetTagKey]: settings.fleetTag.key,
-    [v.fleetTagValue]: settings.fleetTag.value,
-    [v.secretId]: registrationSecret.nameOrArn,
-    ...(registrationSecret.jsonField ? { [v.secretJsonField]: registrationSecret.jsonField } : {}),
+  Object.assign(environment, {
     [v.probeDocument]: documentNames.probe,
     [v.pushDocument]: documentNames.push,
-    ...(kasmApi ? { [v.kasmApiUrl]: kasmApi.url } : {}),
-    ...(kasmApi?.caFile ? { [v.kasmCaFile]: BUNDLED_CA_FILE_PATH } : {}),
-    [v.installRoot]: settings.installRoot,
-    [v.windowsInstallDir]: settings.windows.installDir,
-    [v.windowsServiceName]: settings.windows.serviceName,
-    [v.heartbeatSeconds]: String(settings.heartbeatSeconds),
-    [v.gracePeriodSeconds]: String(settings.gracePeriodSeconds),
+    ...(settings.kasmApi?.caFile ? { [v.kasmCaFile]: BUNDLED_CA_FILE_PATH } : {}),
     [v.metricsNamespace]: metricsNamespace(settings.name),
-  };
+  });
   try {
     readConfig(environment);
   } catch (error) {

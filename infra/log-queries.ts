@@ -5,6 +5,7 @@
  */
 import { type ILogGroup, QueryDefinition, QueryString } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { savedQueryName } from '../shared/names.ts';
 
 export interface LogQuery {
   /** Shown in the Logs Insights "Saved queries" list, under the environment's folder. */
@@ -67,7 +68,7 @@ export class SavedLogQueries extends Construct {
       ([key, query]) =>
         new QueryDefinition(this, key, {
           // A "/" puts the queries in one folder per environment in the console.
-          queryDefinitionName: `kasm-token-reconciler/${props.environmentName}/${query.title}`,
+          queryDefinitionName: savedQueryName(props.environmentName, query.title),
           queryString: query.query,
           logGroups: [props.logGroup],
         }),

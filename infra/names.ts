@@ -1,7 +1,5 @@
 /**
- * Names derived from the environment name, shared by the stack and the operator CLI
- * (infra/ops), which finds an environment's function without reading CloudFormation.
+ * Kept only for test/proving-ground/proving-ground.ts, which imports functionName from here;
+ * the names live in shared/names.ts. Remove this file once that import points there.
  */
-export function functionName(environmentName: string): string {
-  return `KasmTokenReconciler-${environmentName}`;
-}
+export { functionName } from '../shared/names.ts';

@@ -19,18 +19,13 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-
-import { METRICS_SERVICE, metricsNamespace } from './function-environment.ts';
+import { alarmName, metricsNamespace, SERVICE_NAME } from '../shared/names.ts';
 
 const PERIOD = Duration.minutes(5);
 
 /** The README section of an alarm: heading "### Alarm <id>" has this GitHub anchor. */
 export function runbookAnchor(alarmId: string): string {
   return `alarm-${alarmId.toLowerCase()}`;
-}
-
-export function alarmName(environmentName: string, alarmId: string): string {
-  return `KasmTokenReconciler-${environmentName}-${alarmId}`;
 }
 
 export interface ReconcilerAlarmsProps {
@@ -61,7 +56,7 @@ export class ReconcilerAlarms extends Construct {
       // No KMS encryption: notifications carry only alarm names and metric values, and
       // CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key.
       this.topic = new Topic(this, 'Topic', {
-        displayName: `kasm-token-reconciler ${props.environmentName} alerts`,
+        displayName: `${SERVICE_NAME} ${props.environmentName} alerts`,
         enforceSSL: true,
       });
       this.topic.addSubscription(new EmailSubscription(props.email));
@@ -86,7 +81,7 @@ export class ReconcilerAlarms extends Construct {
       new Metric({
         namespace: metricsNamespace(props.environmentName),
         metricName,
-        dimensionsMap: { service: METRICS_SERVICE },
+        dimensionsMap: { service: SERVICE_NAME },
         period,
         statistic,
       });

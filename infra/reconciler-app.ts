@@ -4,8 +4,9 @@
  */
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { stackName } from '../shared/names.ts';
 import { PROJECT_ROOT } from './reconciler-function.ts';
-import { ReconcilerStack, stackName } from './reconciler-stack.ts';
+import { ReconcilerStack } from './reconciler-stack.ts';
 import { selectEnvironments } from './settings.ts';
 
 export function addReconcilerStacks(app: App): ReconcilerStack[] {

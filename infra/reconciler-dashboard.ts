@@ -23,7 +23,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_SERVICE, metricsNamespace } from './function-environment.ts';
+import { dashboardName, metricsNamespace, SERVICE_NAME } from '../shared/names.ts';
 import { LOG_QUERIES } from './log-queries.ts';
 
 const PERIOD = Duration.minutes(5);
@@ -37,10 +37,6 @@ export const RUN_METRIC_NAMES = [
   'NeedingAttention',
   'RunNotOk',
 ] as const;
-
-export function dashboardName(environmentName: string): string {
-  return `KasmTokenReconciler-${environmentName}`;
-}
 
 export interface ReconcilerDashboardProps {
   readonly environmentName: string;
@@ -61,7 +57,7 @@ export class ReconcilerDashboard extends Construct {
       new Metric({
         namespace: metricsNamespace(props.environmentName),
         metricName,
-        dimensionsMap: { service: METRICS_SERVICE },
+        dimensionsMap: { service: SERVICE_NAME },
         period: PERIOD,
         statistic: 'Sum',
       });
@@ -74,7 +70,7 @@ export class ReconcilerDashboard extends Construct {
     this.dashboard.addWidgets(
       new TextWidget({
         markdown:
-          `# kasm-token-reconciler (${props.environmentName})\n` +
+          `# ${SERVICE_NAME} (${props.environmentName})\n` +
           'What each run found, how long it took, and what needs a person. ' +
           'What each status means and what to do: README.md, section "Runbook". ' +
           `Latest run from a terminal: \`npm run ops -- last-run --env ${props.environmentName}\`.`,

@@ -12,19 +12,18 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
-import { BUNDLED_CA_FILE_NAME, functionEnvironment } from './function-environment.ts';
-import { functionName } from './names.ts';
+import { BUNDLED_CA_FILE_NAME, functionName, SERVICE_NAME } from '../shared/names.ts';
+import { functionEnvironment } from './function-environment.ts';
 import { ReconcilerPolicy } from './reconciler-policy.ts';
 import type { EnvironmentSettings } from './settings.ts';
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 export const HANDLER_ENTRY = join(PROJECT_ROOT, 'lambda', 'handler.ts');
 
-export { functionName } from './names.ts';
-
 /**
- * Lambda's maximum. A run sends each document to 50 nodes per command, 4 commands in
- * parallel, and waits on the hosts (probe, then push with a heartbeat or two of
+ * Lambda's maximum. A run sends each document to 50 nodes per command, paces its SendCommand
+ * calls under the account's rate limits, follows all its commands with one ListCommands
+ * poller (lambda/aws/), and waits on the hosts (probe, then push with a heartbeat or two of
  * confirmation), so a fleet of thousands of hosts needs minutes; the handler derives its
  * own deadline from the remaining time and reports work it could not start.
  */
@@ -59,7 +58,7 @@ export class ReconcilerFunction extends Construct {
     });
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `kasm-token-reconciler (${settings.name}): runs the reconciler documents on fleet nodes`,
+      description: `${SERVICE_NAME} (${settings.name}): runs the reconciler documents on fleet nodes`,
     });
     this.failedRuns = new Queue(this, 'FailedRuns', {
       encryption: QueueEncryption.SQS_MANAGED,

@@ -5,22 +5,19 @@
  */
 import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { functionName, SERVICE_NAME } from '../shared/names.ts';
 import { ConsoleTestEvents } from './console-test-events.ts';
 import { InstanceStartTrigger } from './instance-start-trigger.ts';
 import { SavedLogQueries } from './log-queries.ts';
 import { ReconcilerAlarms } from './reconciler-alarms.ts';
 import { ReconcilerDashboard } from './reconciler-dashboard.ts';
 import { ReconcilerDocuments } from './reconciler-documents.ts';
-import { FUNCTION_TIMEOUT, functionName, ReconcilerFunction } from './reconciler-function.ts';
+import { FUNCTION_TIMEOUT, ReconcilerFunction } from './reconciler-function.ts';
 import { ScheduleTrigger } from './schedule-trigger.ts';
 import { type EnvironmentSettings, scheduleIntervalMinutes } from './settings.ts';
 
 export interface ReconcilerStackProps extends StackProps {
   readonly settings: EnvironmentSettings;
-}
-
-export function stackName(environmentName: string): string {
-  return `KasmTokenReconciler-${environmentName}`;
 }
 
 export class ReconcilerStack extends Stack {
@@ -37,7 +34,7 @@ export class ReconcilerStack extends Stack {
   constructor(scope: Construct, id: string, props: ReconcilerStackProps) {
     const { settings, ...stackProps } = props;
     super(scope, id, {
-      description: `kasm-token-reconciler (${settings.name}): delivers Kasm registration tokens to SSM managed nodes whose component tokens expired.`,
+      description: `${SERVICE_NAME} (${settings.name}): delivers Kasm registration tokens to SSM managed nodes whose component tokens expired.`,
       // Without account and region the stack is environment-agnostic: it deploys to the CLI's
       // current account and region, and synth needs no lookups.
       ...(settings.account || settings.region
@@ -46,7 +43,7 @@ export class ReconcilerStack extends Stack {
       ...stackProps,
     });
     this.settings = settings;
-    Tags.of(this).add('application', 'kasm-token-reconciler');
+    Tags.of(this).add('application', SERVICE_NAME);
     Tags.of(this).add('environment', settings.name);
 
     this.documents = new ReconcilerDocuments(this, 'Documents', { environmentName: settings.name });
@@ -61,7 +58,7 @@ export class ReconcilerStack extends Stack {
       function: this.reconciler.function,
       expression: settings.schedule,
       deadLetterQueue: this.reconciler.failedRuns,
-      description: `kasm-token-reconciler ${settings.name}: full reconcile of every fleet node.`,
+      description: `${SERVICE_NAME} ${settings.name}: full reconcile of every fleet node.`,
     });
     this.instanceStartTrigger = new InstanceStartTrigger(this, 'InstanceStarts', {
       function: this.reconciler.function,

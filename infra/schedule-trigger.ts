@@ -9,6 +9,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SERVICE_NAME } from '../shared/names.ts';
 import { acknowledgeWildcardResources } from './reconciler-policy.ts';
 
 export interface ScheduleTriggerProps {
@@ -32,7 +33,7 @@ export class ScheduleTrigger extends Construct {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
-      description: 'EventBridge Scheduler: invokes the kasm-token-reconciler function.',
+      description: `EventBridge Scheduler: invokes the ${SERVICE_NAME} function.`,
     });
     const target = new LambdaInvoke(props.function, {
       role: this.role,

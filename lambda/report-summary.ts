@@ -1,6 +1,6 @@
 /**
  * The run report's `summary`: one plain sentence a person reads at a glance
- * (contract.md section 2), e.g. "12 healthy, 3 recovered, 1 needs a redeploy (i-0a1b…/agent)".
+ * (README.md "Invoking it"), e.g. "12 healthy, 3 recovered, 1 needs a redeploy (i-0a1b…/agent)".
  * Pure: built from the finished RunReport, after reconcile returns.
  */
 import type { ComponentStatus } from '../shared/token-rules.ts';

@@ -1,4 +1,4 @@
-/** The run report of contract.md section 2. */
+/** The run report: what each run returns and logs once (statuses: README.md "Runbook: what each status means and what to do"). */
 import type { ComponentName, Platform } from '../shared/catalog.ts';
 import type { ComponentStatus, KasmApiHealth } from '../shared/token-rules.ts';
 

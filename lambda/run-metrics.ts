@@ -1,8 +1,9 @@
 /**
  * Per-run CloudWatch metrics (embedded metric format, via Powertools Metrics), so the
- * statuses contract.md marks "alert" reach an operator through an alarm, not only the report.
+ * statuses that need a person (README.md runbook, **person**) reach an operator through an alarm, not only the report.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SERVICE_NAME } from '../shared/names.ts';
 import type { ComponentStatus } from '../shared/token-rules.ts';
 import type { RunReport } from './report.ts';
 
@@ -40,7 +41,7 @@ export function runMetrics(report: RunReport): RunMetrics {
 
 /** `throttles`: AWS calls the run had to retry because the account's rate limit was reached. */
 export function publishRunMetrics(report: RunReport, namespace: string, throttles = 0): void {
-  const metrics = new Metrics({ namespace, serviceName: 'kasm-token-reconciler' });
+  const metrics = new Metrics({ namespace, serviceName: SERVICE_NAME });
   for (const [name, value] of Object.entries(runMetrics(report)))
     metrics.addMetric(name, MetricUnit.Count, value);
   metrics.addMetric('Throttles', MetricUnit.Count, throttles);

@@ -5,6 +5,7 @@
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { stackName } from '../../shared/names.ts';
 import { parseArgs, USAGE, UsageError } from './args.ts';
 import { withElapsed } from './elapsed.ts';
 import { FunctionError, invokeFunction } from './invoke.ts';
@@ -20,7 +21,7 @@ function explain(error: unknown, target: Target): string {
   const message = error instanceof Error ? error.message : String(error);
   if (name === 'ResourceNotFoundException') {
     return (
-      `${message}\nIs the stack KasmTokenReconciler-${target.env} deployed in this account and region? ` +
+      `${message}\nIs the stack ${stackName(target.env)} deployed in this account and region? ` +
       `(environments in cdk.json: ${target.known.join(', ') || 'none'})`
     );
   }

@@ -3,7 +3,7 @@
 import { textTable } from '../../shared/text-table.ts';
 import type { ComponentStatus } from '../../shared/token-rules.ts';
 
-/** The run report's fields the CLI reads (contract.md section 2). */
+/** The run report's fields the CLI reads (README.md runbook). */
 export interface Report {
   readonly summary?: string;
   readonly ok: boolean;
@@ -28,7 +28,7 @@ export interface Report {
   readonly errors: readonly string[];
 }
 
-/** What each status says about the component before the run (contract.md section 2). */
+/** What each status says about the component before the run (README.md runbook). */
 const BEFORE: Readonly<Record<ComponentStatus, string>> = {
   healthy: 'token valid',
   'in-grace': 'expired, in grace',

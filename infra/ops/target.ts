@@ -1,10 +1,10 @@
 /**
  * Which function an environment deployed: its name follows the stack's naming convention
- * (infra/names.ts); the region is the operator's own unless only cdk.json names one.
+ * (shared/names.ts); the region is the operator's own unless only cdk.json names one.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { functionName } from '../names.ts';
+import { functionName } from '../../shared/names.ts';
 
 export interface Target {
   readonly env: string;

@@ -4,7 +4,9 @@
  * component to consume it and reports the token it then holds. That report is the
  * confirmation: no separate probe is needed.
  */
+
 import { type PushOutcome, parsePushOutput } from '../../shared/host-report.ts';
+import { SERVICE_NAME } from '../../shared/names.ts';
 import { judgeDelivery, type Policy } from '../../shared/token-rules.ts';
 import type { InvocationResult } from '../fleet-api.ts';
 import { type ComponentReport, isoFromEpochSeconds } from '../report.ts';
@@ -50,7 +52,7 @@ export async function deliverAndConfirm(
       // hosts and cancels them: a late pick-up can never write a file, or overwrite a newer one.
       NotAfter: [String(nowSeconds(ctx) + config.pickupSeconds + waitSeconds)],
     }),
-    comment: `kasm-token-reconciler ${ctx.runId} deliver`,
+    comment: `${SERVICE_NAME} ${ctx.runId} deliver`,
     expectedSeconds: waitSeconds,
     executionSeconds: waitSeconds + PUSH_OVERHEAD_SECONDS,
     giveUpAt: ctx.deadlineAt,

@@ -2,7 +2,9 @@
  * Step 2, observe: the probe document on every reachable host, answering with each
  * component's token (header and payload only) and any waiting registration file.
  */
+
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
+import { SERVICE_NAME } from '../../shared/names.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
 import {
@@ -50,7 +52,7 @@ export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): P
     documentVersion: PINNED_DOCUMENT_VERSION,
     instanceIds: ordered.map((n) => n.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['none'] }),
-    comment: `kasm-token-reconciler ${ctx.runId} observe`,
+    comment: `${SERVICE_NAME} ${ctx.runId} observe`,
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,

@@ -5,6 +5,7 @@
  */
 import type { ComponentName } from '../../shared/catalog.ts';
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
+import { SERVICE_NAME } from '../../shared/names.ts';
 import { decide, type Policy } from '../../shared/token-rules.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { SealError, sealFor } from '../seal.ts';
@@ -44,7 +45,7 @@ export async function prepare(
     documentVersion: PINNED_DOCUMENT_VERSION,
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['create'] }),
-    comment: `kasm-token-reconciler ${ctx.runId} prepare`,
+    comment: `${SERVICE_NAME} ${ctx.runId} prepare`,
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,

@@ -10,8 +10,8 @@ import {
   removeBundledHandler,
   synthBundledHandler,
 } from '../../infra/bundle-for-test.ts';
-import { BUNDLED_CA_FILE_NAME } from '../../infra/function-environment.ts';
 import { addReconcilerStacks } from '../../infra/reconciler-app.ts';
+import { BUNDLED_CA_FILE_NAME } from '../../shared/names.ts';
 import { temporaryCaFile } from './synth-stacks.ts';
 
 afterAll(() => removeBundledHandler());

@@ -7,12 +7,12 @@ import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLED_CA_FILE_PATH } from '../../infra/function-environment.ts';
 import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
 import { documentNames, probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
+import { BUNDLED_CA_FILE_PATH } from '../../shared/names.ts';
 import { type Synthesized, synthStacks, temporaryCaFile } from './synth-stacks.ts';
 
 const ca = temporaryCaFile();
