@@ -6,7 +6,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { readsRegistrationFileOnlyAtStart } from './catalog.ts';
 import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
 
-/** Every status of contract.md section 2. */
+/** Every status of the run report (README.md, "Runbook"). */
 export const COMPONENT_STATUSES = [
   'healthy',
   'in-grace',

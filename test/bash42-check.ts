@@ -1,6 +1,6 @@
 /**
  * A static check that the Linux host scripts use nothing newer than bash 4.2 (Amazon Linux 2 and
- * RHEL/CentOS 7 ship it, domain.md). No bash 4.2 can be installed on this machine (Debian 12 has 5.2
+ * RHEL/CentOS 7 ship it). No bash 4.2 can be installed on this machine (Debian 12 has 5.2
  * only and building one needs the internet), so the constructs that fail or mean something else there
  * are found by pattern, line by line, comments and single-quoted text included (the writer that the
  * push runs as the directory owner is a single-quoted script).

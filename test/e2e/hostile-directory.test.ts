@@ -1,6 +1,6 @@
 /**
  * The push as root in config directories that belong to an unprivileged account that attacks it
- * (scenario `trap`, contract.md section 3): whatever the owner does, root writes nothing outside the
+ * (scenario `trap`, test/proving-ground/README.md): whatever the owner does, root writes nothing outside the
  * directory, every root-owned canary stays intact, and the token ends up in no file but a regular
  * registration_token.txt (the harness checks `strayTokenFiles` after every run).
  */

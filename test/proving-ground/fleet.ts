@@ -42,7 +42,7 @@ import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun 
 
 /**
  * Seconds from an instance reaching `running` to its SSM Agent checking in (PingStatus Online). Real
- * agents take some tens of seconds after boot (domain.md, "Listing nodes"); the proving ground keeps it
+ * agents take some tens of seconds after boot (test/proving-ground/README.md); the proving ground keeps it
  * short but non-zero so a product that does not wait for check-in is caught.
  */
 export const AGENT_CHECK_IN_SECONDS = 3;
@@ -176,7 +176,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         return kasm.mintToken(component, lifetime, id);
       case 'expiring': {
         // Expires one heartbeat from now, rounded up to JWT's whole seconds: the component's first
-        // heartbeat comes one heartbeat after start, and domain.md has it refresh *before* exp.
+        // heartbeat comes one heartbeat after start, and Kasm has it refresh *before* exp.
         const exp = Math.ceil(now + hb);
         return kasm.mintToken(component, exp - now, id);
       }

@@ -278,7 +278,7 @@ function drawFault(
  * AWS rate limits are token buckets per API, per account and region, shared by every caller: a burst
  * capacity refilled at a sustained rate ("Request throttling", e.g.
  * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; the SSM and Secrets Manager
- * quotas work the same way, numbers unpublished - domain.md "Throttling"). One bucket per operation name.
+ * quotas work the same way, numbers unpublished - test/proving-ground/README.md, "Throttling"). One bucket per operation name.
  */
 export class TokenBuckets {
   private readonly state = new Map<string, { tokens: number; at: number }>();

@@ -1,7 +1,7 @@
 /**
  * A simulated Linux Kasm component (agent, guac, RDP gateway, RDP HTTPS gateway): an in-process
  * heartbeat loop that works on the host's files from outside the host's namespace and talks to
- * the simulated Admin API over HTTPS, following the rules of `/work/shared/domain.md`.
+ * the simulated Admin API over HTTPS, following the rules in test/proving-ground/README.md.
  *
  * On each heartbeat (first at start + heartbeat, then every heartbeat):
  * 1. not running: nothing at all;
