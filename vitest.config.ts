@@ -15,6 +15,7 @@ export default defineConfig({
       exclude: ['**/*.test.ts', '**/*.d.ts'],
       reporter: ['text-summary', 'text', 'json-summary'],
       reportsDirectory: 'coverage',
+      reportOnFailure: true,
       // Issue 13 targets, over all tiers (unit, proving ground, e2e, infra): the run fails below them.
       thresholds: { lines: 90, branches: 80 },
     },

@@ -30,7 +30,7 @@ describe('sealFor', () => {
 
     // Assess
     expect(sealing).toThrow(SealError);
-    expect(sealing).toThrow(/not RSA-2048/);
+    expect(sealing).toThrow(/only RSA-2048 is accepted/);
   });
   it('refuses bytes that are not a key', () => {
     expect(() => sealFor('AAAA', 'x')).toThrow(/does not parse/);
