@@ -34,10 +34,18 @@
  * With `awsTiming`, a probe takes {@link REAL_COSTS}.probeRun (+ keygen with KeyPair=create), a push
  * pushRun before its wait, and its wait polls once a real second (1 / timeScale simulated seconds).
  */
-import { constants, createPrivateKey, generateKeyPair, type KeyObject, privateDecrypt, randomBytes, randomUUID } from 'node:crypto';
+import {
+  constants,
+  createPrivateKey,
+  generateKeyPair,
+  type KeyObject,
+  privateDecrypt,
+  randomBytes,
+  randomUUID,
+} from 'node:crypto';
 import { promisify } from 'node:util';
-import { AGENT_CHECK_IN_SECONDS, type Fleet, type FleetOptions, type FleetState } from './fleet.ts';
 import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
+import { AGENT_CHECK_IN_SECONDS, type Fleet, type FleetOptions, type FleetState } from './fleet.ts';
 import {
   COMPONENTS,
   type ComponentName,
@@ -254,14 +262,16 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     advance(host, c, nowMs);
     let token: string;
     if (c.token === undefined || c.token === '' || c.token === 'null' || c.token === '~') token = 'none';
-    else if (c.token.length <= 8000 && JWT_SHAPE.test(c.token)) token = c.token.slice(0, c.token.lastIndexOf('.'));
+    else if (c.token.length <= 8000 && JWT_SHAPE.test(c.token))
+      token = c.token.slice(0, c.token.lastIndexOf('.'));
     else token = 'unreadable';
     const reg = c.file ? String(Math.floor(nowMs / 1000) - Math.floor(c.file.mtimeMs / 1000)) : 'absent';
     return `token=${token} reg=${reg} running=${c.running}`;
   };
 
   const removeStaleKeys = (host: ModelHost, nowMs: number): void => {
-    for (const [runId, k] of host.keys) if (nowMs - k.madeMs > KEY_TTL_SECONDS * 1000) host.keys.delete(runId);
+    for (const [runId, k] of host.keys)
+      if (nowMs - k.madeMs > KEY_TTL_SECONDS * 1000) host.keys.delete(runId);
   };
 
   const sleep = (ms: number, signal?: AbortSignal): Promise<boolean> =>
@@ -318,7 +328,13 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   const push = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
     const { env } = run;
     const out = ['ktr-push v1'];
-    if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_Deliveries || !env.SSM_WaitSeconds || !env.SSM_NotAfter) {
+    if (
+      !env.SSM_InstallRoot ||
+      !env.SSM_RunId ||
+      !env.SSM_Deliveries ||
+      !env.SSM_WaitSeconds ||
+      !env.SSM_NotAfter
+    ) {
       return ok([...out, 'host error=missing-parameters', 'end'], 1);
     }
     const runId = env.SSM_RunId;
@@ -438,7 +454,8 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     if (!c) throw new Error(`${name} is not installed on modelled host ${id}`);
     return c;
   };
-  const hostConfigPath = (name: ComponentName): string => `${LINUX_INSTALL_ROOT}/${COMPONENTS[name].configFile}`;
+  const hostConfigPath = (name: ComponentName): string =>
+    `${LINUX_INSTALL_ROOT}/${COMPONENTS[name].configFile}`;
   const noFiles = (what: string) => (): never => {
     throw new Error(`${what}: modelled hosts have no files or Windows stand-ins (hostModel "modelled")`);
   };
@@ -509,9 +526,13 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
           advance(e, c, now);
           const tokenValid = c.token !== undefined && kasm.checkToken(c.token, now).valid;
           const canary = c.trap ? { canary: 'intact' as const } : {};
-          components[c.name] = c.file
-            ? { tokenValid, registrationFile: 'present', registrationFileMode: octal(c.file.mode), ...canary }
-            : { tokenValid, registrationFile: 'absent', ...canary };
+          // As fleet.ts stats the path from outside the host: the `dir` trap's directory (0755) is
+          // present; the `symlink` trap's link points at a host path and dangles from outside: absent.
+          const mode = c.file ? c.file.mode : c.trap === 'dir' ? 0o755 : undefined;
+          components[c.name] =
+            mode === undefined
+              ? { tokenValid, registrationFile: 'absent', ...canary }
+              : { tokenValid, registrationFile: 'present', registrationFileMode: octal(mode), ...canary };
         }
         state[e.scenario.id] = components;
       }
@@ -591,7 +612,9 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       const e = entry(id);
       const c = component(id, name);
       advance(e, c);
-      return c.file && { content: c.file.content, mode: octal(c.file.mode), uid: c.file.uid, gid: c.file.gid };
+      return (
+        c.file && { content: c.file.content, mode: octal(c.file.mode), uid: c.file.uid, gid: c.file.gid }
+      );
     },
 
     setRunning(id, name, running) {

@@ -6,16 +6,16 @@
 
 import { functionName } from '../../infra/names.ts';
 import { createHandler } from '../../lambda/handler.ts';
+import { CONFIG_VARIABLES } from '../../shared/config.ts';
 import {
   type DocumentRole,
   documentNames,
   probeDocument,
   pushDocument,
 } from '../../shared/documents/ssm-documents.ts';
-import { CONFIG_VARIABLES } from '../../shared/config.ts';
-import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
+import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
 import { createModelledFleet } from './modelled-fleet.ts';
