@@ -401,10 +401,13 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     }
 
     // The wait: once a (host) second, are the delivered files still there?
-    const waitSeconds = Number(env.SSM_WaitSeconds);
-    const stepMs = timing.enabled ? 1000 / timing.timeScale : 1000;
-    let waited = 0;
-    while (waited < waitSeconds) {
+    // WaitSeconds is in the run's (simulated) seconds; the script polls once a real second, which with
+    // awsTiming is 1 / timeScale simulated seconds: timeScale polls per simulated second.
+    const pollsPerSecond = timing.enabled ? timing.timeScale : 1;
+    const polls = Number(env.SSM_WaitSeconds) * pollsPerSecond;
+    const stepMs = 1000 / pollsPerSecond;
+    let poll = 0;
+    while (poll < polls) {
       const t = Date.now();
       let left = false;
       for (const c of delivered) {
@@ -413,9 +416,9 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       }
       if (!left) break;
       if (!(await sleep(stepMs, run.signal))) return killed(out);
-      waited += 1;
+      poll += 1;
     }
-    out.push(`host waited=${waited}`);
+    out.push(`host waited=${Math.floor(poll / pollsPerSecond)}`);
     now = Date.now();
     for (const name of LINUX_COMPONENTS) {
       const s = status.get(name);
