@@ -66,7 +66,12 @@ describe('parseScenario', () => {
     // Act
     const scenario = parseScenario(input, 'big.json');
     const refused = problemsOf({ ...input, hosts: [host(), windows, race] });
-    const badValues = problemsOf({ registrationToken: TOKEN, hostModel: 'fast', awsTiming: 'yes', hosts: [] });
+    const badValues = problemsOf({
+      registrationToken: TOKEN,
+      hostModel: 'fast',
+      awsTiming: 'yes',
+      hosts: [],
+    });
 
     // Assess
     expect(scenario).toMatchObject({ hostModel: 'modelled', awsTiming: true });
