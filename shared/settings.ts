@@ -290,7 +290,7 @@ export const SETTINGS = {
   },
   pickupSeconds: {
     variable: 'PICKUP_WAIT_SECONDS',
-    rule: integer(5, 600),
+    rule: integer(1, 600),
     // An online agent starts a command within seconds; half a minute means it is not coming.
     default: 30,
     meaning:
@@ -298,7 +298,7 @@ export const SETTINGS = {
   },
   apiCallsPerSecond: {
     variable: 'API_CALLS_PER_SECOND',
-    rule: integer(1, 100),
+    rule: integer(1, 200),
     // AWS does not publish SSM's rates and shares them account-wide: a few calls per second.
     default: 5,
     meaning: "client-side pace per AWS API operation (the account's limits are shared)",

@@ -21,6 +21,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parseDocument } from 'yaml';
+import { awsTimingFor } from './aws-timing.ts';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
@@ -161,6 +162,10 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   const apiUrl = new URL(kasm.url);
   const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
   const hb = scenario.kasm.heartbeatSeconds;
+  // With awsTiming, boot to check-in takes 30-60 real seconds (aws-timing.ts), compressed.
+  const timing = awsTimingFor(scenario);
+  const checkInSeconds = (): number =>
+    timing.enabled ? timing.ms('agentCheckIn') / 1000 : AGENT_CHECK_IN_SECONDS;
   let standIns: StandInServer | undefined;
   const loops = new Map<string, SimulatedComponent>();
 
@@ -401,7 +406,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           after(startsAfterSeconds, () => {
             e.state = 'running';
             if (runs(e)) startLoops(e);
-            after(AGENT_CHECK_IN_SECONDS, () => {
+            after(checkInSeconds(), () => {
               e.agentCheckedIn = true;
             });
           });
@@ -502,7 +507,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         return;
       }
       if (started && !stopping && runs(e)) startLoops(e);
-      after(AGENT_CHECK_IN_SECONDS, () => {
+      after(checkInSeconds(), () => {
         e.agentCheckedIn = true;
       });
     },

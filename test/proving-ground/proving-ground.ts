@@ -14,8 +14,10 @@ import {
 } from '../../shared/documents/ssm-documents.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
+import { awsTimingFor, compressedWaits } from './aws-timing.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
+import { createModelledFleet } from './modelled-fleet.ts';
 import type { Scenario } from './scenario.ts';
 import { applyEnv, capturingStdout } from './simulation.ts';
 import type { SimulatedFleet, StepResult, StepRun } from './types.ts';
@@ -45,6 +47,13 @@ export interface ProvingGround {
   readonly aws: AwsServer;
   /** Environment for the reconciler: AWS endpoint and dummy credentials plus its settings. */
   readonly handlerEnv: Readonly<Record<string, string>>;
+  /** Real seconds per simulated second (30 / kasm.heartbeatSeconds): `durationMs × timeScale` ≈ a real run. */
+  readonly timeScale: number;
+  /**
+   * With awsTiming: each product setting whose compressed value the settings' ranges refuse, the value
+   * used instead, and what the range would have to allow. Empty when every wait compressed exactly.
+   */
+  readonly timingNotes: readonly string[];
   /** Every step a host ran, with what it printed: tests search these for leaks. */
   readonly steps: readonly { readonly run: StepRun; readonly result: StepResult }[];
   fleetState(): FleetState;
@@ -77,7 +86,9 @@ export async function startProvingGround(
   try {
     const api = await startKasmAdminApi({ ...scenario.kasm, registrationToken: scenario.registrationToken });
     stops.push(() => api.close());
-    const fleet = await createFleet(scenario, {
+    const timing = awsTimingFor(scenario);
+    const create = scenario.hostModel === 'modelled' ? createModelledFleet : createFleet;
+    const fleet = await create(scenario, {
       kasm: api,
       fleetTag,
       ...(options.rootDir ? { rootDir: options.rootDir } : {}),
@@ -104,12 +115,17 @@ export async function startProvingGround(
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,
       ...(options.beforeOperation ? { beforeOperation: options.beforeOperation } : {}),
-      consistencyDelayMs: scenario.faults.consistencyDelayMs,
+      // A real-world second of eventual consistency, compressed like every other AWS time cost.
+      consistencyDelayMs: scenario.faults.consistencyDelayMs / (timing.enabled ? timing.timeScale : 1),
+      ...(timing.enabled
+        ? { latencyMs: () => timing.ms('apiLatency'), deliveryDelayMs: () => timing.ms('agentPickup') }
+        : {}),
     });
     stops.push(() => aws.close());
     fleet.start();
 
     const heartbeat = Math.max(1, Math.ceil(scenario.kasm.heartbeatSeconds));
+    const timingNotes: string[] = [];
     const info: ProvingGroundInfo = {
       region: REGION,
       awsEndpoint: aws.endpoint,
@@ -137,6 +153,7 @@ export async function startProvingGround(
       KASM_HEARTBEAT_SECONDS: String(heartbeat),
       COMMAND_POLL_INTERVAL_MS: '100',
       ONLINE_WAIT_SECONDS: String(3 * heartbeat),
+      ...compressedWaits(timing, timingNotes),
     };
     // Lambda Invoke runs the real handler, warm across invocations like one execution
     // environment, and its log lines land in the function's log group.
@@ -170,6 +187,8 @@ export async function startProvingGround(
       fleet,
       aws,
       handlerEnv,
+      timeScale: timing.timeScale,
+      timingNotes,
       steps,
       fleetState: () => fleet.state(),
       awsCalls: () => {

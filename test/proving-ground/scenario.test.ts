@@ -48,7 +48,41 @@ describe('parseScenario', () => {
         },
       ],
       faults: { throttleRate: 0, serverErrorRate: 0, throttle: {}, consistencyDelayMs: 1000, seed: 1 },
+      hostModel: 'scripts',
+      awsTiming: false,
     });
+  });
+
+  it('reads the fields for fleets of thousands, and refuses what the host model does not cover', () => {
+    // Prepare
+    const input = { registrationToken: TOKEN, hostModel: 'modelled', awsTiming: true, hosts: [host()] };
+    const windows = {
+      id: 'i-0a1b2c3d4e5f60719',
+      platform: 'Windows',
+      components: { windows: { token: 'valid' } },
+    };
+    const race = { id: 'i-0a1b2c3d4e5f6071a', components: { agent: { token: 'expired', trap: 'race' } } };
+
+    // Act
+    const scenario = parseScenario(input, 'big.json');
+    const refused = problemsOf({ ...input, hosts: [host(), windows, race] });
+    const badValues = problemsOf({
+      registrationToken: TOKEN,
+      hostModel: 'fast',
+      awsTiming: 'yes',
+      hosts: [],
+    });
+
+    // Assess
+    expect(scenario).toMatchObject({ hostModel: 'modelled', awsTiming: true });
+    expect(refused).toEqual([
+      'hosts[1].platform: hostModel "modelled" covers Linux hosts only; use "scripts"',
+      'hosts[2].components.agent.trap: the "race" trap needs a real host: use hostModel "scripts"',
+    ]);
+    expect(badValues).toEqual([
+      'hostModel: expected one of scripts|modelled, got "fast"',
+      'awsTiming: expected true or false, got "yes"',
+    ]);
   });
 
   it('reads the host fields for real-world behaviour: state, start and offline times, agent version', () => {
@@ -188,7 +222,7 @@ describe('parseScenario', () => {
     // Assess
     expect(scenario.hosts[0]?.components.agent).toEqual({ token: 'valid', running: true, readOnly: false });
     expect(scenario.warnings).toEqual([
-      'colour: unknown field, ignored (known: description, kasm, registrationToken, hosts, faults)',
+      'colour: unknown field, ignored (known: description, kasm, registrationToken, hosts, faults, hostModel, awsTiming)',
       'kasm.lifetime: unknown field, ignored (known: healthy, tokenLifetimeSeconds, gracePeriodSeconds, heartbeatSeconds)',
       'hosts[0].region: unknown field, ignored (known: id, platform, online, managed, opensslMissing, components, state, startsAfterSeconds, goesOfflineAfterSeconds, agentVersion)',
       'hosts[0].components.agent.restart: unknown field, ignored (known: token, running, readOnly, trap)',

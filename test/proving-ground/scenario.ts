@@ -76,9 +76,25 @@ export const CURRENT_AGENT_VERSION = '3.3.2746.0';
 const AGENT_VERSION = /^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$/;
 const OPERATION = /^[A-Z][A-Za-z0-9]{2,63}$/;
 
+/** How hosts answer documents: the documents' real scripts, or a model of them (contract section 3). */
+export const HOST_MODELS = ['scripts', 'modelled'] as const;
+export type HostModel = (typeof HOST_MODELS)[number];
+
+/** The real Kasm heartbeat, in seconds: `timeScale` = this / the scenario's `kasm.heartbeatSeconds`. */
+export const REAL_HEARTBEAT_SECONDS = 30;
+
+/** Real seconds per simulated second: the factor every AWS-like time cost is compressed by. */
+export function timeScaleOf(scenario: Pick<Scenario, 'kasm'>): number {
+  return REAL_HEARTBEAT_SECONDS / scenario.kasm.heartbeatSeconds;
+}
+
 export interface Scenario {
   /** Free text for the reader of the file; ignored by the proving ground. */
   readonly description?: string;
+  /** `scripts` (default): hosts run the real bash / PowerShell; `modelled`: hosts answer from a model. */
+  readonly hostModel: HostModel;
+  /** AWS-like time costs (API latency, pick-up, script run times, boot), compressed by `timeScaleOf`. */
+  readonly awsTiming: boolean;
   readonly kasm: KasmScenario;
   /** The secret's value exactly as stored (trailing newline and all); null: the secret does not exist. */
   readonly registrationToken: string | null;
@@ -236,6 +252,8 @@ class Validator {
       'registrationToken',
       'hosts',
       'faults',
+      'hostModel',
+      'awsTiming',
     ]);
     if (!root) return undefined;
     if (root.description !== undefined && typeof root.description !== 'string') {
@@ -255,8 +273,28 @@ class Validator {
     }
     const hosts = this.hosts(root.hosts, kasm);
     const faults = this.faults(root.faults);
-    const scenario: Scenario = { kasm, registrationToken, hosts, faults };
+    const hostModel = this.oneOf<HostModel>('hostModel', root.hostModel, HOST_MODELS, 'scripts') ?? 'scripts';
+    const awsTiming = this.boolean('awsTiming', root.awsTiming, false);
+    if (hostModel === 'modelled') this.modelledHosts(hosts);
+    const scenario: Scenario = { kasm, registrationToken, hosts, faults, hostModel, awsTiming };
     return typeof root.description === 'string' ? { description: root.description, ...scenario } : scenario;
+  }
+
+  /** What the host model does not cover: Windows hosts and the `race` trap need the real scripts. */
+  private modelledHosts(hosts: readonly HostScenario[]): void {
+    hosts.forEach((h, i) => {
+      if (h.platform === 'Windows') {
+        this.problem(`hosts[${i}].platform`, 'hostModel "modelled" covers Linux hosts only; use "scripts"');
+      }
+      for (const [name, c] of Object.entries(h.components)) {
+        if (c?.trap === 'race') {
+          this.problem(
+            `hosts[${i}].components.${name}.trap`,
+            'the "race" trap needs a real host: use hostModel "scripts"',
+          );
+        }
+      }
+    });
   }
 
   private kasm(value: unknown): KasmScenario {

@@ -12,6 +12,8 @@ export interface SimulationResult {
   readonly report: RunReport;
   readonly fleet: FleetState;
   readonly awsCalls: Record<string, number>;
+  /** Real seconds per simulated second: `report.durationMs × timeScale` estimates a real run. */
+  readonly timeScale: number;
   /**
    * Per host, the files other than a component's regular `registration_token.txt` that hold the
    * registration token after the run (see `Fleet.strayTokenFiles`); `{}` when there are none.
@@ -106,6 +108,7 @@ export async function runOnce(
       report,
       fleet: ground.fleetState(),
       awsCalls: ground.awsCalls(),
+      timeScale: ground.timeScale,
       strayTokenFiles: token ? ground.fleet.strayTokenFiles(token) : {},
     };
   } finally {

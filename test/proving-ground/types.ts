@@ -49,6 +49,8 @@ export interface StepResult {
 
 export interface SimulatedFleet {
   nodes(): readonly SimulatedNode[];
+  /** One node by id, when the fleet can answer without listing all (fleets of thousands). */
+  node?(instanceId: string): SimulatedNode | undefined;
   /** Runs a step on an online node. Never called for offline nodes. Honours `run.signal`. */
   runStep(run: StepRun): Promise<StepResult>;
 }

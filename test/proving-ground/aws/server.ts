@@ -44,7 +44,9 @@ export interface AwsServerOptions {
   /** Injectable for deterministic fault tests; one draw per request. Default: the seeded PRNG. */
   random?: () => number;
   /** How long an online node's invocation stays Pending before the agent picks it up. Default 0 ms. */
-  deliveryDelayMs?: number;
+  deliveryDelayMs?: number | (() => number);
+  /** Milliseconds each answer is held back (API latency), drawn per request. Default none. */
+  latencyMs?: (operation: string) => number;
   /** How long after SendCommand its invocations stay invisible (eventual consistency). Default 1000 ms. */
   consistencyDelayMs?: number;
 }
@@ -139,6 +141,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
     ) {
       const form = new URLSearchParams(body);
+      await hold(options.latencyMs?.(form.get('Action') ?? ''));
       const outcome = handleEc2(form, res);
       calls.push({
         service: 'ec2',
@@ -178,6 +181,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
             ? logs.handle(routed.operation, input)
             : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
+      await hold(options.latencyMs?.(routed.operation));
       responseBody = send(res, 200, result);
     } catch (error) {
       const awsError =
@@ -186,6 +190,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
           : new AwsError(SERVER_ERROR[routed.service], 500, 'An error occurred on the server side.');
       status = awsError.status;
       errorType = awsError.type;
+      await hold(options.latencyMs?.(routed.operation ?? ''));
       responseBody = send(res, awsError.status, awsError.body(), awsError.type);
     } finally {
       const call: RecordedCall = {
@@ -313,6 +318,11 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Holds an answer back `ms` (API latency); nothing for undefined or 0. */
+function hold(ms: number | undefined): Promise<void> | undefined {
+  return ms ? new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
 }
 
 function sendXml(res: ServerResponse, status: number, xml: string, requestId: string): void {

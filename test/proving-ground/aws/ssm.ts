@@ -107,7 +107,8 @@ export interface SsmOptions {
   readonly fleet: SimulatedFleet;
   readonly documents: ReadonlyMap<string, object>;
   readonly region: string;
-  readonly deliveryDelayMs: number;
+  /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
+  readonly deliveryDelayMs: number | (() => number);
   /** How long after SendCommand the command stays invisible to the List/Get operations. */
   readonly consistencyDelayMs: number;
 }
@@ -460,7 +461,8 @@ export class SsmService {
   }
 
   private currentNode(id: string): SimulatedNode | undefined {
-    return this.options.fleet.nodes().find((n) => n.instanceId === id);
+    const { fleet } = this.options;
+    return fleet.node ? fleet.node(id) : fleet.nodes().find((n) => n.instanceId === id);
   }
 
   /**
@@ -491,7 +493,8 @@ export class SsmService {
       const node = this.currentNode(sentTo.instanceId);
       if (node !== undefined && reachable(node)) {
         // The agent picks the command up after `deliveryDelayMs`, if its node is still there by then.
-        await this.delay(this.options.deliveryDelayMs);
+        const { deliveryDelayMs } = this.options;
+        await this.delay(typeof deliveryDelayMs === 'number' ? deliveryDelayMs : deliveryDelayMs());
         if (this.closed || inv.cancelRequested) return;
         const now = this.currentNode(sentTo.instanceId);
         if (now !== undefined && reachable(now)) {

@@ -36,6 +36,17 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
+  // For the bench (its handler runs in another process): one JSON line of what the ground saw so far.
+  process.on('SIGUSR2', () => {
+    const components = Object.values(ground.fleetState()).flatMap((host) => Object.values(host));
+    const stats = {
+      awsCalls: ground.awsCalls(),
+      components: components.length,
+      tokensValid: components.filter((c) => c.tokenValid).length,
+      timingNotes: ground.timingNotes,
+    };
+    process.stdout.write(`${JSON.stringify(stats)}\n`);
+  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.stdout.write(`${JSON.stringify(ground.info)}\n`);

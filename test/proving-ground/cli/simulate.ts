@@ -47,6 +47,7 @@ async function main(): Promise<number> {
 
   for (const warning of scenario.warnings ?? []) process.stderr.write(`scenario warning: ${warning}\n`);
   const ground = await startProvingGround(scenario);
+  for (const note of ground.timingNotes) process.stderr.write(`proving ground: awsTiming: ${note}\n`);
   try {
     const result = await runOnce(ground, event, { onLog: (line) => process.stderr.write(`${line}\n`) });
     const text = `${JSON.stringify(result, null, 2)}\n`;

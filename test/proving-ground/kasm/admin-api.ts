@@ -23,13 +23,13 @@
  * await api.close();
  * ```
  */
-import { createPublicKey, type KeyObject, randomBytes, randomUUID, verify } from 'node:crypto';
+import { createPublicKey, KeyObject, randomBytes, randomUUID, sign as rsaSign, verify } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compactVerify, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { compactVerify, exportSPKI, generateKeyPair } from 'jose';
 import { COMPONENTS, type ComponentName, isComponentName } from './catalog.ts';
 import { createTlsMaterial } from './tls.ts';
 
@@ -79,6 +79,11 @@ export interface KasmAdminApi {
   setRegistrationToken(value: string): void;
   /** A token signed by this API for `component`, expiring `expSecondsFromNow` from now (negative: in the past). */
   mintToken(component: ComponentName, expSecondsFromNow: number, id?: string): Promise<string>;
+  /**
+   * Synchronous {@link mintToken} with an absolute expiry (epoch seconds): the same signing code the
+   * endpoints use, for the modelled components that exchange tokens in-process instead of over HTTPS.
+   */
+  issueToken(component: ComponentName, id: string, exp: number, nowMs?: number): string;
   /** Synchronous signature + expiry check. */
   checkToken(token: string, nowMs?: number): TokenCheck;
   requestCounts(): Readonly<Record<KasmEndpoint, number>>;
@@ -113,14 +118,16 @@ export async function startKasmAdminApi(options: KasmAdminApiOptions): Promise<K
     throw error;
   });
 
-  const sign = async (claims: Record<string, unknown>, exp: number): Promise<string> => {
-    const iat = Math.min(Math.floor(Date.now() / 1000), exp - Math.ceil(lifetime));
-    return new SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-      .setIssuedAt(iat)
-      .setExpirationTime(exp)
-      .sign(privateKey);
+  const privateKeyObject = KeyObject.from(privateKey);
+  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT' })).toString('base64url');
+  /** An RS256 JWT laid out as jose's SignJWT lays it out (claims, then iat, then exp), signed synchronously. */
+  const signSync = (claims: Record<string, unknown>, exp: number, nowMs = Date.now()): string => {
+    const iat = Math.min(Math.floor(nowMs / 1000), exp - Math.ceil(lifetime));
+    const payload = Buffer.from(JSON.stringify({ ...claims, iat, exp })).toString('base64url');
+    const signature = rsaSign('RSA-SHA256', Buffer.from(`${header}.${payload}`), privateKeyObject);
+    return `${header}.${payload}.${signature.toString('base64url')}`;
   };
+  const sign = async (claims: Record<string, unknown>, exp: number): Promise<string> => signSync(claims, exp);
 
   const claimsFor = (component: ComponentName, id: string): Record<string, unknown> => {
     const spec = COMPONENTS[component];
@@ -288,6 +295,7 @@ export async function startKasmAdminApi(options: KasmAdminApiOptions): Promise<K
       registrationToken = value.trim();
     },
     mintToken,
+    issueToken: (component, id, exp, nowMs) => signSync(claimsFor(component, id), exp, nowMs),
     checkToken,
     requestCounts: () => ({ ...counts }),
     adminLog: () => [...log],

@@ -1,0 +1,675 @@
+/**
+ * `hostModel: "modelled"` (contract section 3): a fleet whose Linux hosts answer the probe and push
+ * documents from a model of what `shared/documents/linux/*.sh` print and do, with no processes, no
+ * namespaces and no files, cheap enough for 10,000 hosts on a 2-core machine.
+ *
+ * What is modelled, line for line with the scripts:
+ * - probe: `ktr-probe v1`; `host error=missing-parameters` for agents that pass no `SSM_*` variables;
+ *   `host openssl=… now=…`; stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a
+ *   sealing key kept per RunId and its public SPKI printed as `key spki=…`; one `comp NAME token=… reg=…
+ *   running=…` line per installed component (token = header.payload, `none` or `unreadable`; reg = age of
+ *   a waiting regular registration file, or `absent`); `end`.
+ * - push: `ktr-push v1`; missing parameters; `host result=too-late` past `NotAfter`;
+ *   `host result=no-delivery` without an entry for `AWS_SSM_INSTANCE_ID`; per-component `push=failed
+ *   reason=openssl-missing|key-missing|key-expired|unseal-failed|unsealed-value-invalid` the way
+ *   `fail_all` prints them; RSA-OAEP-SHA256 unseal with the host's key (removed afterwards, and on every
+ *   way out); `registration_token.txt` written (0600, the config directory's owner) unless the config
+ *   directory is read-only (`write-denied`) or the entry is not a regular file (`target-not-regular`,
+ *   traps `dir` and `symlink`); the wait for consumption polled once a (host) second, `host waited=N`;
+ *   `comp NAME push=written token=… reg=… running=…` or `push=failed reason=…`; `end`.
+ *
+ * Simulation shortcuts (say so wherever a figure depends on them):
+ * - Sealing keys come from a pool of {@link KEY_POOL_SIZE} RSA-2048 key pairs generated once per fleet and
+ *   shared across hosts: keygen costs 100–250 ms of CPU, 10,000 of them would dominate the run. Each key
+ *   is still per RunId on its host (made by the probe, removed by the push), and a push can only unseal
+ *   what was sealed to the key its own probe printed.
+ * - Components are evaluated lazily: a component's heartbeats (every `kasm.heartbeatSeconds` since it
+ *   started) are played forward whenever anyone looks at it (a probe, a push's wait, `state()`,
+ *   `readToken`). A refresh or registration issues a real RS256 JWT with the Kasm Admin API's own signing
+ *   code (`KasmAdminApi.issueToken`), in-process, with the heartbeat's time as issue time: no HTTPS.
+ *   The Admin API's health is taken as it is when the heartbeats are played, not as it was at each one.
+ * - Windows hosts and the `race` trap are not modelled (the scenario validator refuses them).
+ * - `strayTokenFiles` is always empty: the model writes nothing but the registration file.
+ *
+ * With `awsTiming`, a probe takes {@link REAL_COSTS}.probeRun (+ keygen with KeyPair=create), a push
+ * pushRun before its wait, and its wait polls once a real second (1 / timeScale simulated seconds).
+ */
+import {
+  constants,
+  createPrivateKey,
+  generateKeyPair,
+  type KeyObject,
+  privateDecrypt,
+  randomBytes,
+  randomUUID,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
+import { AGENT_CHECK_IN_SECONDS, type Fleet, type FleetOptions, type FleetState } from './fleet.ts';
+import {
+  COMPONENTS,
+  type ComponentName,
+  isLinuxComponent,
+  LINUX_COMPONENTS,
+  LINUX_INSTALL_ROOT,
+  type LinuxComponentName,
+  REGISTRATION_FILE,
+} from './kasm/catalog.ts';
+import { refreshMarginSeconds } from './kasm/component.ts';
+import type { HostScenario, Scenario, TokenState, Trap } from './scenario.ts';
+import type { InstanceState, SimulatedNode, StepResult, StepRun } from './types.ts';
+
+/** RSA-2048 key pairs shared by all modelled hosts (a simulation shortcut, see above). */
+export const KEY_POOL_SIZE = 16;
+/** The scripts' KEY_TTL: a sealing key older than this is removed, and refused by the push. */
+const KEY_TTL_SECONDS = 900;
+const SECRET = /^[A-Za-z0-9+/=._-]+$/;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+interface PoolKey {
+  readonly privateKey: KeyObject;
+  readonly spki: string;
+}
+
+interface ModelComponent {
+  readonly name: LinuxComponentName;
+  readonly id: string;
+  readonly readOnly: boolean;
+  readonly trap: Trap | undefined;
+  running: boolean;
+  /** The config's token; undefined: no token key. */
+  token: string | undefined;
+  /** `exp` of `token`, decoded once per token (undefined: does not decode). */
+  exp: number | undefined;
+  /** A regular `registration_token.txt` next to the config. */
+  file: { content: string; mtimeMs: number; mode: number; uid: number; gid: number } | undefined;
+  /** Time of the last heartbeat played (ms); the next one is a heartbeat later. */
+  lastBeat: number;
+}
+
+interface ModelHost {
+  readonly scenario: HostScenario;
+  readonly index: number;
+  readonly components: Map<LinuxComponentName, ModelComponent>;
+  /** Sealing keys in the host's /run: RunId -> pool key and when it was made. */
+  readonly keys: Map<string, { key: PoolKey; madeMs: number }>;
+  online: boolean;
+  state: InstanceState;
+  agentCheckedIn: boolean;
+  agentLostAt: Date | undefined;
+  /** Components play heartbeats only while the host runs and the fleet is started. */
+  active: boolean;
+  node: SimulatedNode;
+}
+
+export async function createModelledFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
+  const { kasm, fleetTag } = options;
+  const owner = options.configOwner ?? { uid: 1000, gid: 1000 };
+  const hb = scenario.kasm.heartbeatSeconds;
+  const hbMs = hb * 1000;
+  const lifetime = kasm.tokenLifetimeSeconds;
+  const grace = kasm.gracePeriodSeconds;
+  const margin = refreshMarginSeconds(hb, lifetime);
+  const timing: AwsTiming = awsTimingFor(scenario);
+  const pool = await keyPool(KEY_POOL_SIZE);
+  let keyCounter = 0;
+
+  const initialToken = (name: LinuxComponentName, state: TokenState, id: string): string | undefined => {
+    const now = Date.now() / 1000;
+    switch (state) {
+      case 'valid':
+        return kasm.issueToken(name, id, Math.floor(now + lifetime));
+      case 'expiring':
+        return kasm.issueToken(name, id, Math.ceil(now + hb));
+      case 'in-grace':
+        return kasm.issueToken(name, id, Math.floor(now - grace / 2));
+      case 'expired':
+        return kasm.issueToken(name, id, Math.floor(now - (grace + lifetime)));
+      case 'missing':
+        return undefined;
+      case 'garbage':
+        return randomBytes(36).toString('base64url');
+    }
+  };
+
+  const hosts = new Map<string, ModelHost>();
+  for (const [index, h] of scenario.hosts.entries()) {
+    const components = new Map<LinuxComponentName, ModelComponent>();
+    for (const name of LINUX_COMPONENTS) {
+      const c = h.components[name];
+      if (!c) continue;
+      const id = randomUUID();
+      const token = initialToken(name, c.token, id);
+      components.set(name, {
+        name,
+        id,
+        readOnly: c.readOnly,
+        trap: c.trap,
+        running: c.running,
+        token,
+        exp: expOf(token),
+        file: undefined,
+        lastBeat: 0,
+      });
+    }
+    const host: ModelHost = {
+      scenario: h,
+      index,
+      components,
+      keys: new Map(),
+      online: h.online,
+      state: h.state,
+      agentCheckedIn: h.startsAfterSeconds === undefined,
+      agentLostAt: undefined,
+      active: false,
+      node: undefined as unknown as SimulatedNode,
+    };
+    host.node = nodeOf(host);
+    hosts.set(h.id, host);
+  }
+  let nodeList: SimulatedNode[] | undefined;
+  const changed = (h: ModelHost): void => {
+    h.node = nodeOf(h);
+    nodeList = undefined;
+  };
+
+  function nodeOf(e: ModelHost): SimulatedNode {
+    return {
+      instanceId: e.scenario.id,
+      platform: 'Linux',
+      online: e.online && e.state === 'running' && e.agentCheckedIn && e.agentLostAt === undefined,
+      state: e.state,
+      agentVersion: e.scenario.agentVersion,
+      ...(e.agentLostAt === undefined ? {} : { lastPingAt: e.agentLostAt }),
+      tags: {
+        Name: `kasm-linux-${e.index + 1}`,
+        ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
+      },
+      computerName: e.scenario.id.startsWith('mi-')
+        ? `kasm-onprem-${e.index + 1}`
+        : `ip-${ipAddress(e.index).replaceAll('.', '-')}.ec2.internal`,
+      ipAddress: ipAddress(e.index),
+    };
+  }
+
+  // ------------------------------------------------------------------ components, played lazily
+
+  const issue = (c: ModelComponent, atMs: number): void => {
+    c.token = kasm.issueToken(c.name, c.id, Math.floor(atMs / 1000 + lifetime), atMs);
+    c.exp = expOf(c.token);
+  };
+
+  /** Plays the component's heartbeats up to `nowMs` (kasm/component.ts, `beat`, step by step). */
+  const advance = (host: ModelHost, c: ModelComponent, nowMs = Date.now()): void => {
+    if (!host.active) return;
+    const lastAtOrBefore = (t: number) => c.lastBeat + Math.floor((t - c.lastBeat) / hbMs) * hbMs;
+    for (;;) {
+      const next = c.lastBeat + hbMs;
+      if (next > nowMs) return;
+      // Stopped, or no token (needs a redeploy; never reads the file): nothing changes on any beat.
+      if (!c.running || c.token === undefined) {
+        c.lastBeat = lastAtOrBefore(nowMs);
+        return;
+      }
+      if (c.exp !== undefined && c.exp - next / 1000 > margin) {
+        // Nothing to do until the first beat within `margin` of exp: skip the beats before it.
+        const dueMs = (c.exp - margin) * 1000;
+        const beats = Math.max(1, Math.ceil((dueMs - c.lastBeat) / hbMs));
+        const beat = c.lastBeat + beats * hbMs;
+        if (beat > nowMs) {
+          c.lastBeat = lastAtOrBefore(nowMs);
+          return;
+        }
+        c.lastBeat = beat - hbMs;
+        continue;
+      }
+      c.lastBeat = next;
+      // An unhealthy Admin API answers 503 to refresh and register alike: nothing changes.
+      if (!kasm.isHealthy()) {
+        c.lastBeat = lastAtOrBefore(nowMs);
+        return;
+      }
+      const check = kasm.checkToken(c.token, next);
+      if (check.signatureValid && check.exp !== undefined && next / 1000 < check.exp + grace) {
+        issue(c, next); // refresh_token
+        continue;
+      }
+      // Refresh refused: register with registration_token.txt when it is there.
+      const file = c.file;
+      if (file && file.content.replace(/[\r\n]+$/, '').trim() === kasm.registrationToken()) {
+        issue(c, next);
+        if (!c.readOnly) c.file = undefined;
+        continue;
+      }
+      // Refused again on every later beat until something changes (a file, the API, the process).
+      c.lastBeat = lastAtOrBefore(nowMs);
+      return;
+    }
+  };
+
+  const activate = (host: ModelHost, active: boolean): void => {
+    const now = Date.now();
+    for (const c of host.components.values()) {
+      advance(host, c, now);
+      if (active && !host.active) c.lastBeat = now;
+    }
+    host.active = active;
+  };
+
+  // ------------------------------------------------------------------ the documents
+
+  const describe = (host: ModelHost, c: ModelComponent, nowMs: number): string => {
+    advance(host, c, nowMs);
+    let token: string;
+    if (c.token === undefined || c.token === '' || c.token === 'null' || c.token === '~') token = 'none';
+    else if (c.token.length <= 8000 && JWT_SHAPE.test(c.token))
+      token = c.token.slice(0, c.token.lastIndexOf('.'));
+    else token = 'unreadable';
+    const reg = c.file ? String(Math.floor(nowMs / 1000) - Math.floor(c.file.mtimeMs / 1000)) : 'absent';
+    return `token=${token} reg=${reg} running=${c.running}`;
+  };
+
+  const removeStaleKeys = (host: ModelHost, nowMs: number): void => {
+    for (const [runId, k] of host.keys)
+      if (nowMs - k.madeMs > KEY_TTL_SECONDS * 1000) host.keys.delete(runId);
+  };
+
+  const sleep = (ms: number, signal?: AbortSignal): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve(false);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+
+  const ok = (lines: string[], exitCode = 0): StepResult => ({
+    exitCode,
+    stdout: `${lines.join('\n')}\n`,
+    stderr: '',
+    timedOut: false,
+  });
+  const killed = (lines: string[]): StepResult => ({
+    exitCode: -1,
+    stdout: lines.length > 0 ? `${lines.join('\n')}\n` : '',
+    stderr: '',
+    timedOut: false,
+  });
+
+  const probe = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
+    const { env } = run;
+    const out = ['ktr-probe v1'];
+    if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_KeyPair) {
+      return ok([...out, 'host error=missing-parameters', 'end'], 1);
+    }
+    const create = env.SSM_KeyPair === 'create' && !host.scenario.opensslMissing;
+    const cost = timing.ms('probeRun') + (create ? timing.ms('keygen') : 0);
+    if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
+    const now = Date.now();
+    out.push(`host openssl=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
+    removeStaleKeys(host, now);
+    if (create) {
+      const key = pool[(host.index + keyCounter++) % pool.length]!;
+      host.keys.set(env.SSM_RunId, { key, madeMs: now });
+      out.push(`key spki=${key.spki}`);
+    }
+    if (env.SSM_InstallRoot === LINUX_INSTALL_ROOT) {
+      for (const c of host.components.values()) out.push(`comp ${c.name} ${describe(host, c, now)}`);
+    }
+    out.push('end');
+    return ok(out);
+  };
+
+  const push = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
+    const { env } = run;
+    const out = ['ktr-push v1'];
+    if (
+      !env.SSM_InstallRoot ||
+      !env.SSM_RunId ||
+      !env.SSM_Deliveries ||
+      !env.SSM_WaitSeconds ||
+      !env.SSM_NotAfter
+    ) {
+      return ok([...out, 'host error=missing-parameters', 'end'], 1);
+    }
+    const runId = env.SSM_RunId;
+    // The script's EXIT trap: the key is gone after this command, whatever happens.
+    const done = (lines: string[]): StepResult => {
+      host.keys.delete(runId);
+      return ok(lines);
+    };
+    const cost = timing.ms('pushRun');
+    if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
+    if (!/^[0-9]+$/.test(env.SSM_NotAfter) || Math.floor(Date.now() / 1000) > Number(env.SSM_NotAfter)) {
+      return done([...out, 'host result=too-late', 'end']);
+    }
+    let entry = '';
+    for (const e of env.SSM_Deliveries.split(/\s+/)) {
+      if (e.startsWith(`${env.AWS_SSM_INSTANCE_ID ?? ''}:`)) entry = e.slice(e.indexOf(':') + 1);
+    }
+    if (entry === '') return done([...out, 'host result=no-delivery', 'end']);
+    const sep = entry.indexOf(':');
+    const wanted = sep < 0 ? entry : entry.slice(0, sep);
+    const sealed = sep < 0 ? entry : entry.slice(sep + 1);
+    const failAll = (reason: string) =>
+      done([...out, ...wanted.split('+').map((n) => `comp ${n} push=failed reason=${reason}`), 'end']);
+
+    if (host.scenario.opensslMissing) return failAll('openssl-missing');
+    let now = Date.now();
+    const held = host.keys.get(runId);
+    if (!held) return failAll('key-missing');
+    if (now - held.madeMs > KEY_TTL_SECONDS * 1000) return failAll('key-expired');
+    removeStaleKeys(host, now);
+    let secret: string;
+    try {
+      secret = privateDecrypt(
+        { key: held.key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        Buffer.from(sealed, 'base64'),
+      )
+        .toString('utf8')
+        .replace(/\n+$/, ''); // $(...) drops trailing newlines
+    } catch {
+      return failAll('unseal-failed');
+    }
+    host.keys.delete(runId);
+    if (!SECRET.test(secret)) return failAll('unsealed-value-invalid');
+    out.push('host result=unsealed');
+
+    const status = new Map<LinuxComponentName, string>();
+    const delivered: ModelComponent[] = [];
+    const wantedNames = new Set(wanted.split('+'));
+    now = Date.now();
+    for (const name of LINUX_COMPONENTS) {
+      if (!wantedNames.has(name)) continue;
+      const c = host.components.get(name);
+      let outcome: string;
+      if (!c) outcome = 'config-missing';
+      else if (c.trap === 'dir' || c.trap === 'symlink') outcome = 'target-not-regular';
+      else if (c.readOnly) outcome = 'write-denied';
+      else {
+        advance(host, c, now);
+        c.file = { content: `${secret}\n`, mtimeMs: now, mode: 0o600, uid: owner.uid, gid: owner.gid };
+        outcome = 'written';
+        delivered.push(c);
+      }
+      status.set(name, outcome);
+    }
+
+    // The wait: once a (host) second, are the delivered files still there?
+    // WaitSeconds is in the run's (simulated) seconds; the script polls once a real second, which with
+    // awsTiming is 1 / timeScale simulated seconds: timeScale polls per simulated second.
+    const pollsPerSecond = timing.enabled ? timing.timeScale : 1;
+    const polls = Number(env.SSM_WaitSeconds) * pollsPerSecond;
+    const stepMs = 1000 / pollsPerSecond;
+    let poll = 0;
+    while (poll < polls) {
+      const t = Date.now();
+      let left = false;
+      for (const c of delivered) {
+        advance(host, c, t);
+        if (c.file) left = true;
+      }
+      if (!left) break;
+      if (!(await sleep(stepMs, run.signal))) return killed(out);
+      poll += 1;
+    }
+    out.push(`host waited=${Math.floor(poll / pollsPerSecond)}`);
+    now = Date.now();
+    for (const name of LINUX_COMPONENTS) {
+      const s = status.get(name);
+      if (s === undefined) continue;
+      const c = host.components.get(name);
+      if (s !== 'written' || !c) out.push(`comp ${name} push=failed reason=${s}`);
+      else out.push(`comp ${name} push=written ${describe(host, c, now)}`);
+    }
+    out.push('end');
+    return ok(out);
+  };
+
+  // ------------------------------------------------------------------ the fleet
+
+  let started = false;
+  let stopping = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const after = (seconds: number, action: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!stopping) action();
+    }, seconds * 1000);
+    timers.add(timer);
+  };
+  const runs = (e: ModelHost): boolean => e.online && e.state === 'running';
+  const checkInSeconds = (): number =>
+    timing.enabled ? timing.ms('agentCheckIn') / 1000 : AGENT_CHECK_IN_SECONDS;
+
+  const entry = (id: string): ModelHost => {
+    const e = hosts.get(id);
+    if (!e) throw new Error(`No simulated host ${id}`);
+    return e;
+  };
+  const component = (id: string, name: ComponentName): ModelComponent => {
+    const c = isLinuxComponent(name) ? entry(id).components.get(name) : undefined;
+    if (!c) throw new Error(`${name} is not installed on modelled host ${id}`);
+    return c;
+  };
+  const hostConfigPath = (name: ComponentName): string =>
+    `${LINUX_INSTALL_ROOT}/${COMPONENTS[name].configFile}`;
+  const noFiles = (what: string) => (): never => {
+    throw new Error(`${what}: modelled hosts have no files or Windows stand-ins (hostModel "modelled")`);
+  };
+
+  const fleet: Fleet = {
+    rootDir: '',
+    heartbeatSeconds: hb,
+
+    nodes() {
+      nodeList ??= [...hosts.values()].map((h) => h.node);
+      return nodeList;
+    },
+
+    node: (id) => hosts.get(id)?.node,
+
+    async runStep(run) {
+      const e = entry(run.instanceId);
+      if (stopping) throw new Error('The simulated fleet is stopped');
+      if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
+      if (run.action !== 'aws:runShellScript') {
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: `${run.action} is not supported on simulated Linux host ${e.scenario.id}: pwsh is not installed.\n`,
+          timedOut: false,
+        };
+      }
+      if (run.script.includes("echo 'ktr-probe v1'")) return probe(e, run);
+      if (run.script.includes("echo 'ktr-push v1'")) return push(e, run);
+      return {
+        exitCode: 1,
+        stdout: '',
+        stderr: 'proving ground: a modelled host runs only the probe and push documents\n',
+        timedOut: false,
+      };
+    },
+
+    start() {
+      if (started || stopping) return;
+      started = true;
+      for (const e of hosts.values()) {
+        if (runs(e)) activate(e, true);
+        const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
+        if (startsAfterSeconds !== undefined) {
+          after(startsAfterSeconds, () => fleet.setState(e.scenario.id, 'running'));
+        }
+        if (goesOfflineAfterSeconds !== undefined) {
+          after(goesOfflineAfterSeconds, () => {
+            e.agentLostAt = new Date();
+            changed(e);
+          });
+        }
+      }
+    },
+
+    async stop() {
+      stopping = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+
+    state(): FleetState {
+      const state: FleetState = {};
+      const now = Date.now();
+      for (const e of hosts.values()) {
+        const components: FleetState[string] = {};
+        for (const c of e.components.values()) {
+          advance(e, c, now);
+          const tokenValid = c.token !== undefined && kasm.checkToken(c.token, now).valid;
+          const canary = c.trap ? { canary: 'intact' as const } : {};
+          // As fleet.ts stats the path from outside the host: the `dir` trap's directory (0755) is
+          // present; the `symlink` trap's link points at a host path and dangles from outside: absent.
+          const mode = c.file ? c.file.mode : c.trap === 'dir' ? 0o755 : undefined;
+          components[c.name] =
+            mode === undefined
+              ? { tokenValid, registrationFile: 'absent', ...canary }
+              : { tokenValid, registrationFile: 'present', registrationFileMode: octal(mode), ...canary };
+        }
+        state[e.scenario.id] = components;
+      }
+      return state;
+    },
+
+    hostRoot: noFiles('hostRoot'),
+    strayTokenFiles: () => ({}),
+
+    setOnline(id, online) {
+      const e = entry(id);
+      if (e.online === online) return;
+      e.online = online;
+      changed(e);
+      if (started && !stopping) activate(e, runs(e));
+    },
+
+    setState(id, state) {
+      const e = entry(id);
+      if (e.state === state) return;
+      e.state = state;
+      if (state !== 'running') {
+        e.agentCheckedIn = false;
+        changed(e);
+        if (started && !stopping) activate(e, false);
+        return;
+      }
+      changed(e);
+      if (started && !stopping && runs(e)) activate(e, true);
+      after(checkInSeconds(), () => {
+        e.agentCheckedIn = true;
+        changed(e);
+      });
+    },
+
+    configPath: (id, name) => {
+      component(id, name);
+      return hostConfigPath(name);
+    },
+
+    readToken(id, name) {
+      const e = entry(id);
+      const c = component(id, name);
+      advance(e, c);
+      return c.token;
+    },
+
+    async writeToken(id, name, token) {
+      const e = entry(id);
+      const c = component(id, name);
+      advance(e, c);
+      c.token = token;
+      c.exp = expOf(token);
+    },
+
+    readLog: () => '',
+
+    registrationFilePath: (id, name) => {
+      component(id, name);
+      return `${LINUX_INSTALL_ROOT}/${COMPONENTS[name].configFile.replace(/[^/]+$/, '')}${REGISTRATION_FILE}`;
+    },
+
+    async placeRegistrationFile(id, name, content, opts = {}) {
+      const e = entry(id);
+      const c = component(id, name);
+      advance(e, c);
+      c.file = {
+        content,
+        mtimeMs: Date.now(),
+        mode: opts.mode ?? 0o600,
+        uid: opts.uid ?? owner.uid,
+        gid: opts.gid ?? owner.gid,
+      };
+    },
+
+    registrationFile(id, name) {
+      const e = entry(id);
+      const c = component(id, name);
+      advance(e, c);
+      return (
+        c.file && { content: c.file.content, mode: octal(c.file.mode), uid: c.file.uid, gid: c.file.gid }
+      );
+    },
+
+    setRunning(id, name, running) {
+      const e = entry(id);
+      const c = component(id, name);
+      advance(e, c);
+      c.running = running;
+    },
+
+    component: () => undefined,
+    standInCalls: noFiles('standInCalls'),
+    setWindowsOwner: noFiles('setWindowsOwner'),
+    windowsAcl: noFiles('windowsAcl'),
+
+    async waitForHeartbeats(count = 1) {
+      // Heartbeats are played when looked at: waiting `count` heartbeats is waiting that long.
+      await new Promise((resolve) => setTimeout(resolve, count * hbMs + 50));
+    },
+  };
+  return fleet;
+}
+
+/** `exp` of a JWT's payload, without checking its signature (as a component decodes its own token). */
+function expOf(token: string | undefined): number | undefined {
+  if (token === undefined) return undefined;
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? payload.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function keyPool(size: number): Promise<PoolKey[]> {
+  const generate = promisify(generateKeyPair);
+  const keys: PoolKey[] = [];
+  for (let i = 0; i < size; i++) {
+    const { publicKey, privateKey } = await generate('rsa', { modulusLength: 2048 });
+    keys.push({
+      privateKey: createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+      spki: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    });
+  }
+  return keys;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+}
+
+function ipAddress(index: number): string {
+  return `10.0.${1 + Math.floor(index / 200)}.${10 + (index % 200)}`;
+}
