@@ -285,7 +285,9 @@ export const SETTINGS = {
   maxPollIntervalMs: {
     variable: 'COMMAND_MAX_POLL_INTERVAL_MS',
     rule: integer(50, 60_000),
-    default: 10_000,
+    // Short enough that a finished step is noticed within seconds (power-on to recovered
+    // within two minutes), long enough that 10,000 hosts cost few ListCommands calls.
+    default: 4000,
     meaning: 'longest interval the poll backs off to while nothing finishes',
   },
   pickupSeconds: {

@@ -95,7 +95,7 @@ async function startedFleetMembers(
 
   const { config } = ctx;
   const waitUntil = Math.min(ctx.now() + config.onlineWaitSeconds * 1000, ctx.deadlineAt);
-  const step = Math.max(config.pollIntervalMs, 1000);
+  const step = config.pollIntervalMs;
   const online = () => new Set(listing.nodes.filter((n) => n.online).map((n) => n.instanceId));
   let waiting = awaited.filter((id) => !online().has(id));
   while (waiting.length > 0 && ctx.now() + step <= waitUntil) {

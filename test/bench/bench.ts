@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
+import { BATCHING_WINDOW } from '../../infra/instance-start-trigger.ts';
 import { createHandler } from '../../lambda/handler.ts';
 import { decide } from '../../shared/token-rules.ts';
 import { awsTimingFor, compressedWaits } from '../proving-ground/aws-timing.ts';
@@ -16,7 +17,7 @@ import { parseScenario, type Scenario } from '../proving-ground/scenario.ts';
 const ROOT = join(import.meta.dirname, '../..');
 const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
 /** `npm run bench -- --hosts 1000,10000 [--power-on 200]`, or BENCH_SIZES; default small. */
-const SIZES = (flag('--hosts') ?? process.env.BENCH_SIZES ?? '50,200').split(',').map(Number);
+const SIZES = (flag('--hosts') ?? process.env.BENCH_SIZES ?? '50,200').split(',').filter(Boolean).map(Number);
 /** Hosts powered on at once for the recovery-after-power-on figure (at most 1,000: one SQS batch). */
 const POWER_ON = Number(flag('--power-on') ?? 100);
 /** Share of hosts locked out after a power-down. */
@@ -28,8 +29,8 @@ const LOCKED_SHARE = 0.3;
  * slow the run below the pace it stands for.
  */
 const HEARTBEAT_SECONDS = 2;
-/** The stack's SQS maxBatchingWindow (infra/instance-start-trigger.ts), real seconds. */
-const BATCHING_WINDOW_SECONDS = 60;
+/** The stack's SQS maxBatchingWindow, real seconds. */
+const BATCHING_WINDOW_SECONDS = BATCHING_WINDOW.toSeconds();
 const TARGETS = {
   realMinutes: 10,
   peakRssMb: 256,

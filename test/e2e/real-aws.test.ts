@@ -138,6 +138,19 @@ describe('the documents the stack deployed', () => {
       expect(versions).toEqual(['1', '1', '1']);
     });
   });
+
+  it('tells the push the moment after which it must not act, a little after the run stops waiting for it', async () => {
+    await withGround({ hosts: expiredAgents(1) }, async (ground) => {
+      const before = Math.floor(Date.now() / 1000);
+      await reconcileOnce(ground);
+      const [push] = sendCommands(ground, 'push');
+      const notAfter = Number(push?.params.NotAfter?.[0]);
+      const wait = Number(push?.params.WaitSeconds?.[0]);
+      // Pick-up wait (30 s by default) plus the push's own wait on the host.
+      expect(notAfter).toBeGreaterThanOrEqual(before + 30 + wait);
+      expect(notAfter).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 30 + wait);
+    });
+  });
 });
 
 describe('an instance-start run', () => {

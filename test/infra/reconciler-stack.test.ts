@@ -357,7 +357,7 @@ describe('the instance-start trigger', () => {
     // Assess
     expect(queue.properties).toStrictEqual({
       SqsManagedSseEnabled: true,
-      VisibilityTimeout: 6 * 900 + 60,
+      VisibilityTimeout: 6 * 900 + 20,
       RedrivePolicy: { deadLetterTargetArn: getAtt(deadLetters.id), maxReceiveCount: 5 },
       Tags: expect.any(Array),
     });
@@ -368,7 +368,7 @@ describe('the instance-start trigger', () => {
     expectSslOnly(full, deadLetters.id);
   });
 
-  it('drains the queue in batches of up to 1000 gathered for 60 seconds, so a burst of starts becomes one run', () => {
+  it('drains the queue in batches of up to 1000 gathered for 20 seconds, so a burst of starts becomes few runs', () => {
     // Act
     const mapping = resource(full, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource');
 
@@ -377,7 +377,7 @@ describe('the instance-start trigger', () => {
       EventSourceArn: getAtt(resource(full, 'AWS::SQS::Queue', 'InstanceStartsQueue').id),
       FunctionName: { Ref: resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id },
       BatchSize: 1000,
-      MaximumBatchingWindowInSeconds: 60,
+      MaximumBatchingWindowInSeconds: 20,
     });
   });
 
