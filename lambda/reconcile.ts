@@ -65,7 +65,8 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     );
   }
 
-  const observed = await observe(inventory.reachable, deps);
+  const startRun = request.trigger === 'instance-start' && !request.dryRun;
+  const observed = await observe(inventory.reachable, deps, startRun);
   const planned = plan(observed.sightings, {
     nowSeconds: observed.observedAt,
     policy,
@@ -74,7 +75,13 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     kasmApi: health.health,
   });
   const prepared = secret.ok
-    ? await prepare(planned.deliveries, secret.token, policy, deps)
+    ? await prepare(
+        planned.deliveries,
+        secret.token,
+        policy,
+        deps,
+        new Map(observed.sightings.map((s) => [s.node.instanceId, s.report])),
+      )
     : { sealed: [], settled: [] };
   const delivered = await deliverAndConfirm(prepared.sealed, policy, deps);
 

@@ -36,7 +36,17 @@ export const PROBE_EXECUTION_SECONDS = 120;
 /** What a probe takes on a healthy host, sealing key included: a few seconds. */
 export const PROBE_EXPECTED_SECONDS = 5;
 
-export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
+/**
+ * `withKeys`: each host also makes its sealing key now. Instance-start runs do, since hosts
+ * back from a power-down mostly need a delivery: it saves the prepare round trip (about 15 s
+ * of a two-minute power-on budget). A host that turns out healthy keeps an unused key on
+ * tmpfs, root-only, until its TTL; it opens nothing without a ciphertext sealed to it.
+ */
+export async function observe(
+  nodes: readonly ManagedNode[],
+  ctx: RunContext,
+  withKeys = false,
+): Promise<Observations> {
   const observedAt = nowSeconds(ctx);
   if (nodes.length === 0) return { sightings: [], settled: [], observedAt };
   if (ctx.now() >= ctx.deadlineAt) {
@@ -51,7 +61,7 @@ export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): P
     documentName: ctx.config.documents.probe,
     documentVersion: PINNED_DOCUMENT_VERSION,
     instanceIds: ordered.map((n) => n.instanceId),
-    parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['none'] }),
+    parametersFor: () => ({ ...commonParameters(ctx), KeyPair: [withKeys ? 'create' : 'none'] }),
     comment: `${SERVICE_NAME} ${ctx.runId} observe`,
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,

@@ -28,16 +28,36 @@ export interface Prepared {
 }
 
 export async function prepare(
-  deliveries: readonly PlannedDelivery[],
+  planned: readonly PlannedDelivery[],
   token: string,
   policy: Policy,
   ctx: RunContext,
+  observed: ReadonlyMap<string, ProbeReport> = new Map(),
 ): Promise<Prepared> {
-  if (deliveries.length === 0) return { sealed: [], settled: [] };
+  // Hosts that made their key while observed (instance-start runs) are sealed to at once,
+  // from the look that just planned them; the others are probed again with KeyPair=create.
+  const sealed: SealedDelivery[] = [];
+  const settled: HostOutcome[] = [];
+  const deliveries: PlannedDelivery[] = [];
+  for (const delivery of planned) {
+    const report = observed.get(delivery.node.instanceId);
+    if (report?.sealingKey?.kind !== 'ready') {
+      deliveries.push(delivery);
+      continue;
+    }
+    const result = sealingProblem(report, token);
+    if (typeof result === 'string')
+      settled.push(someComponents(delivery.node, delivery.components, 'failed', result));
+    else sealed.push({ ...delivery, sealed: result.sealed });
+  }
+  if (deliveries.length === 0) return { sealed, settled };
   if (ctx.now() >= ctx.deadlineAt) {
     return {
-      sealed: [],
-      settled: deliveries.map((d) => someComponents(d.node, d.components, 'failed', LEFT_FOR_NEXT_RUN)),
+      sealed,
+      settled: [
+        ...settled,
+        ...deliveries.map((d) => someComponents(d.node, d.components, 'failed', LEFT_FOR_NEXT_RUN)),
+      ],
     };
   }
   const results = await ctx.fleet.runDocument({
@@ -51,8 +71,6 @@ export async function prepare(
     giveUpAt: ctx.deadlineAt,
     giveUpReason: LEFT_FOR_NEXT_RUN,
   });
-  const sealed: SealedDelivery[] = [];
-  const settled: HostOutcome[] = [];
   for (const { node, components } of deliveries) {
     const report = interpret(results.get(node.instanceId), parseProbeOutput, 'prepare');
     if (isUnusable(report)) {

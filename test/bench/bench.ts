@@ -4,7 +4,7 @@
  * Prints figures and how they compare to the targets; never fails a build by timing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -151,7 +151,12 @@ async function measure(env: Record<string, string>, event: unknown): Promise<Mea
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 20);
   const silence = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  // The handler's log lines go to --logs FILE when given (phase timings), else nowhere.
+  const logs = flag('--logs');
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    if (logs) appendFileSync(logs, chunk);
+    return true;
+  }) as typeof process.stdout.write;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   try {

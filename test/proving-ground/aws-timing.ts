@@ -25,7 +25,7 @@
  *
  * Every draw comes from a PRNG seeded by the scenario's fault seed: runs are reproducible.
  */
-import { CONFIG_VARIABLES } from '../../shared/config.ts';
+import { SETTINGS, type Setting, type SettingId } from '../../shared/settings.ts';
 import { seededRandom } from './aws/server.ts';
 import { REAL_HEARTBEAT_SECONDS, type Scenario, timeScaleOf } from './scenario.ts';
 
@@ -70,38 +70,46 @@ export function awsTimingFor(scenario: Pick<Scenario, 'kasm' | 'awsTiming' | 'fa
 
 /**
  * The product's waits and pace, compressed by timeScale (awsTiming only), so that a run on the proving
- * ground takes 1/timeScale of what it would take on AWS: the deployed defaults (shared/config.ts, with the
- * real 30 s heartbeat) divided (waits) or multiplied (calls per second) by timeScale. Without awsTiming the
- * proving ground keeps its own fast settings above.
+ * ground takes 1/timeScale of what it would take on AWS: the deployed defaults (shared/settings.ts, with
+ * the real 30 s heartbeat) divided (waits) or multiplied (calls per second) by timeScale. Without awsTiming
+ * the proving ground keeps its own fast settings above.
  *
- * A compressed value outside a setting's range is clamped into it and noted: API_CALLS_PER_SECOND
- * (max 100) refuses 5 × timeScale above timeScale 20, PICKUP_WAIT_SECONDS (min 5) refuses 30 / timeScale
- * above timeScale 6. A clamped pick-up wait only matters for hosts that never start a command; a clamped
- * rate makes the run slower than the estimate it stands for.
+ * A compressed value outside a setting's declared range is clamped into it and noted: a clamped pick-up
+ * wait only matters for hosts that never start a command; a clamped rate makes the run slower than the
+ * estimate it stands for.
  */
 export function compressedWaits(timing: AwsTiming, notes: string[]): Record<string, string> {
   if (!timing.enabled) return {};
   const t = timing.timeScale;
-  const v = CONFIG_VARIABLES;
   const env: Record<string, string> = {};
-  const set = (name: string, real: number, value: number, min: number, max: number, whole = true) => {
-    const exact = whole ? Math.round(value) : value;
+  // The deployed defaults and ranges, read from the settings' one declaration (real 30 s heartbeat).
+  const deployed = (id: SettingId): { value: number; min: number; max: number; variable: string } => {
+    const setting: Setting = SETTINGS[id];
+    const { default: fallback, rule, variable } = setting;
+    const value =
+      typeof fallback === 'function'
+        ? fallback({ heartbeatSeconds: REAL_HEARTBEAT_SECONDS })
+        : Number(fallback);
+    if (rule.type !== 'integer' || !variable) throw new Error(`${id} is not a whole-number variable`);
+    return { value, min: rule.min, max: rule.max, variable };
+  };
+  const set = (id: SettingId, compress: (real: number) => number) => {
+    const { value, min, max, variable } = deployed(id);
+    const exact = Math.round(compress(value));
     const used = Math.min(max, Math.max(min, exact));
     if (used !== exact) {
       notes.push(
-        `${name}: the deployed ${real} compressed by timeScale ${t} is ${exact}, outside its range ${min}..${max} in shared/config.ts; ${used} used (the range would have to allow ${exact})`,
+        `${variable}: the deployed ${value} compressed by timeScale ${t} is ${exact}, outside its range ${min}..${max} (shared/settings.ts); ${used} used`,
       );
     }
-    env[name] = String(used);
+    env[variable] = String(used);
   };
-  // Real defaults: shared/config.ts with KASM_HEARTBEAT_SECONDS = 30.
-  const confirmReal = 2 * REAL_HEARTBEAT_SECONDS + 5;
-  set(v.apiCallsPerSecond, 5, 5 * t, 1, 100);
-  set(v.pollIntervalMs, 2000, 2000 / t, 50, 60_000);
-  set(v.maxPollIntervalMs, 10_000, 10_000 / t, 50, 60_000);
-  set(v.pickupSeconds, 30, 30 / t, 5, 600);
-  set(v.onlineWaitSeconds, 120, 120 / t, 0, 600);
-  set(v.confirmWaitSeconds, confirmReal, Math.max(1, confirmReal / t), 0, 999);
-  set(v.deadlineMarginMs, 20_000, 20_000 / t, 0, 300_000);
+  set('apiCallsPerSecond', (v) => v * t);
+  set('pollIntervalMs', (v) => v / t);
+  set('maxPollIntervalMs', (v) => v / t);
+  set('pickupSeconds', (v) => v / t);
+  set('onlineWaitSeconds', (v) => v / t);
+  set('confirmWaitSeconds', (v) => Math.max(1, v / t));
+  set('deadlineMarginMs', (v) => v / t);
   return env;
 }

@@ -225,6 +225,19 @@ describe('named and started hosts', () => {
     expect(fleet.listCalls).toBe(3);
   });
 
+  it('has started hosts make their sealing key while observed, saving the prepare round trip', async () => {
+    const { fleet, deps, expired } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    fleet.add(ID(2), { agent: {} });
+    const report = await run(startBatch([ID(1), ID(2)]), deps());
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(statusOf(report, ID(2), 'agent')?.status).toBe('healthy');
+    expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair?.[0]])).toEqual([
+      ['probe', 'create'],
+      ['push', undefined],
+    ]);
+  });
+
   it('names a started fleet instance that never checks in within the wait, for the next scheduled run', async () => {
     const { fleet, deps, expired } = setup({ ONLINE_WAIT_SECONDS: '2', COMMAND_POLL_INTERVAL_MS: '1000' });
     fleet.add(ID(1), { agent: { token: expired() } }, { listed: false });
