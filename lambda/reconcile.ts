@@ -4,11 +4,14 @@
  *
  *   inventory → observe → plan (pure) → prepare → deliver and confirm → report
  *
- * Every component is settled by exactly one step; the report is built once from them.
+ * Every component is settled by exactly one step; the report is built once from them. An
+ * instance-start run sends each wave of started hosts through the steps as soon as their
+ * agents are online, so the first back are not kept waiting for the last.
  */
 import type { ReconcileRequest } from '../shared/event-schema.ts';
 import type { Policy } from '../shared/token-rules.ts';
 import { errorName } from './aws/aws-call.ts';
+import type { ManagedNode } from './fleet-api.ts';
 import type { KasmHealthResult } from './kasm-health.ts';
 import { registerSecret } from './redaction.ts';
 import type { SecretRead } from './registration-secret.ts';
@@ -37,24 +40,58 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   };
 
   // Independent reads first, concurrently: secret, API health, inventory.
-  const secretRead = deps.readSecret();
+  // Registered for redaction the moment it is read, before any pass can log a word.
+  const secretRead = deps.readSecret().then((read) => {
+    if (read.ok) registerSecret(read.token);
+    return read;
+  });
   const healthRead = deps.checkKasm().catch(
     (error): KasmHealthResult => ({
       health: 'unhealthy',
       detail: `health check failed: ${errorName(error)}`,
     }),
   );
+  // One pass: observe → plan → prepare → deliver and confirm, for hosts the inventory handed over.
+  const startRun = request.trigger === 'instance-start' && !request.dryRun;
+  const pass = async (nodes: readonly ManagedNode[]): Promise<HostOutcome[]> => {
+    const [secret, health] = await Promise.all([secretRead, healthRead]);
+    const observed = await observe(nodes, deps, startRun);
+    const planned = plan(observed.sightings, {
+      nowSeconds: observed.observedAt,
+      policy,
+      dryRun: request.dryRun,
+      secretUsable: secret.ok,
+      kasmApi: health.health,
+    });
+    const prepared = secret.ok
+      ? await prepare(
+          planned.deliveries,
+          secret.token,
+          policy,
+          deps,
+          new Map(observed.sightings.map((s) => [s.node.instanceId, s.report])),
+        )
+      : { sealed: [], settled: [] };
+    const delivered = await deliverAndConfirm(prepared.sealed, policy, deps);
+    return [...observed.settled, ...planned.settled, ...prepared.settled, ...delivered];
+  };
+
+  // Started hosts go through a pass as soon as their agent is online, not after the last one.
+  const passes: Promise<HostOutcome[]>[] = [];
   let inventory: Inventory = { reachable: [], settled: [], errors: [] };
   try {
-    inventory = await takeInventory(request, deps);
+    inventory = await takeInventory(
+      request,
+      deps,
+      startRun ? (nodes) => passes.push(pass(nodes)) : undefined,
+    );
   } catch (error) {
     ok = false;
     errors.push(`Listing the managed nodes failed (${errorName(error)}); nothing was done.`);
   }
   errors.push(...inventory.errors);
   const secret = await secretRead;
-  if (secret.ok) registerSecret(secret.token);
-  else {
+  if (!secret.ok) {
     ok = false;
     errors.push(`${secret.problem} Nothing was delivered.`);
   }
@@ -64,34 +101,8 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
       `The Kasm Admin API is unhealthy (${health.detail ?? 'no detail'}); deliveries are deferred.`,
     );
   }
-
-  const startRun = request.trigger === 'instance-start' && !request.dryRun;
-  const observed = await observe(inventory.reachable, deps, startRun);
-  const planned = plan(observed.sightings, {
-    nowSeconds: observed.observedAt,
-    policy,
-    dryRun: request.dryRun,
-    secretUsable: secret.ok,
-    kasmApi: health.health,
-  });
-  const prepared = secret.ok
-    ? await prepare(
-        planned.deliveries,
-        secret.token,
-        policy,
-        deps,
-        new Map(observed.sightings.map((s) => [s.node.instanceId, s.report])),
-      )
-    : { sealed: [], settled: [] };
-  const delivered = await deliverAndConfirm(prepared.sealed, policy, deps);
-
-  const outcomes: HostOutcome[] = [
-    ...inventory.settled,
-    ...observed.settled,
-    ...planned.settled,
-    ...prepared.settled,
-    ...delivered,
-  ];
+  if (inventory.reachable.length > 0) passes.push(pass(inventory.reachable));
+  const outcomes: HostOutcome[] = [...inventory.settled, ...(await Promise.all(passes)).flat()];
   const hosts = hostsOf(outcomes);
   const report: RunReport = {
     ok,

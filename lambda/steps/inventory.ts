@@ -16,13 +16,29 @@ export interface Inventory {
   readonly errors: readonly string[];
 }
 
-/** Throws only when the fleet cannot be listed at all. */
-export async function takeInventory(request: ReconcileRequest, ctx: RunContext): Promise<Inventory> {
+/**
+ * Throws only when the fleet cannot be listed at all. `onReady`, for instance-start runs:
+ * started hosts are handed over as soon as their agent is online, wave by wave, instead of
+ * after the last one checked in; they are then not in `reachable`.
+ */
+export async function takeInventory(
+  request: ReconcileRequest,
+  ctx: RunContext,
+  onReady?: (nodes: readonly ManagedNode[]) => void,
+): Promise<Inventory> {
   const errors: string[] = [];
   let listing: FleetListing;
   let nodes: readonly ManagedNode[];
+  const handedOver = new Set<string>();
+  const ready = onReady
+    ? (online: readonly ManagedNode[]) => {
+        const fresh = online.filter((n) => !handedOver.has(n.instanceId) && usable(n));
+        for (const n of fresh) handedOver.add(n.instanceId);
+        if (fresh.length > 0) onReady(fresh);
+      }
+    : undefined;
   if (request.trigger === 'instance-start' && request.instanceIds) {
-    ({ listing, nodes } = await startedFleetMembers(request.instanceIds, ctx, errors));
+    ({ listing, nodes } = await startedFleetMembers(request.instanceIds, ctx, errors, ready));
   } else {
     listing = await ctx.fleet.listFleet();
     nodes = listing.nodes;
@@ -49,10 +65,10 @@ export async function takeInventory(request: ReconcileRequest, ctx: RunContext):
   const reachable: ManagedNode[] = [];
   const settled: HostOutcome[] = [];
   for (const node of nodes) {
-    if (!chosen.has(node.instanceId)) continue;
+    if (!chosen.has(node.instanceId) || handedOver.has(node.instanceId)) continue;
     if (!node.online) {
       settled.push(wholeHost(node, 'unreachable', `the host is offline (SSM PingStatus ${node.pingStatus})`));
-    } else if (node.agentVersion && !agentVersionAtLeast(node.agentVersion)) {
+    } else if (!usable(node)) {
       settled.push(
         wholeHost(
           node,
@@ -78,6 +94,7 @@ async function startedFleetMembers(
   started: readonly string[],
   ctx: RunContext,
   errors: string[],
+  ready?: (online: readonly ManagedNode[]) => void,
 ): Promise<{ listing: FleetListing; nodes: readonly ManagedNode[] }> {
   let members: ReadonlySet<string> | undefined;
   try {
@@ -97,12 +114,15 @@ async function startedFleetMembers(
   const waitUntil = Math.min(ctx.now() + config.onlineWaitSeconds * 1000, ctx.deadlineAt);
   const step = config.pollIntervalMs;
   const online = () => new Set(listing.nodes.filter((n) => n.online).map((n) => n.instanceId));
+  const handOver = () => ready?.(pick(listing, awaited).filter((n) => n.online));
   let waiting = awaited.filter((id) => !online().has(id));
+  handOver();
   while (waiting.length > 0 && ctx.now() + step <= waitUntil) {
     await new Promise((resolve) => setTimeout(resolve, step));
     listing = await ctx.fleet.listFleet();
     const up = online();
     waiting = waiting.filter((id) => !up.has(id));
+    handOver();
   }
   // Without EC2's word, an instance that never showed up is most likely outside the fleet.
   const neverListed = missingIds(listing, awaited);
@@ -113,6 +133,11 @@ async function startedFleetMembers(
     );
   }
   return { listing, nodes: pick(listing, awaited) };
+}
+
+/** An agent that can run the documents: version unknown, or 3.3.2746.0 and later. */
+function usable(node: ManagedNode): boolean {
+  return !node.agentVersion || agentVersionAtLeast(node.agentVersion);
 }
 
 function pick(listing: FleetListing, ids: readonly string[]): ManagedNode[] {

@@ -290,3 +290,24 @@ function startBatch(ids: string[]) {
     })),
   };
 }
+
+describe('an instance-start run over hosts that check in at different times', () => {
+  it('sends the hosts online first through the steps without waiting for the last to check in', async () => {
+    const { fleet, deps, expired } = setup({ COMMAND_POLL_INTERVAL_MS: '200' });
+    fleet.add(ID(1), { agent: { token: expired() } });
+    const late = fleet.add(ID(2), { agent: { token: expired() } }, { listed: false });
+    let pushesBeforeLateListed = 0;
+    fleet.beforeListing = (calls) => {
+      if (calls === 6) {
+        pushesBeforeLateListed = fleet.runs.filter((r) => r.role === 'push').length;
+        late.listed = true;
+      }
+    };
+    const report = await run(startBatch([ID(1), ID(2)]), deps());
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(statusOf(report, ID(2), 'agent')?.status).toBe('recovered');
+    // The first host had its push before the second one was even listed.
+    expect(pushesBeforeLateListed).toBe(1);
+    expect(fleet.runs.filter((r) => r.role === 'push').map((r) => r.instanceIds)).toEqual([[ID(1)], [ID(2)]]);
+  });
+});
