@@ -10,13 +10,10 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { INSTANCE_START_BATCHING_WINDOW_SECONDS } from '../shared/limits.ts';
 
-/**
- * How long Lambda gathers messages before invoking (the SQS maximum is 300 s). Agents take
- * 30 to 60 s to check in after boot anyway, so a 20 s window still gathers a burst of starts
- * into few runs while keeping power-on to recovered within two minutes (npm run bench).
- */
-export const BATCHING_WINDOW = Duration.seconds(20);
+/** How long Lambda gathers messages before invoking: see the constant's comment. */
+export const BATCHING_WINDOW = Duration.seconds(INSTANCE_START_BATCHING_WINDOW_SECONDS);
 /**
  * Records per run. With a batching window a standard queue allows up to 10,000; 1,000
  * matches the handler's cap for named hosts and stays far below Lambda's 6 MB payload
