@@ -657,16 +657,8 @@ export class SsmService {
   /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommands.html */
   private listCommands(input: Json): Json {
     const v = new Violations();
-    const commandId = optionalString(input, 'CommandId');
-    checkCommandId(commandId, v);
-    const instanceId = optionalString(input, 'InstanceId');
-    if (instanceId !== undefined && !INSTANCE_ID.test(instanceId)) {
-      v.add(instanceId, 'instanceId', constraint.pattern(INSTANCE_ID_PATTERN));
-    }
-    const maxResults = optionalInt(input, 'MaxResults');
-    // MaxResults: "Valid Range: Minimum value of 1. Maximum value of 50." (API_ListCommands)
-    if (maxResults !== undefined && maxResults < 1) v.add(maxResults, 'maxResults', constraint.min(1));
-    if (maxResults !== undefined && maxResults > 50) v.add(maxResults, 'maxResults', constraint.max(50));
+    // CommandId, InstanceId and MaxResults (1 to 50) are alike in both list calls (API_ListCommands).
+    const { commandId, instanceId, maxResults } = listInput(input, v);
     const rawFilters = optionalList(input, 'Filters');
     const tests = this.commandFilters(rawFilters, v);
     v.throwIfAny();
@@ -819,16 +811,8 @@ export class SsmService {
   /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommandInvocations.html */
   private listCommandInvocations(input: Json): Json {
     const v = new Violations();
-    const commandId = optionalString(input, 'CommandId');
-    checkCommandId(commandId, v);
-    const instanceId = optionalString(input, 'InstanceId');
-    if (instanceId !== undefined && !INSTANCE_ID.test(instanceId)) {
-      v.add(instanceId, 'instanceId', constraint.pattern(INSTANCE_ID_PATTERN));
-    }
-    const maxResults = optionalInt(input, 'MaxResults');
-    // MaxResults: "Valid Range: Minimum value of 1. Maximum value of 50." (API_ListCommandInvocations)
-    if (maxResults !== undefined && maxResults < 1) v.add(maxResults, 'maxResults', constraint.min(1));
-    if (maxResults !== undefined && maxResults > 50) v.add(maxResults, 'maxResults', constraint.max(50));
+    // CommandId, InstanceId and MaxResults (1 to 50) are alike in both list calls (API_ListCommandInvocations).
+    const { commandId, instanceId, maxResults } = listInput(input, v);
     const details = optionalBool(input, 'Details') ?? false;
     v.throwIfAny();
 
@@ -1076,6 +1060,24 @@ function readParameters(raw: unknown): Record<string, readonly string[]> {
     out[key] = value as string[];
   }
   return out;
+}
+
+/** The members ListCommands and ListCommandInvocations share, checked the same way. */
+function listInput(
+  input: Json,
+  v: Violations,
+): { commandId?: string; instanceId?: string; maxResults?: number } {
+  const commandId = optionalString(input, 'CommandId');
+  checkCommandId(commandId, v);
+  const instanceId = optionalString(input, 'InstanceId');
+  if (instanceId !== undefined && !INSTANCE_ID.test(instanceId)) {
+    v.add(instanceId, 'instanceId', constraint.pattern(INSTANCE_ID_PATTERN));
+  }
+  const maxResults = optionalInt(input, 'MaxResults');
+  // MaxResults: "Valid Range: Minimum value of 1. Maximum value of 50." (both API pages)
+  if (maxResults !== undefined && maxResults < 1) v.add(maxResults, 'maxResults', constraint.min(1));
+  if (maxResults !== undefined && maxResults > 50) v.add(maxResults, 'maxResults', constraint.max(50));
+  return { commandId, instanceId, maxResults };
 }
 
 function checkCommandId(commandId: string | undefined, v: Violations): void {
