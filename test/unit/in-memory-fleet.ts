@@ -43,6 +43,24 @@ export interface RecordedRun {
   readonly documentVersion: string;
 }
 
+/**
+ * Hosts take their sealing keys from a small pool: generating a fresh RSA-2048 key per delivery
+ * made the 120-host test spend seconds in key generation, which mutation testing pays per mutant.
+ * Reuse is harmless here: each push still unseals with the key its host was last given.
+ */
+const keyPool: { publicDer: string; privateKey: KeyObject }[] = [];
+let nextKey = 0;
+function pooledKey() {
+  if (keyPool.length < 4) {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keyPool.push({
+      publicDer: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+      privateKey,
+    });
+  }
+  return keyPool[nextKey++ % keyPool.length] as (typeof keyPool)[number];
+}
+
 export class InMemoryFleet implements FleetApi {
   readonly hosts = new Map<string, ModelHost>();
   readonly runs: RecordedRun[] = [];
@@ -137,9 +155,9 @@ export class InMemoryFleet implements FleetApi {
   #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
     const lines = [`host openssl=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
     if (parameters.KeyPair?.[0] === 'create' && host.canUnseal) {
-      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const { publicDer, privateKey } = pooledKey();
       host.key = privateKey;
-      lines.push(`key spki=${publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`);
+      lines.push(`key spki=${publicDer}`);
     }
     for (const [name, c] of host.components) lines.push(`comp ${name} ${this.#describe(c)}`);
     return lines;
