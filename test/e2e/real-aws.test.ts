@@ -5,17 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ProvingGround } from '../proving-ground/proving-ground.ts';
+import { startedRecord } from '../start-events.ts';
 import { componentOf, ID, reconcileOnce, sendCommands, statusOf, withGround } from './harness.ts';
-
-const started = (id: string, messageId = `m-${id}`) => ({
-  messageId,
-  eventSource: 'aws:sqs',
-  body: JSON.stringify({
-    'detail-type': 'EC2 Instance State-change Notification',
-    source: 'aws.ec2',
-    detail: { 'instance-id': id, state: 'running' },
-  }),
-});
 
 const expiredAgents = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ id: ID(i + 1), components: { agent: { token: 'expired' } } }));
@@ -166,7 +157,7 @@ describe('an instance-start run', () => {
         // Booting takes 2 s plus the agent's check-in: the run may wait up to 30 s for it.
         const run = await reconcileOnce(
           ground,
-          { Records: [started(ID(1)), started(ID(2))] },
+          { Records: [startedRecord(ID(1)), startedRecord(ID(2))] },
           { env: { ONLINE_WAIT_SECONDS: '30' } },
         );
         expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
@@ -181,7 +172,7 @@ describe('an instance-start run', () => {
   it('sets aside a record that is not a running-state notification and reconciles the others', async () => {
     await withGround({ hosts: expiredAgents(1) }, async (ground) => {
       const bad = { messageId: 'm-bad', eventSource: 'aws:sqs', body: '{"detail-type":"something else"}' };
-      const run = await reconcileOnce(ground, { Records: [started(ID(1), 'm-good'), bad] });
+      const run = await reconcileOnce(ground, { Records: [startedRecord(ID(1), 'm-good'), bad] });
       expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
       expect((run.report as { batchItemFailures?: unknown }).batchItemFailures).toEqual([
         { itemIdentifier: 'm-bad' },

@@ -1,6 +1,7 @@
 /** Every Linux status of the runbook (README.md), each reached through the real handler. */
 import { utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { startedRecord } from '../start-events.ts';
 import {
   componentOf,
   ID,
@@ -222,17 +223,11 @@ describe('a reconcile run on Linux hosts', () => {
   });
 
   it('reconciles the instances of a batched SQS start event', async () => {
-    const notification = (id: string) => ({
-      version: '0',
-      'detail-type': 'EC2 Instance State-change Notification',
-      source: 'aws.ec2',
-      detail: { 'instance-id': id, state: 'running' },
-    });
     await withGround(
       { hosts: [1, 2].map((n) => ({ id: ID(n), components: { agent: { token: 'expired' } } })) },
       async (ground) => {
         const run = await reconcileOnce(ground, {
-          Records: [{ messageId: 'm-1', eventSource: 'aws:sqs', body: JSON.stringify(notification(ID(1))) }],
+          Records: [startedRecord(ID(1), 'm-1')],
         });
         expect(run.report.trigger).toBe('instance-start');
         expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
@@ -261,16 +256,6 @@ describe('a run short of Lambda time', () => {
 });
 
 describe('an instance-start run', () => {
-  const started = (id: string) => ({
-    messageId: `m-${id}`,
-    eventSource: 'aws:sqs',
-    body: JSON.stringify({
-      'detail-type': 'EC2 Instance State-change Notification',
-      source: 'aws.ec2',
-      detail: { 'instance-id': id, state: 'running' },
-    }),
-  });
-
   it('does not wait for, or complain about, started instances outside the fleet', async () => {
     await withGround(
       {
@@ -280,7 +265,7 @@ describe('an instance-start run', () => {
         ],
       },
       async (ground) => {
-        const run = await reconcileOnce(ground, { Records: [started(ID(1)), started(ID(2))] });
+        const run = await reconcileOnce(ground, { Records: [startedRecord(ID(1)), startedRecord(ID(2))] });
         expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
         expect(run.report.hosts.map((h) => h.instanceId)).toEqual([ID(1)]);
         expect(run.report.errors).toEqual([]);
@@ -294,7 +279,7 @@ describe('an instance-start run', () => {
     await withGround(
       { hosts: [{ id: ID(1), online: false, components: { agent: { token: 'expired' } } }] },
       async (ground) => {
-        const run = await reconcileOnce(ground, { Records: [started(ID(1))] });
+        const run = await reconcileOnce(ground, { Records: [startedRecord(ID(1))] });
         expect(statusOf(run, ID(1), 'agent')).toBe('unreachable');
         expect(ground.awsCalls().DescribeInstanceInformation).toBeGreaterThan(1);
       },

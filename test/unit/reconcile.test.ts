@@ -7,6 +7,7 @@ import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
 import type { RunReport } from '../../lambda/report.ts';
 import { readConfig } from '../../shared/config.ts';
 import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
+import { startBatch } from '../start-events.ts';
 import { InMemoryFleet } from './in-memory-fleet.ts';
 
 const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
@@ -276,20 +277,6 @@ describe('a run short of time', () => {
     expect(wait).toBeLessThanOrEqual(15);
   });
 });
-
-function startBatch(ids: string[]) {
-  return {
-    Records: ids.map((id, i) => ({
-      messageId: `m-${i}`,
-      eventSource: 'aws:sqs',
-      body: JSON.stringify({
-        'detail-type': 'EC2 Instance State-change Notification',
-        source: 'aws.ec2',
-        detail: { 'instance-id': id, state: 'running' },
-      }),
-    })),
-  };
-}
 
 describe('an instance-start run over hosts that check in at different times', () => {
   it('sends the hosts online first through the steps without waiting for the last to check in', async () => {
