@@ -33,7 +33,11 @@ export type SealingKey =
 
 export interface ProbeReport {
   readonly hostEpochSeconds: number;
-  readonly opensslAvailable: boolean;
+  /**
+   * The host can unseal a token sealed to its key (`unseal=1`): openssl is installed on Linux, .NET
+   * has RSA-OAEP-SHA256 on Windows. A host that cannot is never sent a token.
+   */
+  readonly canUnseal: boolean;
   readonly sealingKey: SealingKey | null;
   readonly components: readonly ComponentSighting[];
 }
@@ -129,7 +133,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
   const lines = bodyLines(output, 'ktr-probe v1');
   if (typeof lines === 'string') return { ok: false, problem: lines };
   let hostEpochSeconds: number | undefined;
-  let opensslAvailable = false;
+  let canUnseal = false;
   let sealingKey: SealingKey | null = null;
   const components: ComponentSighting[] = [];
   for (const line of lines) {
@@ -150,7 +154,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
       const now = Number(f.get('now'));
       if (!Number.isSafeInteger(now)) return { ok: false, problem: 'bad host clock field' };
       hostEpochSeconds = now;
-      opensslAvailable = f.get('openssl') === '1';
+      canUnseal = f.get('unseal') === '1';
     } else if (kind === 'key') {
       const spki = f.get('spki');
       const error = f.get('error');
@@ -163,7 +167,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
     }
   }
   if (hostEpochSeconds === undefined) return { ok: false, problem: 'no host line' };
-  return { ok: true, value: { hostEpochSeconds, opensslAvailable, sealingKey, components } };
+  return { ok: true, value: { hostEpochSeconds, canUnseal, sealingKey, components } };
 }
 
 /**

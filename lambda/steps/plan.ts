@@ -40,7 +40,7 @@ export function plan(sightings: readonly Sighting[], c: Circumstances): Plan {
         components.push(reportOfDecision(sighting.name, decision));
         continue;
       }
-      const blocked = blockedDelivery(c, report.opensslAvailable);
+      const blocked = blockedDelivery(c, report.canUnseal);
       if (!blocked) {
         deliver.push(sighting.name);
         continue;

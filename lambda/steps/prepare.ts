@@ -106,7 +106,7 @@ export async function prepare(
 /** The sealed token, or why it cannot be sealed to this host. */
 function sealingProblem(report: ProbeReport, token: string): { sealed: string } | string {
   const key = report.sealingKey;
-  if (!report.opensslAvailable) {
+  if (!report.canUnseal) {
     return 'openssl is not installed on the host, so the registration token cannot be sealed to it';
   }
   if (key?.kind !== 'ready') {

@@ -5,7 +5,7 @@
  *
  * What is modelled, line for line with the scripts:
  * - probe: `ktr-probe v1`; `host error=missing-parameters` for agents that pass no `SSM_*` variables;
- *   `host openssl=… now=…`; stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a
+ *   `host unseal=… now=…`; stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a
  *   sealing key kept per RunId and its public SPKI printed as `key spki=…`; one `comp NAME token=… reg=…
  *   running=…` line per installed component (token = header.payload, `none` or `unreadable`; reg = age of
  *   a waiting regular registration file, or `absent`); `end`.
@@ -311,7 +311,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     const cost = timing.ms('probeRun') + (create ? timing.ms('keygen') : 0);
     if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
     const now = Date.now();
-    out.push(`host openssl=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
+    out.push(`host unseal=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
     removeStaleKeys(host, now);
     if (create) {
       const key = pool[(host.index + keyCounter++) % pool.length]!;

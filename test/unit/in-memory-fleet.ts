@@ -135,7 +135,7 @@ export class InMemoryFleet implements FleetApi {
   }
 
   #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
-    const lines = [`host openssl=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
+    const lines = [`host unseal=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
     if (parameters.KeyPair?.[0] === 'create' && host.canUnseal) {
       const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       host.key = privateKey;

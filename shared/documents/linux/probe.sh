@@ -15,13 +15,14 @@ if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_KeyPa
   exit 1
 fi
 ROOT="$SSM_InstallRoot"
-if command -v openssl >/dev/null 2>&1; then has_openssl=1; else has_openssl=0; fi
-echo "host openssl=$has_openssl now=$(date +%s)"
+# This host can unseal a sealed token when it has openssl (the push unseals with it).
+if command -v openssl >/dev/null 2>&1; then can_unseal=1; else can_unseal=0; fi
+echo "host unseal=$can_unseal now=$(date +%s)"
 
 # Sealing keys of runs that ended without pushing are useless: remove them (and any an earlier
 # version left on persistent disk).
 remove_stale_keys
-if [ "$SSM_KeyPair" = create ] && [ "$has_openssl" = 1 ]; then
+if [ "$SSM_KeyPair" = create ] && [ "$can_unseal" = 1 ]; then
   key="$STATE_DIR/seal-$SSM_RunId.key"
   if ! state_dir_ready; then
     echo 'key error=state-dir-unsafe'
