@@ -3,7 +3,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # Observes each installed Kasm component; with KeyPair=create also makes the sealing key.
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 set -u
 umask 077
 

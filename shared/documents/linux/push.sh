@@ -3,7 +3,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # Unseals the registration token, writes it next to each named config, waits for consumption.
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 set -u
 umask 077
 

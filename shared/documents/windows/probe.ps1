@@ -1,7 +1,7 @@
 # Observes each installed Kasm Windows component; with KeyPair=create also makes the sealing key.
 # Prints the same line protocol as the Linux probe (shared/host-report.ts parses it).
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 $KeyTtlSeconds = 900

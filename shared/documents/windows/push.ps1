@@ -3,7 +3,7 @@
 # about one heartbeat (half of WaitSeconds; the function's default wait is two heartbeats plus 5 s) the
 # running service is restarted once. A stopped service is left stopped. Never prints the token.
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 
