@@ -185,6 +185,9 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
     'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
 
+/** Every push `reason=` the report has words for (shared/documents/README.md lists who prints each). */
+export const PUSH_FAILURE_REASONS: readonly string[] = Object.freeze(Object.keys(PUSH_FAILURES));
+
 export function describePushFailure(reason: string): string {
   return PUSH_FAILURES[reason] ?? `the push failed on the host (${reason})`;
 }
