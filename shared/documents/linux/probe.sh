@@ -2,6 +2,7 @@
 # The SSM agent runs this file with sh (dash on Debian/Ubuntu) and ignores the shebang.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # Observes each installed Kasm component; with KeyPair=create also makes the sealing key.
+# Answers in the host line protocol (shared/documents/README.md).
 # @@CATALOG@@
 # @@COMMON@@
 set -u

@@ -1,5 +1,5 @@
 # Observes each installed Kasm Windows component; with KeyPair=create also makes the sealing key.
-# Prints the same line protocol as the Linux probe (shared/host-report.ts parses it).
+# Answers in the host line protocol, as the Linux probe does (shared/documents/README.md).
 # @@CATALOG@@
 # @@COMMON@@
 $ErrorActionPreference = 'Stop'
