@@ -1,7 +1,7 @@
 /**
- * Parses what the probe and push scripts print (see shared/documents/linux/*.sh) into
- * typed observations. Pure: anything malformed becomes a `problem`, never an exception,
- * so one host's garbage cannot stop a run.
+ * Parses what the probe and push scripts print (the host line protocol, described once in
+ * shared/documents/README.md) into typed observations. Pure: anything malformed becomes a
+ * `problem`, never an exception, so one host's garbage cannot stop a run.
  */
 import { type ComponentName, isComponentName } from './catalog.ts';
 
@@ -33,7 +33,11 @@ export type SealingKey =
 
 export interface ProbeReport {
   readonly hostEpochSeconds: number;
-  readonly opensslAvailable: boolean;
+  /**
+   * The host can unseal a token sealed to its key (`unseal=1`): openssl is installed on Linux, .NET
+   * has RSA-OAEP-SHA256 on Windows. A host that cannot is never sent a token.
+   */
+  readonly canUnseal: boolean;
   readonly sealingKey: SealingKey | null;
   readonly components: readonly ComponentSighting[];
 }
@@ -63,6 +67,14 @@ export const MISSING_PARAMETERS_PROBLEM =
 
 /** Reason of every component of a push the host refused because it arrived past its NotAfter time. */
 export const TOO_LATE_REASON = 'too-late';
+
+/** Every `host result=` the push prints (shared/documents/README.md); the parser ignores any other. */
+export const PUSH_RESULTS = ['unsealed', 'too-late', 'no-delivery'] as const;
+export type PushResult = (typeof PUSH_RESULTS)[number];
+
+function pushResult(value: string | undefined): PushResult | undefined {
+  return PUSH_RESULTS.find((r) => r === value);
+}
 
 const TOKEN_SEGMENTS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SPKI = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -129,7 +141,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
   const lines = bodyLines(output, 'ktr-probe v1');
   if (typeof lines === 'string') return { ok: false, problem: lines };
   let hostEpochSeconds: number | undefined;
-  let opensslAvailable = false;
+  let canUnseal = false;
   let sealingKey: SealingKey | null = null;
   const components: ComponentSighting[] = [];
   for (const line of lines) {
@@ -150,7 +162,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
       const now = Number(f.get('now'));
       if (!Number.isSafeInteger(now)) return { ok: false, problem: 'bad host clock field' };
       hostEpochSeconds = now;
-      opensslAvailable = f.get('openssl') === '1';
+      canUnseal = f.get('unseal') === '1';
     } else if (kind === 'key') {
       const spki = f.get('spki');
       const error = f.get('error');
@@ -163,7 +175,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
     }
   }
   if (hostEpochSeconds === undefined) return { ok: false, problem: 'no host line' };
-  return { ok: true, value: { hostEpochSeconds, opensslAvailable, sealingKey, components } };
+  return { ok: true, value: { hostEpochSeconds, canUnseal, sealingKey, components } };
 }
 
 /**
@@ -186,8 +198,9 @@ export function parsePushOutput(
       const f = fields(rest);
       if (typeof f === 'string') return { ok: false, problem: f };
       if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
-      if (f.get('result') === 'no-delivery') wasDelivered = false;
-      if (f.get('result') === 'too-late') tooLate = true;
+      const result = pushResult(f.get('result'));
+      if (result === 'no-delivery') wasDelivered = false;
+      if (result === 'too-late') tooLate = true;
       const waited = f.get('waited');
       if (waited !== undefined) waitedSeconds = Number(waited);
       continue;

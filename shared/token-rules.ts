@@ -3,7 +3,7 @@
  * No I/O, no clock reads: callers pass `nowSeconds`.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { readsRegistrationFileOnlyAtStart } from './catalog.ts';
+import { type Platform, readsRegistrationFileOnlyAtStart } from './catalog.ts';
 import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
 
 /** Every status of the run report (README.md, "Runbook"). */
@@ -142,7 +142,24 @@ export interface Verdict {
   readonly restarted?: boolean;
 }
 
+/**
+ * Why a host whose probe answered `unseal=0` is sent no token, in its own platform's terms: the Linux
+ * push unseals with openssl, the Windows push with .NET's RSA-OAEP-SHA256 (`RSAEncryptionPadding`,
+ * .NET Framework 4.6 and later), so a Windows host is never told about openssl.
+ */
+export function cannotUnsealReason(platform: Platform): string {
+  if (platform === 'Windows') {
+    return (
+      '.NET on the host has no RSA-OAEP-SHA256 (it needs .NET Framework 4.6 or later), ' +
+      'so the registration token cannot be sealed to it'
+    );
+  }
+  return 'openssl is not installed on the host, so the registration token cannot be sealed to it';
+}
+
 const PUSH_FAILURES: Readonly<Record<string, string>> = {
+  // Printed by the Linux push only (the Windows push unseals with .NET, and is never sent a token when
+  // its probe said it cannot).
   'openssl-missing': 'openssl is not installed on the host, so the sealed token cannot be opened there',
   'key-missing': 'the host no longer has the sealing key made for this run',
   'unseal-failed': 'the host could not unseal the registration token',
@@ -167,6 +184,9 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
   'target-not-trusted':
     'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
+
+/** Every push `reason=` the report has words for (shared/documents/README.md lists who prints each). */
+export const PUSH_FAILURE_REASONS: readonly string[] = Object.freeze(Object.keys(PUSH_FAILURES));
 
 export function describePushFailure(reason: string): string {
   return PUSH_FAILURES[reason] ?? `the push failed on the host (${reason})`;

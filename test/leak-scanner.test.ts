@@ -103,7 +103,7 @@ const PLACES: readonly [where: string, place: (payload: Payload) => Payload][] =
   ['step #2 on i-0a1b2c3d4e5f60001 env SSM_SealedToken', (p) => p],
   [
     'step #2 on i-0a1b2c3d4e5f60001 stdout',
-    (p) => embed('ktr-probe v1\nhost now=1700000000 openssl=1\n', p, '\nend\n'),
+    (p) => embed('ktr-probe v1\nhost now=1700000000 unseal=1\n', p, '\nend\n'),
   ],
   [
     'host i-0a1b2c3d4e5f60001 file opt/kasm/current/conf/app/agent/agent.app.config.yaml',

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the Windows steps exactly as the SSM documents carry them (catalog and shared functions spliced
+# Checks the Windows steps exactly as the SSM documents carry them (catalog and common.ps1 spliced
 # in), plus their sources, with test/pwsh-check.ps1: they must parse and use nothing newer than Windows
 # PowerShell 5.1. Needs PowerShell 7 (pwsh); without it the check is skipped with a warning, except in CI
 # (CI=true), where a missing pwsh fails.

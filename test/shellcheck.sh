@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shellchecks the Linux steps exactly as the SSM documents carry them (catalog spliced in),
+# Shellchecks the Linux steps exactly as the SSM documents carry them (catalog and common.sh spliced in),
 # plus the script sources and the proving ground's own scripts.
 set -euo pipefail
 cd "$(dirname "$0")/.."

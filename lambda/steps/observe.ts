@@ -1,6 +1,10 @@
 /**
- * Step 2, observe: the probe document on every reachable host, answering with each
- * component's token (header and payload only) and any waiting registration file.
+ * Step 2, observe: runs the probe SSM document (`probeDocument()` in
+ * shared/documents/ssm-documents.ts, deployed as the function's `probe` document) on every
+ * reachable host. Each host answers with each component's token (header and payload only)
+ * and any waiting registration file, in the host line protocol (shared/documents/README.md).
+ * The step is named for what it does in the run; the document's name, `probe`, is fixed by
+ * the external contract that names the two documents `probe` and `push`.
  */
 
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';

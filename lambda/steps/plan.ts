@@ -3,8 +3,14 @@
  * circumstances (dry run, secret, API health), each component is either settled for this
  * run or planned for delivery. No I/O, no clock reads.
  */
-import type { ComponentName } from '../../shared/catalog.ts';
-import { type ComponentStatus, decide, type KasmApiHealth, type Policy } from '../../shared/token-rules.ts';
+import type { ComponentName, Platform } from '../../shared/catalog.ts';
+import {
+  type ComponentStatus,
+  cannotUnsealReason,
+  decide,
+  type KasmApiHealth,
+  type Policy,
+} from '../../shared/token-rules.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { isoFromEpochSeconds } from '../report.ts';
 import { type HostOutcome, reportOfDecision } from './host-outcome.ts';
@@ -40,7 +46,7 @@ export function plan(sightings: readonly Sighting[], c: Circumstances): Plan {
         components.push(reportOfDecision(sighting.name, decision));
         continue;
       }
-      const blocked = blockedDelivery(c, report.opensslAvailable);
+      const blocked = blockedDelivery(c, { platform: node.platform, canUnseal: report.canUnseal });
       if (!blocked) {
         deliver.push(sighting.name);
         continue;
@@ -63,7 +69,7 @@ export function plan(sightings: readonly Sighting[], c: Circumstances): Plan {
 /** Why a needed delivery is not made in this run, if it is not. */
 export function blockedDelivery(
   c: Pick<Circumstances, 'dryRun' | 'secretUsable' | 'kasmApi'>,
-  canUnseal: boolean,
+  host: { readonly platform: Platform; readonly canUnseal: boolean },
 ): { status: ComponentStatus; reason: string } | undefined {
   // A dry run reports what a real run would do: an unhealthy API or an unusable secret blocks it too.
   if (c.kasmApi === 'unhealthy') {
@@ -74,12 +80,7 @@ export function blockedDelivery(
   }
   if (!c.secretUsable)
     return { status: 'failed', reason: 'the registration token secret is unusable (see errors)' };
-  if (!canUnseal) {
-    return {
-      status: 'failed',
-      reason: 'openssl is not installed on the host, so the registration token cannot be sealed to it',
-    };
-  }
+  if (!host.canUnseal) return { status: 'failed', reason: cannotUnsealReason(host.platform) };
   if (c.dryRun) {
     return {
       status: 'would-push',

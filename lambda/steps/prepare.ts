@@ -3,10 +3,10 @@
  * so each makes an ephemeral RSA key and shows its public half; each component is decided
  * again from that fresher look, and the token is sealed to the host's key.
  */
-import type { ComponentName } from '../../shared/catalog.ts';
+import type { ComponentName, Platform } from '../../shared/catalog.ts';
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
 import { SERVICE_NAME } from '../../shared/names.ts';
-import { decide, type Policy } from '../../shared/token-rules.ts';
+import { cannotUnsealReason, decide, type Policy } from '../../shared/token-rules.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { SealError, sealFor } from '../seal.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
@@ -45,7 +45,7 @@ export async function prepare(
       deliveries.push(delivery);
       continue;
     }
-    const result = sealingProblem(report, token);
+    const result = sealingProblem(delivery.node.platform, report, token);
     if (typeof result === 'string')
       settled.push(someComponents(delivery.node, delivery.components, 'failed', result));
     else sealed.push({ ...delivery, sealed: result.sealed });
@@ -92,7 +92,7 @@ export async function prepare(
       if (decision.action === 'deliver') still.push(name);
       else done.push(reportOfDecision(name, decision));
     }
-    const failure = still.length > 0 ? sealingProblem(report, token) : undefined;
+    const failure = still.length > 0 ? sealingProblem(node.platform, report, token) : undefined;
     if (typeof failure === 'string') {
       for (const name of still) done.push({ name, status: 'failed' as const, reason: failure });
     } else if (failure) {
@@ -104,11 +104,9 @@ export async function prepare(
 }
 
 /** The sealed token, or why it cannot be sealed to this host. */
-function sealingProblem(report: ProbeReport, token: string): { sealed: string } | string {
+function sealingProblem(platform: Platform, report: ProbeReport, token: string): { sealed: string } | string {
   const key = report.sealingKey;
-  if (!report.opensslAvailable) {
-    return 'openssl is not installed on the host, so the registration token cannot be sealed to it';
-  }
+  if (!report.canUnseal) return cannotUnsealReason(platform);
   if (key?.kind !== 'ready') {
     return `the host could not make a sealing key (${key?.kind === 'error' ? key.reason : 'no key returned'})`;
   }

@@ -135,13 +135,16 @@ function catalogBash(): string {
   ].join('\n');
 }
 
-/** A Linux step's full bash text: script with the catalog and shared functions inlined. */
+/**
+ * A Linux step's full bash text: the role's script with the catalog spliced in at `# @@CATALOG@@` and
+ * linux/common.sh (the functions both documents use) at `# @@COMMON@@`.
+ */
 export function linuxScript(role: DocumentRole): string {
-  const observe = readScript('./linux/observe.sh').replace(/^# shellcheck shell=bash\n/, '');
+  const common = readScript('./linux/common.sh').replace(/^# shellcheck shell=bash\n/, '');
   // Replacer functions: a replacement string would expand `$'` (bash's ANSI-C quoting) and `$&`.
   return readScript(`./linux/${role}.sh`)
     .replace('# @@CATALOG@@', () => catalogBash())
-    .replace('# @@OBSERVE@@', () => observe.trimEnd());
+    .replace('# @@COMMON@@', () => common.trimEnd());
 }
 
 /** A PowerShell single-quoted string literal. */
@@ -168,15 +171,16 @@ function catalogPowerShell(): string {
 }
 
 /**
- * A Windows step's full PowerShell text: script with the catalog and shared functions inlined. Runs on
- * Windows PowerShell 5.1 and PowerShell 7 (test/pwsh-check.ps1 holds it to 5.1 syntax).
+ * A Windows step's full PowerShell text: the role's script with the catalog spliced in at `# @@CATALOG@@`
+ * and windows/common.ps1 (the functions both documents use) at `# @@COMMON@@`. Runs on Windows
+ * PowerShell 5.1 and PowerShell 7 (test/pwsh-check.ps1 holds it to 5.1 syntax).
  */
 export function windowsScript(role: DocumentRole): string {
-  const observe = readScript('./windows/observe.ps1').trimEnd();
+  const common = readScript('./windows/common.ps1').trimEnd();
   // Replacer functions: PowerShell text is full of `$'` and `$&`, which a replacement string would expand.
   return readScript(`./windows/${role}.ps1`)
     .replace('# @@CATALOG@@', () => catalogPowerShell())
-    .replace('# @@OBSERVE@@', () => observe);
+    .replace('# @@COMMON@@', () => common);
 }
 
 function windowsStep(role: DocumentRole, timeoutSeconds: number): SsmDocumentStep {

@@ -3,20 +3,19 @@
  * documents from a model of what `shared/documents/linux/*.sh` print and do, with no processes, no
  * namespaces and no files, cheap enough for 10,000 hosts on a 2-core machine.
  *
- * What is modelled, line for line with the scripts:
- * - probe: `ktr-probe v1`; `host error=missing-parameters` for agents that pass no `SSM_*` variables;
- *   `host openssl=… now=…`; stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a
- *   sealing key kept per RunId and its public SPKI printed as `key spki=…`; one `comp NAME token=… reg=…
- *   running=…` line per installed component (token = header.payload, `none` or `unreadable`; reg = age of
- *   a waiting regular registration file, or `absent`); `end`.
- * - push: `ktr-push v1`; missing parameters; `host result=too-late` past `NotAfter`;
- *   `host result=no-delivery` without an entry for `AWS_SSM_INSTANCE_ID`; per-component `push=failed
- *   reason=openssl-missing|key-missing|key-expired|unseal-failed|unsealed-value-invalid` the way
- *   `fail_all` prints them; RSA-OAEP-SHA256 unseal with the host's key (removed afterwards, and on every
- *   way out); `registration_token.txt` written (0600, the config directory's owner) unless the config
- *   directory is read-only (`write-denied`) or the entry is not a regular file (`target-not-regular`,
- *   traps `dir` and `symlink`); the wait for consumption polled once a (host) second, `host waited=N`;
- *   `comp NAME push=written token=… reg=… running=…` or `push=failed reason=…`; `end`.
+ * The lines printed are the host line protocol, described once in shared/documents/README.md; this
+ * model prints the Linux scripts' lines in the scripts' order. What it models of the scripts' work:
+ * - both: `host error=missing-parameters` for an agent that passes no `SSM_*` variables.
+ * - probe: stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a sealing key kept
+ *   per RunId (never a `key error=`); `unseal=0` and no key on an `opensslMissing` host; a `comp` line
+ *   per installed component.
+ * - push: refused past `NotAfter` or without an entry for `AWS_SSM_INSTANCE_ID`; the checks `fail_all`
+ *   makes before unsealing, in its order; RSA-OAEP-SHA256 unseal with the host's key (removed afterwards,
+ *   and on every way out); `registration_token.txt` written (0600, the config directory's owner) unless
+ *   the component is not installed (`config-missing`), its config directory is read-only
+ *   (`write-denied`) or the entry is not a regular file (`target-not-regular`, traps `dir` and
+ *   `symlink`); the wait for consumption polled once a (host) second. No other push reason is
+ *   modelled (`dir-unsafe`, `setpriv-missing`, `write-failed`, `target-replaced`).
  *
  * Simulation shortcuts (say so wherever a figure depends on them):
  * - Sealing keys come from a pool of {@link KEY_POOL_SIZE} RSA-2048 key pairs generated once per fleet and
@@ -311,7 +310,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     const cost = timing.ms('probeRun') + (create ? timing.ms('keygen') : 0);
     if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
     const now = Date.now();
-    out.push(`host openssl=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
+    out.push(`host unseal=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
     removeStaleKeys(host, now);
     if (create) {
       const key = pool[(host.index + keyCounter++) % pool.length]!;

@@ -8,7 +8,7 @@ describe('parseProbeOutput', () => {
   it('reads host facts, the sealing key and each component', () => {
     const out = [
       'ktr-probe v1',
-      'host openssl=1 now=1800000000',
+      'host unseal=1 now=1800000000',
       `key spki=${SPKI}`,
       'comp agent token=aGVhZA.cGF5 reg=absent running=true',
       'comp guac token=none reg=12 running=false',
@@ -22,6 +22,7 @@ describe('parseProbeOutput', () => {
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     expect(parsed.value.hostEpochSeconds).toBe(1_800_000_000);
+    expect(parsed.value.canUnseal).toBe(true);
     expect(parsed.value.sealingKey).toEqual({ kind: 'ready', spkiDerBase64: SPKI });
     expect(parsed.value.components).toEqual([
       {
@@ -40,14 +41,24 @@ describe('parseProbeOutput', () => {
     ]);
   });
 
+  it('reads unseal=0 as a host that cannot unseal, and a host line without unseal= the same way', () => {
+    // Act
+    const cannot = parseProbeOutput('ktr-probe v1\nhost unseal=0 now=1\nend');
+    const silent = parseProbeOutput('ktr-probe v1\nhost now=1\nend');
+
+    // Assess
+    expect(cannot).toMatchObject({ ok: true, value: { canUnseal: false } });
+    expect(silent).toMatchObject({ ok: true, value: { canUnseal: false } });
+  });
+
   it.each([
     ['garbage', 'does not start'],
-    ['ktr-probe v1\nhost openssl=1 now=1', 'incomplete'],
+    ['ktr-probe v1\nhost unseal=1 now=1', 'incomplete'],
     [
-      'ktr-probe v1\nhost openssl=1 now=1\ncomp mystery token=none reg=absent running=true\nend',
+      'ktr-probe v1\nhost unseal=1 now=1\ncomp mystery token=none reg=absent running=true\nend',
       'unknown component',
     ],
-    ['ktr-probe v1\nhost openssl=1 now=1\ncomp agent token=a.b.c reg=absent running=true\nend', 'bad token'],
+    ['ktr-probe v1\nhost unseal=1 now=1\ncomp agent token=a.b.c reg=absent running=true\nend', 'bad token'],
     ['ktr-probe v1\nrm -rf /\nend', 'expected key=value'],
     ['ktr-probe v1\ncomp agent token=none reg=absent running=true\nend', 'no host line'],
   ])('rejects %j with a problem mentioning "%s"', (out, problem) => {

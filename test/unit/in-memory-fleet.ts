@@ -1,8 +1,8 @@
 /**
  * An in-memory fleet behind the FleetApi, for unit tests of the reconcile loop without the
  * proving ground (as controller-runtime tests reconcilers with its fake client). Hosts
- * answer the documents in the scripts' own line protocol, from a small model; sealed
- * tokens are opened with real RSA keys.
+ * answer the documents in the scripts' own line protocol (shared/documents/README.md), from
+ * a small model; sealed tokens are opened with real RSA keys.
  */
 import { constants, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
 import type { DocumentRun, FleetApi, InvocationResult, ManagedNode } from '../../lambda/fleet-api.ts';
@@ -153,7 +153,7 @@ export class InMemoryFleet implements FleetApi {
   }
 
   #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
-    const lines = [`host openssl=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
+    const lines = [`host unseal=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
     if (parameters.KeyPair?.[0] === 'create' && host.canUnseal) {
       const { publicDer, privateKey } = pooledKey();
       host.key = privateKey;

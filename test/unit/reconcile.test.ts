@@ -152,6 +152,49 @@ describe('a full reconcile pass', () => {
   });
 });
 
+describe('hosts that cannot unseal a sealed token', () => {
+  it("sends them no token and says what each lacks in its own platform's terms", async () => {
+    // Prepare
+    const { fleet, deps, expired } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } }, { canUnseal: false });
+    fleet.add(ID(2), { windows: { token: expired() } }, { platform: 'Windows', canUnseal: false });
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(statusOf(report, ID(1), 'agent')).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/^openssl is not installed on the host/),
+    });
+    const windows = statusOf(report, ID(2), 'windows');
+    expect(windows).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/^\.NET on the host has no RSA-OAEP-SHA256/),
+    });
+    expect(windows?.reason).not.toContain('openssl');
+    expect(fleet.runs.map((r) => r.role)).toEqual(['probe']);
+  });
+
+  it('names .NET, not openssl, for a Windows host that lost the ability between observe and prepare', async () => {
+    // Prepare
+    const { fleet, deps, expired } = setup();
+    const host = fleet.add(ID(1), { windows: { token: expired() } }, { platform: 'Windows' });
+    const original = fleet.runDocument.bind(fleet);
+    fleet.runDocument = async (r) => {
+      if (r.parametersFor([ID(1)]).KeyPair?.[0] === 'create') host.canUnseal = false;
+      return original(r);
+    };
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(statusOf(report, ID(1), 'windows')?.reason).toMatch(/^\.NET on the host has no RSA-OAEP-SHA256/);
+    expect(fleet.runs.filter((r) => r.role === 'push')).toEqual([]);
+  });
+});
+
 describe('hosts that cannot be asked', () => {
   it('lists an offline host as unreachable without sending it anything', async () => {
     const { fleet, deps } = setup();

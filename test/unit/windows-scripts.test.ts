@@ -403,10 +403,10 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
 
       // Assess
       expect(probe.stdout).toMatch(
-        /^ktr-probe v1\nhost openssl=1 now=\d+\ncomp windows token=[\w-]+\.[\w-]+ reg=absent running=true\nend\n$/,
+        /^ktr-probe v1\nhost unseal=1 now=\d+\ncomp windows token=[\w-]+\.[\w-]+ reg=absent running=true\nend\n$/,
       );
       expect(trailingBackslash.stdout).toContain('comp windows token=');
-      expect(otherDrive.stdout).toMatch(/^ktr-probe v1\nhost openssl=1 now=\d+\nend\n$/);
+      expect(otherDrive.stdout).toMatch(/^ktr-probe v1\nhost unseal=1 now=\d+\nend\n$/);
       expect(push.stdout).toBe('ktr-push v1\nhost result=no-delivery\nend\n');
       expect(existsSync(stateDir(g))).toBe(false);
       expect(g.fleet.standInCalls(HOST).map((c) => c.command)).toEqual(['Get-Service', 'Get-Service']);

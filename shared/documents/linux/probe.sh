@@ -2,8 +2,9 @@
 # The SSM agent runs this file with sh (dash on Debian/Ubuntu) and ignores the shebang.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # Observes each installed Kasm component; with KeyPair=create also makes the sealing key.
+# Answers in the host line protocol (shared/documents/README.md).
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 set -u
 umask 077
 
@@ -15,13 +16,14 @@ if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_KeyPa
   exit 1
 fi
 ROOT="$SSM_InstallRoot"
-if command -v openssl >/dev/null 2>&1; then has_openssl=1; else has_openssl=0; fi
-echo "host openssl=$has_openssl now=$(date +%s)"
+# This host can unseal a sealed token when it has openssl (the push unseals with it).
+if command -v openssl >/dev/null 2>&1; then can_unseal=1; else can_unseal=0; fi
+echo "host unseal=$can_unseal now=$(date +%s)"
 
 # Sealing keys of runs that ended without pushing are useless: remove them (and any an earlier
 # version left on persistent disk).
 remove_stale_keys
-if [ "$SSM_KeyPair" = create ] && [ "$has_openssl" = 1 ]; then
+if [ "$SSM_KeyPair" = create ] && [ "$can_unseal" = 1 ]; then
   key="$STATE_DIR/seal-$SSM_RunId.key"
   if ! state_dir_ready; then
     echo 'key error=state-dir-unsafe'

@@ -2,8 +2,9 @@
 # The SSM agent runs this file with sh (dash on Debian/Ubuntu) and ignores the shebang.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 # Unseals the registration token, writes it next to each named config, waits for consumption.
+# Answers in the host line protocol (shared/documents/README.md).
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 set -u
 umask 077
 

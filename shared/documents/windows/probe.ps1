@@ -1,7 +1,7 @@
 # Observes each installed Kasm Windows component; with KeyPair=create also makes the sealing key.
-# Prints the same line protocol as the Linux probe (shared/host-report.ts parses it).
+# Answers in the host line protocol, as the Linux probe does (shared/documents/README.md).
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 $KeyTtlSeconds = 900
@@ -87,9 +87,9 @@ $installDir = Get-KtrInstallDir
 $serviceName = Get-KtrServiceName
 $stateDir = Get-KtrStateDir
 $runId = [string]$env:SSM_RunId
-# "openssl=1" is the protocol's "this host can unseal"; on Windows .NET does the unsealing.
+# This host can unseal a sealed token when its .NET has RSA-OAEP-SHA256 (the push unseals with it).
 $canUnseal = Test-KtrUnsealSupport
-Write-KtrLine ('host openssl={0} now={1}' -f $canUnseal, (Get-KtrNow))
+Write-KtrLine ('host unseal={0} now={1}' -f $canUnseal, (Get-KtrNow))
 
 # Sealing keys of runs that ended without pushing are useless: remove them. A state directory that is
 # a reparse point or belongs to someone else is never looked into.

@@ -2,8 +2,9 @@
 # Windows agent reads the file only when its service starts, so when the file is still waiting after
 # about one heartbeat (half of WaitSeconds; the function's default wait is two heartbeats plus 5 s) the
 # running service is restarted once. A stopped service is left stopped. Never prints the token.
+# Answers in the host line protocol, as the Linux push does (shared/documents/README.md).
 # @@CATALOG@@
-# @@OBSERVE@@
+# @@COMMON@@
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 

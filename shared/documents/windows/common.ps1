@@ -1,4 +1,5 @@
-# Functions shared by the Windows probe and push. They read a component's state, never a secret.
+# Functions common to the Windows probe and push documents, spliced into both by ssm-documents.ts.
+# They read a component's state, never a secret.
 # Everything here runs unchanged on Windows PowerShell 5.1 (Server 2016 and later, .NET Framework 4.6.2+)
 # and on PowerShell 7: no syntax newer than 5.1, .NET for files and crypto, explicit encodings, ASCII text.
 

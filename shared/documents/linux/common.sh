@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Functions shared by the probe and the push: read a component's state, never a secret.
-# Bash 4.2 (Amazon Linux 2, RHEL 7) runs these: test/bash42-check.sh holds them to it.
+# Functions common to the probe and the push documents, spliced into both by ssm-documents.ts:
+# they read a component's state, never a secret.
+# Bash 4.2 (Amazon Linux 2, RHEL 7) runs these: test/bash42-check.ts holds them to it.
 #
 # Kasm's config directories may belong to the unprivileged account Kasm runs as, who can swap any
 # entry in them for a symlink at any moment. So nothing here reads, writes, chowns or chmods a file
