@@ -19,23 +19,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { awsTimingFor } from './aws-timing.ts';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
 import { findPwsh, pwshMissingReason } from './hosts/pwsh.ts';
+import type { SimulatedHost } from './hosts/simulated-host.ts';
 import { type WindowsAclView, WindowsHost } from './hosts/windows-host.ts';
 import { type StandInCall, StandInServer } from './hosts/windows-stand-ins.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
-import {
-  COMPONENTS,
-  type ComponentName,
-  isLinuxComponent,
-  LINUX_COMPONENTS,
-  REGISTRATION_FILE,
-} from './kasm/catalog.ts';
+import { COMPONENTS, type ComponentName, LINUX_COMPONENTS, REGISTRATION_FILE } from './kasm/catalog.ts';
 import { SimulatedComponent } from './kasm/component.ts';
 import { stringAt, writeConfigValue } from './kasm/config-file.ts';
 import type { HostScenario, Scenario, TokenState } from './scenario.ts';
@@ -138,8 +133,7 @@ export interface Fleet extends SimulatedFleet {
 interface HostEntry {
   readonly scenario: HostScenario;
   readonly index: number;
-  readonly linux?: LinuxHost;
-  readonly windows?: WindowsHost;
+  readonly host: SimulatedHost;
   online: boolean;
   /** EC2 state now: a `startsAfterSeconds` host goes from stopped to running on its own. */
   state: InstanceState;
@@ -196,75 +190,79 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     }
   };
 
+  /** The one place that chooses a host's class by its platform. */
+  const createHost = async (h: HostScenario, index: number, root: string): Promise<SimulatedHost> => {
+    if (h.platform === 'Linux') {
+      const host = new LinuxHost({
+        id: h.id,
+        root,
+        fleetRoot: rootDir,
+        layers,
+        limiter,
+        opensslMissing: h.opensslMissing,
+        owner,
+        ipAddress: ipAddress(index),
+        apiHost: api.host,
+        apiPort: api.port,
+      });
+      const setups = [];
+      for (const name of LINUX_COMPONENTS) {
+        const c = h.components[name];
+        if (!c) continue;
+        const componentId = randomUUID();
+        setups.push({
+          name,
+          token: await tokenFor(name, c.token, componentId),
+          componentId,
+          running: c.running,
+          readOnly: c.readOnly,
+          ...(c.trap ? { trap: c.trap } : {}),
+        });
+      }
+      await host.create(setups);
+      return host;
+    }
+    if (!standIns) {
+      standIns = new StandInServer();
+      await standIns.start();
+      if (!findPwsh()) {
+        const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
+        process.stderr.write(
+          `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
+        );
+      }
+    }
+    const host = new WindowsHost({
+      id: h.id,
+      root,
+      limiter,
+      standIns,
+      pwshHome: join(rootDir, 'pwsh-home'),
+      computerName: computerName(h, index),
+      onServiceRestart: async () => {
+        await loops.get(`${h.id}/windows`)?.restart();
+      },
+    });
+    const c = h.components.windows;
+    const componentId = randomUUID();
+    await host.create(
+      c && {
+        token: await tokenFor('windows', c.token, componentId),
+        componentId,
+        running: c.running,
+        readOnly: c.readOnly,
+      },
+      api,
+    );
+    return host;
+  };
+
   const hosts = new Map<string, HostEntry>();
   try {
     for (const [index, h] of scenario.hosts.entries()) {
       const root = join(rootDir, 'hosts', h.id);
       await mkdir(root, { recursive: true });
-      if (h.platform === 'Linux') {
-        const host = new LinuxHost({
-          id: h.id,
-          root,
-          fleetRoot: rootDir,
-          layers,
-          limiter,
-          opensslMissing: h.opensslMissing,
-          owner,
-          ipAddress: ipAddress(index),
-          apiHost: api.host,
-          apiPort: api.port,
-        });
-        const setups = [];
-        for (const name of LINUX_COMPONENTS) {
-          const c = h.components[name];
-          if (!c) continue;
-          const componentId = randomUUID();
-          setups.push({
-            name,
-            token: await tokenFor(name, c.token, componentId),
-            componentId,
-            running: c.running,
-            readOnly: c.readOnly,
-            ...(c.trap ? { trap: c.trap } : {}),
-          });
-        }
-        await host.create(setups);
-        hosts.set(h.id, { scenario: h, index, linux: host, ...initialTiming(h) });
-      } else {
-        if (!standIns) {
-          standIns = new StandInServer();
-          await standIns.start();
-          if (!findPwsh()) {
-            const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
-            process.stderr.write(
-              `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
-            );
-          }
-        }
-        const host = new WindowsHost({
-          id: h.id,
-          root,
-          limiter,
-          standIns,
-          pwshHome: join(rootDir, 'pwsh-home'),
-          computerName: computerName(h, index),
-          onServiceRestart: async () => {
-            await loops.get(`${h.id}/windows`)?.restart();
-          },
-        });
-        const c = h.components.windows;
-        const componentId = randomUUID();
-        await host.create(
-          c && {
-            token: await tokenFor('windows', c.token, componentId),
-            componentId,
-            running: c.running,
-            readOnly: c.readOnly,
-          },
-          api,
-        );
-        hosts.set(h.id, { scenario: h, index, windows: host, ...initialTiming(h) });
-      }
+      hosts.set(h.id, { scenario: h, index, host: await createHost(h, index, root), ...initialTiming(h) });
     }
   } catch (error) {
     await standIns?.close();
@@ -291,14 +289,13 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     return e;
   };
 
-  const installed = (e: HostEntry): ComponentName[] =>
-    e.linux ? e.linux.installed() : e.windows?.isInstalled() ? ['windows'] : [];
+  const configPath = (id: string, component: ComponentName): string => entry(id).host.configPath(component);
 
-  const configPath = (id: string, component: ComponentName): string => {
-    const e = entry(id);
-    if (e.linux && isLinuxComponent(component)) return e.linux.configPath(component);
-    if (e.windows && component === 'windows') return e.windows.configPath();
-    throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+  /** The Windows-only operations (stand-ins, ACLs) are an error on any other host. */
+  const windowsHost = (id: string): WindowsHost => {
+    const { host } = entry(id);
+    if (!(host instanceof WindowsHost)) throw new Error(`${id} is not a Windows host`);
+    return host;
   };
 
   const registrationFilePath = (id: string, component: ComponentName): string =>
@@ -313,44 +310,16 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     }
   };
 
-  const startLoops = (e: HostEntry): void => {
-    const windows = e.windows;
-    if (windows?.isInstalled()) {
-      const key = `${windows.id}/windows`;
-      if (loops.has(key)) return;
-      const component = new SimulatedComponent({
-        hostId: windows.id,
-        name: 'windows',
-        configPath: windows.configPath(),
-        logPath: windows.logPath(),
-        apiUrl: kasm.url,
-        ca: kasm.ca,
-        heartbeatSeconds: hb,
-        tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
-        readOnly: windows.isReadOnly(),
-        isRunning: () => windows.isRunning(),
-        readsRegistrationFile: 'on-start',
-        hostRegistrationFile: `${windows.hostPath(windows.installDir())}\\${REGISTRATION_FILE}`,
-      });
-      loops.set(key, component);
-      component.start();
-    }
-    const host = e.linux;
-    if (!host) return;
+  const startLoops = ({ host }: HostEntry): void => {
     for (const name of host.installed()) {
       const key = `${host.id}/${name}`;
       if (loops.has(key)) continue;
       const component = new SimulatedComponent({
-        hostId: host.id,
-        name,
-        configPath: host.configPath(name),
-        logPath: host.logPath(name),
+        ...host.componentOptions(name),
         apiUrl: kasm.url,
         ca: kasm.ca,
         heartbeatSeconds: hb,
         tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
-        readOnly: host.isReadOnly(name),
-        isRunning: () => host.isRunning(name),
       });
       loops.set(key, component);
       component.start();
@@ -392,8 +361,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const e = entry(run.instanceId);
       if (stopping) throw new Error('The simulated fleet is stopped');
       if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
-      if (e.linux) return e.linux.runStep(run);
-      return e.windows!.runStep(run);
+      return e.host.runStep(run);
     },
 
     start(): void {
@@ -426,7 +394,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         timers.clear();
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
-        await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll() ?? e.windows?.abortAll()));
+        await Promise.all([...hosts.values()].map((e) => e.host.abortAll()));
         await standIns?.close();
         if (!options.keepFiles) {
           if (createdRoot) await rm(rootDir, { recursive: true, force: true });
@@ -443,7 +411,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const state: FleetState = {};
       for (const e of hosts.values()) {
         const components: Record<string, ComponentState> = {};
-        for (const name of installed(e)) {
+        for (const name of e.host.installed()) {
           const token = readToken(e.scenario.id, name);
           const tokenValid = token !== undefined && kasm.checkToken(token).valid;
           let mode: number | undefined;
@@ -453,10 +421,9 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           } catch {
             mode = undefined;
           }
-          const acl = mode !== undefined && e.windows ? e.windows.aclOf(file)?.sddl : undefined;
-          const linux = e.linux && isLinuxComponent(name) ? e.linux : undefined;
-          const canary =
-            linux && isLinuxComponent(name) && linux.trapOf(name) ? { canary: linux.canaryState(name) } : {};
+          const acl = mode !== undefined ? e.host.fileAcl(file) : undefined;
+          const trapped = e.host.canary(name);
+          const canary = trapped ? { canary: trapped } : {};
           components[name] =
             mode === undefined
               ? { tokenValid, registrationFile: 'absent', ...canary }
@@ -473,16 +440,14 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return state;
     },
 
-    hostRoot: (id) => entry(id).linux?.root ?? entry(id).windows!.root,
+    hostRoot: (id) => entry(id).host.root,
 
     strayTokenFiles(token) {
       const stray: Record<string, string[]> = {};
       for (const e of hosts.values()) {
-        const keep = new Set(installed(e).map((name) => registrationFilePath(e.scenario.id, name)));
-        const root = e.linux?.root ?? e.windows!.root;
-        const found = filesHolding(root, token, keep).map((path) =>
-          e.windows ? (e.windows.hostPath(path) ?? path) : `/${relative(root, path)}`,
-        );
+        const { host } = e;
+        const keep = new Set(host.installed().map((name) => registrationFilePath(e.scenario.id, name)));
+        const found = filesHolding(host.root, token, keep).map((path) => host.hostPath(path) ?? path);
         if (found.length > 0) stray[e.scenario.id] = found;
       }
       return stray;
@@ -520,11 +485,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     readLog(id, component) {
-      const e = entry(id);
-      let path: string;
-      if (e.linux && isLinuxComponent(component)) path = e.linux.logPath(component);
-      else if (e.windows && component === 'windows') path = e.windows.logPath();
-      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+      const path = entry(id).host.logPath(component);
       try {
         return readFileSync(path, 'utf8');
       } catch {
@@ -557,29 +518,12 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     setRunning(id, component, running) {
-      const e = entry(id);
-      if (e.linux && isLinuxComponent(component)) e.linux.setRunning(component, running);
-      else if (e.windows && component === 'windows') e.windows.setRunning(running);
-      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+      entry(id).host.setRunning(component, running);
     },
 
-    standInCalls(id) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      return [...host.standInCalls];
-    },
-
-    setWindowsOwner(id, path, sid) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      host.setOwner(path, sid);
-    },
-
-    windowsAcl(id, path) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      return host.aclOf(path);
-    },
+    standInCalls: (id) => [...windowsHost(id).standInCalls],
+    setWindowsOwner: (id, path, sid) => windowsHost(id).setOwner(path, sid),
+    windowsAcl: (id, path) => windowsHost(id).aclOf(path),
 
     component: (id, component) => loops.get(`${id}/${component}`),
 
