@@ -55,7 +55,7 @@ import {
   type LinuxComponentName,
   REGISTRATION_FILE,
 } from './kasm/catalog.ts';
-import { refreshMarginSeconds } from './kasm/component.ts';
+import { refreshMarginSeconds } from './kasm/component-rules.ts';
 import type { HostScenario, Scenario, TokenState, Trap } from './scenario.ts';
 import type { InstanceState, SimulatedNode, StepResult, StepRun } from './types.ts';
 
@@ -199,7 +199,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     c.exp = expOf(c.token);
   };
 
-  /** Plays the component's heartbeats up to `nowMs` (kasm/component.ts, `beat`, step by step). */
+  /** Plays the component's heartbeats up to `nowMs` (kasm/component-rules.ts, `beat`, step by step). */
   const advance = (host: ModelHost, c: ModelComponent, nowMs = Date.now()): void => {
     if (!host.active) return;
     const lastAtOrBefore = (t: number) => c.lastBeat + Math.floor((t - c.lastBeat) / hbMs) * hbMs;
