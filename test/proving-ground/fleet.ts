@@ -22,6 +22,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { awsTimingFor } from './aws-timing.ts';
+import {
+  agentCheckInSeconds,
+  computerName,
+  FleetTimers,
+  hostById,
+  ipAddress,
+  octal,
+} from './fleet-common.ts';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
@@ -35,13 +43,6 @@ import { SimulatedComponent } from './kasm/component.ts';
 import { stringAt, writeConfigValue } from './kasm/config-file.ts';
 import type { HostScenario, Scenario, TokenState } from './scenario.ts';
 import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
-
-/**
- * Seconds from an instance reaching `running` to its SSM Agent checking in (PingStatus Online). Real
- * agents take some tens of seconds after boot (test/proving-ground/README.md); the proving ground keeps it
- * short but non-zero so a product that does not wait for check-in is caught.
- */
-export const AGENT_CHECK_IN_SECONDS = 3;
 
 export interface FleetOptions {
   readonly kasm: KasmAdminApi;
@@ -156,10 +157,8 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   const apiUrl = new URL(kasm.url);
   const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
   const hb = scenario.kasm.heartbeatSeconds;
-  // With awsTiming, boot to check-in takes 30-60 real seconds (aws-timing.ts), compressed.
   const timing = awsTimingFor(scenario);
-  const checkInSeconds = (): number =>
-    timing.enabled ? timing.ms('agentCheckIn') / 1000 : AGENT_CHECK_IN_SECONDS;
+  const checkInSeconds = (): number => agentCheckInSeconds(timing);
   let standIns: StandInServer | undefined;
   const loops = new Map<string, SimulatedComponent>();
 
@@ -272,22 +271,11 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
   let started = false;
   let stopping: Promise<void> | undefined;
-  const timers = new Set<NodeJS.Timeout>();
-  const after = (seconds: number, action: () => void): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!stopping) action();
-    }, seconds * 1000);
-    timers.add(timer);
-  };
+  const timers = new FleetTimers();
   /** Components run only on a powered (`running`) host that is not switched off (`online`). */
   const runs = (e: HostEntry): boolean => e.online && e.state === 'running';
 
-  const entry = (id: string): HostEntry => {
-    const e = hosts.get(id);
-    if (!e) throw new Error(`No simulated host ${id}`);
-    return e;
-  };
+  const entry = (id: string): HostEntry => hostById(hosts, id);
 
   const configPath = (id: string, component: ComponentName): string => entry(id).host.configPath(component);
 
@@ -371,17 +359,17 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         if (runs(e)) startLoops(e);
         const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
         if (startsAfterSeconds !== undefined) {
-          after(startsAfterSeconds, () => {
+          timers.after(startsAfterSeconds, () => {
             e.state = 'running';
             if (runs(e)) startLoops(e);
-            after(checkInSeconds(), () => {
+            timers.after(checkInSeconds(), () => {
               e.agentCheckedIn = true;
             });
           });
         }
         if (goesOfflineAfterSeconds !== undefined) {
           // Only the agent drops: the host and its components keep running.
-          after(goesOfflineAfterSeconds, () => {
+          timers.after(goesOfflineAfterSeconds, () => {
             e.agentLostAt = new Date();
           });
         }
@@ -390,8 +378,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
     stop(): Promise<void> {
       stopping ??= (async () => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
+        timers.stop();
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
         await Promise.all([...hosts.values()].map((e) => e.host.abortAll()));
@@ -472,7 +459,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         return;
       }
       if (started && !stopping && runs(e)) startLoops(e);
-      after(checkInSeconds(), () => {
+      timers.after(checkInSeconds(), () => {
         e.agentCheckedIn = true;
       });
     },
@@ -574,20 +561,4 @@ function filesHolding(root: string, token: string, keep: ReadonlySet<string>): s
   };
   walk(root);
   return found.sort();
-}
-
-function octal(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-}
-
-function ipAddress(index: number): string {
-  return `10.0.${1 + Math.floor(index / 200)}.${10 + (index % 200)}`;
-}
-
-function computerName(host: HostScenario, index: number): string {
-  if (host.platform === 'Windows') {
-    return `EC2AMAZ-${host.id.slice(-7).toUpperCase()}`;
-  }
-  if (host.id.startsWith('mi-')) return `kasm-onprem-${index + 1}`;
-  return `ip-${ipAddress(index).replaceAll('.', '-')}.ec2.internal`;
 }
