@@ -1,7 +1,7 @@
 /**
  * The tests `npm run mutate` runs against each mutant: the fast unit tests only. The
- * PowerShell ones (windows-scripts, windows-agent) start pwsh or a proving ground and take a
- * minute between them; mutants they alone would kill show up as survivors and are listed.
+ * PowerShell one (windows-scripts) starts pwsh and a proving ground and takes a minute;
+ * mutants it alone would kill show up as survivors and are listed.
  *
  * `npm run mutate:shared` (MUTATE_SCOPE=shared) also leaves out the two tests of the
  * reconcile loop (reconcile, command-runner): they exercise lambda/ with real polling, take
@@ -12,7 +12,7 @@
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config.ts';
 
-const slow = ['test/unit/windows-scripts.test.ts', 'test/unit/windows-agent.test.ts'];
+const slow = ['test/unit/windows-scripts.test.ts'];
 const loop = ['test/unit/reconcile.test.ts', 'test/unit/command-runner.test.ts'];
 
 export default defineConfig({
