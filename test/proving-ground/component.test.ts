@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { kasmTime, refreshMarginSeconds } from './kasm/component.ts';
+import { kasmTime } from './kasm/component-log.ts';
+import { refreshMarginSeconds } from './kasm/component-rules.ts';
 import type { TokenState } from './scenario.ts';
 import { type Ground, payloadOf, REGISTRATION_TOKEN, startGround, waitFor } from './testing.ts';
 

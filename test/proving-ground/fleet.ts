@@ -19,34 +19,30 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type Dirent, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { awsTimingFor } from './aws-timing.ts';
+import {
+  agentCheckInSeconds,
+  computerName,
+  FleetTimers,
+  hostById,
+  ipAddress,
+  octal,
+} from './fleet-common.ts';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
 import { findPwsh, pwshMissingReason } from './hosts/pwsh.ts';
+import type { SimulatedHost } from './hosts/simulated-host.ts';
 import { type WindowsAclView, WindowsHost } from './hosts/windows-host.ts';
 import { type StandInCall, StandInServer } from './hosts/windows-stand-ins.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
-import {
-  COMPONENTS,
-  type ComponentName,
-  isLinuxComponent,
-  LINUX_COMPONENTS,
-  REGISTRATION_FILE,
-} from './kasm/catalog.ts';
+import { COMPONENTS, type ComponentName, LINUX_COMPONENTS, REGISTRATION_FILE } from './kasm/catalog.ts';
 import { SimulatedComponent } from './kasm/component.ts';
 import { stringAt, writeConfigValue } from './kasm/config-file.ts';
 import type { HostScenario, Scenario, TokenState } from './scenario.ts';
 import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
-
-/**
- * Seconds from an instance reaching `running` to its SSM Agent checking in (PingStatus Online). Real
- * agents take some tens of seconds after boot (test/proving-ground/README.md); the proving ground keeps it
- * short but non-zero so a product that does not wait for check-in is caught.
- */
-export const AGENT_CHECK_IN_SECONDS = 3;
 
 export interface FleetOptions {
   readonly kasm: KasmAdminApi;
@@ -138,8 +134,7 @@ export interface Fleet extends SimulatedFleet {
 interface HostEntry {
   readonly scenario: HostScenario;
   readonly index: number;
-  readonly linux?: LinuxHost;
-  readonly windows?: WindowsHost;
+  readonly host: SimulatedHost;
   online: boolean;
   /** EC2 state now: a `startsAfterSeconds` host goes from stopped to running on its own. */
   state: InstanceState;
@@ -162,10 +157,8 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   const apiUrl = new URL(kasm.url);
   const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
   const hb = scenario.kasm.heartbeatSeconds;
-  // With awsTiming, boot to check-in takes 30-60 real seconds (aws-timing.ts), compressed.
   const timing = awsTimingFor(scenario);
-  const checkInSeconds = (): number =>
-    timing.enabled ? timing.ms('agentCheckIn') / 1000 : AGENT_CHECK_IN_SECONDS;
+  const checkInSeconds = (): number => agentCheckInSeconds(timing);
   let standIns: StandInServer | undefined;
   const loops = new Map<string, SimulatedComponent>();
 
@@ -196,75 +189,79 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     }
   };
 
+  /** The one place that chooses a host's class by its platform. */
+  const createHost = async (h: HostScenario, index: number, root: string): Promise<SimulatedHost> => {
+    if (h.platform === 'Linux') {
+      const host = new LinuxHost({
+        id: h.id,
+        root,
+        fleetRoot: rootDir,
+        layers,
+        limiter,
+        opensslMissing: h.opensslMissing,
+        owner,
+        ipAddress: ipAddress(index),
+        apiHost: api.host,
+        apiPort: api.port,
+      });
+      const setups = [];
+      for (const name of LINUX_COMPONENTS) {
+        const c = h.components[name];
+        if (!c) continue;
+        const componentId = randomUUID();
+        setups.push({
+          name,
+          token: await tokenFor(name, c.token, componentId),
+          componentId,
+          running: c.running,
+          readOnly: c.readOnly,
+          ...(c.trap ? { trap: c.trap } : {}),
+        });
+      }
+      await host.create(setups);
+      return host;
+    }
+    if (!standIns) {
+      standIns = new StandInServer();
+      await standIns.start();
+      if (!findPwsh()) {
+        const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
+        process.stderr.write(
+          `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
+        );
+      }
+    }
+    const host = new WindowsHost({
+      id: h.id,
+      root,
+      limiter,
+      standIns,
+      pwshHome: join(rootDir, 'pwsh-home'),
+      computerName: computerName(h, index),
+      onServiceRestart: async () => {
+        await loops.get(`${h.id}/windows`)?.restart();
+      },
+    });
+    const c = h.components.windows;
+    const componentId = randomUUID();
+    await host.create(
+      c && {
+        token: await tokenFor('windows', c.token, componentId),
+        componentId,
+        running: c.running,
+        readOnly: c.readOnly,
+      },
+      api,
+    );
+    return host;
+  };
+
   const hosts = new Map<string, HostEntry>();
   try {
     for (const [index, h] of scenario.hosts.entries()) {
       const root = join(rootDir, 'hosts', h.id);
       await mkdir(root, { recursive: true });
-      if (h.platform === 'Linux') {
-        const host = new LinuxHost({
-          id: h.id,
-          root,
-          fleetRoot: rootDir,
-          layers,
-          limiter,
-          opensslMissing: h.opensslMissing,
-          owner,
-          ipAddress: ipAddress(index),
-          apiHost: api.host,
-          apiPort: api.port,
-        });
-        const setups = [];
-        for (const name of LINUX_COMPONENTS) {
-          const c = h.components[name];
-          if (!c) continue;
-          const componentId = randomUUID();
-          setups.push({
-            name,
-            token: await tokenFor(name, c.token, componentId),
-            componentId,
-            running: c.running,
-            readOnly: c.readOnly,
-            ...(c.trap ? { trap: c.trap } : {}),
-          });
-        }
-        await host.create(setups);
-        hosts.set(h.id, { scenario: h, index, linux: host, ...initialTiming(h) });
-      } else {
-        if (!standIns) {
-          standIns = new StandInServer();
-          await standIns.start();
-          if (!findPwsh()) {
-            const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
-            process.stderr.write(
-              `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
-            );
-          }
-        }
-        const host = new WindowsHost({
-          id: h.id,
-          root,
-          limiter,
-          standIns,
-          pwshHome: join(rootDir, 'pwsh-home'),
-          computerName: computerName(h, index),
-          onServiceRestart: async () => {
-            await loops.get(`${h.id}/windows`)?.restart();
-          },
-        });
-        const c = h.components.windows;
-        const componentId = randomUUID();
-        await host.create(
-          c && {
-            token: await tokenFor('windows', c.token, componentId),
-            componentId,
-            running: c.running,
-            readOnly: c.readOnly,
-          },
-          api,
-        );
-        hosts.set(h.id, { scenario: h, index, windows: host, ...initialTiming(h) });
-      }
+      hosts.set(h.id, { scenario: h, index, host: await createHost(h, index, root), ...initialTiming(h) });
     }
   } catch (error) {
     await standIns?.close();
@@ -274,31 +271,19 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
   let started = false;
   let stopping: Promise<void> | undefined;
-  const timers = new Set<NodeJS.Timeout>();
-  const after = (seconds: number, action: () => void): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!stopping) action();
-    }, seconds * 1000);
-    timers.add(timer);
-  };
+  const timers = new FleetTimers();
   /** Components run only on a powered (`running`) host that is not switched off (`online`). */
   const runs = (e: HostEntry): boolean => e.online && e.state === 'running';
 
-  const entry = (id: string): HostEntry => {
-    const e = hosts.get(id);
-    if (!e) throw new Error(`No simulated host ${id}`);
-    return e;
-  };
+  const entry = (id: string): HostEntry => hostById(hosts, id);
 
-  const installed = (e: HostEntry): ComponentName[] =>
-    e.linux ? e.linux.installed() : e.windows?.isInstalled() ? ['windows'] : [];
+  const configPath = (id: string, component: ComponentName): string => entry(id).host.configPath(component);
 
-  const configPath = (id: string, component: ComponentName): string => {
-    const e = entry(id);
-    if (e.linux && isLinuxComponent(component)) return e.linux.configPath(component);
-    if (e.windows && component === 'windows') return e.windows.configPath();
-    throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+  /** The Windows-only operations (stand-ins, ACLs) are an error on any other host. */
+  const windowsHost = (id: string): WindowsHost => {
+    const { host } = entry(id);
+    if (!(host instanceof WindowsHost)) throw new Error(`${id} is not a Windows host`);
+    return host;
   };
 
   const registrationFilePath = (id: string, component: ComponentName): string =>
@@ -313,44 +298,16 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     }
   };
 
-  const startLoops = (e: HostEntry): void => {
-    const windows = e.windows;
-    if (windows?.isInstalled()) {
-      const key = `${windows.id}/windows`;
-      if (loops.has(key)) return;
-      const component = new SimulatedComponent({
-        hostId: windows.id,
-        name: 'windows',
-        configPath: windows.configPath(),
-        logPath: windows.logPath(),
-        apiUrl: kasm.url,
-        ca: kasm.ca,
-        heartbeatSeconds: hb,
-        tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
-        readOnly: windows.isReadOnly(),
-        isRunning: () => windows.isRunning(),
-        readsRegistrationFile: 'on-start',
-        hostRegistrationFile: `${windows.hostPath(windows.installDir())}\\${REGISTRATION_FILE}`,
-      });
-      loops.set(key, component);
-      component.start();
-    }
-    const host = e.linux;
-    if (!host) return;
+  const startLoops = ({ host }: HostEntry): void => {
     for (const name of host.installed()) {
       const key = `${host.id}/${name}`;
       if (loops.has(key)) continue;
       const component = new SimulatedComponent({
-        hostId: host.id,
-        name,
-        configPath: host.configPath(name),
-        logPath: host.logPath(name),
+        ...host.componentOptions(name),
         apiUrl: kasm.url,
         ca: kasm.ca,
         heartbeatSeconds: hb,
         tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
-        readOnly: host.isReadOnly(name),
-        isRunning: () => host.isRunning(name),
       });
       loops.set(key, component);
       component.start();
@@ -392,8 +349,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const e = entry(run.instanceId);
       if (stopping) throw new Error('The simulated fleet is stopped');
       if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
-      if (e.linux) return e.linux.runStep(run);
-      return e.windows!.runStep(run);
+      return e.host.runStep(run);
     },
 
     start(): void {
@@ -403,17 +359,17 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         if (runs(e)) startLoops(e);
         const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
         if (startsAfterSeconds !== undefined) {
-          after(startsAfterSeconds, () => {
+          timers.after(startsAfterSeconds, () => {
             e.state = 'running';
             if (runs(e)) startLoops(e);
-            after(checkInSeconds(), () => {
+            timers.after(checkInSeconds(), () => {
               e.agentCheckedIn = true;
             });
           });
         }
         if (goesOfflineAfterSeconds !== undefined) {
           // Only the agent drops: the host and its components keep running.
-          after(goesOfflineAfterSeconds, () => {
+          timers.after(goesOfflineAfterSeconds, () => {
             e.agentLostAt = new Date();
           });
         }
@@ -422,11 +378,10 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
     stop(): Promise<void> {
       stopping ??= (async () => {
-        for (const t of timers) clearTimeout(t);
-        timers.clear();
+        timers.stop();
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
-        await Promise.all([...hosts.values()].map((e) => e.linux?.abortAll() ?? e.windows?.abortAll()));
+        await Promise.all([...hosts.values()].map((e) => e.host.abortAll()));
         await standIns?.close();
         if (!options.keepFiles) {
           if (createdRoot) await rm(rootDir, { recursive: true, force: true });
@@ -443,7 +398,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const state: FleetState = {};
       for (const e of hosts.values()) {
         const components: Record<string, ComponentState> = {};
-        for (const name of installed(e)) {
+        for (const name of e.host.installed()) {
           const token = readToken(e.scenario.id, name);
           const tokenValid = token !== undefined && kasm.checkToken(token).valid;
           let mode: number | undefined;
@@ -453,10 +408,9 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           } catch {
             mode = undefined;
           }
-          const acl = mode !== undefined && e.windows ? e.windows.aclOf(file)?.sddl : undefined;
-          const linux = e.linux && isLinuxComponent(name) ? e.linux : undefined;
-          const canary =
-            linux && isLinuxComponent(name) && linux.trapOf(name) ? { canary: linux.canaryState(name) } : {};
+          const acl = mode !== undefined ? e.host.fileAcl(file) : undefined;
+          const trapped = e.host.canary(name);
+          const canary = trapped ? { canary: trapped } : {};
           components[name] =
             mode === undefined
               ? { tokenValid, registrationFile: 'absent', ...canary }
@@ -473,16 +427,14 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return state;
     },
 
-    hostRoot: (id) => entry(id).linux?.root ?? entry(id).windows!.root,
+    hostRoot: (id) => entry(id).host.root,
 
     strayTokenFiles(token) {
       const stray: Record<string, string[]> = {};
       for (const e of hosts.values()) {
-        const keep = new Set(installed(e).map((name) => registrationFilePath(e.scenario.id, name)));
-        const root = e.linux?.root ?? e.windows!.root;
-        const found = filesHolding(root, token, keep).map((path) =>
-          e.windows ? (e.windows.hostPath(path) ?? path) : `/${relative(root, path)}`,
-        );
+        const { host } = e;
+        const keep = new Set(host.installed().map((name) => registrationFilePath(e.scenario.id, name)));
+        const found = filesHolding(host.root, token, keep).map((path) => host.hostPath(path) ?? path);
         if (found.length > 0) stray[e.scenario.id] = found;
       }
       return stray;
@@ -507,7 +459,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         return;
       }
       if (started && !stopping && runs(e)) startLoops(e);
-      after(checkInSeconds(), () => {
+      timers.after(checkInSeconds(), () => {
         e.agentCheckedIn = true;
       });
     },
@@ -520,11 +472,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     readLog(id, component) {
-      const e = entry(id);
-      let path: string;
-      if (e.linux && isLinuxComponent(component)) path = e.linux.logPath(component);
-      else if (e.windows && component === 'windows') path = e.windows.logPath();
-      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+      const path = entry(id).host.logPath(component);
       try {
         return readFileSync(path, 'utf8');
       } catch {
@@ -557,29 +505,12 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
 
     setRunning(id, component, running) {
-      const e = entry(id);
-      if (e.linux && isLinuxComponent(component)) e.linux.setRunning(component, running);
-      else if (e.windows && component === 'windows') e.windows.setRunning(running);
-      else throw new Error(`${component} does not exist on ${e.scenario.platform} host ${id}`);
+      entry(id).host.setRunning(component, running);
     },
 
-    standInCalls(id) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      return [...host.standInCalls];
-    },
-
-    setWindowsOwner(id, path, sid) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      host.setOwner(path, sid);
-    },
-
-    windowsAcl(id, path) {
-      const host = entry(id).windows;
-      if (!host) throw new Error(`${id} is not a Windows host`);
-      return host.aclOf(path);
-    },
+    standInCalls: (id) => [...windowsHost(id).standInCalls],
+    setWindowsOwner: (id, path, sid) => windowsHost(id).setOwner(path, sid),
+    windowsAcl: (id, path) => windowsHost(id).aclOf(path),
 
     component: (id, component) => loops.get(`${id}/${component}`),
 
@@ -630,20 +561,4 @@ function filesHolding(root: string, token: string, keep: ReadonlySet<string>): s
   };
   walk(root);
   return found.sort();
-}
-
-function octal(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-}
-
-function ipAddress(index: number): string {
-  return `10.0.${1 + Math.floor(index / 200)}.${10 + (index % 200)}`;
-}
-
-function computerName(host: HostScenario, index: number): string {
-  if (host.platform === 'Windows') {
-    return `EC2AMAZ-${host.id.slice(-7).toUpperCase()}`;
-  }
-  if (host.id.startsWith('mi-')) return `kasm-onprem-${index + 1}`;
-  return `ip-${ipAddress(index).replaceAll('.', '-')}.ec2.internal`;
 }

@@ -44,7 +44,15 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
-import { AGENT_CHECK_IN_SECONDS, type Fleet, type FleetOptions, type FleetState } from './fleet.ts';
+import type { Fleet, FleetOptions, FleetState } from './fleet.ts';
+import {
+  agentCheckInSeconds,
+  computerName,
+  FleetTimers,
+  hostById,
+  ipAddress,
+  octal,
+} from './fleet-common.ts';
 import {
   COMPONENTS,
   type ComponentName,
@@ -54,7 +62,7 @@ import {
   type LinuxComponentName,
   REGISTRATION_FILE,
 } from './kasm/catalog.ts';
-import { refreshMarginSeconds } from './kasm/component.ts';
+import { refreshMarginSeconds } from './kasm/component-rules.ts';
 import type { HostScenario, Scenario, TokenState, Trap } from './scenario.ts';
 import type { InstanceState, SimulatedNode, StepResult, StepRun } from './types.ts';
 
@@ -184,9 +192,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
         Name: `kasm-linux-${e.index + 1}`,
         ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
       },
-      computerName: e.scenario.id.startsWith('mi-')
-        ? `kasm-onprem-${e.index + 1}`
-        : `ip-${ipAddress(e.index).replaceAll('.', '-')}.ec2.internal`,
+      computerName: computerName(e.scenario, e.index),
       ipAddress: ipAddress(e.index),
     };
   }
@@ -198,7 +204,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     c.exp = expOf(c.token);
   };
 
-  /** Plays the component's heartbeats up to `nowMs` (kasm/component.ts, `beat`, step by step). */
+  /** Plays the component's heartbeats up to `nowMs` (kasm/component-rules.ts, `beat`, step by step). */
   const advance = (host: ModelHost, c: ModelComponent, nowMs = Date.now()): void => {
     if (!host.active) return;
     const lastAtOrBefore = (t: number) => c.lastBeat + Math.floor((t - c.lastBeat) / hbMs) * hbMs;
@@ -434,23 +440,11 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
 
   let started = false;
   let stopping = false;
-  const timers = new Set<NodeJS.Timeout>();
-  const after = (seconds: number, action: () => void): void => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      if (!stopping) action();
-    }, seconds * 1000);
-    timers.add(timer);
-  };
+  const timers = new FleetTimers();
   const runs = (e: ModelHost): boolean => e.online && e.state === 'running';
-  const checkInSeconds = (): number =>
-    timing.enabled ? timing.ms('agentCheckIn') / 1000 : AGENT_CHECK_IN_SECONDS;
+  const checkInSeconds = (): number => agentCheckInSeconds(timing);
 
-  const entry = (id: string): ModelHost => {
-    const e = hosts.get(id);
-    if (!e) throw new Error(`No simulated host ${id}`);
-    return e;
-  };
+  const entry = (id: string): ModelHost => hostById(hosts, id);
   const component = (id: string, name: ComponentName): ModelComponent => {
     const c = isLinuxComponent(name) ? entry(id).components.get(name) : undefined;
     if (!c) throw new Error(`${name} is not installed on modelled host ${id}`);
@@ -502,10 +496,10 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
         if (runs(e)) activate(e, true);
         const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
         if (startsAfterSeconds !== undefined) {
-          after(startsAfterSeconds, () => fleet.setState(e.scenario.id, 'running'));
+          timers.after(startsAfterSeconds, () => fleet.setState(e.scenario.id, 'running'));
         }
         if (goesOfflineAfterSeconds !== undefined) {
-          after(goesOfflineAfterSeconds, () => {
+          timers.after(goesOfflineAfterSeconds, () => {
             e.agentLostAt = new Date();
             changed(e);
           });
@@ -515,8 +509,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
 
     async stop() {
       stopping = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      timers.stop();
     },
 
     state(): FleetState {
@@ -564,7 +557,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       }
       changed(e);
       if (started && !stopping && runs(e)) activate(e, true);
-      after(checkInSeconds(), () => {
+      timers.after(checkInSeconds(), () => {
         e.agentCheckedIn = true;
         changed(e);
       });
@@ -663,12 +656,4 @@ async function keyPool(size: number): Promise<PoolKey[]> {
     });
   }
   return keys;
-}
-
-function octal(mode: number): string {
-  return `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-}
-
-function ipAddress(index: number): string {
-  return `10.0.${1 + Math.floor(index / 200)}.${10 + (index % 200)}`;
 }

@@ -20,7 +20,7 @@ export interface SimulatedNode {
   readonly ipAddress: string;
   /** Default `running`. Stopped and terminated nodes are not listed and cannot receive commands. */
   readonly state?: InstanceState;
-  /** SSM Agent version (default a current one, see `CURRENT_AGENT_VERSION` in aws/ssm.ts). */
+  /** SSM Agent version (default a current one, see `DEFAULT_AGENT_VERSION` in aws/ssm/agent.ts). */
   readonly agentVersion?: string;
   /** When the agent last answered (offline nodes); default long before the proving ground started. */
   readonly lastPingAt?: Date;

@@ -16,7 +16,7 @@ import { Ec2Error, Ec2Service } from './ec2.ts';
 import { isLambdaRequest, LambdaService } from './lambda.ts';
 import { LogsService } from './logs.ts';
 import { ACCOUNT_ID, SecretsService } from './secrets.ts';
-import { SsmService } from './ssm.ts';
+import { SsmService } from './ssm/index.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
 
 export { ACCOUNT_ID, secretArn } from './secrets.ts';

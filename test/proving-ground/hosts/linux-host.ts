@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { Document } from 'yaml';
 import {
   COMPONENTS,
+  type ComponentName,
+  isLinuxComponent,
   LINUX_INSTALL_ROOT,
   LINUX_INSTALL_VERSION,
   type LinuxComponentName,
@@ -17,6 +19,7 @@ import { dockerStandIn } from './docker-stand-in.ts';
 import { HostSteps, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH, type NamespaceLayers } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
+import { type HostedComponent, noSuchComponent, type SimulatedHost } from './simulated-host.ts';
 
 export interface Owner {
   readonly uid: number;
@@ -56,8 +59,9 @@ export interface LinuxHostOptions {
 
 /** Largest stdout / stderr kept per step. */
 
-export class LinuxHost {
+export class LinuxHost implements SimulatedHost {
   readonly id: string;
+  readonly platform = 'Linux';
   readonly root: string;
   private readonly options: LinuxHostOptions;
   private readonly components = new Map<
@@ -124,6 +128,10 @@ export class LinuxHost {
     return this.components.get(name)?.trap;
   }
 
+  canary(name: ComponentName): 'intact' | 'changed' | undefined {
+    return isLinuxComponent(name) && this.trapOf(name) ? this.canaryState(name) : undefined;
+  }
+
   /** `intact` while the canary has its known content, owner root and mode 0644; otherwise `changed`. */
   canaryState(name: LinuxComponentName): 'intact' | 'changed' {
     const path = join(this.root, this.hostCanaryPath(name));
@@ -185,8 +193,8 @@ export class LinuxHost {
   }
 
   /** The config file on disk for a component (whether or not installed). */
-  configPath(name: LinuxComponentName): string {
-    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, COMPONENTS[name].configFile);
+  configPath(name: ComponentName): string {
+    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, COMPONENTS[this.linux(name)].configFile);
   }
 
   /** The config file as the host sees it: `/opt/kasm/current/conf/app/...`. */
@@ -194,8 +202,30 @@ export class LinuxHost {
     return posix.join(LINUX_INSTALL_ROOT, COMPONENTS[name].configFile);
   }
 
-  logPath(name: LinuxComponentName): string {
-    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, 'log', `${name}.log`);
+  logPath(name: ComponentName): string {
+    return join(this.root, 'opt/kasm', LINUX_INSTALL_VERSION, 'log', `${this.linux(name)}.log`);
+  }
+
+  /** A path on disk as the host sees it: `<root>/opt/kasm/…` -> `/opt/kasm/…`. */
+  hostPath(path: string): string {
+    return `/${relative(this.root, path)}`;
+  }
+
+  /** Linux hosts model no ACLs. */
+  fileAcl(): undefined {
+    return undefined;
+  }
+
+  componentOptions(name: ComponentName): HostedComponent {
+    const linux = this.linux(name);
+    return {
+      hostId: this.id,
+      name: linux,
+      configPath: this.configPath(linux),
+      logPath: this.logPath(linux),
+      readOnly: this.isReadOnly(linux),
+      isRunning: () => this.isRunning(linux),
+    };
   }
 
   installed(): LinuxComponentName[] {
@@ -210,8 +240,8 @@ export class LinuxHost {
     return this.components.get(name)?.running ?? false;
   }
 
-  setRunning(name: LinuxComponentName, running: boolean): void {
-    const c = this.components.get(name);
+  setRunning(name: ComponentName, running: boolean): void {
+    const c = this.components.get(this.linux(name));
     if (!c) throw new Error(`${name} is not installed on ${this.id}`);
     c.running = running;
   }
@@ -236,6 +266,12 @@ export class LinuxHost {
   /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
   abortAll(): Promise<void> {
     return this.steps.abortAll();
+  }
+
+  /** The name as a Linux component's; an error for a component Linux hosts do not have. */
+  private linux(name: ComponentName): LinuxComponentName {
+    if (!isLinuxComponent(name)) throw noSuchComponent(name, this);
+    return name;
   }
 
   private async execute(run: StepRun): Promise<StepResult> {

@@ -3,12 +3,13 @@ import { lstatSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Document } from 'yaml';
-import { COMPONENTS } from '../kasm/catalog.ts';
+import { COMPONENTS, type ComponentName, REGISTRATION_FILE } from '../kasm/catalog.ts';
 import type { StepResult, StepRun } from '../types.ts';
 import { HostSteps, SETUP_FAILED, stoppedBeforeRun } from './isolated-step.ts';
 import { HOST_PATH } from './layers.ts';
 import { type Limiter, shellQuote } from './limiter.ts';
 import { findPwsh, pwshMissingReason } from './pwsh.ts';
+import { type HostedComponent, noSuchComponent, type SimulatedHost } from './simulated-host.ts';
 import {
   applyIcacls,
   DEFAULT_PARENT_ACL,
@@ -64,8 +65,9 @@ export interface WindowsAclView {
 
 const UTF8_BOM = '\uFEFF';
 
-export class WindowsHost {
+export class WindowsHost implements SimulatedHost {
   readonly id: string;
+  readonly platform = 'Windows';
   readonly root: string;
   /** Every request the stand-ins received on this host, in order. */
   readonly standInCalls: StandInCall[] = [];
@@ -93,7 +95,7 @@ export class WindowsHost {
     await mkdir(join(this.root, 'C/Windows/Temp'), { recursive: true });
     await mkdir(join(this.root, 'sim/runs'), { recursive: true });
     if (!windows) return;
-    const file = this.configPath();
+    const file = this.configFile();
     await mkdir(join(dirname(file), 'log'), { recursive: true });
     const doc = new Document({
       api: {
@@ -108,16 +110,18 @@ export class WindowsHost {
     this.component = { running: windows.running, readOnly: windows.readOnly };
   }
 
-  configPath(): string {
-    return join(this.root, COMPONENTS.windows.configFile);
+  configPath(name: ComponentName): string {
+    this.windows(name);
+    return this.configFile();
   }
 
   /** `C:\Program Files\Kasm`, where the config and the registration file live. */
   installDir(): string {
-    return dirname(this.configPath());
+    return dirname(this.configFile());
   }
 
-  logPath(): string {
+  logPath(name: ComponentName): string {
+    this.windows(name);
     return join(this.installDir(), 'log', 'kasm_service.log');
   }
 
@@ -130,17 +134,37 @@ export class WindowsHost {
     return this.component !== undefined;
   }
 
+  installed(): ComponentName[] {
+    return this.isInstalled() ? ['windows'] : [];
+  }
+
   isRunning(): boolean {
     return this.component?.running ?? false;
   }
 
-  setRunning(running: boolean): void {
+  setRunning(name: ComponentName, running: boolean): void {
+    this.windows(name);
     if (!this.component) throw new Error(`the windows component is not installed on ${this.id}`);
     this.component.running = running;
   }
 
   isReadOnly(): boolean {
     return this.component?.readOnly ?? false;
+  }
+
+  /** The Windows agent reads `registration_token.txt` only when its service starts. */
+  componentOptions(name: ComponentName): HostedComponent {
+    this.windows(name);
+    return {
+      hostId: this.id,
+      name: 'windows',
+      configPath: this.configFile(),
+      logPath: this.logPath(name),
+      readOnly: this.isReadOnly(),
+      isRunning: () => this.isRunning(),
+      readsRegistrationFile: 'on-start',
+      hostRegistrationFile: `${this.hostPath(this.installDir())}\\${REGISTRATION_FILE}`,
+    };
   }
 
   /** A path on disk as the host sees it: `<root>/C/Program Files/Kasm` -> `C:\Program Files\Kasm`. */
@@ -166,6 +190,16 @@ export class WindowsHost {
       readers: describeReaders(acl),
       private: isPrivate(acl),
     };
+  }
+
+  /** A file's ACL as the icacls stand-in knows it, SDDL style (undefined: the file does not exist). */
+  fileAcl(path: string): string | undefined {
+    return this.aclOf(path)?.sddl;
+  }
+
+  /** Windows components have no traps. */
+  canary(): undefined {
+    return undefined;
   }
 
   /** Makes `sid` the owner of a file or folder (not following a symlink), as a non-admin who made it would be. */
@@ -195,6 +229,15 @@ export class WindowsHost {
   /** Kills every step still running on this host, waits for them to end, and runs no more steps. */
   abortAll(): Promise<void> {
     return this.steps.abortAll();
+  }
+
+  private configFile(): string {
+    return join(this.root, COMPONENTS.windows.configFile);
+  }
+
+  /** Checks that the component is the Windows agent, the only one a Windows host has. */
+  private windows(name: ComponentName): void {
+    if (name !== 'windows') throw noSuchComponent(name, this);
   }
 
   private currentAcl(path: string, isFolder: boolean, key: string): NtfsAcl {

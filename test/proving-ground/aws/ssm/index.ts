@@ -1,0 +1,251 @@
+/**
+ * The SSM side of the proving ground: DescribeInstanceInformation, SendCommand, ListCommands,
+ * ListCommandInvocations, GetCommandInvocation and CancelCommand. Each operation checks its request
+ * (validation.ts, filters.ts), acts on the commands it keeps (commands.ts) through the per-node
+ * command engine that drives `SimulatedFleet.runStep` (invocations.ts), and answers in SSM's shapes
+ * (views.ts).
+ *
+ * Limits and shapes come from the SSM API reference (each cited where it is enforced) and from the
+ * service model botocore ships (`ssm/2014-11-06/service-2.json`).
+ */
+import type { SimulatedFleet } from '../../types.ts';
+import { type CommandDocument, parseDocument, resolveParameters } from '../documents.ts';
+import {
+  AwsError,
+  decodeToken,
+  encodeToken,
+  type Json,
+  modeled,
+  optionalBool,
+  optionalList,
+  optionalString,
+  Violations,
+} from '../wire.ts';
+import { commandFilters } from './command-filters.ts';
+import { type CommandState, DOCUMENT_VERSION, newCommand, type PluginState } from './commands.ts';
+import { commandTargets, nodeFilters } from './filters.ts';
+import { InvocationEngine } from './invocations.ts';
+import {
+  cancelCommandInput,
+  describeMaxResults,
+  getCommandInvocationInput,
+  listInput,
+  sendCommandInput,
+} from './validation.ts';
+import { commandInvocationView, commandView, instanceInformation, invocationView } from './views.ts';
+
+export interface SsmOptions {
+  readonly fleet: SimulatedFleet;
+  readonly documents: ReadonlyMap<string, object>;
+  readonly region: string;
+  /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
+  readonly deliveryDelayMs: number | (() => number);
+  /** How long after SendCommand the command stays invisible to the List/Get operations. */
+  readonly consistencyDelayMs: number;
+}
+
+export class SsmService {
+  private readonly documents = new Map<string, CommandDocument>();
+  private readonly commands: CommandState[] = [];
+  private readonly engine: InvocationEngine;
+  private readonly started = new Date();
+
+  constructor(private readonly options: SsmOptions) {
+    for (const [name, content] of options.documents) this.documents.set(name, parseDocument(name, content));
+    this.engine = new InvocationEngine(options);
+  }
+
+  handle(operation: string, input: Json): unknown {
+    switch (operation) {
+      case 'DescribeInstanceInformation':
+        return this.describeInstanceInformation(input);
+      case 'SendCommand':
+        return this.sendCommand(input);
+      case 'ListCommandInvocations':
+        return this.listCommandInvocations(input);
+      case 'GetCommandInvocation':
+        return this.getCommandInvocation(input);
+      case 'ListCommands':
+        return this.listCommands(input);
+      case 'CancelCommand':
+        return this.cancelCommand(input);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Resolves once every invocation started so far is terminal (including ones that start meanwhile). */
+  idle(): Promise<void> {
+    return this.engine.idle();
+  }
+
+  close(): void {
+    this.engine.close();
+  }
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html */
+  private describeInstanceInformation(input: Json): Json {
+    const v = new Violations();
+    const maxResults = describeMaxResults(input, v);
+    const filters = nodeFilters(input, v, () => new Set(this.options.fleet.nodes().map((n) => n.instanceId)));
+    v.throwIfAny();
+    filters.check();
+
+    // Stopped and terminated instances are not listed at all; only running ones are, Online or
+    // ConnectionLost (PingStatus, https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformation.html;
+    // "Amazon EC2 instances that are stopped aren't listed", fleet-manager troubleshooting in the user guide).
+    const nodes = this.options.fleet
+      .nodes()
+      .filter((n) => (n.state ?? 'running') === 'running')
+      .filter((n) => filters.test(n));
+    const query = JSON.stringify({
+      op: 'DescribeInstanceInformation',
+      f: input.Filters,
+      l: input.InstanceInformationFilterList,
+    });
+    const nextToken = optionalString(input, 'NextToken');
+    const offset = nextToken === undefined ? 0 : decodeToken(nextToken, query, nodes.length);
+    // "The default value is 10 items." (MaxResults, API_DescribeInstanceInformation)
+    const page = nodes.slice(offset, offset + (maxResults ?? 10));
+    const end = offset + page.length;
+    const out: Json = { InstanceInformationList: page.map((n) => instanceInformation(n, this.started)) };
+    if (end < nodes.length) out.NextToken = encodeToken(query, end);
+    return out;
+  }
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html */
+  private sendCommand(input: Json): Json {
+    const request = sendCommandInput(input);
+    const { documentName, documentVersion } = request;
+    const doc = this.documents.get(documentName ?? '');
+    if (doc === undefined)
+      throw modeled('InvalidDocument', `Document with name ${documentName} does not exist.`);
+    // "You can specify $DEFAULT, $LATEST, or a specific version number" (DocumentVersion, API_SendCommand);
+    // a version the document does not have is InvalidDocumentVersion, "The document version isn't valid or
+    // doesn't exist." (API_SendCommand Errors). Every proving-ground document has exactly version 1.
+    if (documentVersion !== undefined && documentVersion !== '$DEFAULT' && documentVersion !== '$LATEST') {
+      if (documentVersion !== DOCUMENT_VERSION) {
+        throw modeled('InvalidDocumentVersion', "The document version isn't valid or doesn't exist.");
+      }
+    }
+    const params = resolveParameters(doc, request.given);
+
+    const targets = commandTargets(request.instanceIds, request.targets, this.options.fleet.nodes());
+    const { consistencyDelayMs } = this.options;
+    const command = newCommand(doc, params, {
+      ...request,
+      instanceIds: [...targets.keys()],
+      consistencyDelayMs,
+    });
+    for (const node of targets.values()) this.engine.send(command, doc, node, params);
+    this.commands.push(command);
+    return { Command: commandView(command, this.options.region) };
+  }
+
+  /** Eventual consistency: commands younger than `consistencyDelayMs` are not seen by reads yet. */
+  private visibleCommands(): CommandState[] {
+    const now = Date.now();
+    return this.commands.filter((c) => c.visibleAt.getTime() <= now);
+  }
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommands.html */
+  private listCommands(input: Json): Json {
+    const v = new Violations();
+    // CommandId, InstanceId and MaxResults (1 to 50) are alike in both list calls (API_ListCommands).
+    const { commandId, instanceId, maxResults } = listInput(input, v);
+    const rawFilters = optionalList(input, 'Filters');
+    const tests = commandFilters(rawFilters, v);
+    v.throwIfAny();
+
+    // A command id that was never issued: InvalidCommandId (no members in the model: only __type).
+    if (commandId !== undefined && !this.commands.some((c) => c.id === commandId)) {
+      throw new AwsError('InvalidCommandId', 400);
+    }
+    // Commands still inside their consistency delay are omitted (eventual consistency, see GetCommandInvocation).
+    const all = this.visibleCommands()
+      .reverse()
+      .filter((c) => commandId === undefined || c.id === commandId)
+      .filter((c) => instanceId === undefined || c.instanceIds.includes(instanceId))
+      .filter((c) => tests.every((t) => t(c)));
+    const query = JSON.stringify({ op: 'ListCommands', commandId, instanceId, f: rawFilters });
+    const nextToken = optionalString(input, 'NextToken');
+    const offset = nextToken === undefined ? 0 : decodeToken(nextToken, query, all.length);
+    // "The default value is 50" is not stated for ListCommands; 50 is the model's maximum and our page size.
+    const page = all.slice(offset, offset + (maxResults ?? 50));
+    const out: Json = { Commands: page.map((c) => commandView(c, this.options.region)) };
+    if (offset + page.length < all.length) out.NextToken = encodeToken(query, offset + page.length);
+    return out;
+  }
+
+  /**
+   * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html - "Attempts to
+   * cancel the command specified by the Command ID. There is no guarantee that the command will be terminated
+   * and the underlying process stopped." Here: invocations not yet terminal become Cancelled (a running step
+   * shows Cancelling until its process has been killed); terminal ones are left alone. Answers `{}`.
+   */
+  private cancelCommand(input: Json): Json {
+    const { commandId, instanceIds } = cancelCommandInput(input);
+    const command = this.commands.find((c) => c.id === commandId);
+    if (command === undefined) throw new AwsError('InvalidCommandId', 400);
+    // A node the command was not sent to: InvalidInstanceId (API_CancelCommand Errors).
+    if (instanceIds.some((id) => !command.instanceIds.includes(id)))
+      throw new AwsError('InvalidInstanceId', 400);
+    const chosen = command.invocations.filter(
+      (i) => instanceIds.length === 0 || instanceIds.includes(i.instanceId),
+    );
+    for (const inv of chosen) this.engine.cancel(inv);
+    return {};
+  }
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListCommandInvocations.html */
+  private listCommandInvocations(input: Json): Json {
+    const v = new Violations();
+    // CommandId, InstanceId and MaxResults (1 to 50) are alike in both list calls (API_ListCommandInvocations).
+    const { commandId, instanceId, maxResults } = listInput(input, v);
+    const details = optionalBool(input, 'Details') ?? false;
+    v.throwIfAny();
+
+    const all = this.visibleCommands()
+      .reverse()
+      .filter((c) => commandId === undefined || c.id === commandId)
+      .flatMap((c) => c.invocations)
+      .filter((i) => instanceId === undefined || i.instanceId === instanceId);
+    const query = JSON.stringify({ op: 'ListCommandInvocations', commandId, instanceId });
+    const nextToken = optionalString(input, 'NextToken');
+    const offset = nextToken === undefined ? 0 : decodeToken(nextToken, query, all.length);
+    const page = all.slice(offset, offset + (maxResults ?? 50));
+    const out: Json = {
+      CommandInvocations: page.map((i) =>
+        invocationView(
+          i,
+          this.commands.find((c) => c.id === i.commandId),
+          details,
+          this.options.region,
+        ),
+      ),
+    };
+    if (offset + page.length < all.length) out.NextToken = encodeToken(query, offset + page.length);
+    return out;
+  }
+
+  /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html */
+  private getCommandInvocation(input: Json): Json {
+    const { commandId, instanceId, pluginName } = getCommandInvocationInput(input);
+    // Right after SendCommand the invocation does not exist yet (eventual consistency: aws-cli#3546,
+    // aws-sdk#86 and #190 - "list-command-invocations should return 404 if nothing is found").
+    const command = this.visibleCommands().find((c) => c.id === commandId);
+    const inv = command?.invocations.find((i) => i.instanceId === instanceId);
+    if (command === undefined || inv === undefined) throw new AwsError('InvocationDoesNotExist', 400);
+
+    let plugin: PluginState | undefined;
+    if (pluginName !== undefined) {
+      plugin = inv.plugins.find((p) => p.name === pluginName);
+      if (plugin === undefined) throw new AwsError('InvalidPluginName', 400);
+    } else if (inv.plugins.length === 1) {
+      plugin = inv.plugins[0];
+    }
+    // "If the document contains more than one step, you must specify the name of the step" (PluginName):
+    // without it the answer carries the invocation's status but no step output.
+    return commandInvocationView(command, inv, plugin);
+  }
+}
