@@ -16,10 +16,11 @@ export default defineConfig({
       reporter: ['text-summary', 'text', 'json-summary'],
       reportsDirectory: 'coverage',
       reportOnFailure: true,
-      // Over all tiers (unit, proving ground, e2e, infra): measured 91.7 % lines, 78.5 % branches; the
-      // branch floor keeps a point of room for branches that only timing takes (throttle retries).
-      // The target is 80 % branches: infra/ops (run in a child process by its e2e tests) is the gap.
-      thresholds: { lines: 90, branches: 77 },
+      // Over all tiers (unit, proving ground, e2e, infra): measured 97.3 % lines, 91.7 % branches
+      // (1147 of 1251). The floors leave room for branches that only timing takes (throttle
+      // retries) and for a machine too loaded for some e2e runs; infra/ops counts through its
+      // in-process unit tests (test/unit/ops-*.test.ts), not the e2e tests' child processes.
+      thresholds: { lines: 90, branches: 80 },
     },
   },
 });

@@ -9,13 +9,21 @@ export type Behaviour =
   | { readonly kind: 'succeed'; readonly afterMs?: number; readonly output?: string }
   | { readonly kind: 'never-start' }
   | { readonly kind: 'run-forever' }
-  | { readonly kind: 'invalid' };
+  | { readonly kind: 'invalid' }
+  /** Ends at once with this status (and details, and plugin outputs), as SSM shows it. */
+  | {
+      readonly kind: 'end';
+      readonly status: string;
+      readonly details?: string;
+      readonly plugins?: readonly { readonly Name: string; readonly Output: string }[];
+    };
 
 interface Invocation {
   instanceId: string;
   status: string;
   details: string;
   output: string;
+  plugins?: readonly { readonly Name: string; readonly Output: string }[];
   finishAt?: number;
 }
 
@@ -35,10 +43,26 @@ export class FakeSsm {
   throttleSends = 0;
   /** ListCommandInvocations calls per command answered empty (eventual consistency). */
   invisibleReads = 0;
+  /** ListCommands answers this many commands a page (all on one page when unset). */
+  listCommandsPageSize: number | undefined;
   #reads = new Map<string, number>();
   #seq = 0;
+  readonly #interjected = new Map<string, (Error | object | null)[]>();
 
-  constructor(readonly behaviourOf: (instanceId: string) => Behaviour) {}
+  constructor(
+    readonly behaviourOf: (instanceId: string) => Behaviour,
+    /** The clock invocations finish by (tests of the poller pass a fake one). */
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The next calls of `operation` get these answers, one each, instead of the usual one: an
+   * Error is thrown (an AWS error, see awsError), null is the usual answer, anything else is
+   * the response.
+   */
+  interject(operation: string, ...answers: (Error | object | null)[]): void {
+    this.#interjected.set(operation, [...(this.#interjected.get(operation) ?? []), ...answers]);
+  }
 
   count(operation: string): number {
     return this.calls.filter((c) => c.operation === operation).length;
@@ -55,18 +79,30 @@ export class FakeSsm {
     const input = command.input;
     this.calls.push({ operation, input });
     this.#advance();
+    const interjected = this.#interjected.get(operation)?.shift();
+    if (interjected instanceof Error) throw interjected;
+    if (interjected) return interjected;
     switch (operation) {
       case 'SendCommand':
         return this.#sendCommand(input);
-      case 'ListCommands':
+      case 'ListCommands': {
+        const all = this.commands.filter((c) =>
+          (input.Filters as { key: string; value: string }[]).every(
+            (f) => f.key !== 'DocumentName' || f.value === c.documentName,
+          ),
+        );
+        const start = Number(input.NextToken ?? 0);
+        const end = this.listCommandsPageSize ? start + this.listCommandsPageSize : all.length;
         return {
-          Commands: this.commands.map((c) => ({
+          Commands: all.slice(start, end).map((c) => ({
             CommandId: c.id,
             DocumentName: c.documentName,
             TargetCount: c.invocations.length,
             CompletedCount: c.invocations.filter((i) => TERMINAL.has(i.status)).length,
           })),
+          ...(end < all.length ? { NextToken: String(end) } : {}),
         };
+      }
       case 'ListCommandInvocations': {
         const id = input.CommandId as string;
         const reads = (this.#reads.get(id) ?? 0) + 1;
@@ -80,7 +116,10 @@ export class FakeSsm {
             Status: i.status,
             StatusDetails: i.details,
             CommandPlugins: TERMINAL.has(i.status)
-              ? [{ Name: 'linux', Output: i.output.slice(0, 2500) }]
+              ? (i.plugins ?? [{ Name: 'linux', Output: i.output }]).map((p) => ({
+                  ...p,
+                  Output: p.Output.slice(0, 2500),
+                }))
               : [],
           })),
         };
@@ -112,7 +151,7 @@ export class FakeSsm {
     }
     const ids = input.InstanceIds as string[];
     if (ids.some((id) => this.behaviourOf(id).kind === 'invalid')) throw awsError('InvalidInstanceId');
-    const now = Date.now();
+    const now = this.now();
     const command: Command = {
       id: `00000000-0000-0000-0000-${String(++this.#seq).padStart(12, '0')}`,
       documentName: input.DocumentName as string,
@@ -123,6 +162,16 @@ export class FakeSsm {
           return { instanceId, status: 'Pending', details: 'Pending', output: '' };
         if (b.kind === 'run-forever')
           return { instanceId, status: 'InProgress', details: 'InProgress', output: '' };
+        if (b.kind === 'end') {
+          const plugins = b.plugins ?? [];
+          return {
+            instanceId,
+            status: b.status,
+            details: b.details ?? b.status,
+            output: plugins.map((p) => p.Output).join('\n'),
+            plugins,
+          };
+        }
         return {
           instanceId,
           status: 'InProgress',
@@ -137,7 +186,7 @@ export class FakeSsm {
   }
 
   #advance(): void {
-    const now = Date.now();
+    const now = this.now();
     for (const c of this.commands) {
       for (const i of c.invocations) {
         if (i.finishAt !== undefined && i.finishAt <= now && i.status === 'InProgress') {

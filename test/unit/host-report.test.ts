@@ -176,3 +176,109 @@ describe('what an SSM Agent too old for ENV_VAR parameters and a late push print
     expect(describePushFailure('too-late')).toMatch(/arrived after the run gave up/);
   });
 });
+
+describe('what a damaged or unexpected report becomes', () => {
+  const probe = (...body: string[]) =>
+    ['ktr-probe v1', 'host openssl=1 now=1800000000', ...body, 'end'].join('\n');
+  const push = (...body: string[]) => ['ktr-push v1', ...body, 'end'].join('\n');
+  const comp = (name: string, fields: string) => `comp ${name} ${fields}`;
+
+  it.each([
+    [
+      'a file age that is not a number',
+      probe(comp('agent', 'token=none reg=old running=true')),
+      'component agent: bad reg field',
+    ],
+    [
+      'a component without a file age',
+      probe(comp('agent', 'token=none running=true')),
+      'component agent: bad reg field',
+    ],
+    [
+      'a running field other than true, false or unknown',
+      probe(comp('agent', 'token=none reg=absent running=yes')),
+      'component agent: bad running field',
+    ],
+    [
+      'a delivered field that is not a number',
+      probe(comp('agent', 'token=none reg=5 running=true delivered=-3')),
+      'component agent: bad delivered field',
+    ],
+    [
+      'a component field without "="',
+      probe('comp agent token=none reg=absent running'),
+      'expected key=value, got "running"',
+    ],
+    [
+      'a host clock that is not a whole number',
+      'ktr-probe v1\nhost openssl=1 now=soon\nend',
+      'bad host clock field',
+    ],
+    ['a host line without a clock', 'ktr-probe v1\nhost openssl=1\nend', 'bad host clock field'],
+    ['a key too short to be an RSA key', probe('key spki=AAAA'), 'bad key line'],
+    ['a key error that is no reason word', probe('key error=Permission_denied'), 'bad key line'],
+    ['a key line with neither', probe('key'), 'bad key line'],
+    ['a line of unknown kind', probe('disk free=10'), 'unexpected line "disk free=10"'],
+    [
+      'a long unknown component name, clipped at 40 characters',
+      probe(comp('x'.repeat(50), 'token=none reg=absent running=true')),
+      `unknown component "${'x'.repeat(40)}…"`,
+    ],
+  ])('rejects a probe with %s', (_, output, problem) => {
+    expect(parseProbeOutput(output)).toStrictEqual({ ok: false, problem });
+  });
+
+  it('reads a sealing key the host could not make, and a delivered age only while the file waits', () => {
+    // Act
+    const parsed = parseProbeOutput(
+      probe(
+        'key error=openssl-failed',
+        comp('agent', 'token=none reg=30 running=true delivered=20'),
+        comp('guac', 'token=none reg=absent running=true delivered=20'),
+      ),
+    );
+
+    // Assess
+    expect(parsed.ok && parsed.value.sealingKey).toStrictEqual({ kind: 'error', reason: 'openssl-failed' });
+    expect(parsed.ok && parsed.value.components.map((c) => c.firstDeliveredAgeSeconds)).toStrictEqual([
+      20,
+      undefined,
+    ]);
+  });
+
+  it.each([
+    [
+      'nothing a push prints',
+      'ktr-probe v1\nhost openssl=1 now=1\nend',
+      'output does not start with "ktr-push v1"',
+    ],
+    ['a host field without "="', push('host waited'), 'expected key=value, got "waited"'],
+    ['a line of unknown kind', push('key spki=AAAA'), 'unexpected line "key spki=AAAA"'],
+    ['a component field without "="', push('comp agent push'), 'expected key=value, got "push"'],
+    [
+      'an unknown component',
+      push('comp mystery push=written token=none reg=absent running=true'),
+      'unknown component "mystery"',
+    ],
+    ['a failure without a reason', push('comp agent push=failed'), 'component agent: bad reason'],
+    [
+      'a failure reason that is no reason word',
+      push('comp agent push=failed reason=Disk_Full'),
+      'component agent: bad reason',
+    ],
+    [
+      'a written component with a bad token',
+      push('comp agent push=written token=%% reg=absent running=true'),
+      'component agent: bad token field',
+    ],
+  ])('rejects a push with %s', (_, output, problem) => {
+    expect(parsePushOutput(output, ['agent'])).toStrictEqual({ ok: false, problem });
+  });
+
+  it('reads a push that found no delivery for its host, and how long it waited', () => {
+    expect(parsePushOutput(push('host result=no-delivery waited=7'), ['agent'])).toStrictEqual({
+      ok: true,
+      value: { delivered: false, waitedSeconds: 7, outcomes: [] },
+    });
+  });
+});

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from '../../infra/ops/args.ts';
 import { formatElapsed, withElapsed } from '../../infra/ops/elapsed.ts';
@@ -55,6 +58,28 @@ describe('resolveTarget', () => {
       known: ['dev', 'prod'],
     });
     expect(resolveTarget('dev').region).toBeUndefined();
+  });
+
+  it('still names the function when cdk.json defines no environments, or cannot be read', () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'ops-target-'));
+    const bare = join(dir, 'cdk.json');
+    writeFileSync(bare, JSON.stringify({ app: 'npx tsx infra/app.ts' }));
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{ "context": ');
+
+    try {
+      // Act & Assess
+      for (const path of [bare, broken, join(dir, 'missing.json')]) {
+        expect(resolveTarget('prod', path)).toStrictEqual({
+          env: 'prod',
+          functionName: 'KasmTokenReconciler-prod',
+          known: [],
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -128,5 +153,75 @@ describe('renderReport', () => {
       'run r1 (direct) started 2026-11-30T07:00:00.000Z, took 5.3 s; Kasm API: healthy; ok: true',
     );
     expect(text).toContain('  i-0a1b2c3d4e5f60718/guac (stuck): check the component is running (restart it)');
+  });
+});
+
+describe('renderReport, reports with less in them', () => {
+  const base = {
+    ok: false,
+    dryRun: true,
+    runId: 'r2',
+    startedAt: '2026-11-30T07:00:00.000Z',
+    durationMs: 800,
+    kasmApi: 'unhealthy',
+    totals: {},
+    errors: [],
+  };
+
+  it('says when no host was reconciled, and what an old function without a summary or trigger logged', () => {
+    // Act
+    const text = renderReport({ ...base, hosts: [], errors: ['The secret is gone.', 'Kasm: HTTP 502'] }, 0);
+
+    // Assess
+    expect(text.split('\n')).toStrictEqual([
+      '(this report has no summary: the function predates it)',
+      '',
+      'No fleet hosts were reconciled.',
+      '',
+      'totals: {}',
+      'dry run r2 started 2026-11-30T07:00:00.000Z, took 0.8 s; Kasm API: unhealthy; ok: false',
+      'error: The secret is gone.',
+      'error: Kasm: HTTP 502',
+      '',
+    ]);
+  });
+
+  it('shows a host not examined, a host without components, reasons, unknown statuses and missing tokens', () => {
+    // Act
+    const text = renderReport(
+      {
+        ...base,
+        summary: 's',
+        hosts: [
+          { instanceId: 'i-1', reason: 'agent offline', components: [] },
+          { instanceId: 'i-2', components: [] },
+          {
+            instanceId: 'i-3',
+            components: [
+              { name: 'agent', status: 'failed', reason: 'read-only config directory' },
+              { name: 'guac', status: 'brand-new-status' },
+              { name: 'rdp_gateway', status: 'healthy', tokenExpiresAt: '2026-11-30T08:00:00.000Z' },
+            ],
+          },
+        ],
+      },
+      Date.parse('2026-11-30T07:30:00.000Z'),
+    );
+
+    // Assess
+    const rows = text.split('\n').slice(2, 9);
+    expect(rows.map((r) => r.split(/ {2,}/))).toStrictEqual([
+      ['host', 'component', 'before', 'after', 'token now'],
+      Array(5).fill(expect.stringMatching(/^-+$/)),
+      ['i-1', '-', '-', 'not examined: agent offline', '-'],
+      ['i-2', '-', '-', 'no components', '-'],
+      ['i-3', 'agent', 'unknown', 'failed (read-only config directory)', '-'],
+      ['i-3', 'guac', '?', 'brand-new-status', '-'],
+      ['i-3', 'rdp_gateway', 'token valid', 'healthy', 'valid until 2026-11-30T08:00:00.000Z'],
+    ]);
+    // Only the failed component needs a person; an unknown status asks for nothing.
+    expect(text.split('Needs a person (README.md, "Runbook"):\n')[1]).toBe(
+      '  i-3/agent (failed): fix what the reason says, then invoke again for this instance\n',
+    );
   });
 });

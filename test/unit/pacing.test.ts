@@ -154,6 +154,30 @@ describe('AwsCaller', () => {
     expect(called).toBe(false);
   });
 
+  it('makes no call when its turn in the pacer comes after the deadline', async () => {
+    // Prepare: one call a second, and half a second left after the first call
+    const clock = fakeClock();
+    const c = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 1, burst: 1, ...clock }),
+      deadlineAt: clock.now() + 500,
+      ...clock,
+    });
+    const sent: string[] = [];
+    await c.call('SendCommand', async () => {
+      sent.push('first');
+    });
+
+    // Act
+    const second = c.call('SendCommand', async () => {
+      sent.push('second');
+    });
+
+    // Assess: it waited its turn (1 s), found the deadline passed, and sent nothing
+    await expect(second).rejects.toThrow('SendCommand was not completed: the run reached its deadline');
+    expect(sent).toEqual(['first']);
+    expect(clock.now() - 1_000_000).toBe(1000);
+  });
+
   it('knows the throttling error names of SSM and EC2', () => {
     expect(isThrottle(awsError('ThrottlingException'))).toBe(true);
     expect(isThrottle(awsError('RequestLimitExceeded'))).toBe(true);

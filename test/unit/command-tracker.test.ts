@@ -1,0 +1,410 @@
+/**
+ * The command runner and its poller when SSM answers badly: failed reads and lists, results
+ * that stay missing, sends that fail, cancels that fail, the deadline reached mid-poll, and
+ * every terminal status an invocation can end in. All on a fake clock that moves only when
+ * the poller sleeps, so the give-up and pick-up times are exact, however loaded the machine.
+ */
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { describe, expect, it } from 'vitest';
+import { AwsCaller } from '../../lambda/aws/aws-call.ts';
+import { CommandRunner, type DocumentRun } from '../../lambda/aws/command-runner.ts';
+import { CommandTracker } from '../../lambda/aws/command-tracker.ts';
+import { Pacer } from '../../lambda/aws/pacer.ts';
+import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
+
+const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
+const ids = (n: number) => Array.from({ length: n }, (_, i) => ID(i + 1));
+const COMMAND = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+const T0 = Date.parse('2026-11-30T07:00:00.000Z');
+const PROBE_OUTPUT = (id: string) => `ktr-probe v1\nhost ${id}\nend`;
+
+/**
+ * A runner on a fake clock: `deadlineIn` bounds every AWS call, `pickupSeconds` is how long
+ * an agent may take to start a command. Everything the poller warns about is kept.
+ */
+function setup(
+  behaviourOf: (id: string) => Behaviour,
+  options: { deadlineIn?: number; pickupSeconds?: number } = {},
+) {
+  let now = T0;
+  const clock = {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+  const ssm = new FakeSsm(behaviourOf, clock.now);
+  const caller = new AwsCaller({
+    pacer: new Pacer({ ratePerSecond: 1000, burst: 1000, ...clock }),
+    deadlineAt: T0 + (options.deadlineIn ?? 10 * 60_000),
+    ...clock,
+  });
+  const warnings: { message: string; extra?: object }[] = [];
+  const tracker = new CommandTracker({
+    ssm: ssm.client,
+    caller,
+    pollIntervalMs: 1000,
+    maxPollIntervalMs: 5000,
+    ...clock,
+    warn: (message, extra) => warnings.push({ message, ...(extra ? { extra } : {}) }),
+  });
+  const runner = new CommandRunner({
+    ssm: ssm.client,
+    caller,
+    tracker,
+    pickupSeconds: options.pickupSeconds ?? 30,
+    now: clock.now,
+  });
+  return { ssm, tracker, runner, warnings, elapsed: () => now - T0 };
+}
+
+/** A probe run: picked up within 30 s, 10 s expected, 20 s to execute, given up after 5 minutes. */
+const documentRun = (instanceIds: string[], overrides: Partial<DocumentRun> = {}): DocumentRun => ({
+  documentName: 'Probe-doc',
+  documentVersion: '1',
+  instanceIds,
+  parametersFor: () => ({}),
+  comment: 'kasm-token-reconciler run-1 observe',
+  expectedSeconds: 10,
+  executionSeconds: 20,
+  giveUpAt: T0 + 5 * 60_000,
+  giveUpReason: 'the run gave up',
+  ...overrides,
+});
+
+const succeed: Behaviour = { kind: 'succeed' };
+
+describe('CommandRunner: SendCommand answers', () => {
+  it('fails every host of a send SSM refused for another reason than the ids, naming the error', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject(
+      'SendCommand',
+      awsError('AccessDeniedException', 'not authorized to perform ssm:SendCommand'),
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: one failed send, and nothing left to follow
+    const detail = 'SendCommand failed: AccessDeniedException: not authorized to perform ssm:SendCommand';
+    expect([...results.entries()]).toStrictEqual([
+      [ID(1), { kind: 'failed', detail }],
+      [ID(2), { kind: 'failed', detail }],
+    ]);
+    expect(ssm.count('SendCommand')).toBe(1);
+    expect(ssm.count('ListCommands')).toBe(0);
+  });
+
+  it('fails every host of a send answered without a command id', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject('SendCommand', { Command: {} });
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect([...results.values()]).toStrictEqual([
+      { kind: 'failed', detail: 'SendCommand returned no command id' },
+      { kind: 'failed', detail: 'SendCommand returned no command id' },
+    ]);
+  });
+});
+
+describe('CommandTracker: polling through failures', () => {
+  it('repeats a failed ListCommands next round and warns, instead of failing the hosts', async () => {
+    // Prepare
+    const { ssm, runner, warnings } = setup(() => succeed);
+    ssm.interject('ListCommands', awsError('InternalServerError', 'Internal failure'), {});
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: the failed list, then a page without Commands, then the one that shows it done
+    expect([...results.values()].map((r) => r.kind)).toStrictEqual(['output', 'output']);
+    expect(ssm.count('ListCommands')).toBe(3);
+    expect(warnings).toStrictEqual([
+      {
+        message: 'listing command statuses failed',
+        extra: { error: 'InternalServerError: Internal failure' },
+      },
+    ]);
+  });
+
+  it('follows ListCommands pages while a command it waits for is not yet shown, and no further', async () => {
+    // Prepare: three commands of 50, 50 and 20 hosts, listed one a page
+    const { ssm, runner } = setup(() => succeed);
+    ssm.listCommandsPageSize = 1;
+
+    // Act
+    const results = await runner.run(documentRun(ids(120)));
+
+    // Assess: every host done, each command read once
+    expect(results.size).toBe(120);
+    expect([...results.values()].every((r) => r.kind === 'output' && r.succeeded)).toBe(true);
+    expect(ssm.count('ListCommandInvocations')).toBe(3);
+    // First round: only command 1 is open, and the first page shows it. Second round: commands
+    // 2 and 3 are open; the first page shows only command 1, so pages 2 and 3 are read too.
+    expect(
+      ssm.calls.filter((c) => c.operation === 'ListCommands').map((c) => c.input.NextToken),
+    ).toStrictEqual([undefined, undefined, '1', '2']);
+  });
+
+  it('stops paging once the commands it waits for are all seen, and ignores commands not its own', async () => {
+    // Prepare: SSM lists an earlier run's command, then this one's, then two later ones, one a page
+    const { ssm, tracker } = setup(() => succeed);
+    ssm.listCommandsPageSize = 1;
+    const other = (id: string) => ({ id, documentName: 'Probe-doc', sentAt: T0, invocations: [] });
+    ssm.commands.push(other('earlier'));
+    const sent = await ssm.client.send(
+      new SendCommandCommand({ DocumentName: 'Probe-doc', InstanceIds: [ID(1)] }),
+    );
+    ssm.commands.push(other('later-1'), other('later-2'));
+
+    // Act
+    const results = await tracker.track({
+      commandId: sent.Command?.CommandId ?? '',
+      documentName: 'Probe-doc',
+      instanceIds: [ID(1)],
+      sentAt: T0,
+      pickupBy: T0 + 40_000,
+      giveUpAt: T0 + 60_000,
+      giveUpReason: 'the run gave up',
+    });
+
+    // Assess: its command is on page 2, so pages 3 and 4 are never asked for
+    expect(results.get(ID(1))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(
+      ssm.calls.filter((c) => c.operation === 'ListCommands').map((c) => c.input.NextToken),
+    ).toStrictEqual([undefined, '1']);
+  });
+
+  it('waits for a command listed without its counts, as one not finished', async () => {
+    // Prepare: the first list shows the command with neither count, the second with no CompletedCount
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject(
+      'ListCommands',
+      { Commands: [{ CommandId: COMMAND(1) }] },
+      {
+        Commands: [{ CommandId: COMMAND(1), TargetCount: 1 }],
+      },
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess: read only once the third list counted it complete
+    expect(results.get(ID(1))).toMatchObject({ kind: 'output' });
+    expect(ssm.count('ListCommands')).toBe(3);
+    expect(ssm.count('ListCommandInvocations')).toBe(1);
+  });
+
+  it('reads a finished command again next round when reading its results failed, and warns', async () => {
+    // Prepare
+    const { ssm, runner, warnings } = setup(() => succeed);
+    ssm.interject('ListCommandInvocations', awsError('InternalServerError', 'Internal failure'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect([...results.values()].map((r) => r.kind)).toStrictEqual(['output', 'output']);
+    expect(ssm.count('ListCommandInvocations')).toBe(2);
+    expect(warnings).toStrictEqual([
+      {
+        message: 'reading command results failed',
+        extra: { commandId: COMMAND(1), error: 'InternalServerError: Internal failure' },
+      },
+    ]);
+  });
+
+  it('reports a host SSM counts finished but never shows, after five reads, as given no result', async () => {
+    // Prepare: of two finished hosts, SSM shows nothing, then an invocation without an instance
+    // id, then only host 1, for good
+    const { ssm, runner } = setup(() => succeed);
+    const onlyHost1 = {
+      CommandInvocations: [
+        {
+          CommandId: COMMAND(1),
+          InstanceId: ID(1),
+          Status: 'Success',
+          StatusDetails: 'Success',
+          CommandPlugins: [{ Name: 'linux', Output: PROBE_OUTPUT(ID(1)) }],
+        },
+      ],
+    };
+    ssm.interject(
+      'ListCommandInvocations',
+      {},
+      { CommandInvocations: [{ CommandId: COMMAND(1), Status: 'Success' }] },
+      onlyHost1,
+      onlyHost1,
+      onlyHost1,
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: host 1's result is kept; host 2's is given up after the fifth read
+    expect(Object.fromEntries(results)).toStrictEqual({
+      [ID(1)]: { kind: 'output', succeeded: true, output: PROBE_OUTPUT(ID(1)) },
+      [ID(2)]: { kind: 'failed', detail: 'SSM returned no result for this host' },
+    });
+    expect(ssm.count('ListCommandInvocations')).toBe(5);
+  });
+
+  it('keeps the first 2,500 characters when reading the whole output fails, or answers none', async () => {
+    // Prepare: two hosts whose outputs were cut; reading one whole fails, the other answers empty
+    const long = (id: string) => `ktr-probe v1\nhost ${id}\n${'comp x\n'.repeat(600)}end`;
+    const { ssm, runner } = setup((id) => ({ kind: 'succeed', output: long(id) }));
+    ssm.interject('GetCommandInvocation', awsError('InvocationDoesNotExist'), {});
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    for (const id of ids(2)) {
+      expect(results.get(id)).toStrictEqual({
+        kind: 'output',
+        succeeded: true,
+        output: long(id).slice(0, 2500),
+      });
+    }
+    expect(ssm.count('GetCommandInvocation')).toBe(2);
+  });
+});
+
+describe('CommandTracker: picking up and giving up', () => {
+  it('settles an agent that never started at the pick-up time, and its neighbour once that finishes', async () => {
+    // Prepare: host 1 never starts; host 2 runs for 45 s, past the pick-up check at 40 s
+    const { ssm, runner, elapsed } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 45_000 },
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect(results.get(ID(1))).toStrictEqual({
+      kind: 'unreachable',
+      detail: 'the SSM Agent did not start the command within 40 s (status Pending)',
+    });
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.calls.filter((c) => c.operation === 'CancelCommand').map((c) => c.input)).toStrictEqual([
+      { CommandId: COMMAND(1), InstanceIds: [ID(1)] },
+    ]);
+    expect(elapsed()).toBeGreaterThanOrEqual(45_000);
+    expect(elapsed()).toBeLessThan(60_000);
+  });
+
+  it('only notes a cancel that failed, and still reports the host', async () => {
+    // Prepare
+    const { ssm, runner, warnings } = setup(() => ({ kind: 'run-forever' }));
+    ssm.interject('CancelCommand', awsError('InvalidCommandId', 'The command ID is not valid'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess
+    expect(results.get(ID(1))).toStrictEqual({ kind: 'failed', detail: 'the run gave up' });
+    expect(warnings).toStrictEqual([
+      {
+        message: 'cancelling abandoned invocations failed',
+        extra: { commandId: COMMAND(1), error: 'InvalidCommandId: The command ID is not valid' },
+      },
+    ]);
+  });
+
+  it('skips the pick-up check when its read fails, then gives up on the host at the give-up time', async () => {
+    // Prepare: the read at the pick-up time (40 s) fails
+    const { ssm, runner, warnings, elapsed } = setup(() => ({ kind: 'never-start' }));
+    ssm.interject('ListCommandInvocations', awsError('InternalServerError', 'Internal failure'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess: not "did not start within 40 s" (never checked), but the give-up reason at 60 s
+    expect(results.get(ID(1))).toStrictEqual({ kind: 'failed', detail: 'the run gave up' });
+    expect(warnings.map((w) => w.message)).toStrictEqual(['reading command results failed']);
+    expect(ssm.count('ListCommandInvocations')).toBe(2);
+    expect(elapsed()).toBe(60_000);
+    expect(ssm.calls.find((c) => c.operation === 'CancelCommand')?.input.InstanceIds).toStrictEqual([ID(1)]);
+  });
+
+  it('fails the hosts still open when reading at the give-up time fails, and keeps what was settled', async () => {
+    // Prepare: host 1 never starts (settled at 40 s); host 2 runs on; the read at 60 s fails
+    const { ssm, runner } = setup((id) => (id === ID(1) ? { kind: 'never-start' } : { kind: 'run-forever' }));
+    ssm.interject('ListCommandInvocations', null, awsError('InternalServerError', 'Internal failure'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: nothing more is cancelled, since which invocations still run is unknown
+    expect(results.get(ID(1))).toMatchObject({ kind: 'unreachable' });
+    expect(results.get(ID(2))).toStrictEqual({
+      kind: 'failed',
+      detail: 'reading the command results failed: InternalServerError: Internal failure',
+    });
+    expect(
+      ssm.calls.filter((c) => c.operation === 'CancelCommand').map((c) => c.input.InstanceIds),
+    ).toStrictEqual([[ID(1)]]);
+  });
+
+  it('gives up on every open host with the reason given when the run reaches its deadline mid-poll', async () => {
+    // Prepare: the deadline of AWS calls (20 s) comes before the command's pick-up time (40 s)
+    const { ssm, runner, warnings, elapsed } = setup(() => ({ kind: 'run-forever' }), { deadlineIn: 20_000 });
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: neither listing nor reading is possible after 20 s; no warning, no cancel
+    expect([...results.values()]).toStrictEqual([
+      { kind: 'failed', detail: 'the run gave up' },
+      { kind: 'failed', detail: 'the run gave up' },
+    ]);
+    expect(warnings).toStrictEqual([]);
+    expect(ssm.count('ListCommandInvocations')).toBe(0);
+    expect(ssm.count('CancelCommand')).toBe(0);
+    expect(elapsed()).toBe(40_000);
+  });
+});
+
+describe('CommandRunner: how each invocation ended', () => {
+  const skipped = {
+    Name: 'windows',
+    Output: 'Step execution skipped due to unsatisfied preconditions: "platformType"',
+  };
+  const ran = (id: string) => ({ Name: 'linux', Output: PROBE_OUTPUT(id) });
+
+  it('reads each terminal status as the result the steps judge by', async () => {
+    // Prepare
+    const behaviours: Record<string, Behaviour> = {
+      [ID(1)]: { kind: 'end', status: 'Success', plugins: [skipped, ran(ID(1))] },
+      [ID(2)]: { kind: 'end', status: 'Failed', plugins: [ran(ID(2))] },
+      [ID(3)]: { kind: 'end', status: 'Cancelled' },
+      [ID(4)]: { kind: 'end', status: 'TimedOut', details: 'DeliveryTimedOut' },
+      [ID(5)]: { kind: 'end', status: 'TimedOut', details: 'ExecutionTimedOut', plugins: [ran(ID(5))] },
+      [ID(6)]: { kind: 'end', status: 'Failed', details: 'Undeliverable' },
+      [ID(7)]: { kind: 'end', status: 'Failed', details: 'Terminated' },
+    };
+    const { ssm, runner } = setup((id) => behaviours[id] ?? succeed);
+
+    // Act
+    const results = await runner.run(documentRun(ids(7)));
+
+    // Assess
+    expect(Object.fromEntries(results)).toStrictEqual({
+      [ID(1)]: { kind: 'output', succeeded: true, output: PROBE_OUTPUT(ID(1)) },
+      [ID(2)]: { kind: 'output', succeeded: false, output: PROBE_OUTPUT(ID(2)) },
+      [ID(3)]: { kind: 'failed', detail: 'the command was cancelled' },
+      [ID(4)]: { kind: 'unreachable', detail: 'DeliveryTimedOut' },
+      [ID(5)]: { kind: 'output', succeeded: false, output: PROBE_OUTPUT(ID(5)) },
+      [ID(6)]: { kind: 'unreachable', detail: 'Undeliverable' },
+      [ID(7)]: { kind: 'unreachable', detail: 'Terminated' },
+    });
+    // Every output ended with its "end" line: nothing to read whole, nothing to cancel.
+    expect(ssm.count('GetCommandInvocation')).toBe(0);
+    expect(ssm.count('CancelCommand')).toBe(0);
+  });
+});

@@ -1,0 +1,447 @@
+/**
+ * The reconcile loop against an in-memory fleet whose answers to one step (observe, prepare or
+ * the push) are changed: hosts that cannot be reached for the second probe, components gone
+ * between probes, no sealing key or a bad one, pushes lost, failed, cut or partial. Each
+ * component must end with the status and reason the runbook (README.md) explains.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { InvocationResult } from '../../lambda/fleet-api.ts';
+import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
+import type { RunReport } from '../../lambda/report.ts';
+import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
+import { prepare } from '../../lambda/steps/prepare.ts';
+import { readConfig } from '../../shared/config.ts';
+import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
+import { InMemoryFleet } from './in-memory-fleet.ts';
+
+const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
+const DOCUMENTS = { probe: 'Probe-doc', push: 'Push-doc' };
+const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
+
+type Step = 'observe' | 'prepare' | 'deliver';
+
+function setup() {
+  const config = readConfig({
+    REGISTRATION_TOKEN_SECRET_ID: 'kasm/token',
+    PROBE_DOCUMENT_NAME: DOCUMENTS.probe,
+    PUSH_DOCUMENT_NAME: DOCUMENTS.push,
+    KASM_GRACE_PERIOD_SECONDS: '60',
+    ONLINE_WAIT_SECONDS: '5',
+    COMMAND_POLL_INTERVAL_MS: '50',
+  });
+  const fleet = new InMemoryFleet(DOCUMENTS);
+  const deps = (overrides: Partial<ReconcileDeps> = {}): ReconcileDeps => ({
+    config,
+    fleet,
+    runId: 'run-1',
+    now: Date.now,
+    deadlineAt: Date.now() + 10 * 60_000,
+    log: { info: () => undefined, warn: () => undefined },
+    readSecret: async () => ({ ok: true, token: TOKEN }),
+    checkKasm: async () => ({ health: 'healthy' }),
+    ...overrides,
+  });
+  const expired = () => fleet.nowSeconds() - 3600;
+  /** The steps the fleet was asked to run, in order (by their command comment). */
+  const steps: Step[] = [];
+  /**
+   * Changes what hosts answer to one step: `change` gets a host's usual result and returns
+   * the one to answer instead (undefined: no result for the host at all).
+   */
+  const answer = (
+    step: Step,
+    change: (result: InvocationResult | undefined, id: string) => InvocationResult | undefined,
+  ) => {
+    const usual = fleet.runDocument.bind(fleet);
+    fleet.runDocument = async (run) => {
+      const results = await usual(run);
+      if (run.comment.split(' ').pop() !== step) return results;
+      for (const id of run.instanceIds) {
+        const changed = change(results.get(id), id);
+        if (changed) results.set(id, changed);
+        else results.delete(id);
+      }
+      return results;
+    };
+  };
+  const recordSteps = fleet.runDocument.bind(fleet);
+  fleet.runDocument = (run) => {
+    steps.push(run.comment.split(' ').pop() as Step);
+    return recordSteps(run);
+  };
+  /** Changes the lines of a host's output in the step's answer (undefined: leaves the line out). */
+  const rewrite = (step: Step, lines: (line: string, id: string) => string | undefined) =>
+    answer(step, (result, id) =>
+      result?.kind === 'output'
+        ? {
+            ...result,
+            output: result.output
+              .split('\n')
+              .map((line) => lines(line, id))
+              .filter((l) => l !== undefined)
+              .join('\n'),
+          }
+        : result,
+    );
+  return { config, fleet, deps, expired, answer, rewrite, steps };
+}
+
+const run = (event: unknown, deps: ReconcileDeps): Promise<RunReport> =>
+  reconcile(parseEvent(event) as ReconcileRequest, deps);
+
+function componentOf(report: RunReport, id: string, name: string) {
+  return report.hosts.find((h) => h.instanceId === id)?.components.find((c) => c.name === name);
+}
+
+function startEvent(ids: string[]) {
+  return {
+    Records: ids.map((id, i) => ({
+      messageId: `m-${i}`,
+      eventSource: 'aws:sqs',
+      body: JSON.stringify({
+        'detail-type': 'EC2 Instance State-change Notification',
+        source: 'aws.ec2',
+        detail: { 'instance-id': id, state: 'running' },
+      }),
+    })),
+  };
+}
+
+/** A key line the probe's pattern accepts but that is no DER public key. */
+const BAD_KEY = `key spki=${'A'.repeat(392)}`;
+
+describe('prepare: the second probe, with KeyPair=create', () => {
+  it('reports a host the second probe cannot reach as unreachable, and keeps what the first probe found of the rest', async () => {
+    // Prepare
+    const { fleet, deps, expired, answer, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    answer('prepare', () => ({ kind: 'unreachable', detail: 'DeliveryTimedOut' }));
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
+      name: 'agent',
+      status: 'unreachable',
+      reason: 'the prepare command could not be delivered (DeliveryTimedOut)',
+    });
+    expect(componentOf(report, ID(1), 'guac')?.status).toBe('healthy');
+    expect(steps).toStrictEqual(['observe', 'prepare']);
+  });
+
+  it.each<[string, InvocationResult | undefined, { status: string; reason: string }]>([
+    [
+      'no result',
+      undefined,
+      { status: 'failed', reason: 'the prepare command returned no result for this host' },
+    ],
+    [
+      'a command given up on',
+      { kind: 'failed', detail: LEFT_FOR_NEXT_RUN },
+      { status: 'failed', reason: `prepare: ${LEFT_FOR_NEXT_RUN}` },
+    ],
+    [
+      'output not understood from a script that failed',
+      { kind: 'output', succeeded: false, output: 'bash: line 1: openssl: Permission denied' },
+      {
+        status: 'failed',
+        reason:
+          'the prepare output from this host was not understood (the script failed): output does not start with "ktr-probe v1"',
+      },
+    ],
+    [
+      'output not understood from a script that succeeded',
+      { kind: 'output', succeeded: true, output: 'ktr-probe v1\nhost openssl=1 now=x\nend\n' },
+      {
+        status: 'failed',
+        reason: 'the prepare output from this host was not understood: bad host clock field',
+      },
+    ],
+  ])('fails the components to deliver when the second probe gives %s', async (_, result, expected) => {
+    // Prepare
+    const { fleet, deps, expired, answer, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    answer('prepare', () => result);
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({ name: 'agent', ...expected });
+    expect(componentOf(report, ID(1), 'guac')?.status).toBe('healthy');
+    expect(steps).toStrictEqual(['observe', 'prepare']);
+  });
+
+  it('decides again from the second look: a component whose token is gone needs a redeploy, not a push', async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    rewrite('prepare', (line) =>
+      line.startsWith('comp agent ') ? line.replace(/ token=\S+/, ' token=none') : line,
+    );
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess: no expiry to show, and the reason the runbook gives
+    const agent = componentOf(report, ID(1), 'agent');
+    expect(agent?.status).toBe('needs-redeploy');
+    expect(agent?.reason).toContain('redeploy the component');
+    expect(agent && 'tokenExpiresAt' in agent).toBe(false);
+    expect(steps).toStrictEqual(['observe', 'prepare']);
+  });
+
+  it('fails a component that disappeared between the probes', async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
+    rewrite('prepare', (line) => (line.startsWith('comp guac ') ? undefined : line));
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess: the other component is still delivered to
+    expect(componentOf(report, ID(1), 'guac')).toStrictEqual({
+      name: 'guac',
+      status: 'failed',
+      reason: 'the component disappeared between probes',
+    });
+    expect(componentOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(steps).toStrictEqual(['observe', 'prepare', 'deliver']);
+  });
+
+  it.each([
+    [
+      'openssl gone since the first probe',
+      (line: string) => line.replace('openssl=1', 'openssl=0'),
+      'openssl is not installed on the host, so the registration token cannot be sealed to it',
+    ],
+    [
+      'a key the host could not make',
+      (line: string) => (line.startsWith('key ') ? 'key error=keygen-failed' : line),
+      'the host could not make a sealing key (keygen-failed)',
+    ],
+    [
+      'no key line at all',
+      (line: string) => (line.startsWith('key ') ? undefined : line),
+      'the host could not make a sealing key (no key returned)',
+    ],
+    [
+      'a key that is no DER public key',
+      (line: string) => (line.startsWith('key ') ? BAD_KEY : line),
+      'the host returned a public key that does not parse',
+    ],
+  ])('fails the components to deliver, and pushes nothing, with %s', async (_, lines, reason) => {
+    // Prepare
+    const { fleet, deps, expired, rewrite, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    rewrite('prepare', lines);
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({ name: 'agent', status: 'failed', reason });
+    expect(componentOf(report, ID(1), 'guac')?.status).toBe('healthy');
+    expect(steps).toStrictEqual(['observe', 'prepare']);
+  });
+
+  it('fails at once a started host whose key made while observed does not parse, with no second probe', async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite, steps } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    fleet.add(ID(2), { agent: { token: expired() } });
+    rewrite('observe', (line, id) => (id === ID(1) && line.startsWith('key ') ? BAD_KEY : line));
+
+    // Act
+    const report = await run(startEvent([ID(1), ID(2)]), deps());
+
+    // Assess: host 2 is delivered to as usual
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
+      name: 'agent',
+      status: 'failed',
+      reason: 'the host returned a public key that does not parse',
+    });
+    expect(componentOf(report, ID(2), 'agent')?.status).toBe('recovered');
+    expect(steps).toStrictEqual(['observe', 'deliver']);
+    expect(fleet.runs.find((r) => r.role === 'push')?.instanceIds).toStrictEqual([ID(2)]);
+  });
+
+  it('leaves hosts still to be probed for the next run once the deadline has passed, but seals to keys already made', async () => {
+    // Prepare: host 1 made its key while observed; host 2 must be probed again
+    const { config, fleet } = setup();
+    const node = (n: number) => ({
+      instanceId: ID(n),
+      platform: 'Linux' as const,
+      online: true,
+      pingStatus: 'Online',
+      agentVersion: '3.3.2746.0',
+    });
+    const [one, two] = [node(1), node(2)];
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const now = Date.now();
+
+    // Act
+    const prepared = await prepare(
+      [
+        { node: one, components: ['agent'] },
+        { node: two, components: ['agent', 'guac'] },
+      ],
+      TOKEN,
+      { gracePeriodSeconds: 60, stuckAfterSeconds: 300 },
+      {
+        config,
+        fleet,
+        runId: 'run-1',
+        now: () => now,
+        deadlineAt: now - 1,
+        log: { info: () => undefined, warn: () => undefined },
+      },
+      new Map([
+        [
+          ID(1),
+          {
+            hostEpochSeconds: Math.floor(now / 1000),
+            opensslAvailable: true,
+            sealingKey: { kind: 'ready', spkiDerBase64: spki },
+            components: [],
+          },
+        ],
+      ]),
+    );
+
+    // Assess
+    expect(prepared.sealed.map((s) => [s.node.instanceId, s.components])).toStrictEqual([[ID(1), ['agent']]]);
+    expect(prepared.settled).toStrictEqual([
+      {
+        node: two,
+        components: [
+          { name: 'agent', status: 'failed', reason: LEFT_FOR_NEXT_RUN },
+          { name: 'guac', status: 'failed', reason: LEFT_FOR_NEXT_RUN },
+        ],
+      },
+    ]);
+    expect(fleet.runs).toStrictEqual([]);
+  });
+});
+
+describe('deliver: what the push answered', () => {
+  it.each<[string, InvocationResult | undefined, { status: string; reason: string }]>([
+    [
+      'a push never delivered as unreachable',
+      { kind: 'unreachable', detail: 'DeliveryTimedOut' },
+      { status: 'unreachable', reason: 'the push could not be delivered (DeliveryTimedOut)' },
+    ],
+    [
+      'a push given up on as failed',
+      { kind: 'failed', detail: 'the push had not finished on the host when the run had to stop' },
+      {
+        status: 'failed',
+        reason: 'the push failed (the push had not finished on the host when the run had to stop)',
+      },
+    ],
+    [
+      'a push without a result as failed',
+      undefined,
+      { status: 'failed', reason: 'the push returned no result' },
+    ],
+    [
+      'push output without its end line as failed',
+      { kind: 'output', succeeded: false, output: 'ktr-push v1\nhost result=unsealed' },
+      {
+        status: 'failed',
+        reason: 'the push output was not understood: output is incomplete (no "end" line)',
+      },
+    ],
+  ])('reports %s, for every component it carried', async (_, result, expected) => {
+    // Prepare
+    const { fleet, deps, expired, answer } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
+    answer('deliver', () => result);
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({ name: 'agent', ...expected });
+    expect(componentOf(report, ID(1), 'guac')).toStrictEqual({ name: 'guac', ...expected });
+    expect(report.ok).toBe(true);
+  });
+
+  it('fails a component the push did not report on, and judges the ones it did', async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite } = setup();
+    fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
+    rewrite('deliver', (line) => (line.startsWith('comp guac ') ? undefined : line));
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'guac')).toStrictEqual({
+      name: 'guac',
+      status: 'failed',
+      reason: 'the push did not report on this component',
+    });
+    expect(componentOf(report, ID(1), 'agent')?.status).toBe('recovered');
+  });
+
+  it("explains a component the push failed on in the runbook's words", async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    rewrite('deliver', (line) =>
+      line.startsWith('comp agent ') ? 'comp agent push=failed reason=write-denied' : line,
+    );
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
+      name: 'agent',
+      status: 'failed',
+      reason: 'the config directory is not writable, so registration_token.txt could not be placed',
+    });
+  });
+
+  it('reports a file still waiting after a restart as pending, restarted, with the token it still holds', async () => {
+    // Prepare: the component does not read the file; the push says it restarted the service
+    const { fleet, deps, expired, rewrite } = setup();
+    const expiry = expired();
+    fleet.add(ID(1), { agent: { token: expiry, consumes: false } });
+    rewrite('deliver', (line) => (line.startsWith('comp agent ') ? `${line} restarted=true` : line));
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
+      name: 'agent',
+      status: 'pending',
+      tokenExpiresAt: new Date(expiry * 1000).toISOString(),
+      reason: 'registration_token.txt delivered, not yet consumed',
+      restarted: true,
+    });
+  });
+
+  it('fails a component that consumed the file but holds no token after, with no expiry to show', async () => {
+    // Prepare
+    const { fleet, deps, expired, rewrite } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    rewrite('deliver', (line) => line.replace(/ token=\S+/, ' token=none'));
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess
+    expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
+      name: 'agent',
+      status: 'failed',
+      reason: 'the file was consumed but the component holds no valid token; check the component log',
+    });
+  });
+});

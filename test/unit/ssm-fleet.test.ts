@@ -1,0 +1,237 @@
+/**
+ * The fleet as SSM and EC2 show it (lambda/aws/ssm-fleet.ts), against a scripted SSM client and
+ * a scripted EC2 client: listing pages of managed nodes, asking EC2 for the fleet tag, and
+ * logging a long document run's progress. The e2e tests prove the same against the proving
+ * ground's wire-level AWS.
+ */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { AwsCaller } from '../../lambda/aws/aws-call.ts';
+import type { DocumentRun } from '../../lambda/aws/command-runner.ts';
+import { Pacer } from '../../lambda/aws/pacer.ts';
+import { ssmFleet } from '../../lambda/aws/ssm-fleet.ts';
+import { type Behaviour, FakeSsm } from './fake-ssm.ts';
+
+const TAG = { key: 'kasm:reconcile', value: 'true' };
+const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
+
+/** A scripted EC2 client: DescribeTags answers the pages given, one a call. */
+function fakeEc2(pages: object[]) {
+  const inputs: Record<string, unknown>[] = [];
+  const client = {
+    send: async (command: { input: Record<string, unknown> }) => {
+      inputs.push(command.input);
+      return pages[inputs.length - 1] ?? {};
+    },
+  } as unknown as EC2Client;
+  return { client, inputs };
+}
+
+function fleetOf(
+  ssm: FakeSsm,
+  ec2: EC2Client,
+  options: { now?: () => number; log?: { info: string[]; warn: string[] } } = {},
+) {
+  const caller = new AwsCaller({
+    pacer: new Pacer({ ratePerSecond: 1000, burst: 1000 }),
+    deadlineAt: Date.now() + 10 * 60_000,
+  });
+  const log = options.log;
+  return ssmFleet({
+    ssm: ssm.client,
+    ec2,
+    caller,
+    fleetTag: TAG,
+    pollIntervalMs: 1,
+    maxPollIntervalMs: 5,
+    pickupSeconds: 30,
+    ...(options.now ? { now: options.now } : {}),
+    ...(log
+      ? {
+          log: {
+            info: (m: string, e?: object) => log.info.push(`${m} ${JSON.stringify(e ?? {})}`),
+            warn: (m: string, e?: object) => log.warn.push(`${m} ${JSON.stringify(e ?? {})}`),
+          },
+        }
+      : {}),
+  });
+}
+
+const documentRun = (instanceIds: string[], comment: string): DocumentRun => ({
+  documentName: 'Probe-doc',
+  documentVersion: '1',
+  instanceIds,
+  parametersFor: () => ({}),
+  comment,
+  expectedSeconds: 10,
+  executionSeconds: 20,
+  giveUpAt: Date.now() + 10 * 60_000,
+  giveUpReason: 'the run gave up',
+});
+
+describe('ssmFleet.listFleet', () => {
+  it('lists every page of tagged nodes, sorted, with unsupported platforms apart', async () => {
+    // Prepare: two pages; the second has a node SSM gives without an id, and a Mac
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    ssm.interject(
+      'DescribeInstanceInformation',
+      {
+        InstanceInformationList: [
+          {
+            InstanceId: ID(3),
+            PlatformType: 'Windows',
+            PingStatus: 'ConnectionLost',
+            AgentVersion: '3.3.2746.0',
+          },
+          { InstanceId: ID(1), PlatformType: 'Linux', PingStatus: 'Online', AgentVersion: '3.3.2746.0' },
+        ],
+        NextToken: 'page-2',
+      },
+      {
+        InstanceInformationList: [
+          { PlatformType: 'Linux', PingStatus: 'Online' },
+          { InstanceId: 'mi-0123456789abcdef1', PlatformType: 'MacOS', PingStatus: 'Online' },
+          { InstanceId: ID(2), PlatformType: 'Linux' },
+        ],
+        NextToken: 'page-3',
+      },
+      {},
+    );
+
+    // Act
+    const listing = await fleetOf(ssm, fakeEc2([]).client).listFleet();
+
+    // Assess
+    expect(listing).toStrictEqual({
+      nodes: [
+        {
+          instanceId: ID(1),
+          platform: 'Linux',
+          online: true,
+          pingStatus: 'Online',
+          agentVersion: '3.3.2746.0',
+        },
+        { instanceId: ID(2), platform: 'Linux', online: false, pingStatus: 'Unknown', agentVersion: '' },
+        {
+          instanceId: ID(3),
+          platform: 'Windows',
+          online: false,
+          pingStatus: 'ConnectionLost',
+          agentVersion: '3.3.2746.0',
+        },
+      ],
+      unsupported: ['mi-0123456789abcdef1'],
+    });
+    // Listed by the tag alone (SSM refuses a tag filter mixed with others), page after page.
+    expect(ssm.calls.map((c) => c.input)).toStrictEqual([
+      { Filters: [{ Key: 'tag:kasm:reconcile', Values: ['true'] }], MaxResults: 50, NextToken: undefined },
+      { Filters: [{ Key: 'tag:kasm:reconcile', Values: ['true'] }], MaxResults: 50, NextToken: 'page-2' },
+      { Filters: [{ Key: 'tag:kasm:reconcile', Values: ['true'] }], MaxResults: 50, NextToken: 'page-3' },
+    ]);
+  });
+});
+
+describe('ssmFleet.taggedInstances', () => {
+  it('asks EC2 about EC2 ids only, 200 a request, and keeps those carrying the fleet tag', async () => {
+    // Prepare: 250 EC2 ids and a hybrid node; EC2 answers the first request over two pages
+    const ids = [...Array.from({ length: 250 }, (_, i) => ID(i + 1)), 'mi-0123456789abcdef1'];
+    const ec2 = fakeEc2([
+      {
+        Tags: [
+          { ResourceId: ID(1), Key: TAG.key, Value: TAG.value },
+          { ResourceId: ID(2), Key: TAG.key, Value: 'false' },
+          { Key: TAG.key, Value: TAG.value },
+        ],
+        NextToken: 'more',
+      },
+      {},
+      { Tags: [{ ResourceId: ID(250), Key: TAG.key, Value: TAG.value }] },
+    ]);
+
+    // Act
+    const tagged = await fleetOf(new FakeSsm(() => ({ kind: 'succeed' })), ec2.client).taggedInstances(ids);
+
+    // Assess
+    expect([...tagged]).toStrictEqual([ID(1), ID(250)]);
+    const resourceIds = ec2.inputs.map(
+      (i) =>
+        (i.Filters as { Name: string; Values: string[] }[]).find((f) => f.Name === 'resource-id')?.Values,
+    );
+    expect(resourceIds.map((v) => v?.length)).toStrictEqual([200, 200, 50]);
+    expect(resourceIds.flat()).not.toContain('mi-0123456789abcdef1');
+    expect(ec2.inputs.map((i) => i.NextToken)).toStrictEqual([undefined, 'more', undefined]);
+  });
+});
+
+describe('ssmFleet.runDocument', () => {
+  it('logs the progress of a run of more than one command, one line per command, under its step', async () => {
+    // Prepare
+    const ssm = new FakeSsm((): Behaviour => ({ kind: 'succeed' }));
+    const log = { info: [] as string[], warn: [] as string[] };
+    const ids = Array.from({ length: 120 }, (_, i) => ID(i + 1));
+
+    // Act
+    const results = await fleetOf(ssm, fakeEc2([]).client, { log }).runDocument(
+      documentRun(ids, 'kasm-token-reconciler run-1 observe'),
+    );
+
+    // Assess
+    expect(results.size).toBe(120);
+    const progress = log.info.map((l) => JSON.parse(l.replace(/^progress /, '')));
+    expect(progress.map((p) => [p.step, p.batchesDone, p.batches, p.nodes])).toStrictEqual([
+      ['observe', 1, 3, 120],
+      ['observe', 2, 3, 120],
+      ['observe', 3, 3, 120],
+    ]);
+    expect(progress.at(-1)?.nodesDone).toBe(120);
+  });
+
+  it('logs no progress for a run of one command, nor without a log', async () => {
+    // Prepare
+    const ssm = new FakeSsm((): Behaviour => ({ kind: 'succeed' }));
+    const log = { info: [] as string[], warn: [] as string[] };
+
+    // Act
+    const one = await fleetOf(ssm, fakeEc2([]).client, { log }).runDocument(
+      documentRun([ID(1), ID(2)], 'kasm-token-reconciler run-1 deliver'),
+    );
+    const unlogged = await fleetOf(ssm, fakeEc2([]).client).runDocument(
+      documentRun(
+        Array.from({ length: 60 }, (_, i) => ID(i + 1)),
+        'kasm-token-reconciler run-1 deliver',
+      ),
+    );
+
+    // Assess
+    expect(one.size).toBe(2);
+    expect(unlogged.size).toBe(60);
+    expect(log.info).toStrictEqual([]);
+  });
+
+  it('warns through the log when polling fails, and runs on the clock it is given', async () => {
+    // Prepare: a clock 10 s further on at every look, so the pick-up time of a host that
+    // never starts (40 s) comes after a few polls instead of 40 real seconds
+    const ssm = new FakeSsm((): Behaviour => ({ kind: 'never-start' }));
+    ssm.interject(
+      'ListCommands',
+      Object.assign(new Error('Internal failure'), { name: 'InternalServerError' }),
+    );
+    const log = { info: [] as string[], warn: [] as string[] };
+    let virtual = Date.now();
+    const now = () => {
+      virtual += 10_000;
+      return virtual;
+    };
+
+    // Act
+    const results = await fleetOf(ssm, fakeEc2([]).client, { log, now }).runDocument(
+      documentRun([ID(1)], 'kasm-token-reconciler run-1 observe'),
+    );
+
+    // Assess
+    expect(results.get(ID(1))).toMatchObject({ kind: 'unreachable' });
+    expect(log.warn).toStrictEqual([
+      'listing command statuses failed {"error":"InternalServerError: Internal failure"}',
+    ]);
+  });
+});
