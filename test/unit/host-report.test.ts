@@ -179,7 +179,7 @@ describe('what an SSM Agent too old for ENV_VAR parameters and a late push print
 
 describe('what a damaged or unexpected report becomes', () => {
   const probe = (...body: string[]) =>
-    ['ktr-probe v1', 'host openssl=1 now=1800000000', ...body, 'end'].join('\n');
+    ['ktr-probe v1', 'host unseal=1 now=1800000000', ...body, 'end'].join('\n');
   const push = (...body: string[]) => ['ktr-push v1', ...body, 'end'].join('\n');
   const comp = (name: string, fields: string) => `comp ${name} ${fields}`;
 
@@ -211,10 +211,10 @@ describe('what a damaged or unexpected report becomes', () => {
     ],
     [
       'a host clock that is not a whole number',
-      'ktr-probe v1\nhost openssl=1 now=soon\nend',
+      'ktr-probe v1\nhost unseal=1 now=soon\nend',
       'bad host clock field',
     ],
-    ['a host line without a clock', 'ktr-probe v1\nhost openssl=1\nend', 'bad host clock field'],
+    ['a host line without a clock', 'ktr-probe v1\nhost unseal=1\nend', 'bad host clock field'],
     ['a key too short to be an RSA key', probe('key spki=AAAA'), 'bad key line'],
     ['a key error that is no reason word', probe('key error=Permission_denied'), 'bad key line'],
     ['a key line with neither', probe('key'), 'bad key line'],
@@ -249,7 +249,7 @@ describe('what a damaged or unexpected report becomes', () => {
   it.each([
     [
       'nothing a push prints',
-      'ktr-probe v1\nhost openssl=1 now=1\nend',
+      'ktr-probe v1\nhost unseal=1 now=1\nend',
       'output does not start with "ktr-push v1"',
     ],
     ['a host field without "="', push('host waited'), 'expected key=value, got "waited"'],

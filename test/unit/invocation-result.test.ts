@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { errorName } from '../../lambda/aws/aws-call.ts';
 import { isNotStarted, isTerminal, resultOf } from '../../lambda/aws/invocation-result.ts';
 
-const OUTPUT = 'ktr-probe v1\nhost openssl=1 now=1\nend';
+const OUTPUT = 'ktr-probe v1\nhost unseal=1 now=1\nend';
 const SKIPPED = 'Step execution skipped due to unsatisfied preconditions: "platformType"';
 
 describe('resultOf', () => {

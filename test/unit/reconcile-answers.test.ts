@@ -153,7 +153,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
     ],
     [
       'output not understood from a script that succeeded',
-      { kind: 'output', succeeded: true, output: 'ktr-probe v1\nhost openssl=1 now=x\nend\n' },
+      { kind: 'output', succeeded: true, output: 'ktr-probe v1\nhost unseal=1 now=x\nend\n' },
       {
         status: 'failed',
         reason: 'the prepare output from this host was not understood: bad host clock field',
@@ -215,7 +215,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   it.each([
     [
       'openssl gone since the first probe',
-      (line: string) => line.replace('openssl=1', 'openssl=0'),
+      (line: string) => line.replace('unseal=1', 'unseal=0'),
       'openssl is not installed on the host, so the registration token cannot be sealed to it',
     ],
     [
@@ -305,7 +305,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
           ID(1),
           {
             hostEpochSeconds: Math.floor(now / 1000),
-            opensslAvailable: true,
+            canUnseal: true,
             sealingKey: { kind: 'ready', spkiDerBase64: spki },
             components: [],
           },
