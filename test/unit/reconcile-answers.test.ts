@@ -7,42 +7,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { InvocationResult } from '../../lambda/fleet-api.ts';
-import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
-import type { RunReport } from '../../lambda/report.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { prepare } from '../../lambda/steps/prepare.ts';
-import { readConfig } from '../../shared/config.ts';
-import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
-import { InMemoryFleet } from './in-memory-fleet.ts';
-
-const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
-const DOCUMENTS = { probe: 'Probe-doc', push: 'Push-doc' };
-const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
+import { startBatch } from '../start-events.ts';
+import { componentOf, ID, loopSetup, run, TOKEN } from './loop-fixture.ts';
 
 type Step = 'observe' | 'prepare' | 'deliver';
 
 function setup() {
-  const config = readConfig({
-    REGISTRATION_TOKEN_SECRET_ID: 'kasm/token',
-    PROBE_DOCUMENT_NAME: DOCUMENTS.probe,
-    PUSH_DOCUMENT_NAME: DOCUMENTS.push,
-    KASM_GRACE_PERIOD_SECONDS: '60',
-    ONLINE_WAIT_SECONDS: '5',
-    COMMAND_POLL_INTERVAL_MS: '50',
-  });
-  const fleet = new InMemoryFleet(DOCUMENTS);
-  const deps = (overrides: Partial<ReconcileDeps> = {}): ReconcileDeps => ({
-    config,
-    fleet,
-    runId: 'run-1',
-    now: Date.now,
-    deadlineAt: Date.now() + 10 * 60_000,
-    log: { info: () => undefined, warn: () => undefined },
-    readSecret: async () => ({ ok: true, token: TOKEN }),
-    checkKasm: async () => ({ health: 'healthy' }),
-    ...overrides,
-  });
-  const expired = () => fleet.nowSeconds() - 3600;
+  const { config, fleet, deps, expired } = loopSetup();
   /** The steps the fleet was asked to run, in order (by their command comment). */
   const steps: Step[] = [];
   /**
@@ -85,27 +58,6 @@ function setup() {
         : result,
     );
   return { config, fleet, deps, expired, answer, rewrite, steps };
-}
-
-const run = (event: unknown, deps: ReconcileDeps): Promise<RunReport> =>
-  reconcile(parseEvent(event) as ReconcileRequest, deps);
-
-function componentOf(report: RunReport, id: string, name: string) {
-  return report.hosts.find((h) => h.instanceId === id)?.components.find((c) => c.name === name);
-}
-
-function startEvent(ids: string[]) {
-  return {
-    Records: ids.map((id, i) => ({
-      messageId: `m-${i}`,
-      eventSource: 'aws:sqs',
-      body: JSON.stringify({
-        'detail-type': 'EC2 Instance State-change Notification',
-        source: 'aws.ec2',
-        detail: { 'instance-id': id, state: 'running' },
-      }),
-    })),
-  };
 }
 
 /** A key line the probe's pattern accepts but that is no DER public key. */
@@ -256,7 +208,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
     rewrite('observe', (line, id) => (id === ID(1) && line.startsWith('key ') ? BAD_KEY : line));
 
     // Act
-    const report = await run(startEvent([ID(1), ID(2)]), deps());
+    const report = await run(startBatch([ID(1), ID(2)]), deps());
 
     // Assess: host 2 is delivered to as usual
     expect(componentOf(report, ID(1), 'agent')).toStrictEqual({

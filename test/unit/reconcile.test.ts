@@ -3,53 +3,11 @@
  * The end-to-end tests prove the same against the wire-level fake AWS and real scripts.
  */
 import { describe, expect, it } from 'vitest';
-import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
-import type { RunReport } from '../../lambda/report.ts';
-import { readConfig } from '../../shared/config.ts';
-import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
 import { startBatch } from '../start-events.ts';
-import { InMemoryFleet } from './in-memory-fleet.ts';
+import { componentOf, ID, loopSetup, run, TOKEN } from './loop-fixture.ts';
 
-const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
-const DOCUMENTS = { probe: 'Probe-doc', push: 'Push-doc' };
-const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
-
-function setup(env: Record<string, string> = {}) {
-  const config = readConfig({
-    REGISTRATION_TOKEN_SECRET_ID: 'kasm/token',
-    PROBE_DOCUMENT_NAME: DOCUMENTS.probe,
-    PUSH_DOCUMENT_NAME: DOCUMENTS.push,
-    KASM_GRACE_PERIOD_SECONDS: '60',
-    ONLINE_WAIT_SECONDS: '5',
-    COMMAND_POLL_INTERVAL_MS: '50',
-    ...env,
-  });
-  const fleet = new InMemoryFleet(DOCUMENTS);
-  const logs: string[] = [];
-  const deps = (overrides: Partial<ReconcileDeps> = {}): ReconcileDeps => ({
-    config,
-    fleet,
-    runId: 'run-1',
-    now: Date.now,
-    deadlineAt: Date.now() + 10 * 60_000,
-    log: {
-      info: (m, e) => logs.push(`${m} ${JSON.stringify(e ?? {})}`),
-      warn: (m, e) => logs.push(`${m} ${JSON.stringify(e ?? {})}`),
-    },
-    readSecret: async () => ({ ok: true, token: TOKEN }),
-    checkKasm: async () => ({ health: 'healthy' }),
-    ...overrides,
-  });
-  const expired = () => fleet.nowSeconds() - 3600;
-  return { fleet, deps, expired, logs };
-}
-
-const run = (event: unknown, deps: ReconcileDeps): Promise<RunReport> =>
-  reconcile(parseEvent(event) as ReconcileRequest, deps);
-
-function statusOf(report: RunReport, id: string, name: string) {
-  return report.hosts.find((h) => h.instanceId === id)?.components.find((c) => c.name === name);
-}
+const setup = loopSetup;
+const statusOf = componentOf;
 
 describe('a full reconcile pass', () => {
   it('recovers a component expired past grace and delivers to no other component of its host', async () => {
