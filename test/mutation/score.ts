@@ -1,11 +1,14 @@
 /**
- * The combined mutation score of the chunks' saved Stryker reports, and every surviving mutant:
- * those listed in equivalent.json (with the reason no test can kill them) apart from the rest,
- * which are work to do. The score is Stryker's own: killed and timed-out mutants over all valid
- * ones; an equivalent survivor still counts against it.
+ * The combined mutation score of the chunks' saved Stryker reports, and every surviving mutant in
+ * three lists: those in equivalent.json (with the reason no test can kill them), those the
+ * TypeScript compiler rejects (the run goes without Stryker's checker, see compile-check.ts), and
+ * the rest, which are work to do. The score is Stryker's own: killed and timed-out mutants over all
+ * the others; a survivor counts against it whichever list it is in.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CompileCheck, type MutantPlace } from './compile-check.ts';
 
 export const REPORT_DIR = 'reports/mutation';
 
@@ -16,18 +19,17 @@ export const CHUNKS = [
   { name: 'lambda-aws', mutate: ['lambda/aws/**/*.ts'] },
 ] as const;
 
-interface Mutant {
+interface Mutant extends MutantPlace {
   mutatorName: string;
-  replacement?: string;
   status: string;
-  location: { start: { line: number; column: number } };
 }
 interface Report {
-  files: Record<string, { mutants: Mutant[] }>;
+  files: Record<string, { source: string; mutants: Mutant[] }>;
 }
 export interface Equivalent {
   file: string;
   line: number;
+  column: number;
   mutator: string;
   reason: string;
 }
@@ -49,6 +51,8 @@ export function printScore(dir = REPORT_DIR): void {
   const total: Tally = { detected: 0, undetected: 0 };
   const open: string[] = [];
   const equivalent: string[] = [];
+  const rejected: string[] = [];
+  const compiles = compileErrors(dir);
   for (const chunk of CHUNKS) {
     const file = `${dir}/${chunk.name}.json`;
     if (!existsSync(file)) {
@@ -57,17 +61,22 @@ export function printScore(dir = REPORT_DIR): void {
     }
     const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
     const tally: Tally = { detected: 0, undetected: 0 };
-    for (const [path, { mutants }] of Object.entries(report.files)) {
+    for (const [path, { source, mutants }] of Object.entries(report.files)) {
       for (const m of mutants) {
         if (DETECTED.has(m.status)) tally.detected++;
         if (!UNDETECTED.has(m.status)) continue;
         tally.undetected++;
-        const line = m.location.start.line;
-        const where = `${path}:${line} ${m.mutatorName} ${m.status}${m.replacement ? ` → ${oneLine(m.replacement)}` : ''}`;
+        const { line, column } = m.location.start;
+        const where = `${path}:${line}:${column} ${m.mutatorName} ${m.status}${m.replacement ? ` → ${oneLine(m.replacement)}` : ''}`;
         const known = equivalents.find(
-          (e) => e.file === path && e.line === line && e.mutator === m.mutatorName,
+          (e) => e.file === path && e.line === line && e.column === column && e.mutator === m.mutatorName,
         );
-        if (known) equivalent.push(`${where}\n    equivalent: ${known.reason}`);
+        if (known) {
+          equivalent.push(`${where}\n    equivalent: ${known.reason}`);
+          continue;
+        }
+        const error = compiles(path, source, m);
+        if (error) rejected.push(`${where}\n    ${error}`);
         else open.push(where);
       }
     }
@@ -80,8 +89,33 @@ export function printScore(dir = REPORT_DIR): void {
   console.log(`\nsurvivors not yet killed (${open.length}):\n  ${open.join('\n  ')}`);
   console.log(`\nequivalent survivors (${equivalent.length}):\n  ${equivalent.join('\n  ')}`);
   console.log(
+    `\nsurvivors the TypeScript compiler rejects (${rejected.length}):\n  ${rejected.join('\n  ')}`,
+  );
+  compiles.save();
+  console.log(
     `\nmutation score: ${score(total).toFixed(1)} % (${total.detected} detected of ${total.detected + total.undetected})`,
   );
+}
+
+/** The compiler's verdict per survivor, kept beside the reports: each check takes a second or two. */
+function compileErrors(dir: string) {
+  const file = `${dir}/compile-errors.json`;
+  const cache = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<
+    string,
+    string | null
+  >;
+  let check: CompileCheck | undefined;
+  const verdict = (path: string, source: string, m: Mutant) => {
+    const key = createHash('sha256')
+      .update(JSON.stringify([path, source, m.location, m.replacement]))
+      .digest('hex');
+    if (!(key in cache)) {
+      check ??= new CompileCheck();
+      cache[key] = check.errorFor(path, source, m) ?? null;
+    }
+    return cache[key] ?? undefined;
+  };
+  return Object.assign(verdict, { save: () => writeFileSync(file, `${JSON.stringify(cache, null, 1)}\n`) });
 }
 
 const oneLine = (s: string) =>
