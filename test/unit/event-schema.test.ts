@@ -9,6 +9,14 @@ const startEvent = (id: string, state = 'running') => ({
   detail: { 'instance-id': id, state },
 });
 
+const sqsRecord = (messageId: string, body: string) => ({ messageId, eventSource: 'aws:sqs', body });
+
+const FULL_RECONCILE = { trigger: 'direct', dryRun: false, waitForOnline: false };
+const ID_PROBLEM =
+  'expected an EC2 id (i- and 8 or 17 hex digits) or a managed node id (mi- and 17 hex digits)';
+const NOT_SQS = 'expected an SQS record with a messageId and a string body';
+const NOT_A_NOTIFICATION = 'expected an "EC2 Instance State-change Notification"';
+
 function rejection(event: unknown): InvalidEventError {
   try {
     parseEvent(event);
@@ -21,7 +29,10 @@ function rejection(event: unknown): InvalidEventError {
 
 describe('parseEvent', () => {
   it('takes an empty object as a full reconcile', () => {
-    expect(parseEvent({})).toEqual({ trigger: 'direct', dryRun: false, waitForOnline: false });
+    expect(parseEvent({})).toEqual(FULL_RECONCILE);
+  });
+  it.each([undefined, null])('takes no payload at all (%s) as a full reconcile', (event) => {
+    expect(parseEvent(event)).toEqual(FULL_RECONCILE);
   });
   it('takes a dry run scoped to instance ids and drops duplicates', () => {
     expect(
@@ -36,10 +47,12 @@ describe('parseEvent', () => {
       waitForOnline: false,
     });
   });
-  it('takes a scheduled event as a full reconcile', () => {
-    expect(parseEvent({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }).trigger).toBe(
-      'schedule',
-    );
+  it('takes a scheduled event as a full reconcile that changes things and waits for no agent', () => {
+    expect(parseEvent({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} })).toEqual({
+      trigger: 'schedule',
+      dryRun: false,
+      waitForOnline: false,
+    });
   });
   it('takes a running state-change notification for that instance', () => {
     expect(parseEvent(startEvent('i-0a1b2c3d4e5f60718'))).toEqual({
@@ -55,29 +68,58 @@ describe('parseEvent', () => {
       eventSource: 'aws:sqs',
       body: JSON.stringify(startEvent(id)),
     }));
-    expect(parseEvent({ Records: records }).instanceIds).toEqual([
-      'i-0a1b2c3d4e5f60718',
-      'i-0a1b2c3d4e5f60719',
-    ]);
+    expect(parseEvent({ Records: records })).toEqual({
+      trigger: 'instance-start',
+      dryRun: false,
+      instanceIds: ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719'],
+      waitForOnline: true,
+      messageIds: ['m-0', 'm-1', 'm-2'],
+    });
   });
   it('rejects an unknown field by name and lists the accepted events', () => {
     const error = rejection({ dryrun: true });
     expect(error.field).toBe('dryrun');
-    expect(error.message).toContain('unknown field');
+    expect(error.message).toContain('unknown field (accepted fields: dryRun, instanceIds)');
     expect(error.message).toContain('{"dryRun": true}');
   });
-  it('rejects a dryRun that is not a boolean', () => {
-    expect(rejection({ dryRun: 'yes' }).message).toContain(
-      'dryRun: expected true or false, got the string "yes"',
-    );
+  it('throws an error named InvalidEventError, the errorType Lambda reports to the caller', () => {
+    expect(rejection({ dryrun: true }).name).toBe('InvalidEventError');
   });
-  it('rejects a malformed instance id naming its position', () => {
-    const error = rejection({ instanceIds: ['i-0123456789abcdef0', 'i-XYZ'] });
+  it.each<[string, unknown, string]>([
+    ['a string', 'yes', 'the string "yes"'],
+    ['a number', 1, 'a number'],
+    ['null', null, 'null'],
+  ])('rejects a dryRun that is %s, saying what it got', (_, dryRun, got) => {
+    expect(rejection({ dryRun }).message).toContain(`dryRun: expected true or false, got ${got}.`);
+  });
+  it.each<[string, unknown, string]>([
+    ['malformed', 'i-XYZ', 'the string "i-XYZ"'],
+    ['a number', 123, 'a number'],
+    ['a nested array, even around a valid id', ['i-0123456789abcdef0'], 'an array'],
+  ])('rejects a named instance id that is %s, naming its position', (_, id, got) => {
+    // Act
+    const error = rejection({ instanceIds: ['i-0123456789abcdef0', id] });
+
+    // Assess
     expect(error.field).toBe('instanceIds[1]');
+    expect(error.problem).toBe(`${ID_PROBLEM}, got ${got}`);
   });
   it('rejects instanceIds that is not a non-empty array', () => {
-    expect(rejection({ instanceIds: 'i-0123456789abcdef0' }).field).toBe('instanceIds');
+    expect(rejection({ instanceIds: { 'i-0123456789abcdef0': true } }).field).toBe('instanceIds');
     expect(rejection({ instanceIds: [] }).message).toContain('at least one');
+  });
+  it('rejects instance ids typed as one string, quoting up to 40 characters of it', () => {
+    // Prepare: two ids with their separator are exactly 40 characters, three are more
+    const two = 'i-0123456789abcdef0, i-0123456789abcdef1';
+    const three = `${two}, i-0123456789abcdef2`;
+
+    // Act
+    const whole = rejection({ instanceIds: two });
+    const cut = rejection({ instanceIds: three });
+
+    // Assess
+    expect(whole.problem).toBe(`expected an array of instance ids, got the string "${two}"`);
+    expect(cut.problem).toBe(`expected an array of instance ids, got the string "${two}…"`);
   });
   it('accepts 1,000 named instance ids and rejects 1,001, naming the limit', () => {
     // Prepare: distinct valid ids
@@ -94,6 +136,44 @@ describe('parseEvent', () => {
   });
   it('rejects a state-change notification for a state other than running', () => {
     expect(rejection(startEvent('i-0a1b2c3d4e5f60718', 'stopped')).field).toBe('(event).detail.state');
+  });
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['a null detail', { detail: null }, '(event).detail', 'expected an object, got null'],
+    [
+      'a detail that is not an object',
+      { detail: 'running' },
+      '(event).detail',
+      'expected an object, got the string "running"',
+    ],
+    [
+      'a malformed instance id',
+      { detail: { 'instance-id': 'i-XYZ', state: 'running' } },
+      '(event).detail.instance-id',
+      'expected an EC2 instance id, got the string "i-XYZ"',
+    ],
+    [
+      'an instance id that is not a string',
+      { detail: { 'instance-id': ['i-0a1b2c3d4e5f60718'], state: 'running' } },
+      '(event).detail.instance-id',
+      'expected an EC2 instance id, got an array',
+    ],
+  ])('rejects a state-change notification with %s', (_, change, field, problem) => {
+    // Act
+    const error = rejection({ ...startEvent('i-0a1b2c3d4e5f60718'), ...change });
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.problem).toBe(problem);
+  });
+  it('rejects an EventBridge event of another detail-type, naming it', () => {
+    // Act
+    const error = rejection({ 'detail-type': 'AWS API Call via CloudTrail', source: 'aws.ec2', detail: {} });
+
+    // Assess
+    expect(error.field).toBe('detail-type');
+    expect(error.problem).toBe(
+      'the string "AWS API Call via CloudTrail" is not an event this function handles',
+    );
   });
   it('sets aside an SQS record whose body is not a running-state notification and keeps the others', () => {
     const good = {
@@ -118,10 +198,76 @@ describe('parseEvent', () => {
       },
     ]);
   });
-  it('rejects a batch holding a record that SQS could not have sent (no messageId)', () => {
-    expect(rejection({ Records: [{ eventSource: 'aws:sqs', body: '{}' }] }).field).toBe('Records[0]');
+  it.each<[string, string, string]>([
+    ['null', 'null', `Records[0].body: ${NOT_A_NOTIFICATION}`],
+    [
+      'a scheduled event',
+      JSON.stringify({ 'detail-type': 'Scheduled Event', detail: {} }),
+      `Records[0].body: ${NOT_A_NOTIFICATION}`,
+    ],
+    [
+      'another detail-type carrying a running instance',
+      JSON.stringify({ ...startEvent('i-0a1b2c3d4e5f60718'), 'detail-type': 'AWS API Call via CloudTrail' }),
+      `Records[0].body: ${NOT_A_NOTIFICATION}`,
+    ],
+    [
+      'a notification with a null detail',
+      JSON.stringify({ ...startEvent('i-0a1b2c3d4e5f60718'), detail: null }),
+      'Records[0].body.detail: expected an object, got null',
+    ],
+    [
+      'a notification with a malformed instance id',
+      JSON.stringify(startEvent('i-XYZ')),
+      'Records[0].body.detail.instance-id: expected an EC2 instance id, got the string "i-XYZ"',
+    ],
+  ])('sets aside an SQS record whose body is %s, saying why', (_, body, problem) => {
+    expect(parseEvent({ Records: [sqsRecord('m-0', body)] })).toEqual({
+      trigger: 'instance-start',
+      dryRun: false,
+      instanceIds: [],
+      waitForOnline: true,
+      messageIds: ['m-0'],
+      rejectedRecords: [{ messageId: 'm-0', problem }],
+    });
   });
-  it('rejects a payload that is not an object', () => {
-    expect(rejection([1, 2]).message).toContain('expected a JSON object, got an array');
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['from another source', { ...sqsRecord('m-1', '{}'), eventSource: 'aws:kinesis' }],
+    [
+      'whose body is an object, not a string',
+      { ...sqsRecord('m-1', '{}'), body: startEvent('i-0a1b2c3d4e5f60718') },
+    ],
+    ['without a messageId', { eventSource: 'aws:sqs', body: '{}' }],
+    ['with an empty messageId', sqsRecord('', '{}')],
+  ])('rejects a whole batch holding a record SQS could not have sent: %s', (_, record) => {
+    // Act
+    const error = rejection({
+      Records: [sqsRecord('m-0', JSON.stringify(startEvent('i-0a1b2c3d4e5f60718'))), record],
+    });
+
+    // Assess
+    expect(error.field).toBe('Records[1]');
+    expect(error.problem).toBe(NOT_SQS);
+  });
+  it('rejects an SQS event with no records', () => {
+    // Act
+    const error = rejection({ Records: [] });
+
+    // Assess
+    expect(error.field).toBe('Records');
+    expect(error.problem).toBe('expected at least one record');
+  });
+  it.each<[string, unknown, string]>([
+    ['an array', [1, 2], 'an array'],
+    ['a string', 'dryRun', 'the string "dryRun"'],
+    ['a number', 42, 'a number'],
+    ['a boolean', true, 'a boolean'],
+  ])('rejects a payload that is %s, saying what it got', (_, event, got) => {
+    // Act
+    const error = rejection(event);
+
+    // Assess
+    expect(error.field).toBe('(event)');
+    expect(error.problem).toBe(`expected a JSON object, got ${got}`);
   });
 });
