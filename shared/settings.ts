@@ -57,7 +57,7 @@ const AWS_REGION = '[a-z]{2}(?:-[a-z]+)+-\\d';
 export const REGION = new RegExp(`^${AWS_REGION}$`);
 export const RATE = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const CRON = /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/;
-/** Tag keys and values: letters, digits, spaces and _ . : / = + - @ (EC2 and SSM tag rules). */
+/** Tag keys and values: letters, digits, spaces and _ . : / = + - @, lengths in Unicode characters (EC2 User Guide, "Tag restrictions"). */
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u;
 export const SECRET_ARN = new RegExp(
   `^arn:(aws[a-z-]*):secretsmanager:(${AWS_REGION}):(\\d{12}):secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`,
@@ -89,7 +89,7 @@ const tagText = (what: 'key' | 'value', max: number): Rule =>
   text(TAG_TEXT, `a tag ${what} of 1 to ${max} letters, digits, spaces or _ . : / = + - @`, {
     checks: [
       (value) => (value.trim() === value ? undefined : 'must not start or end with a space'),
-      (value) => (value.length <= max ? undefined : `a tag ${what} has at most ${max} characters`),
+      (value) => ([...value].length <= max ? undefined : `a tag ${what} has at most ${max} characters`),
       (value) =>
         what === 'key' && value.toLowerCase().startsWith('aws:')
           ? `keys starting with "aws:" are reserved by AWS, got "${value}"`

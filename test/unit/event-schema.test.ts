@@ -89,6 +89,7 @@ describe('parseEvent', () => {
     ['a string', 'yes', 'the string "yes"'],
     ['a number', 1, 'a number'],
     ['null', null, 'null'],
+    ['an object', {}, 'an object'],
   ])('rejects a dryRun that is %s, saying what it got', (_, dryRun, got) => {
     expect(rejection({ dryRun }).message).toContain(`dryRun: expected true or false, got ${got}.`);
   });
@@ -139,6 +140,7 @@ describe('parseEvent', () => {
   });
   it.each<[string, Record<string, unknown>, string, string]>([
     ['a null detail', { detail: null }, '(event).detail', 'expected an object, got null'],
+    ['no detail', { detail: undefined }, '(event).detail', 'expected an object, got nothing'],
     [
       'a detail that is not an object',
       { detail: 'running' },

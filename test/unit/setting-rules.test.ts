@@ -148,6 +148,8 @@ describe('the fleet tag settings', () => {
     ['a key with "aws:" not at its start', SETTINGS.fleetTagKey.rule, 'kasm:aws:'],
     ['a value starting with "aws:"', SETTINGS.fleetTagValue.rule, 'aws:fleet'],
     ['a value of 256 characters', SETTINGS.fleetTagValue.rule, 'v'.repeat(256)],
+    // AWS counts Unicode characters; 𝐤 is one character but two UTF-16 units in JavaScript.
+    ['a key of 128 letters outside the BMP', SETTINGS.fleetTagKey.rule, '𝐤'.repeat(128)],
   ])('accepts %s', (_, rule, value) => {
     expect(judge(rule, value)).toBeUndefined();
   });
@@ -164,6 +166,12 @@ describe('the fleet tag settings', () => {
       'a key of 129 characters',
       SETTINGS.fleetTagKey.rule,
       'k'.repeat(129),
+      'a tag key has at most 128 characters',
+    ],
+    [
+      'a key of 129 letters outside the BMP',
+      SETTINGS.fleetTagKey.rule,
+      '𝐤'.repeat(129),
       'a tag key has at most 128 characters',
     ],
     [
