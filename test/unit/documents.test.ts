@@ -1,9 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { PROBE_EXECUTION_SECONDS } from '../../lambda/steps/observe.ts';
 import {
+  DEFAULT_WINDOWS_INSTALL_DIR,
+  DEFAULT_WINDOWS_SERVICE_NAME,
+  REGISTRATION_FILE_NAME,
+  WINDOWS_COMPONENTS,
+  WINDOWS_STATE_DIR_NAME,
+} from '../../shared/catalog.ts';
+import {
+  type DocumentRole,
+  linuxScript,
   MAX_DELIVERIES_PER_PUSH,
   PARAMETER_PATTERNS,
   probeDocument,
   pushDocument,
+  windowsScript,
 } from '../../shared/documents/ssm-documents.ts';
 
 /**
@@ -47,6 +59,172 @@ describe('the SSM documents', () => {
         ['aws:runShellScript', 'Linux'],
         ['aws:runPowerShellScript', 'Windows'],
       ]);
+    }
+  });
+});
+
+describe('what SSM receives', () => {
+  // Built inside each test, not when the file loads: Stryker switches a mutant on only while a test runs.
+  const build = { probe: probeDocument, push: pushDocument } as const;
+
+  it.each(['probe', 'push'] as const)(
+    'declare the %s document as schema 2.2 with a sentence that names the tool and the role',
+    (role) => {
+      expect(build[role]().schemaVersion).toBe('2.2');
+      expect(build[role]().description).toMatch(new RegExp(`^kasm-token-reconciler ${role}: .+\\.$`));
+    },
+  );
+
+  it('declare exactly the parameters the function sends: the common ones, KeyPair to the probe, the deliveries to the push', () => {
+    // The function sends InstallRoot, RunId, WindowsInstallDir and WindowsServiceName with every
+    // command (lambda/steps/document-runs.ts), and SSM refuses a parameter the document does not declare.
+    const common = ['InstallRoot', 'RunId', 'WindowsInstallDir', 'WindowsServiceName'];
+    expect(Object.keys(probeDocument().parameters).sort()).toEqual([...common, 'KeyPair'].sort());
+    expect(Object.keys(pushDocument().parameters).sort()).toEqual(
+      [...common, 'Deliveries', 'WaitSeconds', 'NotAfter'].sort(),
+    );
+  });
+
+  it('type and describe every parameter for whoever runs a document by hand', () => {
+    for (const document of Object.values(build).map((b) => b())) {
+      for (const [name, parameter] of Object.entries(document.parameters)) {
+        expect(parameter.type, name).toBe('String');
+        expect(parameter.description, name).toMatch(/^[A-Za-z].*\.$/);
+      }
+    }
+  });
+
+  it('give every optional parameter a default its own pattern allows, and make the push demand its deliveries, run id and deadline', () => {
+    // Assess: a default outside the pattern would make SSM refuse a command that leaves it out
+    for (const document of Object.values(build).map((b) => b())) {
+      for (const [name, parameter] of Object.entries(document.parameters)) {
+        if (parameter.default !== undefined)
+          expect(parameter.default, name).toMatch(new RegExp(parameter.allowedPattern));
+      }
+    }
+    const required = Object.entries(pushDocument().parameters)
+      .filter(([, p]) => p.default === undefined)
+      .map(([name]) => name);
+    expect(required.sort()).toEqual(['Deliveries', 'NotAfter', 'RunId']);
+    expect(probeDocument().parameters.KeyPair?.default).toBe('none');
+  });
+
+  it.each(['probe', 'push'] as const)(
+    'run in the %s document the spliced scripts, one step per platform named after its role',
+    (role) => {
+      expect(build[role]().mainSteps).toEqual([
+        {
+          action: 'aws:runShellScript',
+          name: `${role}Linux`,
+          precondition: { StringEquals: ['platformType', 'Linux'] },
+          inputs: { timeoutSeconds: expect.any(String), runCommand: linuxScript(role).split('\n') },
+        },
+        {
+          action: 'aws:runPowerShellScript',
+          name: `${role}Windows`,
+          precondition: { StringEquals: ['platformType', 'Windows'] },
+          inputs: { timeoutSeconds: expect.any(String), runCommand: windowsScript(role).split('\n') },
+        },
+      ]);
+    },
+  );
+
+  it('give the probe no longer than the function waits for it, and the push longer than the longest wait it may be sent', () => {
+    // Prepare
+    const timeouts = (role: DocumentRole) =>
+      build[role]().mainSteps.map((s) => Number(s.inputs.timeoutSeconds));
+    const waitSeconds = new RegExp(PARAMETER_PATTERNS.waitSeconds);
+    const longestWait = 999;
+
+    // Assess
+    expect([waitSeconds.test(String(longestWait)), waitSeconds.test(String(longestWait + 1))]).toEqual([
+      true,
+      false,
+    ]);
+    for (const t of timeouts('probe')) {
+      expect(t).toBeGreaterThan(0);
+      expect(t).toBeLessThanOrEqual(PROBE_EXECUTION_SECONDS);
+    }
+    for (const t of timeouts('push')) expect(t).toBeGreaterThan(longestWait);
+  });
+});
+
+describe('the scripts the documents carry', () => {
+  const source = (file: string) =>
+    readFileSync(new URL(`../../shared/documents/${file}`, import.meta.url), 'utf8');
+
+  /** The role's script around its two markers: before `# @@CATALOG@@`, between, after `# @@COMMON@@`. */
+  function around(text: string): [string, string, string] {
+    const [before = '', rest = ''] = text.split('# @@CATALOG@@');
+    const [between = '', after = ''] = rest.split('# @@COMMON@@');
+    expect(after, 'each marker appears once').not.toContain('@@');
+    return [before, between, after];
+  }
+
+  it.each(['probe', 'push'] as const)(
+    'splice into the Linux %s the catalog and common.sh, without the shellcheck directive only the standalone file needs',
+    (role) => {
+      // Prepare
+      const [before, between, after] = around(source(`linux/${role}.sh`));
+      const common = source('linux/common.sh');
+      expect(common.startsWith('# shellcheck shell=bash\n')).toBe(true);
+      const commonBody = common.split('\n').slice(1).join('\n').replace(/\n+$/, '');
+
+      // Act
+      const script = linuxScript(role);
+
+      // Assess
+      expect(script.startsWith(`${before}STATE_DIR='`)).toBe(true);
+      expect(script.endsWith(`)${between}${commonBody}${after}`)).toBe(true);
+      expect(script).not.toContain('@@');
+      expect(script).not.toContain('shellcheck shell=');
+    },
+  );
+
+  it.each(['probe', 'push'] as const)(
+    'splice into the Windows %s the catalog as PowerShell variables and common.ps1',
+    (role) => {
+      // Prepare
+      const [before, between, after] = around(source(`windows/${role}.ps1`));
+      const common = source('windows/common.ps1').replace(/\s+$/, '');
+      const catalog = [
+        `$DefaultInstallDir = '${DEFAULT_WINDOWS_INSTALL_DIR}'`,
+        `$DefaultServiceName = '${DEFAULT_WINDOWS_SERVICE_NAME}'`,
+        `$StateDirName = '${WINDOWS_STATE_DIR_NAME}'`,
+        `$RegFile = '${REGISTRATION_FILE_NAME}'`,
+        '$Components = @(',
+        ...WINDOWS_COMPONENTS.map(
+          (c) =>
+            `  @{ Name = '${c.name}'; ConfigFile = '${c.configFile}'; Section = '${c.tokenPath[0]}'; Key = '${c.tokenPath[1]}' }`,
+        ),
+        ')',
+      ].join('\n');
+
+      // Act
+      const script = windowsScript(role);
+
+      // Assess
+      expect(script).toBe(`${before}${catalog}${between}${common}${after}`);
+    },
+  );
+
+  it('quote catalog values as PowerShell literals, so a single quote in one cannot end the string', async () => {
+    // Prepare: a service name with a quote in it
+    vi.resetModules();
+    vi.doMock('../../shared/catalog.ts', async (importOriginal) => ({
+      ...(await importOriginal<typeof import('../../shared/catalog.ts')>()),
+      DEFAULT_WINDOWS_SERVICE_NAME: "Kasm's agent",
+    }));
+
+    try {
+      // Act
+      const { windowsScript: withQuote } = await import('../../shared/documents/ssm-documents.ts');
+
+      // Assess
+      expect(withQuote('probe')).toContain("\n$DefaultServiceName = 'Kasm''s agent'\n");
+    } finally {
+      vi.doUnmock('../../shared/catalog.ts');
+      vi.resetModules();
     }
   });
 });

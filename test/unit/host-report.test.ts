@@ -224,6 +224,38 @@ describe('what a damaged or unexpected report becomes', () => {
       probe(comp('x'.repeat(50), 'token=none reg=absent running=true')),
       `unknown component "${'x'.repeat(40)}…"`,
     ],
+    [
+      'an unknown component name of 41 characters, clipped',
+      probe(comp('x'.repeat(41), 'token=none reg=absent running=true')),
+      `unknown component "${'x'.repeat(40)}…"`,
+    ],
+    [
+      'an unknown component name of 40 characters, quoted in full',
+      probe(comp('x'.repeat(40), 'token=none reg=absent running=true')),
+      `unknown component "${'x'.repeat(40)}"`,
+    ],
+    ['a component line without a name', probe('comp'), 'unknown component ""'],
+    [
+      'a field with an empty key',
+      'ktr-probe v1\nhost unseal=1 now=1800000000 =1\nend',
+      'expected key=value, got "=1"',
+    ],
+    [
+      'a file age followed by other characters',
+      probe(comp('agent', 'token=none reg=5s running=true')),
+      'component agent: bad reg field',
+    ],
+    [
+      'a file age preceded by other characters',
+      probe(comp('agent', 'token=none reg=v5 running=true')),
+      'component agent: bad reg field',
+    ],
+    [
+      'a delivered age followed by other characters',
+      probe(comp('agent', 'token=none reg=5 running=true delivered=20s')),
+      'component agent: bad delivered field',
+    ],
+    ['a key one character short of 300', probe(`key spki=${'A'.repeat(299)}`), 'bad key line'],
   ])('rejects a probe with %s', (_, output, problem) => {
     expect(parseProbeOutput(output)).toStrictEqual({ ok: false, problem });
   });
@@ -271,8 +303,65 @@ describe('what a damaged or unexpected report becomes', () => {
       push('comp agent push=written token=%% reg=absent running=true'),
       'component agent: bad token field',
     ],
+    ['a component line without a name', push('comp'), 'unknown component ""'],
+    [
+      'an unknown component, even one that only failed',
+      push('comp mystery push=failed reason=write-denied'),
+      'unknown component "mystery"',
+    ],
+    [
+      'an outcome other than written or failed, even beside a full sighting',
+      push('comp agent push=maybe token=aGVhZA.cGF5 reg=absent running=true'),
+      'component agent: bad push field',
+    ],
   ])('rejects a push with %s', (_, output, problem) => {
     expect(parsePushOutput(output, ['agent'])).toStrictEqual({ ok: false, problem });
+  });
+
+  it('accepts a sealing key from 300 base64 characters up (an RSA-2048 key has 392)', () => {
+    // Act
+    const parsed = parseProbeOutput(probe(`key spki=${'A'.repeat(300)}`));
+
+    // Assess
+    expect(parsed.ok && parsed.value.sealingKey).toStrictEqual({
+      kind: 'ready',
+      spkiDerBase64: 'A'.repeat(300),
+    });
+  });
+
+  it('ignores blank lines inside a report, and spaces or a carriage return at the end of a line', () => {
+    // Prepare: what a Windows host prints (CRLF), with padded lines and blank lines between them
+    const probeOut = [
+      'ktr-probe v1  ',
+      '',
+      'host unseal=1 now=1800000000 ',
+      '   ',
+      'comp guac token=none reg=absent running=true\t',
+      'end ',
+      '',
+    ].join('\r\n');
+    const pushOut = ['ktr-push v1 ', '', 'host waited=3  ', '', 'end'].join('\r\n');
+
+    // Act
+    const probeParsed = parseProbeOutput(probeOut);
+    const pushParsed = parsePushOutput(pushOut);
+
+    // Assess
+    expect(probeParsed).toStrictEqual({
+      ok: true,
+      value: {
+        hostEpochSeconds: 1_800_000_000,
+        canUnseal: true,
+        sealingKey: null,
+        components: [
+          { name: 'guac', token: { kind: 'none' }, registrationFileAgeSeconds: null, running: true },
+        ],
+      },
+    });
+    expect(pushParsed).toStrictEqual({
+      ok: true,
+      value: { delivered: true, waitedSeconds: 3, outcomes: [] },
+    });
   });
 
   it('reads a push that found no delivery for its host, and how long it waited', () => {

@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { ComponentSighting } from '../../shared/host-report.ts';
-import { decide, judgeDelivery, type Policy, tokenState } from '../../shared/token-rules.ts';
+import {
+  cannotUnsealReason,
+  decide,
+  describePushFailure,
+  judgeDelivery,
+  type Policy,
+  tokenState,
+} from '../../shared/token-rules.ts';
 import { segments } from './jwt-fixtures.ts';
 
 const NOW = 1_800_000_000;
+const b64 = (json: string) => Buffer.from(json).toString('base64url');
 const policy: Policy = { gracePeriodSeconds: 600, stuckAfterSeconds: 300 };
 
 function sighting(exp: number | undefined, extra: Partial<ComponentSighting> = {}): ComponentSighting {
@@ -36,6 +44,35 @@ describe('tokenState', () => {
   it('calls segments that are not base64 JSON unreadable', () => {
     expect(tokenState({ kind: 'jwt', headerAndPayload: 'abc.def' }, NOW, policy).kind).toBe('unreadable');
   });
+  it.each([
+    [
+      'a token the host could not read as a JWT',
+      { kind: 'unreadable' },
+      'the token in the config is not a JWT',
+    ],
+    [
+      'segments that are not base64 JSON',
+      { kind: 'jwt', headerAndPayload: 'abc.def' },
+      'the token header or payload does not decode as JWT JSON',
+    ],
+    [
+      'a payload without exp',
+      { kind: 'jwt', headerAndPayload: segments({ sub: 'x' }) },
+      'the token has no numeric exp claim',
+    ],
+    [
+      'an exp that is a string',
+      { kind: 'jwt', headerAndPayload: segments({ exp: String(NOW + 100) }) },
+      'the token has no numeric exp claim',
+    ],
+    [
+      'an exp too large to be finite (1e999 parses as Infinity), never valid forever',
+      { kind: 'jwt', headerAndPayload: `${b64('{"alg":"RS256","typ":"JWT"}')}.${b64('{"exp":1e999}')}` },
+      'the token has no numeric exp claim',
+    ],
+  ] as const)('says why a token is unreadable: %s', (_, token, why) => {
+    expect(tokenState(token, NOW, policy)).toStrictEqual({ kind: 'unreadable', why });
+  });
 });
 
 describe('decide', () => {
@@ -54,7 +91,12 @@ describe('decide', () => {
   });
   it('does not deliver again while a recent registration file is waiting', () => {
     const d = decide(sighting(NOW - 700, { registrationFileAgeSeconds: 20 }), NOW, policy);
-    expect(d).toMatchObject({ action: 'none', status: 'pending' });
+    expect(d).toStrictEqual({
+      action: 'none',
+      status: 'pending',
+      expiresAt: NOW - 700,
+      reason: 'a registration token file is already waiting (20s old)',
+    });
   });
   it('delivers again to a Windows agent whose file waits, since only a service restart makes it read the file', () => {
     const d = decide(sighting(NOW - 700, { name: 'windows', registrationFileAgeSeconds: 60 }), NOW, policy);
@@ -183,6 +225,48 @@ describe('decide for a Windows agent and the one restart per delivery', () => {
     expect(d.action === 'none' && d.reason).toMatch(/delivered 40s ago and the service was restarted once/);
   });
 
+  it.each([
+    [false, '; the service is stopped, start it'],
+    [true, ''],
+    ['unknown', ''],
+  ] as const)(
+    'tells, when the file still waits after the one restart, whether the service is stopped (running=%s)',
+    (running, tail) => {
+      // Prepare
+      const s = sighting(NOW - 700, {
+        name: 'windows',
+        registrationFileAgeSeconds: 5,
+        firstDeliveredAgeSeconds: 40,
+        running,
+      });
+
+      // Act
+      const d = decide(s, NOW, policy);
+
+      // Assess
+      expect(d).toStrictEqual({
+        action: 'none',
+        status: 'stuck',
+        expiresAt: NOW - 700,
+        reason:
+          'registration_token.txt was delivered 40s ago and the service was restarted once, ' +
+          `but it has not read the file; check the Kasm service and its log${tail}`,
+      });
+    },
+  );
+
+  it('delivers again once the file is gone, whatever first-delivery age the sighting still carries', () => {
+    // Prepare: the file was consumed (no age), yet the token is past grace; a stale marker age rides along
+    const s = sighting(NOW - 700, {
+      name: 'windows',
+      registrationFileAgeSeconds: null,
+      firstDeliveredAgeSeconds: 400,
+    });
+
+    // Act + Assess
+    expect(decide(s, NOW, policy)).toStrictEqual({ action: 'deliver', expiresAt: NOW - 700 });
+  });
+
   it('measures how long a file waited from its first delivery, not from its last rewrite', () => {
     // Prepare: valid token, a file rewritten 10 s ago that was first delivered 400 s ago.
     const s = sighting(NOW + 60, {
@@ -196,5 +280,30 @@ describe('decide for a Windows agent and the one restart per delivery', () => {
       status: 'stuck',
       reason: expect.stringContaining('400s'),
     });
+  });
+});
+
+describe("the report's words for a host that cannot take a token, and for a failed push", () => {
+  it.each([
+    ['Windows', /^\.NET on the host has no RSA-OAEP-SHA256 \(it needs \.NET Framework 4\.6 or later\)/],
+    ['Linux', /^openssl is not installed on the host/],
+  ] as const)(
+    'tells a %s host what it lacks, and that the token cannot be sealed to it',
+    (platform, lacks) => {
+      // Act
+      const reason = cannotUnsealReason(platform);
+
+      // Assess
+      expect(reason).toMatch(lacks);
+      expect(reason).toMatch(/, so the registration token cannot be sealed to it$/);
+    },
+  );
+
+  it('never mentions openssl to a Windows host, whose push unseals with .NET', () => {
+    expect(cannotUnsealReason('Windows')).not.toMatch(/openssl/);
+  });
+
+  it('passes a push failure reason it has no words for through, so nothing the host said is lost', () => {
+    expect(describePushFailure('disk-full')).toBe('the push failed on the host (disk-full)');
   });
 });
