@@ -202,6 +202,8 @@ export function parsePushOutput(
       if (result === 'no-delivery') wasDelivered = false;
       if (result === 'too-late') tooLate = true;
       const waited = f.get('waited');
+      if (waited !== undefined && !/^\d{1,12}$/.test(waited))
+        return { ok: false, problem: 'bad waited field' };
       if (waited !== undefined) waitedSeconds = Number(waited);
       continue;
     }

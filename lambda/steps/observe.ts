@@ -35,7 +35,7 @@ export interface Observations {
   readonly observedAt: number;
 }
 
-/** Longest the probe runs on a host (its steps' timeoutSeconds plus start-up). */
+/** Longest the probe runs once a host has picked it up: its steps' timeoutSeconds (pick-up is waited for apart). */
 export const PROBE_EXECUTION_SECONDS = 120;
 /** What a probe takes on a healthy host, sealing key included: a few seconds. */
 export const PROBE_EXPECTED_SECONDS = 5;

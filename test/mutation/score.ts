@@ -52,6 +52,7 @@ export function printScore(dir = REPORT_DIR): void {
   const open: string[] = [];
   const equivalent: string[] = [];
   const rejected: string[] = [];
+  const used = new Set<Equivalent>();
   const compiles = compileErrors(dir);
   for (const chunk of CHUNKS) {
     const file = `${dir}/${chunk.name}.json`;
@@ -72,6 +73,7 @@ export function printScore(dir = REPORT_DIR): void {
           (e) => e.file === path && e.line === line && e.column === column && e.mutator === m.mutatorName,
         );
         if (known) {
+          used.add(known);
           equivalent.push(`${where}\n    equivalent: ${known.reason}`);
           continue;
         }
@@ -85,6 +87,12 @@ export function printScore(dir = REPORT_DIR): void {
     console.log(
       `${chunk.name}: ${score(tally).toFixed(1)} % (${tally.detected} detected of ${tally.detected + tally.undetected})`,
     );
+  }
+  // An entry that matches no survivor was killed since, or its code moved: either way it is stale.
+  const stale = equivalents.filter((e) => !used.has(e));
+  if (stale.length > 0) {
+    console.log(`\nequivalent.json entries matching no survivor (remove or move them):`);
+    for (const e of stale) console.log(`  ${e.file}:${e.line}:${e.column} ${e.mutator}`);
   }
   console.log(`\nsurvivors not yet killed (${open.length}):\n  ${open.join('\n  ')}`);
   console.log(`\nequivalent survivors (${equivalent.length}):\n  ${equivalent.join('\n  ')}`);

@@ -285,6 +285,11 @@ describe('what a damaged or unexpected report becomes', () => {
       'output does not start with "ktr-push v1"',
     ],
     ['a host field without "="', push('host waited'), 'expected key=value, got "waited"'],
+    [
+      'a wait that is not a number of seconds',
+      push('host result=no-delivery waited=soon'),
+      'bad waited field',
+    ],
     ['a line of unknown kind', push('key spki=AAAA'), 'unexpected line "key spki=AAAA"'],
     ['a component field without "="', push('comp agent push'), 'expected key=value, got "push"'],
     [
