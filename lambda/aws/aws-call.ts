@@ -28,6 +28,15 @@ export function isThrottle(error: unknown): boolean {
   return error instanceof Error && THROTTLES.has(error.name);
 }
 
+/**
+ * An error the caller caused (AccessDeniedException, ValidationException, InvalidCommandId, …):
+ * asking again cannot help. The SDK marks these `$fault: 'client'`. Throttles are client faults
+ * too, but `AwsCaller.call` retries them itself, so none reaches a caller of this.
+ */
+export function isRefusal(error: unknown): boolean {
+  return error instanceof Error && (error as { $fault?: unknown }).$fault === 'client';
+}
+
 export interface AwsCallerOptions {
   readonly pacer: Pacer;
   /** Epoch ms after which no call is made and calls in flight are aborted. */

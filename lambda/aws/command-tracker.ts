@@ -15,7 +15,7 @@ import {
   ListCommandsCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { type AwsCaller, DeadlineError, errorName } from './aws-call.ts';
+import { type AwsCaller, DeadlineError, errorName, isRefusal } from './aws-call.ts';
 import { type InvocationResult, isNotStarted, isTerminal, resultOf } from './invocation-result.ts';
 
 export interface TrackerOptions {
@@ -180,7 +180,9 @@ export class CommandTracker {
     try {
       invocations = await this.#invocations(command.commandId);
     } catch (error) {
-      if (error instanceof DeadlineError || mode === 'give-up') {
+      // A refusal (say, a role without ssm:ListCommandInvocations) would be refused again every
+      // round until the give-up time, so the hosts fail now, with the reason, instead.
+      if (error instanceof DeadlineError || mode === 'give-up' || isRefusal(error)) {
         const detail =
           error instanceof DeadlineError
             ? command.giveUpReason

@@ -4,6 +4,7 @@
  * instances and SQS batches with a bad record.
  */
 import { describe, expect, it } from 'vitest';
+import { AwsError } from '../proving-ground/aws/wire.ts';
 import type { ProvingGround } from '../proving-ground/proving-ground.ts';
 import { startedRecord } from '../start-events.ts';
 import { componentOf, ID, reconcileOnce, sendCommands, statusOf, withGround } from './harness.ts';
@@ -63,6 +64,37 @@ describe('a lost agent', () => {
             dropped = true;
             ground.fleet.setOnline(ID(2), false);
           }
+        },
+      },
+    );
+  });
+});
+
+describe('a role without ssm:ListCommandInvocations', () => {
+  it('fails its hosts with the reason at the first refused read, instead of waiting for them to time out', async () => {
+    const denied =
+      'User: arn:aws:sts::123456789012:assumed-role/ktr/fn is not authorized to perform: ssm:ListCommandInvocations';
+    await withGround(
+      { hosts: expiredAgents(2) },
+      async (g) => {
+        const started = Date.now();
+        const run = await reconcileOnce(g);
+        for (const n of [1, 2]) {
+          expect(componentOf(run, ID(n), 'agent')).toMatchObject({
+            status: 'failed',
+            reason: `probe: reading the command results failed: AccessDeniedException: ${denied}`,
+          });
+        }
+        // Read once per command and given up on: the probe's own give-up is minutes away.
+        const reads = g.aws.calls.filter((c) => c.operation === 'ListCommandInvocations');
+        expect(reads.map((c) => c.errorType)).toStrictEqual(['AccessDeniedException']);
+        expect(Date.now() - started).toBeLessThan(60_000);
+      },
+      {
+        // What IAM answers for an action the role's policy does not allow (HTTP 400).
+        beforeOperation: (operation) => {
+          if (operation === 'ListCommandInvocations')
+            throw new AwsError('AccessDeniedException', 400, denied);
         },
       },
     );

@@ -219,6 +219,44 @@ describe('CommandTracker: polling through failures', () => {
     ]);
   });
 
+  it('fails the hosts of a finished command at once when reading its results is refused, naming why', async () => {
+    // Prepare: the role lacks ssm:ListCommandInvocations; the SDK marks such an error a client fault
+    const { ssm, runner, elapsed } = setup(() => succeed);
+    const denied = 'User is not authorized to perform: ssm:ListCommandInvocations';
+    ssm.interject(
+      'ListCommandInvocations',
+      Object.assign(awsError('AccessDeniedException', denied), { $fault: 'client' }),
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: one read, no waiting for the give-up time
+    const detail = `reading the command results failed: AccessDeniedException: ${denied}`;
+    expect(Object.fromEntries(results)).toStrictEqual({
+      [ID(1)]: { kind: 'failed', detail },
+      [ID(2)]: { kind: 'failed', detail },
+    });
+    expect(ssm.count('ListCommandInvocations')).toBe(1);
+    expect(elapsed()).toBeLessThan(30_000);
+  });
+
+  it('retries a throttled read of the results rather than taking it for a refusal', async () => {
+    // Prepare: the SDK marks a throttle a client fault too
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject(
+      'ListCommandInvocations',
+      Object.assign(awsError('ThrottlingException', 'Rate exceeded'), { $fault: 'client' }),
+    );
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect([...results.values()].map((r) => r.kind)).toStrictEqual(['output', 'output']);
+    expect(ssm.count('ListCommandInvocations')).toBe(2);
+  });
+
   it('reports a host SSM counts finished but never shows, after five reads, as given no result', async () => {
     // Prepare: of two finished hosts, SSM shows nothing, then an invocation without an instance
     // id, then only host 1, for good
