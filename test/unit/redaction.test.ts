@@ -50,3 +50,35 @@ describe('redaction', () => {
     expect(written.join('')).toContain(REDACTED);
   });
 });
+
+describe('which values are kept out of logs', () => {
+  it('redacts a secret of exactly 8 characters', () => {
+    // Prepare
+    registerSecret('Zq8Xw3Lp');
+
+    // Act
+    const text = redact('value=Zq8Xw3Lp;');
+
+    // Assess
+    expect(text).toBe(`value=${REDACTED};`);
+  });
+
+  it('ignores a value shorter than 8 characters, so common words in log lines stay readable', () => {
+    // Prepare
+    registerSecret('host');
+
+    // Act
+    const text = redact('host i-0abc answered');
+
+    // Assess
+    expect(text).toBe('host i-0abc answered');
+  });
+
+  it('writes a bigint in a logged structure as its digits, where JSON alone would throw', () => {
+    // Act
+    const line = JSON.stringify({ publicExponent: 65537n, bits: 2048 }, redactingReplacer);
+
+    // Assess
+    expect(line).toBe('{"publicExponent":"65537","bits":2048}');
+  });
+});

@@ -1,5 +1,6 @@
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { errorName } from '../../lambda/aws/aws-call.ts';
 import { SealError, sealFor } from '../../lambda/seal.ts';
 
 describe('sealFor', () => {
@@ -81,5 +82,30 @@ describe('sealFor and the shape of the host key', () => {
 
     // Act + Assess
     expect(() => sealFor(spki, 'x')).toThrow(/ec key, not RSA-2048/);
+  });
+
+  it('refuses a key of a type Node cannot name (an SM2 key), calling it non-RSA', () => {
+    // Prepare: the SubjectPublicKeyInfo of an SM2 key (made with `openssl genpkey -algorithm SM2`).
+    const sm2 =
+      'MFkwEwYHKoZIzj0CAQYIKoEcz1UBgi0DQgAE3JnIitKnzqALTq355O6HQauF2J5JzzjhW7VSTPl3IFOrPOVHUhnUNwAEYafmzKeeOig0g4/f9OKCLj8plrvnDQ==';
+
+    // Act + Assess
+    expect(() => sealFor(sm2, 'x')).toThrow('the host returned a non-RSA key, not RSA-2048');
+  });
+});
+
+describe('SealError', () => {
+  it('names itself, so a report built from the error says that sealing refused the key', () => {
+    // Act
+    let thrown: unknown;
+    try {
+      sealFor('AAAA', 'x');
+    } catch (error) {
+      thrown = error;
+    }
+
+    // Assess
+    expect(thrown).toBeInstanceOf(SealError);
+    expect(errorName(thrown)).toBe('SealError: the host returned a public key that does not parse');
   });
 });
