@@ -26,6 +26,10 @@ export async function checkKasmHealth(options: KasmHealthOptions): Promise<KasmH
     const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} cannot be read (${why})` };
   }
+  // An empty or truncated file would otherwise mean "no CA": the public roots, silently.
+  if (options.caPem === undefined && options.caFile && !ca?.includes('-----BEGIN CERTIFICATE-----')) {
+    return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} holds no PEM certificate` };
+  }
   const timeout = options.timeoutMs ?? 5000;
   const dispatcher = new Agent({
     connect: { ...(ca ? { ca } : {}), timeout },

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type Server as HttpServer,
@@ -27,6 +27,34 @@ describe('checkKasmHealth with a Kasm CA file', () => {
       detail: 'the Kasm CA file /nonexistent/kasm-ca.pem cannot be read (ENOENT)',
     });
   });
+
+  it.each([
+    ['empty', ''],
+    ['without a PEM certificate', 'MIIB...truncated\n'],
+  ])(
+    'reports the API unhealthy, asking nothing, when the CA file is %s, rather than trusting the public roots',
+    async (_, text) => {
+      // Prepare
+      const dir = mkdtempSync(join(tmpdir(), 'ktr-ca-'));
+      const caFile = join(dir, 'kasm-ca.pem');
+      writeFileSync(caFile, text);
+
+      // Act
+      const result = await checkKasmHealth({
+        url: 'https://127.0.0.1:1',
+        caFile,
+        attempts: 1,
+        timeoutMs: 200,
+      });
+      rmSync(dir, { recursive: true });
+
+      // Assess
+      expect(result).toEqual({
+        health: 'unhealthy',
+        detail: `the Kasm CA file ${caFile} holds no PEM certificate`,
+      });
+    },
+  );
 
   it('reports the API unhealthy when the CA path is a directory', async () => {
     // Act
