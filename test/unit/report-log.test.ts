@@ -37,6 +37,40 @@ describe('reportLogLines', () => {
     const hosts = parts.flatMap((p) => ('hosts' in p ? p.hosts : []));
     expect(hosts).toEqual(big.hosts);
   });
+
+  it('keeps a report exactly at the limit on one line', () => {
+    const fits = report(3);
+    expect(reportLogLines(fits, JSON.stringify(fits).length)).toHaveLength(1);
+    expect(reportLogLines(fits, JSON.stringify(fits).length - 1)).toHaveLength(2);
+  });
+
+  it('fills each host part up to the limit before starting the next, numbering the parts', () => {
+    // Prepare: room for exactly two hosts a part (each host counts its JSON and a comma)
+    const big = report(5);
+    const hostChars = JSON.stringify(big.hosts[0]).length + 1;
+
+    // Act
+    const lines = reportLogLines(big, 2 * hostChars);
+
+    // Assess
+    expect(lines[0]).toMatchObject({ message: 'run report', report: { hostParts: 3 } });
+    expect(
+      lines.slice(1).map((l) => ('hosts' in l ? [l.message, l.part, l.of, l.hosts.length] : [])),
+    ).toEqual([
+      ['run report hosts', 1, 3, 2],
+      ['run report hosts', 2, 3, 2],
+      ['run report hosts', 3, 3, 1],
+    ]);
+  });
+
+  it('gives a host larger than the limit a part of its own, with no empty part', () => {
+    const big = report(2);
+    const lines = reportLogLines(big, 10);
+    expect(lines.slice(1).map((l) => ('hosts' in l ? l.hosts : []))).toEqual([
+      [big.hosts[0]],
+      [big.hosts[1]],
+    ]);
+  });
 });
 
 describe('attentionLogLines', () => {
@@ -85,11 +119,22 @@ describe('attentionLogLines', () => {
     }));
     const lines = attentionLogLines(runReport({ hosts }), 5);
     expect(lines).toHaveLength(6);
-    expect(lines[5]).toMatchObject({ message: 'needs attention (more)', notListed: 2 });
+    expect(lines[5]).toEqual({
+      message: 'needs attention (more)',
+      notListed: 2,
+      action: 'Read the run report (npm run ops -- last-run) for the components not listed here.',
+    });
   });
 });
 
 describe('progressLogger', () => {
+  it('reports a step with no nodes to run as all done', () => {
+    const logged: object[] = [];
+    const progress = progressLogger({ info: (_, extra) => logged.push(extra ?? {}) }, () => 0);
+    progress({ step: 'push', batchesDone: 0, batches: 0, nodesDone: 0, nodes: 0 });
+    expect(logged).toEqual([expect.objectContaining({ percent: 100 })]);
+  });
+
   it('logs each finished batch with its counts, the share done and the time since the step began', () => {
     const logged: [string, object | undefined][] = [];
     let clock = 1000;

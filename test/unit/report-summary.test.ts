@@ -68,6 +68,60 @@ describe('summarize', () => {
     ]);
   });
 
+  it('shortens only the ids it names, so an unnamed host cannot lengthen them', () => {
+    // Prepare: the fourth failed host shares its first characters with the first, but is only counted
+    const failed = (instanceId: string): HostReport => ({
+      instanceId,
+      platform: 'Linux',
+      components: [{ name: 'agent', status: 'failed' }],
+    });
+    const hosts = [
+      'i-aaaa1000000000000',
+      'i-bbbb1000000000000',
+      'i-cccc1000000000000',
+      'i-aaaa2000000000000',
+    ];
+
+    // Act
+    const summary = summarize(reportOf(hosts.map(failed)));
+
+    // Assess
+    expect(summary).toBe('4 failed (i-aaaa…/agent, i-bbbb…/agent, i-cccc…/agent, +1 more)');
+  });
+
+  it('names each component under its own status only, however many of other statuses come before it', () => {
+    // Prepare: three failed and three unreadable components ahead of the one stuck component
+    const one = (letter: string, status: ComponentStatus): HostReport => ({
+      instanceId: `i-${letter.repeat(4)}0000000000000`,
+      platform: 'Linux',
+      components: [{ name: 'agent', status }],
+    });
+    const hosts = [
+      ...['a', 'b', 'c'].map((l) => one(l, 'failed')),
+      ...['d', 'e', 'f'].map((l) => one(l, 'unreadable')),
+      one('9', 'stuck'),
+    ];
+
+    // Act
+    const summary = summarize(reportOf(hosts));
+
+    // Assess
+    expect(summary).toBe(
+      '1 stuck (i-9999…/agent), 3 unreadable (i-dddd…/agent, i-eeee…/agent, i-ffff…/agent), 3 failed (i-aaaa…/agent, i-bbbb…/agent, i-cccc…/agent)',
+    );
+  });
+
+  it.each([
+    [[host(1, 'needs-redeploy')], '1 needs a redeploy (i-0a1b…/agent)'],
+    [
+      [host(0x1001, 'needs-redeploy'), host(0x2001, 'needs-redeploy')],
+      '2 need a redeploy (i-0a1b2c3d4e5f61…/agent, i-0a1b2c3d4e5f62…/agent)',
+    ],
+    [[host(1), host(2)], '2 hosts, no Kasm components found'],
+  ])('agrees in number: %#', (hosts, summary) => {
+    expect(summarize(reportOf(hosts))).toBe(summary);
+  });
+
   it('says a dry run is a dry run and what it would have delivered', () => {
     const hosts = [host(1, 'would-push', 'healthy'), host(2, 'would-push')];
     expect(summarize(reportOf(hosts, { dryRun: true }))).toBe('Dry run: 1 healthy, 2 would get a token');
@@ -80,8 +134,19 @@ describe('summarize', () => {
     );
   });
 
+  it.each([
+    [
+      ['The secret kasm/x is unreadable.'],
+      'Run could not do its job: The secret kasm/x is unreadable.; 1 healthy',
+    ],
+    [[], 'Run could not do its job: no reason given; 1 healthy'],
+  ])('gives the reason of a failed run %j without a count of further errors', (errors, summary) => {
+    expect(summarize(reportOf([host(1, 'healthy')], { ok: false, errors }))).toBe(summary);
+  });
+
   it('mentions run errors of a run that still did its job', () => {
     expect(summarize(reportOf([host(1, 'healthy')], { errors: ['x'] }))).toBe('1 healthy; 1 run error');
+    expect(summarize(reportOf([host(1, 'healthy')], { errors: ['x', 'y'] }))).toBe('1 healthy; 2 run errors');
   });
 
   it('says when there was nothing to reconcile', () => {
@@ -105,5 +170,10 @@ describe('abbreviateIds', () => {
   it('keeps ids too short to abbreviate whole', () => {
     expect(abbreviateIds(['mi-0123']).get('mi-0123')).toBe('mi-0123');
     expect(abbreviateIds(['i-0a1b2c3d4e5f60718']).get('i-0a1b2c3d4e5f60718')).toBe('i-0a1b…');
+  });
+
+  it('keeps an id whole when the ellipsis would stand for a single character', () => {
+    expect(abbreviateIds(['i-0a1b2']).get('i-0a1b2')).toBe('i-0a1b2');
+    expect(abbreviateIds(['i-0a1b23']).get('i-0a1b23')).toBe('i-0a1b…');
   });
 });
