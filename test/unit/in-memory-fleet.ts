@@ -5,7 +5,13 @@
  * a small model; sealed tokens are opened with real RSA keys.
  */
 import { constants, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
-import type { DocumentRun, FleetApi, InvocationResult, ManagedNode } from '../../lambda/fleet-api.ts';
+import type {
+  DocumentRun,
+  FleetApi,
+  FleetListing,
+  InvocationResult,
+  ManagedNode,
+} from '../../lambda/fleet-api.ts';
 import type { ComponentName, Platform } from '../../shared/catalog.ts';
 import { segments } from './jwt-fixtures.ts';
 
@@ -109,7 +115,7 @@ export class InMemoryFleet implements FleetApi {
     return Math.floor(this.now() / 1000);
   }
 
-  async listFleet() {
+  async listFleet(): Promise<FleetListing> {
     this.listCalls++;
     this.beforeListing?.(this.listCalls);
     const nodes: ManagedNode[] = [...this.hosts.values()]

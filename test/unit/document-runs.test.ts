@@ -1,0 +1,27 @@
+/** The order hosts are sent commands in: fair from run to run, so no host is always left out. */
+import { describe, expect, it } from 'vitest';
+import { fairOrder } from '../../lambda/steps/document-runs.ts';
+import { ID } from './loop-fixture.ts';
+
+const hosts = [1, 2, 3, 4, 5].map((n) => ({ instanceId: ID(n) }));
+const runIds = Array.from({ length: 40 }, (_, i) => `run-${i}`);
+const order = (runId: string, nodes = hosts) => fairOrder(nodes, runId).map((n) => n.instanceId);
+
+describe('fairOrder', () => {
+  it('puts every host last in some run, so a run cut short by its deadline does not always skip the same one', () => {
+    const last = new Set(runIds.map((runId) => order(runId).at(-1)));
+    expect([...last].sort()).toStrictEqual(hosts.map((h) => h.instanceId));
+  });
+
+  it('gives the same order for a run however the hosts were listed', () => {
+    for (const runId of runIds) {
+      expect(order(runId, [...hosts].reverse())).toStrictEqual(order(runId));
+    }
+  });
+
+  it('keeps every host exactly once and leaves the given list as it was', () => {
+    const given = [...hosts];
+    expect([...order('run-1')].sort()).toStrictEqual(hosts.map((h) => h.instanceId));
+    expect(given).toStrictEqual(hosts);
+  });
+});

@@ -1,0 +1,63 @@
+/** The observe step on its own: what it asks the fleet, and what it does without hosts or time. */
+import { describe, expect, it } from 'vitest';
+import type { DocumentRun } from '../../lambda/fleet-api.ts';
+import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
+import { observe } from '../../lambda/steps/observe.ts';
+import { componentsFor } from '../../shared/catalog.ts';
+import { ID, loopSetup } from './loop-fixture.ts';
+
+function setup() {
+  const { fleet, deps } = loopSetup();
+  const sent: DocumentRun[] = [];
+  const usual = fleet.runDocument.bind(fleet);
+  fleet.runDocument = (r) => {
+    sent.push(r);
+    return usual(r);
+  };
+  const node = (n: number) => ({
+    instanceId: ID(n),
+    platform: 'Linux' as const,
+    online: true,
+    pingStatus: 'Online',
+    agentVersion: '3.3.2746.0',
+  });
+  return { fleet, deps, sent, node };
+}
+
+describe('observe', () => {
+  it('sends no command for no hosts', async () => {
+    const { deps, sent } = setup();
+    const now = Date.now();
+    const observed = await observe([], deps({ now: () => now }));
+    expect(observed).toStrictEqual({ sightings: [], settled: [], observedAt: Math.floor(now / 1000) });
+    expect(sent).toStrictEqual([]);
+  });
+
+  it('has hosts make no sealing key unless asked to', async () => {
+    const { fleet, deps, node } = setup();
+    fleet.add(ID(1), { agent: {} });
+    const observed = await observe([node(1)], deps());
+    expect(fleet.runs.map((r) => r.parameters.KeyPair)).toStrictEqual([['none']]);
+    expect(observed.sightings.map((s) => s.report.sealingKey?.kind)).toStrictEqual([undefined]);
+  });
+
+  it('sends nothing once the deadline is reached, and fails every host as left for the next run', async () => {
+    const { fleet, deps, sent, node } = setup();
+    fleet.add(ID(1), { agent: {} });
+    const now = Date.now();
+    const observed = await observe([node(1)], deps({ now: () => now, deadlineAt: now }));
+    expect(observed.sightings).toStrictEqual([]);
+    expect(observed.settled).toStrictEqual([
+      {
+        node: node(1),
+        reason: LEFT_FOR_NEXT_RUN,
+        components: componentsFor('Linux').map((c) => ({
+          name: c.name,
+          status: 'failed',
+          reason: LEFT_FOR_NEXT_RUN,
+        })),
+      },
+    ]);
+    expect(sent).toStrictEqual([]);
+  });
+});
