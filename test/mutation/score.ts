@@ -105,7 +105,7 @@ export function printScore(dir = REPORT_DIR): void {
   );
 }
 
-/** The compiler's verdict per survivor, kept beside the reports: each check takes a second or two. */
+/** The compiler's verdict per survivor, kept beside the reports: each check costs about a second. */
 function compileErrors(dir: string) {
   const file = `${dir}/compile-errors.json`;
   const cache = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Record<
