@@ -3,6 +3,7 @@
  * fleet, the dependencies `reconcile` takes (each overridable), and helpers to run an event
  * and find a component in the report.
  */
+import type { ManagedNode } from '../../lambda/fleet-api.ts';
 import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
 import type { RunReport } from '../../lambda/report.ts';
 import { readConfig } from '../../shared/config.ts';
@@ -12,6 +13,15 @@ import { InMemoryFleet } from './in-memory-fleet.ts';
 export const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
 export const DOCUMENTS = { probe: 'Probe-doc', push: 'Push-doc' };
 export const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
+
+/** Host n as the inventory hands it to the steps: Linux, online, its agent new enough. */
+export const linuxNode = (n: number): ManagedNode => ({
+  instanceId: ID(n),
+  platform: 'Linux',
+  online: true,
+  pingStatus: 'Online',
+  agentVersion: '3.3.2746.0',
+});
 
 /** A fleet and the loop's dependencies; `env` overrides the function's settings. */
 export function loopSetup(env: Record<string, string> = {}) {

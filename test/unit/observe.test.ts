@@ -4,7 +4,7 @@ import type { DocumentRun } from '../../lambda/fleet-api.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { observe } from '../../lambda/steps/observe.ts';
 import { componentsFor } from '../../shared/catalog.ts';
-import { ID, loopSetup } from './loop-fixture.ts';
+import { ID, linuxNode, loopSetup } from './loop-fixture.ts';
 
 function setup() {
   const { fleet, deps } = loopSetup();
@@ -14,14 +14,7 @@ function setup() {
     sent.push(r);
     return usual(r);
   };
-  const node = (n: number) => ({
-    instanceId: ID(n),
-    platform: 'Linux' as const,
-    online: true,
-    pingStatus: 'Online',
-    agentVersion: '3.3.2746.0',
-  });
-  return { fleet, deps, sent, node };
+  return { fleet, deps, sent, node: linuxNode };
 }
 
 describe('observe', () => {

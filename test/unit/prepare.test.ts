@@ -3,16 +3,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { prepare } from '../../lambda/steps/prepare.ts';
-import { ID, loopSetup, TOKEN } from './loop-fixture.ts';
+import { ID, linuxNode, loopSetup, TOKEN } from './loop-fixture.ts';
 
 const policy = { gracePeriodSeconds: 60, stuckAfterSeconds: 300 };
-const node = (n: number) => ({
-  instanceId: ID(n),
-  platform: 'Linux' as const,
-  online: true,
-  pingStatus: 'Online',
-  agentVersion: '3.3.2746.0',
-});
 
 describe('prepare', () => {
   it('seals to a host whose components all still need the delivery, and settles nothing of it', async () => {
@@ -21,7 +14,12 @@ describe('prepare', () => {
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
 
     // Act
-    const prepared = await prepare([{ node: node(1), components: ['agent', 'guac'] }], TOKEN, policy, deps());
+    const prepared = await prepare(
+      [{ node: linuxNode(1), components: ['agent', 'guac'] }],
+      TOKEN,
+      policy,
+      deps(),
+    );
 
     // Assess
     expect(prepared.settled).toStrictEqual([]);
@@ -36,7 +34,7 @@ describe('prepare', () => {
     fleet.add(ID(1), { agent: { token: expired() } });
     const now = Date.now();
     const prepared = await prepare(
-      [{ node: node(1), components: ['agent'] }],
+      [{ node: linuxNode(1), components: ['agent'] }],
       TOKEN,
       policy,
       deps({ now: () => now, deadlineAt: now }),
@@ -44,7 +42,7 @@ describe('prepare', () => {
     expect(prepared).toStrictEqual({
       sealed: [],
       settled: [
-        { node: node(1), components: [{ name: 'agent', status: 'failed', reason: LEFT_FOR_NEXT_RUN }] },
+        { node: linuxNode(1), components: [{ name: 'agent', status: 'failed', reason: LEFT_FOR_NEXT_RUN }] },
       ],
     });
     expect(fleet.runs).toStrictEqual([]);
@@ -59,7 +57,7 @@ describe('prepare', () => {
 
     // Act
     const prepared = await prepare(
-      [{ node: node(1), components: ['agent'] }],
+      [{ node: linuxNode(1), components: ['agent'] }],
       tooLong,
       policy,
       deps(),
@@ -80,7 +78,7 @@ describe('prepare', () => {
     expect(prepared).toStrictEqual({
       sealed: [],
       settled: [
-        { node: node(1), components: [{ name: 'agent', status: 'failed', reason: 'sealing failed' }] },
+        { node: linuxNode(1), components: [{ name: 'agent', status: 'failed', reason: 'sealing failed' }] },
       ],
     });
   });

@@ -10,7 +10,7 @@ import type { InvocationResult } from '../../lambda/fleet-api.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { prepare } from '../../lambda/steps/prepare.ts';
 import { startBatch } from '../start-events.ts';
-import { componentOf, ID, loopSetup, run, TOKEN } from './loop-fixture.ts';
+import { componentOf, ID, linuxNode, loopSetup, run, TOKEN } from './loop-fixture.ts';
 
 type Step = 'observe' | 'prepare' | 'deliver';
 
@@ -224,14 +224,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   it('leaves hosts still to be probed for the next run once the deadline has passed, but seals to keys already made', async () => {
     // Prepare: host 1 made its key while observed; host 2 must be probed again
     const { config, fleet } = setup();
-    const node = (n: number) => ({
-      instanceId: ID(n),
-      platform: 'Linux' as const,
-      online: true,
-      pingStatus: 'Online',
-      agentVersion: '3.3.2746.0',
-    });
-    const [one, two] = [node(1), node(2)];
+    const [one, two] = [linuxNode(1), linuxNode(2)];
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const now = Date.now();
