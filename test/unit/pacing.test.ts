@@ -1,6 +1,6 @@
 /** Client-side pacing and the deadline-bounded, throttle-riding AWS call. */
 import { describe, expect, it } from 'vitest';
-import { AwsCaller, DeadlineError, isThrottle } from '../../lambda/aws/aws-call.ts';
+import { AwsCaller, DeadlineError, errorName, isThrottle } from '../../lambda/aws/aws-call.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { awsError } from './fake-ssm.ts';
 
@@ -107,6 +107,45 @@ describe('AwsCaller', () => {
         throw awsError('ThrottlingException');
       }),
     ).rejects.toBeInstanceOf(DeadlineError);
+  });
+
+  it('gives up at once, without waiting, on a throttle whose backoff would end right at the deadline', async () => {
+    // Prepare: the first backoff, with the least jitter, is 500 ms, and the deadline is 500 ms away
+    const clock = fakeClock();
+    const c = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100, ...clock }),
+      deadlineAt: clock.now() + 500,
+      ...clock,
+      random: () => 0,
+    });
+
+    // Act
+    const call = c.call('SendCommand', async () => {
+      throw awsError('ThrottlingException');
+    });
+
+    // Assess
+    await expect(call).rejects.toThrow('SendCommand was not completed: the run reached its deadline');
+    expect(clock.now() - 1_000_000).toBe(0);
+    expect(c.deadlineAt).toBe(1_000_500);
+  });
+
+  it.each(['AbortError', 'TimeoutError'])(
+    'takes a call the SDK ended with %s for one cut off at the deadline',
+    async (name) => {
+      const c = caller(60_000);
+      await expect(
+        c.call('ListCommands', async () => {
+          throw awsError(name);
+        }),
+      ).rejects.toThrow(new DeadlineError('ListCommands was not completed: the run reached its deadline'));
+    },
+  );
+
+  it('names a DeadlineError as such in a report sentence', () => {
+    expect(errorName(new DeadlineError('ListCommands was not completed'))).toBe(
+      'DeadlineError: ListCommands was not completed',
+    );
   });
 
   it('passes other errors through untouched', async () => {

@@ -160,6 +160,21 @@ describe('ssmFleet.taggedInstances', () => {
     expect(resourceIds.map((v) => v?.length)).toStrictEqual([200, 200, 50]);
     expect(resourceIds.flat()).not.toContain('mi-0123456789abcdef1');
     expect(ec2.inputs.map((i) => i.NextToken)).toStrictEqual([undefined, 'more', undefined]);
+    expect(ec2.inputs.map((i) => (i.Filters as object[]).slice(1))).toStrictEqual(
+      Array(3).fill([
+        { Name: 'key', Values: [TAG.key] },
+        { Name: 'value', Values: [TAG.value] },
+      ]),
+    );
+  });
+
+  it('asks EC2 nothing when no node is an EC2 instance', async () => {
+    const ec2 = fakeEc2([]);
+    const tagged = await fleetOf(new FakeSsm(() => ({ kind: 'succeed' })), ec2.client).taggedInstances([
+      'mi-0123456789abcdef1',
+    ]);
+    expect([...tagged]).toStrictEqual([]);
+    expect(ec2.inputs).toStrictEqual([]);
   });
 });
 
