@@ -105,6 +105,32 @@ describe('CommandRunner: SendCommand answers', () => {
     expect(ssm.count('ListCommands')).toBe(0);
   });
 
+  it('cuts the comment to the 100 characters SendCommand accepts', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    const comment = `kasm-token-reconciler ${'r'.repeat(120)} observe`;
+
+    // Act
+    await runner.run(documentRun(ids(1), { comment }));
+
+    // Assess
+    expect(ssm.calls.find((c) => c.operation === 'SendCommand')?.input.Comment).toBe(comment.slice(0, 100));
+  });
+
+  it('fails every host of a send answered without a command', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject('SendCommand', {});
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess
+    expect([...results.values()]).toStrictEqual([
+      { kind: 'failed', detail: 'SendCommand returned no command id' },
+    ]);
+  });
+
   it('fails every host of a send answered without a command id', async () => {
     // Prepare
     const { ssm, runner } = setup(() => succeed);
@@ -572,6 +598,7 @@ describe('CommandTracker: what it asks SSM', () => {
       id === ID(1) ? { kind: 'succeed', output: long } : { kind: 'never-start' },
     );
     for (const operation of [
+      'SendCommand',
       'ListCommands',
       'ListCommandInvocations',
       'GetCommandInvocation',
@@ -590,11 +617,18 @@ describe('CommandTracker: what it asks SSM', () => {
       'GetCommandInvocation',
       'ListCommandInvocations',
       'ListCommands',
+      'SendCommand',
     ]);
   });
 
   const longOutput = `ktr-probe v1\n${'comp x\n'.repeat(600)}end`;
   it.each([
+    {
+      operation: 'SendCommand',
+      deadlineIn: 100,
+      behaviour: succeed,
+      expected: { kind: 'failed', detail: 'the run gave up' },
+    },
     {
       operation: 'ListCommands',
       deadlineIn: 1100,

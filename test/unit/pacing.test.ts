@@ -28,6 +28,36 @@ describe('Pacer', () => {
     expect(times).toEqual([0, 0, 0, 500, 1000, 1500, 2000]);
   });
 
+  it('refills the bucket at the rate while idle, so a burst goes through at once again', async () => {
+    // Prepare: two calls a second, a burst of two, spent
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, burst: 2, ...clock });
+    await pacer.take('SendCommand');
+    await pacer.take('SendCommand');
+
+    // Act: a second idle, then a burst
+    await clock.sleep(1000);
+    await pacer.take('SendCommand');
+    await pacer.take('SendCommand');
+
+    // Assess: no wait beyond the idle second
+    expect(clock.now() - 1_000_000).toBe(1000);
+  });
+
+  it('waits only for the part of a token still missing', async () => {
+    // Prepare: a spent bucket of one, two calls a second, then a quarter second idle (half a token)
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, burst: 1, ...clock });
+    await pacer.take('SendCommand');
+    await clock.sleep(250);
+
+    // Act
+    await pacer.take('SendCommand');
+
+    // Assess
+    expect(clock.now() - 1_000_000).toBe(500);
+  });
+
   it('keeps one bucket per operation', async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ratePerSecond: 1, burst: 1, ...clock });
@@ -45,7 +75,9 @@ describe('Pacer', () => {
   });
 
   it('refuses a rate or burst that could never let a call through', () => {
-    expect(() => new Pacer({ ratePerSecond: 0, burst: 1 })).toThrow(RangeError);
+    expect(() => new Pacer({ ratePerSecond: 0, burst: 1 })).toThrow(
+      new RangeError('Pacer needs a positive rate and a burst of at least 1'),
+    );
     expect(() => new Pacer({ ratePerSecond: 1, burst: 0 })).toThrow(RangeError);
   });
 });
