@@ -225,6 +225,21 @@ describe('AwsCaller', () => {
     expect(called).toBe(false);
   });
 
+  it('refuses a call at the deadline at once, without waiting for its turn in the pacer', async () => {
+    // Prepare: no time left, and a bucket just drained by a throttle
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, burst: 1, ...clock });
+    const c = new AwsCaller({ pacer, deadlineAt: clock.now(), ...clock });
+    pacer.drain('SendCommand');
+
+    // Act
+    const call = c.call('SendCommand', async () => {});
+
+    // Assess
+    await expect(call).rejects.toThrow('SendCommand was not completed: the run reached its deadline');
+    expect(clock.now() - 1_000_000).toBe(0);
+  });
+
   it('makes no call when its turn in the pacer comes after the deadline', async () => {
     // Prepare: one call a second, and half a second left after the first call
     const clock = fakeClock();
