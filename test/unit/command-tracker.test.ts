@@ -10,7 +10,7 @@ import { AwsCaller } from '../../lambda/aws/aws-call.ts';
 import { CommandRunner, type DocumentRun } from '../../lambda/aws/command-runner.ts';
 import { CommandTracker } from '../../lambda/aws/command-tracker.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
-import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
+import { awsError, type Behaviour, FakeSsm, HANG } from './fake-ssm.ts';
 
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => ID(i + 1));
@@ -24,20 +24,25 @@ const PROBE_OUTPUT = (id: string) => `ktr-probe v1\nhost ${id}\nend`;
  */
 function setup(
   behaviourOf: (id: string) => Behaviour,
-  options: { deadlineIn?: number; pickupSeconds?: number } = {},
+  options: { deadlineIn?: number; pickupSeconds?: number; withoutWarn?: boolean } = {},
 ) {
   let now = T0;
+  const pauses: number[] = [];
   const clock = {
     now: () => now,
     sleep: async (ms: number) => {
+      pauses.push(ms);
       now += ms;
     },
   };
+  const throttled: string[] = [];
   const ssm = new FakeSsm(behaviourOf, clock.now);
   const caller = new AwsCaller({
     pacer: new Pacer({ ratePerSecond: 1000, burst: 1000, ...clock }),
     deadlineAt: T0 + (options.deadlineIn ?? 10 * 60_000),
     ...clock,
+    random: () => 0,
+    onThrottle: (operation) => throttled.push(operation),
   });
   const warnings: { message: string; extra?: object }[] = [];
   const tracker = new CommandTracker({
@@ -46,7 +51,11 @@ function setup(
     pollIntervalMs: 1000,
     maxPollIntervalMs: 5000,
     ...clock,
-    warn: (message, extra) => warnings.push({ message, ...(extra ? { extra } : {}) }),
+    ...(options.withoutWarn
+      ? {}
+      : {
+          warn: (message: string, extra?: object) => warnings.push({ message, ...(extra ? { extra } : {}) }),
+        }),
   });
   const runner = new CommandRunner({
     ssm: ssm.client,
@@ -55,7 +64,7 @@ function setup(
     pickupSeconds: options.pickupSeconds ?? 30,
     now: clock.now,
   });
-  return { ssm, tracker, runner, warnings, elapsed: () => now - T0 };
+  return { ssm, tracker, runner, warnings, pauses, throttled, elapsed: () => now - T0 };
 }
 
 /** A probe run: picked up within 30 s, 10 s expected, 20 s to execute, given up after 5 minutes. */
@@ -94,6 +103,32 @@ describe('CommandRunner: SendCommand answers', () => {
     ]);
     expect(ssm.count('SendCommand')).toBe(1);
     expect(ssm.count('ListCommands')).toBe(0);
+  });
+
+  it('cuts the comment to the 100 characters SendCommand accepts', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    const comment = `kasm-token-reconciler ${'r'.repeat(120)} observe`;
+
+    // Act
+    await runner.run(documentRun(ids(1), { comment }));
+
+    // Assess
+    expect(ssm.calls.find((c) => c.operation === 'SendCommand')?.input.Comment).toBe(comment.slice(0, 100));
+  });
+
+  it('fails every host of a send answered without a command', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject('SendCommand', {});
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess
+    expect([...results.values()]).toStrictEqual([
+      { kind: 'failed', detail: 'SendCommand returned no command id' },
+    ]);
   });
 
   it('fails every host of a send answered without a command id', async () => {
@@ -444,5 +479,342 @@ describe('CommandRunner: how each invocation ended', () => {
     // Every output ended with its "end" line: nothing to read whole, nothing to cancel.
     expect(ssm.count('GetCommandInvocation')).toBe(0);
     expect(ssm.count('CancelCommand')).toBe(0);
+  });
+});
+
+/** Sends a command through the fake and returns its id, for tests that drive the tracker itself. */
+async function send(ssm: FakeSsm, documentName: string, instanceIds: string[]): Promise<string> {
+  const sent = await ssm.client.send(
+    new SendCommandCommand({ DocumentName: documentName, InstanceIds: instanceIds }),
+  );
+  return sent.Command?.CommandId ?? '';
+}
+
+const tracked = (
+  commandId: string,
+  instanceIds: string[],
+  overrides: Partial<Parameters<CommandTracker['track']>[0]> = {},
+) => ({
+  commandId,
+  documentName: 'Probe-doc',
+  instanceIds,
+  sentAt: T0,
+  pickupBy: T0 + 40_000,
+  giveUpAt: T0 + 60_000,
+  giveUpReason: 'the run gave up',
+  ...overrides,
+});
+
+describe('CommandTracker: what it asks SSM', () => {
+  it('lists commands of the document sent since a minute before the earliest send, in whole seconds, and reads results with details', async () => {
+    // Prepare: two commands of one document, sent at 07:00:30.500 and 07:00:10.250
+    const { ssm, tracker } = setup(() => succeed);
+    const first = await send(ssm, 'Probe-doc', [ID(1)]);
+    const second = await send(ssm, 'Probe-doc', [ID(2)]);
+
+    // Act
+    const results = await Promise.all([
+      tracker.track(tracked(first, [ID(1)], { sentAt: T0 + 30_500 })),
+      tracker.track(tracked(second, [ID(2)], { sentAt: T0 + 10_250 })),
+    ]);
+
+    // Assess
+    expect(results.map((r) => [...r.values()][0])).toStrictEqual([
+      { kind: 'output', succeeded: true, output: PROBE_OUTPUT(ID(1)) },
+      { kind: 'output', succeeded: true, output: PROBE_OUTPUT(ID(2)) },
+    ]);
+    expect(ssm.calls.find((c) => c.operation === 'ListCommands')?.input).toStrictEqual({
+      Filters: [
+        { key: 'InvokedAfter', value: '2026-11-30T06:59:10Z' },
+        { key: 'DocumentName', value: 'Probe-doc' },
+      ],
+      MaxResults: 50,
+      NextToken: undefined,
+    });
+    expect(
+      ssm.calls.filter((c) => c.operation === 'ListCommandInvocations').map((c) => c.input),
+    ).toStrictEqual([
+      { CommandId: first, Details: true, MaxResults: 50, NextToken: undefined },
+      { CommandId: second, Details: true, MaxResults: 50, NextToken: undefined },
+    ]);
+  });
+
+  it('pages through one document’s commands only while one of that document is still unseen', async () => {
+    // Prepare: one command of each of two documents, listed one a page; another Probe-doc
+    // command follows this run's
+    const { ssm, tracker } = setup(() => succeed);
+    ssm.listCommandsPageSize = 1;
+    const probe = await send(ssm, 'Probe-doc', [ID(1)]);
+    ssm.commands.push({ id: 'later', documentName: 'Probe-doc', sentAt: T0, invocations: [] });
+    const other = await send(ssm, 'Other-doc', [ID(2)]);
+
+    // Act
+    await Promise.all([
+      tracker.track(tracked(probe, [ID(1)])),
+      tracker.track(tracked(other, [ID(2)], { documentName: 'Other-doc' })),
+    ]);
+
+    // Assess: the Probe-doc listing stops at its first page; Other-doc's command is not sought there
+    expect(
+      ssm.calls
+        .filter((c) => c.operation === 'ListCommands')
+        .map((c) => [(c.input.Filters as { value: string }[])[1]?.value, c.input.NextToken]),
+    ).toStrictEqual([
+      ['Probe-doc', undefined],
+      ['Other-doc', undefined],
+    ]);
+  });
+
+  it('reads every page of a command’s invocations', async () => {
+    // Prepare: SSM shows host 1 on a first page and both on the next
+    const { ssm, runner } = setup(() => succeed);
+    ssm.interject('ListCommandInvocations', {
+      CommandInvocations: [
+        {
+          CommandId: COMMAND(1),
+          InstanceId: ID(1),
+          Status: 'Success',
+          StatusDetails: 'Success',
+          CommandPlugins: [{ Name: 'linux', Output: PROBE_OUTPUT(ID(1)) }],
+        },
+      ],
+      NextToken: 'page-2',
+    });
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect([...results.values()].map((r) => r.kind)).toStrictEqual(['output', 'output']);
+    expect(
+      ssm.calls.filter((c) => c.operation === 'ListCommandInvocations').map((c) => c.input.NextToken),
+    ).toStrictEqual([undefined, 'page-2']);
+  });
+
+  it('reports each SSM operation it was throttled on by name', async () => {
+    // Prepare: host 1's output was cut (read whole); host 2 never starts (cancelled at pick-up)
+    const long = `ktr-probe v1\n${'comp x\n'.repeat(600)}end`;
+    const { ssm, runner, throttled } = setup((id) =>
+      id === ID(1) ? { kind: 'succeed', output: long } : { kind: 'never-start' },
+    );
+    for (const operation of [
+      'SendCommand',
+      'ListCommands',
+      'ListCommandInvocations',
+      'GetCommandInvocation',
+      'CancelCommand',
+    ])
+      ssm.interject(operation, awsError('ThrottlingException', 'Rate exceeded'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess
+    expect(results.get(ID(1))).toStrictEqual({ kind: 'output', succeeded: true, output: long });
+    expect(results.get(ID(2))).toMatchObject({ kind: 'unreachable' });
+    expect([...throttled].sort()).toStrictEqual([
+      'CancelCommand',
+      'GetCommandInvocation',
+      'ListCommandInvocations',
+      'ListCommands',
+      'SendCommand',
+    ]);
+  });
+
+  const longOutput = `ktr-probe v1\n${'comp x\n'.repeat(600)}end`;
+  it.each([
+    {
+      operation: 'SendCommand',
+      deadlineIn: 100,
+      behaviour: succeed,
+      expected: { kind: 'failed', detail: 'the run gave up' },
+    },
+    {
+      operation: 'ListCommands',
+      deadlineIn: 1100,
+      behaviour: succeed,
+      expected: { kind: 'failed', detail: 'the run gave up' },
+    },
+    {
+      operation: 'ListCommandInvocations',
+      deadlineIn: 1100,
+      behaviour: succeed,
+      expected: { kind: 'failed', detail: 'the run gave up' },
+    },
+    {
+      operation: 'GetCommandInvocation',
+      deadlineIn: 1100,
+      behaviour: { kind: 'succeed', output: longOutput } as Behaviour,
+      expected: { kind: 'output', succeeded: true, output: longOutput.slice(0, 2500) },
+    },
+    {
+      operation: 'CancelCommand',
+      deadlineIn: 40_100,
+      behaviour: { kind: 'never-start' } as Behaviour,
+      expected: {
+        kind: 'unreachable',
+        detail: 'the SSM Agent did not start the command within 40 s (status Pending)',
+      },
+    },
+  ])(
+    'stops waiting for a $operation call that hangs once the run reaches its deadline',
+    async ({ operation, deadlineIn, behaviour, expected }) => {
+      // Prepare: the deadline falls 100 ms after the call is made, and the call never answers
+      const { ssm, runner } = setup(() => behaviour, { deadlineIn });
+      ssm.interject(operation, HANG);
+
+      // Act
+      const results = await runner.run(documentRun(ids(1)));
+
+      // Assess
+      expect(results.get(ID(1))).toStrictEqual(expected);
+    },
+  );
+});
+
+describe('CommandTracker: when it polls', () => {
+  it('backs off while nothing finishes, up to the longest interval', async () => {
+    // Prepare: the host finishes after 7 s
+    const { runner, pauses } = setup(() => ({ kind: 'succeed', afterMs: 7000 }));
+
+    // Act
+    await runner.run(documentRun(ids(1)));
+
+    // Assess
+    expect(pauses).toStrictEqual([1000, 1500, 2250, 3375]);
+  });
+
+  it('polls at the first interval again once a command finished, for the others still open', async () => {
+    // Prepare: one command's host finishes after 3 s, the other's after 8 s
+    const { ssm, tracker, pauses } = setup((id) => ({
+      kind: 'succeed',
+      afterMs: id === ID(1) ? 3000 : 8000,
+    }));
+    const first = await send(ssm, 'Probe-doc', [ID(1)]);
+    const second = await send(ssm, 'Probe-doc', [ID(2)]);
+
+    // Act
+    await Promise.all([tracker.track(tracked(first, [ID(1)])), tracker.track(tracked(second, [ID(2)]))]);
+
+    // Assess: the first is done at 4.75 s, and the interval starts over
+    expect(pauses).toStrictEqual([1000, 1500, 2250, 1000, 1500, 2250]);
+  });
+
+  it.each([
+    {
+      what: 'reading its results failed',
+      arrange: (ssm: FakeSsm) => ssm.interject('ListCommandInvocations', awsError('InternalServerError')),
+    },
+    {
+      what: 'SSM did not show its results yet',
+      arrange: (ssm: FakeSsm) => {
+        ssm.invisibleReads = 1;
+      },
+    },
+  ])('keeps backing off when a finished command is not done because $what', async ({ arrange }) => {
+    // Prepare
+    const { ssm, runner, pauses } = setup(() => succeed);
+    arrange(ssm);
+
+    // Act
+    await runner.run(documentRun(ids(1)));
+
+    // Assess: read at 1 s, and again at 2.5 s
+    expect(pauses).toStrictEqual([1000, 1500]);
+  });
+
+  it('keeps backing off after a pick-up check that left a host still running', async () => {
+    // Prepare: host 1 never starts (settled at the pick-up time, 10 s); host 2 finishes at 20 s
+    const { ssm, tracker, pauses } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 20_000 },
+    );
+    const commandId = await send(ssm, 'Probe-doc', ids(2));
+
+    // Act
+    const results = await tracker.track(tracked(commandId, ids(2), { pickupBy: T0 + 10_000 }));
+
+    // Assess: the pause before the pick-up time is cut short to meet it
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(pauses).toStrictEqual([1000, 1500, 2250, 3375, 1875, 5000, 5000]);
+  });
+
+  it('checks each command at its own pick-up time, however late another’s is', async () => {
+    // Prepare: the first command's agent never starts, pick-up by 10 s; the second's finishes at 12 s
+    const { ssm, tracker, elapsed } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 12_000 },
+    );
+    const first = await send(ssm, 'Probe-doc', [ID(1)]);
+    const second = await send(ssm, 'Probe-doc', [ID(2)]);
+    let firstSettledAt: number | undefined;
+
+    // Act
+    await Promise.all([
+      tracker.track(tracked(first, [ID(1)], { pickupBy: T0 + 10_000 })).then(() => {
+        firstSettledAt = elapsed();
+      }),
+      tracker.track(tracked(second, [ID(2)], { pickupBy: T0 + 50_000 })),
+    ]);
+
+    // Assess
+    expect(firstSettledAt).toBe(10_000);
+  });
+
+  it('follows commands tracked after an earlier batch was done', async () => {
+    // Prepare
+    const { ssm, tracker } = setup(() => succeed);
+    const first = await send(ssm, 'Probe-doc', [ID(1)]);
+    await tracker.track(tracked(first, [ID(1)]));
+    await new Promise((resolve) => setImmediate(resolve)); // the first poller has stopped
+    const second = await send(ssm, 'Probe-doc', [ID(2)]);
+
+    // Act
+    const results = await tracker.track(tracked(second, [ID(2)], { sentAt: T0 + 60_000 }));
+
+    // Assess
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+  });
+});
+
+describe('CommandTracker: SSM counting a command finished too early', () => {
+  it.each([
+    { what: 'shows the host still Pending', invocationReads: [] as (Error | null)[] },
+    { what: 'fails to show it', invocationReads: [awsError('InternalServerError')] },
+  ])(
+    'still checks pick-up at its time when SSM counts a command finished but $what',
+    async ({ invocationReads }) => {
+      // Prepare: the first list counts the never-started command complete
+      const { ssm, runner } = setup(() => ({ kind: 'never-start' }));
+      ssm.interject('ListCommands', {
+        Commands: [{ CommandId: COMMAND(1), TargetCount: 1, CompletedCount: 1 }],
+      });
+      if (invocationReads.length > 0) ssm.interject('ListCommandInvocations', ...invocationReads);
+
+      // Act
+      const results = await runner.run(documentRun(ids(1)));
+
+      // Assess: unreachable at the pick-up time, after a second read
+      expect(results.get(ID(1))).toStrictEqual({
+        kind: 'unreachable',
+        detail: 'the SSM Agent did not start the command within 40 s (status Pending)',
+      });
+      expect(ssm.count('ListCommandInvocations')).toBe(2);
+    },
+  );
+});
+
+describe('CommandTracker: without a warn callback', () => {
+  it('still settles every host when listing, reading and cancelling fail', async () => {
+    // Prepare
+    const { ssm, runner } = setup(() => ({ kind: 'run-forever' }), { withoutWarn: true });
+    ssm.interject('ListCommands', awsError('InternalServerError'));
+    ssm.interject('ListCommandInvocations', awsError('InternalServerError'));
+    ssm.interject('CancelCommand', awsError('InternalServerError'));
+
+    // Act
+    const results = await runner.run(documentRun(ids(1)));
+
+    // Assess
+    expect(results.get(ID(1))).toStrictEqual({ kind: 'failed', detail: 'the run gave up' });
+    expect(ssm.count('CancelCommand')).toBe(1);
   });
 });

@@ -36,6 +36,9 @@ interface Command {
 
 export const awsError = (name: string, message = name) => Object.assign(new Error(message), { name });
 
+/** An interjected answer that never comes: the call hangs until its abort signal fires. */
+export const HANG = Object.freeze({ hang: 'until aborted' });
+
 export class FakeSsm {
   readonly commands: Command[] = [];
   readonly calls: { operation: string; input: Record<string, unknown> }[] = [];
@@ -70,16 +73,25 @@ export class FakeSsm {
 
   get client(): SSMClient {
     return {
-      send: (command: { input: Record<string, unknown> }) => this.#send(command),
+      send: (command: { input: Record<string, unknown> }, options?: { abortSignal?: AbortSignal }) =>
+        this.#send(command, options),
     } as unknown as SSMClient;
   }
 
-  async #send(command: { input: Record<string, unknown>; constructor: { name: string } }): Promise<unknown> {
+  async #send(
+    command: { input: Record<string, unknown>; constructor: { name: string } },
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<unknown> {
     const operation = command.constructor.name.replace(/Command$/, '');
     const input = command.input;
     this.calls.push({ operation, input });
     this.#advance();
     const interjected = this.#interjected.get(operation)?.shift();
+    if (interjected === HANG) {
+      return new Promise((_, reject) =>
+        options?.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason)),
+      );
+    }
     if (interjected instanceof Error) throw interjected;
     if (interjected) return interjected;
     switch (operation) {
@@ -115,12 +127,14 @@ export class FakeSsm {
             InstanceId: i.instanceId,
             Status: i.status,
             StatusDetails: i.details,
-            CommandPlugins: TERMINAL.has(i.status)
-              ? (i.plugins ?? [{ Name: 'linux', Output: i.output }]).map((p) => ({
-                  ...p,
-                  Output: p.Output.slice(0, 2500),
-                }))
-              : [],
+            // Plugin outputs come only with Details, as in SSM.
+            CommandPlugins:
+              input.Details === true && TERMINAL.has(i.status)
+                ? (i.plugins ?? [{ Name: 'linux', Output: i.output }]).map((p) => ({
+                    ...p,
+                    Output: p.Output.slice(0, 2500),
+                  }))
+                : [],
           })),
         };
       }

@@ -130,6 +130,7 @@ describe('errorName', () => {
     const long = errorName(named('ValidationException', 'x'.repeat(500)));
     expect(long).toBe(`ValidationException: ${'x'.repeat(200 - 'ValidationException: '.length)}…`);
     expect(errorName('y'.repeat(300))).toBe('y'.repeat(200));
+    expect(errorName(new Error('z'.repeat(200)))).toBe('z'.repeat(200));
     expect(errorName(undefined)).toBe('undefined');
   });
 });

@@ -1,6 +1,6 @@
 /** Client-side pacing and the deadline-bounded, throttle-riding AWS call. */
 import { describe, expect, it } from 'vitest';
-import { AwsCaller, DeadlineError, isThrottle } from '../../lambda/aws/aws-call.ts';
+import { AwsCaller, DeadlineError, errorName, isThrottle } from '../../lambda/aws/aws-call.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { awsError } from './fake-ssm.ts';
 
@@ -28,6 +28,36 @@ describe('Pacer', () => {
     expect(times).toEqual([0, 0, 0, 500, 1000, 1500, 2000]);
   });
 
+  it('refills the bucket at the rate while idle, so a burst goes through at once again', async () => {
+    // Prepare: two calls a second, a burst of two, spent
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, burst: 2, ...clock });
+    await pacer.take('SendCommand');
+    await pacer.take('SendCommand');
+
+    // Act: a second idle, then a burst
+    await clock.sleep(1000);
+    await pacer.take('SendCommand');
+    await pacer.take('SendCommand');
+
+    // Assess: no wait beyond the idle second
+    expect(clock.now() - 1_000_000).toBe(1000);
+  });
+
+  it('waits only for the part of a token still missing', async () => {
+    // Prepare: a spent bucket of one, two calls a second, then a quarter second idle (half a token)
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 2, burst: 1, ...clock });
+    await pacer.take('SendCommand');
+    await clock.sleep(250);
+
+    // Act
+    await pacer.take('SendCommand');
+
+    // Assess
+    expect(clock.now() - 1_000_000).toBe(500);
+  });
+
   it('keeps one bucket per operation', async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ratePerSecond: 1, burst: 1, ...clock });
@@ -45,7 +75,9 @@ describe('Pacer', () => {
   });
 
   it('refuses a rate or burst that could never let a call through', () => {
-    expect(() => new Pacer({ ratePerSecond: 0, burst: 1 })).toThrow(RangeError);
+    expect(() => new Pacer({ ratePerSecond: 0, burst: 1 })).toThrow(
+      new RangeError('Pacer needs a positive rate and a burst of at least 1'),
+    );
     expect(() => new Pacer({ ratePerSecond: 1, burst: 0 })).toThrow(RangeError);
   });
 });
@@ -109,6 +141,45 @@ describe('AwsCaller', () => {
     ).rejects.toBeInstanceOf(DeadlineError);
   });
 
+  it('gives up at once, without waiting, on a throttle whose backoff would end right at the deadline', async () => {
+    // Prepare: the first backoff, with the least jitter, is 500 ms, and the deadline is 500 ms away
+    const clock = fakeClock();
+    const c = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100, ...clock }),
+      deadlineAt: clock.now() + 500,
+      ...clock,
+      random: () => 0,
+    });
+
+    // Act
+    const call = c.call('SendCommand', async () => {
+      throw awsError('ThrottlingException');
+    });
+
+    // Assess
+    await expect(call).rejects.toThrow('SendCommand was not completed: the run reached its deadline');
+    expect(clock.now() - 1_000_000).toBe(0);
+    expect(c.deadlineAt).toBe(1_000_500);
+  });
+
+  it.each(['AbortError', 'TimeoutError'])(
+    'takes a call the SDK ended with %s for one cut off at the deadline',
+    async (name) => {
+      const c = caller(60_000);
+      await expect(
+        c.call('ListCommands', async () => {
+          throw awsError(name);
+        }),
+      ).rejects.toThrow(new DeadlineError('ListCommands was not completed: the run reached its deadline'));
+    },
+  );
+
+  it('names a DeadlineError as such in a report sentence', () => {
+    expect(errorName(new DeadlineError('ListCommands was not completed'))).toBe(
+      'DeadlineError: ListCommands was not completed',
+    );
+  });
+
   it('passes other errors through untouched', async () => {
     const c = caller(60_000);
     await expect(
@@ -152,6 +223,21 @@ describe('AwsCaller', () => {
       }),
     ).rejects.toBeInstanceOf(DeadlineError);
     expect(called).toBe(false);
+  });
+
+  it('refuses a call at the deadline at once, without waiting for its turn in the pacer', async () => {
+    // Prepare: no time left, and a bucket just drained by a throttle
+    const clock = fakeClock();
+    const pacer = new Pacer({ ratePerSecond: 1, burst: 1, ...clock });
+    const c = new AwsCaller({ pacer, deadlineAt: clock.now(), ...clock });
+    pacer.drain('SendCommand');
+
+    // Act
+    const call = c.call('SendCommand', async () => {});
+
+    // Assess
+    await expect(call).rejects.toThrow('SendCommand was not completed: the run reached its deadline');
+    expect(clock.now() - 1_000_000).toBe(0);
   });
 
   it('makes no call when its turn in the pacer comes after the deadline', async () => {

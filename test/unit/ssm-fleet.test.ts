@@ -10,7 +10,7 @@ import { AwsCaller } from '../../lambda/aws/aws-call.ts';
 import type { DocumentRun } from '../../lambda/aws/command-runner.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { ssmFleet } from '../../lambda/aws/ssm-fleet.ts';
-import { type Behaviour, FakeSsm } from './fake-ssm.ts';
+import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
 
 const TAG = { key: 'kasm:reconcile', value: 'true' };
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
@@ -30,11 +30,15 @@ function fakeEc2(pages: object[]) {
 function fleetOf(
   ssm: FakeSsm,
   ec2: EC2Client,
-  options: { now?: () => number; log?: { info: string[]; warn: string[] } } = {},
+  options: { now?: () => number; log?: { info: string[]; warn: string[] }; throttled?: string[] } = {},
 ) {
+  const throttled = options.throttled;
   const caller = new AwsCaller({
     pacer: new Pacer({ ratePerSecond: 1000, burst: 1000 }),
     deadlineAt: Date.now() + 10 * 60_000,
+    // No real wait between retries of a throttled call.
+    sleep: async () => {},
+    ...(throttled ? { onThrottle: (operation: string) => throttled.push(operation) } : {}),
   });
   const log = options.log;
   return ssmFleet({
@@ -71,7 +75,7 @@ const documentRun = (instanceIds: string[], comment: string): DocumentRun => ({
 
 describe('ssmFleet.listFleet', () => {
   it('lists every page of tagged nodes, sorted, with unsupported platforms apart', async () => {
-    // Prepare: two pages; the second has a node SSM gives without an id, and a Mac
+    // Prepare: two pages; the second has a node SSM gives without an id, and two Macs
     const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
     ssm.interject(
       'DescribeInstanceInformation',
@@ -91,6 +95,7 @@ describe('ssmFleet.listFleet', () => {
         InstanceInformationList: [
           { PlatformType: 'Linux', PingStatus: 'Online' },
           { InstanceId: 'mi-0123456789abcdef1', PlatformType: 'MacOS', PingStatus: 'Online' },
+          { InstanceId: 'mi-0000000000000000a', PlatformType: 'MacOS', PingStatus: 'Online' },
           { InstanceId: ID(2), PlatformType: 'Linux' },
         ],
         NextToken: 'page-3',
@@ -120,7 +125,7 @@ describe('ssmFleet.listFleet', () => {
           agentVersion: '3.3.2746.0',
         },
       ],
-      unsupported: ['mi-0123456789abcdef1'],
+      unsupported: ['mi-0000000000000000a', 'mi-0123456789abcdef1'],
     });
     // Listed by the tag alone (SSM refuses a tag filter mixed with others), page after page.
     expect(ssm.calls.map((c) => c.input)).toStrictEqual([
@@ -128,6 +133,33 @@ describe('ssmFleet.listFleet', () => {
       { Filters: [{ Key: 'tag:kasm:reconcile', Values: ['true'] }], MaxResults: 50, NextToken: 'page-2' },
       { Filters: [{ Key: 'tag:kasm:reconcile', Values: ['true'] }], MaxResults: 50, NextToken: 'page-3' },
     ]);
+  });
+});
+
+describe('ssmFleet: throttles', () => {
+  it('names the SSM and EC2 operations it was throttled on', async () => {
+    // Prepare
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    ssm.interject('DescribeInstanceInformation', awsError('ThrottlingException', 'Rate exceeded'), {});
+    const ec2 = fakeEc2([{}]);
+    const send = ec2.client.send.bind(ec2.client);
+    let refused = false;
+    ec2.client.send = (async (command: never) => {
+      if (!refused) {
+        refused = true;
+        throw awsError('RequestLimitExceeded', 'Request limit exceeded.');
+      }
+      return send(command);
+    }) as never;
+    const throttled: string[] = [];
+    const fleet = fleetOf(ssm, ec2.client, { throttled });
+
+    // Act
+    await fleet.listFleet();
+    await fleet.taggedInstances([ID(1)]);
+
+    // Assess
+    expect(throttled).toStrictEqual(['DescribeInstanceInformation', 'DescribeTags']);
   });
 });
 
@@ -160,6 +192,21 @@ describe('ssmFleet.taggedInstances', () => {
     expect(resourceIds.map((v) => v?.length)).toStrictEqual([200, 200, 50]);
     expect(resourceIds.flat()).not.toContain('mi-0123456789abcdef1');
     expect(ec2.inputs.map((i) => i.NextToken)).toStrictEqual([undefined, 'more', undefined]);
+    expect(ec2.inputs.map((i) => (i.Filters as object[]).slice(1))).toStrictEqual(
+      Array(3).fill([
+        { Name: 'key', Values: [TAG.key] },
+        { Name: 'value', Values: [TAG.value] },
+      ]),
+    );
+  });
+
+  it('asks EC2 nothing when no node is an EC2 instance', async () => {
+    const ec2 = fakeEc2([]);
+    const tagged = await fleetOf(new FakeSsm(() => ({ kind: 'succeed' })), ec2.client).taggedInstances([
+      'mi-0123456789abcdef1',
+    ]);
+    expect([...tagged]).toStrictEqual([]);
+    expect(ec2.inputs).toStrictEqual([]);
   });
 });
 
