@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PROBE_EXECUTION_SECONDS } from '../../lambda/steps/observe.ts';
 import {
   DEFAULT_WINDOWS_INSTALL_DIR,
@@ -11,10 +11,6 @@ import {
 import {
   type DocumentRole,
   linuxScript,
-  MAX_DELIVERIES_PER_PUSH,
-  PARAMETER_PATTERNS,
-  probeDocument,
-  pushDocument,
   windowsScript,
 } from '../../shared/documents/ssm-documents.ts';
 
@@ -27,23 +23,36 @@ const DOCUMENT_QUOTA = 64 * 1024;
 const sealedEntry = (n: number) =>
   `i-${n.toString(16).padStart(17, '0')}:agent+guac+rdp_gateway+rdp_https_gateway:${'A'.repeat(342)}==`;
 
+/**
+ * The documents module evaluated afresh before each test: its parameters and patterns are
+ * module-level values, so a test that reads them from the import at the top of the file sees
+ * them as they were before the test began (and a mutation run counts them as never checked).
+ */
+let docs: typeof import('../../shared/documents/ssm-documents.ts');
+beforeEach(async () => {
+  vi.resetModules();
+  docs = await import('../../shared/documents/ssm-documents.ts');
+});
+
 describe('the SSM documents', () => {
   it('fit the 64 KB quota even with the largest push parameters', () => {
-    const deliveries = Array.from({ length: MAX_DELIVERIES_PER_PUSH }, (_, i) => sealedEntry(i)).join(' ');
-    expect(new RegExp(PARAMETER_PATTERNS.deliveries).test(deliveries)).toBe(true);
-    expect(JSON.stringify(pushDocument()).length + deliveries.length).toBeLessThan(DOCUMENT_QUOTA);
-    expect(JSON.stringify(probeDocument()).length).toBeLessThan(DOCUMENT_QUOTA);
+    const deliveries = Array.from({ length: docs.MAX_DELIVERIES_PER_PUSH }, (_, i) => sealedEntry(i)).join(
+      ' ',
+    );
+    expect(new RegExp(docs.PARAMETER_PATTERNS.deliveries).test(deliveries)).toBe(true);
+    expect(JSON.stringify(docs.pushDocument()).length + deliveries.length).toBeLessThan(DOCUMENT_QUOTA);
+    expect(JSON.stringify(docs.probeDocument()).length).toBeLessThan(DOCUMENT_QUOTA);
   });
 
   it('refuse a push with more deliveries than one command may carry', () => {
-    const deliveries = Array.from({ length: MAX_DELIVERIES_PER_PUSH + 1 }, (_, i) => sealedEntry(i)).join(
-      ' ',
-    );
-    expect(new RegExp(PARAMETER_PATTERNS.deliveries).test(deliveries)).toBe(false);
+    const deliveries = Array.from({ length: docs.MAX_DELIVERIES_PER_PUSH + 1 }, (_, i) =>
+      sealedEntry(i),
+    ).join(' ');
+    expect(new RegExp(docs.PARAMETER_PATTERNS.deliveries).test(deliveries)).toBe(false);
   });
 
   it('take every parameter as an environment variable with an allowed pattern', () => {
-    for (const document of [probeDocument(), pushDocument()]) {
+    for (const document of [docs.probeDocument(), docs.pushDocument()]) {
       for (const [name, parameter] of Object.entries(document.parameters)) {
         expect(parameter.interpolationType, name).toBe('ENV_VAR');
         expect(parameter.allowedPattern, name).toMatch(/^\^.*\$$/);
@@ -54,7 +63,7 @@ describe('the SSM documents', () => {
   });
 
   it('carry one step per platform, each behind its platform precondition', () => {
-    for (const document of [probeDocument(), pushDocument()]) {
+    for (const document of [docs.probeDocument(), docs.pushDocument()]) {
       expect(document.mainSteps.map((s) => [s.action, s.precondition.StringEquals[1]])).toEqual([
         ['aws:runShellScript', 'Linux'],
         ['aws:runPowerShellScript', 'Windows'],
@@ -65,7 +74,10 @@ describe('the SSM documents', () => {
 
 describe('what SSM receives', () => {
   // Built inside each test, not when the file loads: Stryker switches a mutant on only while a test runs.
-  const build = { probe: probeDocument, push: pushDocument } as const;
+  const build = {
+    probe: () => docs.probeDocument(),
+    push: () => docs.pushDocument(),
+  } as const;
 
   it.each(['probe', 'push'] as const)(
     'declare the %s document as schema 2.2 with a sentence that names the tool and the role',
@@ -79,8 +91,8 @@ describe('what SSM receives', () => {
     // The function sends InstallRoot, RunId, WindowsInstallDir and WindowsServiceName with every
     // command (lambda/steps/document-runs.ts), and SSM refuses a parameter the document does not declare.
     const common = ['InstallRoot', 'RunId', 'WindowsInstallDir', 'WindowsServiceName'];
-    expect(Object.keys(probeDocument().parameters).sort()).toEqual([...common, 'KeyPair'].sort());
-    expect(Object.keys(pushDocument().parameters).sort()).toEqual(
+    expect(Object.keys(docs.probeDocument().parameters).sort()).toEqual([...common, 'KeyPair'].sort());
+    expect(Object.keys(docs.pushDocument().parameters).sort()).toEqual(
       [...common, 'Deliveries', 'WaitSeconds', 'NotAfter'].sort(),
     );
   });
@@ -102,11 +114,11 @@ describe('what SSM receives', () => {
           expect(parameter.default, name).toMatch(new RegExp(parameter.allowedPattern));
       }
     }
-    const required = Object.entries(pushDocument().parameters)
+    const required = Object.entries(docs.pushDocument().parameters)
       .filter(([, p]) => p.default === undefined)
       .map(([name]) => name);
     expect(required.sort()).toEqual(['Deliveries', 'NotAfter', 'RunId']);
-    expect(probeDocument().parameters.KeyPair?.default).toBe('none');
+    expect(docs.probeDocument().parameters.KeyPair?.default).toBe('none');
   });
 
   it.each(['probe', 'push'] as const)(
@@ -117,13 +129,13 @@ describe('what SSM receives', () => {
           action: 'aws:runShellScript',
           name: `${role}Linux`,
           precondition: { StringEquals: ['platformType', 'Linux'] },
-          inputs: { timeoutSeconds: expect.any(String), runCommand: linuxScript(role).split('\n') },
+          inputs: { timeoutSeconds: expect.any(String), runCommand: docs.linuxScript(role).split('\n') },
         },
         {
           action: 'aws:runPowerShellScript',
           name: `${role}Windows`,
           precondition: { StringEquals: ['platformType', 'Windows'] },
-          inputs: { timeoutSeconds: expect.any(String), runCommand: windowsScript(role).split('\n') },
+          inputs: { timeoutSeconds: expect.any(String), runCommand: docs.windowsScript(role).split('\n') },
         },
       ]);
     },
@@ -133,7 +145,7 @@ describe('what SSM receives', () => {
     // Prepare
     const timeouts = (role: DocumentRole) =>
       build[role]().mainSteps.map((s) => Number(s.inputs.timeoutSeconds));
-    const waitSeconds = new RegExp(PARAMETER_PATTERNS.waitSeconds);
+    const waitSeconds = new RegExp(docs.PARAMETER_PATTERNS.waitSeconds);
     const longestWait = 999;
 
     // Assess

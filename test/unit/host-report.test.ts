@@ -290,6 +290,8 @@ describe('what a damaged or unexpected report becomes', () => {
       push('host result=no-delivery waited=soon'),
       'bad waited field',
     ],
+    ['a wait with a unit after it', push('host result=no-delivery waited=12s'), 'bad waited field'],
+    ['a wait with a sign before it', push('host result=no-delivery waited=-12'), 'bad waited field'],
     ['a line of unknown kind', push('key spki=AAAA'), 'unexpected line "key spki=AAAA"'],
     ['a component field without "="', push('comp agent push'), 'expected key=value, got "push"'],
     [
@@ -370,9 +372,9 @@ describe('what a damaged or unexpected report becomes', () => {
   });
 
   it('reads a push that found no delivery for its host, and how long it waited', () => {
-    expect(parsePushOutput(push('host result=no-delivery waited=7'), ['agent'])).toStrictEqual({
+    expect(parsePushOutput(push('host result=no-delivery waited=17'), ['agent'])).toStrictEqual({
       ok: true,
-      value: { delivered: false, waitedSeconds: 7, outcomes: [] },
+      value: { delivered: false, waitedSeconds: 17, outcomes: [] },
     });
   });
 });
