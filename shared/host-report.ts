@@ -79,6 +79,7 @@ function pushResult(value: string | undefined): PushResult | undefined {
 const TOKEN_SEGMENTS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SPKI = /^[A-Za-z0-9+/]+={0,2}$/;
 const REASON = /^[a-z0-9-]{1,60}$/;
+const WHOLE_SECONDS = /^\d{1,12}$/;
 
 /** `key=value` fields after the leading words; values never hold spaces. */
 function fields(words: readonly string[]): Map<string, string> | string {
@@ -125,7 +126,7 @@ function parseSighting(name: string, f: Map<string, string>): ComponentSighting 
   if (run !== 'true' && run !== 'false' && run !== 'unknown') return `component ${name}: bad running field`;
   const restarted = f.get('restarted');
   const delivered = f.get('delivered');
-  if (delivered !== undefined && !/^\d{1,12}$/.test(delivered))
+  if (delivered !== undefined && !WHOLE_SECONDS.test(delivered))
     return `component ${name}: bad delivered field`;
   return {
     name,
@@ -202,9 +203,9 @@ export function parsePushOutput(
       if (result === 'no-delivery') wasDelivered = false;
       if (result === 'too-late') tooLate = true;
       const waited = f.get('waited');
-      if (waited !== undefined && !/^\d{1,12}$/.test(waited))
-        return { ok: false, problem: 'bad waited field' };
-      if (waited !== undefined) waitedSeconds = Number(waited);
+      if (waited === undefined) continue;
+      if (!WHOLE_SECONDS.test(waited)) return { ok: false, problem: 'bad waited field' };
+      waitedSeconds = Number(waited);
       continue;
     }
     if (kind !== 'comp') return { ok: false, problem: `unexpected line "${clip(line)}"` };
