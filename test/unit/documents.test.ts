@@ -8,11 +8,7 @@ import {
   WINDOWS_COMPONENTS,
   WINDOWS_STATE_DIR_NAME,
 } from '../../shared/catalog.ts';
-import {
-  type DocumentRole,
-  linuxScript,
-  windowsScript,
-} from '../../shared/documents/ssm-documents.ts';
+import { type DocumentRole, linuxScript, windowsScript } from '../../shared/documents/ssm-documents.ts';
 
 /**
  * "The content of the document must not exceed 64KB. This quota also includes the content
