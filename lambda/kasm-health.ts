@@ -27,7 +27,8 @@ export async function checkKasmHealth(options: KasmHealthOptions): Promise<KasmH
     return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} cannot be read (${why})` };
   }
   // An empty or truncated file would otherwise mean "no CA": the public roots, silently.
-  if (options.caPem === undefined && options.caFile && !ca?.includes('-----BEGIN CERTIFICATE-----')) {
+  // (KASM_CA_PEM is held to the same form by its setting rule before the run starts.)
+  if (options.caFile && !ca?.includes('-----BEGIN CERTIFICATE-----')) {
     return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} holds no PEM certificate` };
   }
   const timeout = options.timeoutMs ?? 5000;
