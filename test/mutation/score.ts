@@ -78,7 +78,7 @@ export function printScore(dir = REPORT_DIR): void {
           continue;
         }
         const error = compiles(path, source, m);
-        if (error) rejected.push(`${where}\n    ${error}`);
+        if (error) rejected.push(`${where}\n    ${oneLine(error, 150)}`);
         else open.push(where);
       }
     }
@@ -126,7 +126,9 @@ function compileErrors(dir: string) {
   return Object.assign(verdict, { save: () => writeFileSync(file, `${JSON.stringify(cache, null, 1)}\n`) });
 }
 
-const oneLine = (s: string) =>
-  s.length > 70 ? `${s.slice(0, 67).replace(/\s+/g, ' ')}…` : s.replace(/\s+/g, ' ');
+const oneLine = (s: string, max = 70) => {
+  const flat = s.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 3)}…` : flat;
+};
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) printScore();

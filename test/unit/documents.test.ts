@@ -238,6 +238,11 @@ describe('the scripts the documents carry', () => {
 });
 
 describe('document names', () => {
+  it('are run at version 1, the version SSM gives a new document, since a changed document gets a new name', () => {
+    // SSM numbers the first version of a new document 1; the function sends DocumentVersion 1.
+    expect(docs.PINNED_DOCUMENT_VERSION).toBe('1');
+  });
+
   it('change with the document content, so a deploy of new scripts makes a new document at version 1', async () => {
     const { documentNames } = await import('../../shared/documents/ssm-documents.ts');
     const names = documentNames('dev');
