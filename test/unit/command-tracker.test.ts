@@ -82,6 +82,14 @@ const documentRun = (instanceIds: string[], overrides: Partial<DocumentRun> = {}
 });
 
 const succeed: Behaviour = { kind: 'succeed' };
+/** Host 1's invocation of command 1 as ListCommandInvocations shows it once the probe succeeded. */
+const host1Succeeded = {
+  CommandId: COMMAND(1),
+  InstanceId: ID(1),
+  Status: 'Success',
+  StatusDetails: 'Success',
+  CommandPlugins: [{ Name: 'linux', Output: PROBE_OUTPUT(ID(1)) }],
+};
 
 describe('CommandRunner: SendCommand answers', () => {
   it('fails every host of a send SSM refused for another reason than the ids, naming the error', async () => {
@@ -297,15 +305,7 @@ describe('CommandTracker: polling through failures', () => {
     // id, then only host 1, for good
     const { ssm, runner } = setup(() => succeed);
     const onlyHost1 = {
-      CommandInvocations: [
-        {
-          CommandId: COMMAND(1),
-          InstanceId: ID(1),
-          Status: 'Success',
-          StatusDetails: 'Success',
-          CommandPlugins: [{ Name: 'linux', Output: PROBE_OUTPUT(ID(1)) }],
-        },
-      ],
+      CommandInvocations: [host1Succeeded],
     };
     ssm.interject(
       'ListCommandInvocations',
@@ -569,15 +569,7 @@ describe('CommandTracker: what it asks SSM', () => {
     // Prepare: SSM shows host 1 on a first page and both on the next
     const { ssm, runner } = setup(() => succeed);
     ssm.interject('ListCommandInvocations', {
-      CommandInvocations: [
-        {
-          CommandId: COMMAND(1),
-          InstanceId: ID(1),
-          Status: 'Success',
-          StatusDetails: 'Success',
-          CommandPlugins: [{ Name: 'linux', Output: PROBE_OUTPUT(ID(1)) }],
-        },
-      ],
+      CommandInvocations: [host1Succeeded],
       NextToken: 'page-2',
     });
 
