@@ -21,6 +21,8 @@ import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { RealAgent } from './agent/real-agent.ts';
+import type { AgentCheckIn, MessageDelivery } from './aws/ssm/message-delivery.ts';
 import { awsTimingFor } from './aws-timing.ts';
 import {
   agentCheckInSeconds,
@@ -55,6 +57,16 @@ export interface FleetOptions {
   readonly configOwner?: Owner;
   /** Leave the host trees on disk after stop() (for debugging). */
   readonly keepFiles?: boolean;
+  /**
+   * `hostModel: "agent"`: every Linux host runs the real SSM Agent built into `binDir`, reaching the proving
+   * ground through `socketDir/aws.sock`; its check-ins (Online, AgentVersion) come from `messageDelivery`.
+   */
+  readonly agents?: {
+    readonly binDir: string;
+    readonly socketDir: string;
+    readonly region: string;
+    readonly messageDelivery: MessageDelivery;
+  };
 }
 
 export interface ComponentState {
@@ -129,6 +141,10 @@ export interface Fleet extends SimulatedFleet {
   strayTokenFiles(token: string): Record<string, string[]>;
   /** Resolves once every running component loop has completed `count` more heartbeats. */
   waitForHeartbeats(count?: number): Promise<void>;
+  /** `hostModel: "agent"`: the host's real agent (undefined on other hosts and models). */
+  realAgent(id: string): RealAgent | undefined;
+  /** `hostModel: "agent"`: resolves once every running agent has checked in; throws after `timeoutMs`. */
+  agentsCheckedIn(timeoutMs: number): Promise<void>;
 }
 
 interface HostEntry {
@@ -142,6 +158,9 @@ interface HostEntry {
   agentCheckedIn: boolean;
   /** When the agent stopped answering (`goesOfflineAfterSeconds`); ConnectionLost from then on. */
   agentLostAt: Date | undefined;
+  /** `hostModel: "agent"`, Linux: the real SSM Agent of this host, and what it last told SSM of itself. */
+  readonly agent?: RealAgent;
+  readonly agentCheckIn?: () => AgentCheckIn | undefined;
 }
 
 export async function createFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
@@ -261,7 +280,17 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     for (const [index, h] of scenario.hosts.entries()) {
       const root = join(rootDir, 'hosts', h.id);
       await mkdir(root, { recursive: true });
-      hosts.set(h.id, { scenario: h, index, host: await createHost(h, index, root), ...initialTiming(h) });
+      const host = await createHost(h, index, root);
+      const agent =
+        options.agents && host instanceof LinuxHost ? new RealAgent({ host, ...options.agents }) : undefined;
+      const mds = options.agents?.messageDelivery;
+      hosts.set(h.id, {
+        scenario: h,
+        index,
+        host,
+        ...initialTiming(h),
+        ...(agent && mds ? { agent, agentCheckIn: () => mds.checkIn(h.id) } : {}),
+      });
     }
   } catch (error) {
     await standIns?.close();
@@ -332,10 +361,8 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return [...hosts.values()].map((e) => ({
         instanceId: e.scenario.id,
         platform: e.scenario.platform,
-        online: runs(e) && e.agentCheckedIn && e.agentLostAt === undefined,
+        ...agentView(e),
         state: e.state,
-        agentVersion: e.scenario.agentVersion,
-        ...(e.agentLostAt === undefined ? {} : { lastPingAt: e.agentLostAt }),
         tags: {
           Name: `kasm-${e.scenario.platform.toLowerCase()}-${e.index + 1}`,
           ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
@@ -343,6 +370,29 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         computerName: computerName(e.scenario, e.index),
         ipAddress: ipAddress(e.index),
       }));
+    },
+
+    deliversByAgent: (id) => hosts.get(id)?.agent !== undefined,
+
+    realAgent: (id) => entry(id).agent,
+
+    async agentsCheckedIn(timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const waiting = [...hosts.values()].filter(
+          (e) => e.agent !== undefined && runs(e) && e.agentCheckIn?.() === undefined,
+        );
+        if (waiting.length === 0) return;
+        const failed = waiting.find((e) => e.agent?.running === false && e.agent.failure !== undefined);
+        if (failed) throw new Error(`the real SSM Agent of ${failed.scenario.id} ${failed.agent?.failure}`);
+        if (Date.now() > until) {
+          const ids = waiting.map((e) => e.scenario.id).join(', ');
+          throw new Error(
+            `the real SSM Agent did not check in within ${timeoutMs} ms on ${ids} (its log: ${waiting[0]?.agent?.logPath})`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     },
 
     async runStep(run: StepRun): Promise<StepResult> {
@@ -356,21 +406,28 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       if (started || stopping) return;
       started = true;
       for (const e of hosts.values()) {
-        if (runs(e)) startLoops(e);
+        if (runs(e)) {
+          startLoops(e);
+          void e.agent?.start();
+        }
         const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
         if (startsAfterSeconds !== undefined) {
           timers.after(startsAfterSeconds, () => {
             e.state = 'running';
-            if (runs(e)) startLoops(e);
+            if (runs(e)) {
+              startLoops(e);
+              void e.agent?.start();
+            }
             timers.after(checkInSeconds(), () => {
               e.agentCheckedIn = true;
             });
           });
         }
         if (goesOfflineAfterSeconds !== undefined) {
-          // Only the agent drops: the host and its components keep running.
+          // Only the agent drops: the host and its components keep running (a real agent is stopped).
           timers.after(goesOfflineAfterSeconds, () => {
             e.agentLostAt = new Date();
+            void e.agent?.stop();
           });
         }
       }
@@ -379,6 +436,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     stop(): Promise<void> {
       stopping ??= (async () => {
         timers.stop();
+        await Promise.all([...hosts.values()].map((e) => e.agent?.stop()));
         await Promise.all([...loops.values()].map((l) => l.stop()));
         loops.clear();
         await Promise.all([...hosts.values()].map((e) => e.host.abortAll()));
@@ -445,8 +503,13 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       if (e.online === online) return;
       e.online = online;
       if (!started || stopping) return;
-      if (runs(e)) startLoops(e);
-      else void stopLoops(id);
+      if (runs(e)) {
+        startLoops(e);
+        void e.agent?.start();
+      } else {
+        void stopLoops(id);
+        void e.agent?.stop();
+      }
     },
 
     setState(id, state) {
@@ -456,9 +519,14 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       if (state !== 'running') {
         e.agentCheckedIn = false;
         if (started && !stopping) void stopLoops(id);
+        void e.agent?.stop();
+        options.agents?.messageDelivery.forget(id);
         return;
       }
-      if (started && !stopping && runs(e)) startLoops(e);
+      if (started && !stopping && runs(e)) {
+        startLoops(e);
+        void e.agent?.start();
+      }
       timers.after(checkInSeconds(), () => {
         e.agentCheckedIn = true;
       });
@@ -519,6 +587,29 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     },
   };
   return fleet;
+}
+
+/**
+ * What SSM knows of a node's agent. A real agent (`hostModel: "agent"`) is Online once it has checked in
+ * (UpdateInstanceInformation) and while its process runs, and reports its own version; a modelled one
+ * follows the scenario's timing and `agentVersion`.
+ */
+function agentView(e: HostEntry): Pick<SimulatedNode, 'online' | 'agentVersion' | 'lastPingAt'> {
+  const runs = e.online && e.state === 'running';
+  if (e.agent === undefined) {
+    return {
+      online: runs && e.agentCheckedIn && e.agentLostAt === undefined,
+      agentVersion: e.scenario.agentVersion,
+      ...(e.agentLostAt === undefined ? {} : { lastPingAt: e.agentLostAt }),
+    };
+  }
+  const checkIn = e.agentCheckIn?.();
+  const online = runs && e.agent.running && checkIn !== undefined;
+  return {
+    online,
+    agentVersion: checkIn?.agentVersion ?? e.scenario.agentVersion,
+    ...(online || checkIn === undefined ? {} : { lastPingAt: checkIn.lastAt }),
+  };
 }
 
 function initialTiming(

@@ -467,6 +467,10 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
 
     node: (id) => hosts.get(id)?.node,
 
+    // Modelled hosts have no real agent.
+    realAgent: () => undefined,
+    agentsCheckedIn: async () => undefined,
+
     async runStep(run) {
       const e = entry(run.instanceId);
       if (stopping) throw new Error('The simulated fleet is stopped');

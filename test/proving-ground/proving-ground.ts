@@ -4,6 +4,9 @@
  * documents. `handlerEnv` is the environment the reconciler needs to run against it.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { functionName } from '../../infra/names.ts';
 import { createHandler } from '../../lambda/handler.ts';
 import {
@@ -12,8 +15,10 @@ import {
   probeDocument,
   pushDocument,
 } from '../../shared/documents/ssm-documents.ts';
+import { ensureAgentBuild } from './agent/build.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
+import { MessageDelivery } from './aws/ssm/message-delivery.ts';
 import { awsTimingFor, compressedWaits } from './aws-timing.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
@@ -71,7 +76,12 @@ export interface ProvingGroundOptions {
   readonly tamper?: (run: StepRun, result: StepResult) => StepResult;
   /** Called before the fake AWS serves a request: lets a test change the world mid-run. */
   readonly beforeOperation?: (operation: string, input: Readonly<Record<string, unknown>>) => void;
+  /** `hostModel: "agent"`: where the agent build says what it does (default: nothing). */
+  readonly log?: (line: string) => void;
 }
+
+/** How long the real agents may take to check in after the proving ground starts them. */
+const AGENT_CHECK_IN_TIMEOUT_MS = 90_000;
 
 export async function startProvingGround(
   scenario: Scenario,
@@ -88,9 +98,21 @@ export async function startProvingGround(
     stops.push(() => api.close());
     const timing = awsTimingFor(scenario);
     const create = scenario.hostModel === 'modelled' ? createModelledFleet : createFleet;
+    const messageDelivery = new MessageDelivery(REGION);
+    let agents:
+      | { binDir: string; socketDir: string; region: string; messageDelivery: MessageDelivery }
+      | undefined;
+    if (scenario.hostModel === 'agent') {
+      const { binDir } = await ensureAgentBuild(options.log);
+      // Outside the fleet's tree: each host's namespace hides that tree, and mounts this folder.
+      const socketDir = await mkdtemp(join(tmpdir(), 'ktr-pg-agents-'));
+      stops.push(() => rm(socketDir, { recursive: true, force: true }));
+      agents = { binDir, socketDir, region: REGION, messageDelivery };
+    }
     const fleet = await create(scenario, {
       kasm: api,
       fleetTag,
+      ...(agents ? { agents } : {}),
       ...(options.rootDir ? { rootDir: options.rootDir } : {}),
       ...(options.maxConcurrentSteps ? { maxConcurrentSteps: options.maxConcurrentSteps } : {}),
     });
@@ -98,6 +120,7 @@ export async function startProvingGround(
     const steps: { run: StepRun; result: StepResult }[] = [];
     const recordingFleet: SimulatedFleet = {
       nodes: () => fleet.nodes(),
+      deliversByAgent: (id) => fleet.deliversByAgent?.(id) ?? false,
       runStep: async (run) => {
         const ran = await fleet.runStep(run);
         const result = options.tamper ? options.tamper(run, ran) : ran;
@@ -114,6 +137,7 @@ export async function startProvingGround(
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,
+      messageDelivery,
       ...(options.beforeOperation ? { beforeOperation: options.beforeOperation } : {}),
       // A real-world second of eventual consistency, compressed like every other AWS time cost.
       consistencyDelayMs: scenario.faults.consistencyDelayMs / (timing.enabled ? timing.timeScale : 1),
@@ -122,7 +146,10 @@ export async function startProvingGround(
         : {}),
     });
     stops.push(() => aws.close());
+    if (agents) await aws.listenUnix(join(agents.socketDir, 'aws.sock'));
     fleet.start();
+    // Hosts that are up when the scenario starts have checked in, as with the other host models.
+    if (agents) await fleet.agentsCheckedIn(AGENT_CHECK_IN_TIMEOUT_MS);
 
     const heartbeat = Math.max(1, Math.ceil(scenario.kasm.heartbeatSeconds));
     const timingNotes: string[] = [];

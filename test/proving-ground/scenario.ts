@@ -77,7 +77,12 @@ const AGENT_VERSION = /^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$/;
 const OPERATION = /^[A-Z][A-Za-z0-9]{2,63}$/;
 
 /** How hosts answer documents: the documents' real scripts, or a model of them (contract section 3). */
-export const HOST_MODELS = ['scripts', 'modelled'] as const;
+/**
+ * `scripts`: every host runs the documents' real bash or PowerShell; `modelled`: hosts answer from a model of
+ * what the scripts print and do; `agent`: every Linux host runs the real Amazon SSM Agent, which fetches its
+ * commands from the proving ground's message delivery service (Windows hosts as with `scripts`).
+ */
+export const HOST_MODELS = ['scripts', 'modelled', 'agent'] as const;
 export type HostModel = (typeof HOST_MODELS)[number];
 
 /** The real Kasm heartbeat, in seconds: `timeScale` = this / the scenario's `kasm.heartbeatSeconds`. */

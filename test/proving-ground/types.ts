@@ -53,11 +53,16 @@ export interface SimulatedFleet {
   node?(instanceId: string): SimulatedNode | undefined;
   /** Runs a step on an online node. Never called for offline nodes. Honours `run.signal`. */
   runStep(run: StepRun): Promise<StepResult>;
+  /**
+   * True for a node whose commands a real SSM Agent fetches from the message delivery service
+   * (`hostModel: "agent"`): the service queues them for it instead of calling `runStep`.
+   */
+  deliversByAgent?(instanceId: string): boolean;
 }
 
 /** Every request the AWS server received, including rejected and fault-injected ones. */
 export interface RecordedCall {
-  readonly service: 'ssm' | 'secretsmanager' | 'ec2' | 'logs' | 'lambda';
+  readonly service: 'ssm' | 'secretsmanager' | 'ec2' | 'logs' | 'lambda' | 'ec2messages';
   readonly operation: string;
   readonly params: unknown;
   readonly at: string;

@@ -30,6 +30,8 @@ export interface StepSpec {
 
 export interface CommandDocument {
   readonly name: string;
+  /** The document's JSON content as created (what the service sends a real agent). */
+  readonly content: object;
   readonly params: ReadonlyMap<string, ParamSpec>;
   readonly steps: readonly StepSpec[];
 }
@@ -70,7 +72,7 @@ export function parseDocument(name: string, content: object): CommandDocument {
       timeoutSeconds: typeof timeout === 'string' || typeof timeout === 'number' ? timeout : undefined,
     };
   });
-  return { name, params, steps };
+  return { name, content, params, steps };
 }
 
 function toValues(v: unknown): string[] | undefined {

@@ -309,7 +309,7 @@ describe('SendCommand execution', () => {
     expect(fleet.runs.map((r) => r.instanceId)).toEqual([ec2Id(2)]);
   }, 60_000);
 
-  it('reports a non-zero exit as Failed with the exit code, and a step past its timeout as TimedOut', async () => {
+  it("reports a non-zero exit as Failed with the exit code and the agent's own error line, and a step past its timeout as TimedOut", async () => {
     // Prepare
     const fleet = new ShellFleet([node(ec2Id(1)), node(ec2Id(2))]);
     const { server, ssm } = await setUp(fleet);
@@ -342,7 +342,9 @@ describe('SendCommand execution', () => {
       Status: 'Failed',
       StatusDetails: 'Failed',
       ResponseCode: 3,
-      StandardErrorContent: 'eeeee',
+      // The agent appends this line to a failed script's stderr (agent/plugins/runscript/runscript.go),
+      // as the real agent did on the proving ground.
+      StandardErrorContent: 'eeeee\nfailed to run commands: exit status 3',
     });
     expect(timedOut).toMatchObject({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut' });
     expect(fleet.runs[1]?.timeoutSeconds).toBe(1);

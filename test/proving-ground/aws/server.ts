@@ -9,7 +9,7 @@
  * (see ec2.ts). The SDK's EC2 client reaches it through AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_EC2.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RecordedCall, SimulatedFleet } from '../types.ts';
 import { Ec2Error, Ec2Service } from './ec2.ts';
@@ -17,6 +17,7 @@ import { isLambdaRequest, LambdaService } from './lambda.ts';
 import { LogsService } from './logs.ts';
 import { ACCOUNT_ID, SecretsService } from './secrets.ts';
 import { SsmService } from './ssm/index.ts';
+import { MessageDelivery } from './ssm/message-delivery.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
 
 export { ACCOUNT_ID, secretArn } from './secrets.ts';
@@ -49,6 +50,11 @@ export interface AwsServerOptions {
   latencyMs?: (operation: string) => number;
   /** How long after SendCommand its invocations stay invisible (eventual consistency). Default 1000 ms. */
   consistencyDelayMs?: number;
+  /**
+   * The message delivery service real SSM Agents talk to (`hostModel: "agent"`); shared with the fleet,
+   * which reads the agents' check-ins from it. Default a new one, used by no agent.
+   */
+  messageDelivery?: MessageDelivery;
 }
 
 export interface AwsServer {
@@ -60,6 +66,8 @@ export interface AwsServer {
   /** Lambda (REST-JSON) and CloudWatch Logs: functions registered here run on Invoke. */
   lambda: LambdaService;
   logs: LogsService;
+  /** Serves the same endpoint on a Unix socket too (the real agents' relays reach it there). */
+  listenUnix(path: string): Promise<void>;
 }
 
 type Service = RecordedCall['service'];
@@ -73,7 +81,11 @@ const SERVER_ERROR: Record<Service, string> = {
   ec2: 'InternalError', // EC2 common server error: InternalError, HTTP 500 (EC2 API reference, errors-overview)
   logs: 'ServiceUnavailableException', // CloudWatch Logs model: ServiceUnavailableException, "fault": true
   lambda: 'ServiceException', // Lambda model: ServiceException, HTTP 500
+  ec2messages: 'InternalServerError', // the agent retries any 5xx (agent/runcommand/mds/service.go)
 };
+
+/** SSM operations only an SSM Agent calls: its check-in and its association poll. */
+const AGENT_SSM_OPERATIONS = new Set(['UpdateInstanceInformation', 'ListInstanceAssociations']);
 
 /** Default of `consistencyDelayMs`: a second, like the reports in aws-cli#3546 and aws-sdk#190. */
 export const DEFAULT_CONSISTENCY_DELAY_MS = 1000;
@@ -82,7 +94,9 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
   const calls: RecordedCall[] = [];
   const random = options.random ?? seededRandom(options.faults?.seed ?? 1);
   const buckets = new TokenBuckets(options.faults?.throttle ?? {});
+  const mds = options.messageDelivery ?? new MessageDelivery(options.region);
   const ssm = new SsmService({
+    messageDelivery: mds,
     fleet: options.fleet,
     documents: options.documents,
     region: options.region,
@@ -167,19 +181,26 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
         // gives 404 for it; we follow the observed 400.
         throw new AwsError('UnknownOperationException', 400);
       }
-      // Decided before any work: a throttled or faulted call has no side effect.
-      const throttled = !buckets.take(routed.operation);
-      if (throttled) throw new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
-      const fault = drawFault(options.faults, random, routed.service);
-      if (fault !== undefined) throw fault;
       const input = isRecord(params) ? params : {};
-      options.beforeOperation?.(routed.operation, input);
+      // The agents' own calls (message delivery, check-in) are the hosts' side, not the product's: the
+      // scenario's throttling and fault rates are about the product's calls, so these never draw.
+      const agentSide = routed.service === 'ec2messages' || AGENT_SSM_OPERATIONS.has(routed.operation);
+      if (!agentSide) {
+        // Decided before any work: a throttled or faulted call has no side effect.
+        const throttled = !buckets.take(routed.operation);
+        if (throttled) throw new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
+        const fault = drawFault(options.faults, random, routed.service);
+        if (fault !== undefined) throw fault;
+        options.beforeOperation?.(routed.operation, input);
+      }
       const result =
-        routed.service === 'ssm'
-          ? ssm.handle(routed.operation, input)
-          : routed.service === 'logs'
-            ? logs.handle(routed.operation, input)
-            : secrets.handle(routed.operation, input);
+        routed.service === 'ec2messages'
+          ? await mds.handle(routed.operation, input)
+          : routed.service === 'ssm'
+            ? (mds.handleSsm(routed.operation, input) ?? ssm.handle(routed.operation, input))
+            : routed.service === 'logs'
+              ? logs.handle(routed.operation, input)
+              : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
       await hold(options.latencyMs?.(routed.operation));
       responseBody = send(res, 200, result);
@@ -207,12 +228,14 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     }
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
       if (!res.headersSent) send(res, 500, { __type: 'InternalFailure' }, 'InternalFailure');
     });
-  });
+  };
+  const server = createServer(listener);
   server.keepAliveTimeout = 1000;
+  const unixServers: Server[] = [];
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -225,12 +248,26 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     idle: () => ssm.idle(),
     lambda,
     logs,
+    listenUnix: async (path) => {
+      const unix = createServer(listener);
+      unixServers.push(unix);
+      await new Promise<void>((resolve, reject) => {
+        unix.once('error', reject);
+        unix.listen(path, () => resolve());
+      });
+    },
     close: async () => {
       ssm.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      mds.close();
+      await Promise.all(
+        [server, ...unixServers].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
     },
   };
 }
@@ -243,6 +280,10 @@ function route(
 ): { service: Service; operation?: string } {
   if (target?.startsWith('AmazonSSM.'))
     return { service: 'ssm', operation: target.slice('AmazonSSM.'.length) };
+  // The message delivery service (endpoint ec2messages), as the SSM Agent calls it (ssmmds in its SDK fork).
+  if (target?.startsWith('EC2WindowsMessageDeliveryService.')) {
+    return { service: 'ec2messages', operation: target.slice('EC2WindowsMessageDeliveryService.'.length) };
+  }
   if (target?.startsWith('Logs_20140328.'))
     return { service: 'logs', operation: target.slice('Logs_20140328.'.length) };
   if (target?.startsWith('secretsmanager.')) {

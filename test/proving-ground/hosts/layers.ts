@@ -19,6 +19,9 @@ const run = promisify(execFile);
 /** The PATH a Linux SSM command gets on the simulated host. */
 export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** The folder of /var/lib that holds the proving ground's socket inside a real agent's host. */
+export const AGENT_SOCKET_MOUNT_NAME = 'ktr-proving-ground';
+
 export interface BinOverlay {
   /** The directory to overlay (a real path, e.g. `/usr/bin`). */
   readonly dir: string;
@@ -56,6 +59,8 @@ export class NamespaceLayers {
       await mkdir(join(this.optLayer, 'kasm'), { recursive: true });
       await mkdir(join(this.varLibLayer, 'amazon'), { recursive: true });
       await mkdir(join(this.varLibLayer, 'kasm-canary'), { recursive: true });
+      // Where a real agent's relay finds the proving ground's Unix socket (hostModel "agent").
+      await mkdir(join(this.varLibLayer, AGENT_SOCKET_MOUNT_NAME), { recursive: true });
     })();
     return this.prepared;
   }

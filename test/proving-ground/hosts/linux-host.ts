@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, relative } from 'node:path';
 import { Document } from 'yaml';
@@ -69,6 +69,7 @@ export class LinuxHost implements SimulatedHost {
     { running: boolean; readOnly: boolean; trap: Trap | undefined }
   >();
   private readonly steps: HostSteps;
+  private standInDir: string | undefined;
 
   constructor(options: LinuxHostOptions) {
     this.options = options;
@@ -244,6 +245,8 @@ export class LinuxHost implements SimulatedHost {
     const c = this.components.get(this.linux(name));
     if (!c) throw new Error(`${name} is not installed on ${this.id}`);
     c.running = running;
+    if (this.standInDir !== undefined)
+      writeFileSync(join(this.standInDir, 'docker'), this.dockerStandIn(), { mode: 0o755 });
   }
 
   isReadOnly(name: LinuxComponentName): boolean {
@@ -291,11 +294,7 @@ export class LinuxHost implements SimulatedHost {
       await writeFile(join(workDir, '_script.sh'), run.script, { mode: 0o700 });
       const standInLayer = join(runDir, 'usr-bin');
       await mkdir(standInLayer, { recursive: true });
-      const containers = this.installed().map((name) => ({
-        name: COMPONENTS[name].container ?? name,
-        running: this.isRunning(name),
-      }));
-      await writeFile(join(standInLayer, 'docker'), dockerStandIn(this.id, containers), { mode: 0o755 });
+      await writeFile(join(standInLayer, 'docker'), this.dockerStandIn(), { mode: 0o755 });
       await this.options.layers.prepare();
       const setup = await this.setupScript(standInLayer, hostWorkDir, runDir);
       if (this.steps.closed) return stoppedBeforeRun(this.id);
@@ -306,6 +305,24 @@ export class LinuxHost implements SimulatedHost {
   }
 
   private async setupScript(standInLayer: string, hostWorkDir: string, runDir: string): Promise<string> {
+    return [
+      ...(await this.namespaceLines(standInLayer, runDir)),
+      `cd ${shellQuote(hostWorkDir)} || fail 'cd to the work directory'`,
+      'unset OLDPWD',
+      'exec sh _script.sh',
+    ].join('\n');
+  }
+
+  /**
+   * The sh lines that give a fresh mount namespace this host's view (its /opt/kasm, /run, /var/lib/amazon,
+   * /tmp, PATH with the docker stand-in from `standInLayer`, read-only and trapped config directories) and
+   * hide the rest of the fleet. `extraMounts` run before /tmp and the fleet are hidden (their sources may be there).
+   */
+  async namespaceLines(
+    standInLayer: string,
+    runDir: string,
+    extraMounts: readonly string[] = [],
+  ): Promise<string[]> {
     const { layers, fleetRoot } = this.options;
     const q = shellQuote;
     const lines = [
@@ -338,14 +355,26 @@ export class LinuxHost implements SimulatedHost {
     lines.push(
       `mount --bind ${q(join(this.root, CANARY_DIR))} ${CANARY_DIR} || fail 'bind ${CANARY_DIR}'`,
       ...this.attackerLines(runDir),
+      ...extraMounts,
       `mount --bind ${q(join(this.root, 'tmp'))} /tmp || fail 'bind /tmp'`,
       // Hide the whole fleet (other hosts' files), unless /tmp already did.
       `if [ -e ${q(fleetRoot)} ]; then mount -t tmpfs -o size=16k,mode=0755 pg-hidden ${q(fleetRoot)} || fail 'hide the fleet'; fi`,
-      `cd ${q(hostWorkDir)} || fail 'cd to the work directory'`,
-      'unset OLDPWD',
-      'exec sh _script.sh',
     );
-    return lines.join('\n');
+    return lines;
+  }
+
+  /** The docker stand-in for this host's containers as they run now. */
+  dockerStandIn(): string {
+    const containers = this.installed().map((name) => ({
+      name: COMPONENTS[name].container ?? name,
+      running: this.isRunning(name),
+    }));
+    return dockerStandIn(this.id, containers);
+  }
+
+  /** A stand-in layer kept for the host's life (the real agent's namespace), rewritten when a container starts or stops. */
+  set persistentStandInLayer(dir: string) {
+    this.standInDir = dir;
   }
 
   private spawnInNamespace(setup: string, run: StepRun): Promise<StepResult> {

@@ -33,6 +33,8 @@ export interface PluginState {
   end: Date | undefined;
   stdout: string;
   stderr: string;
+  /** A real agent's own `output` for the step (already cut by the agent); the model cuts stdout and stderr. */
+  reportedOutput?: string;
 }
 
 export interface InvocationState {
@@ -47,6 +49,8 @@ export interface InvocationState {
   /** Aborts the step running now (CancelCommand). */
   running: AbortController | undefined;
   cancelRequested: boolean;
+  /** A real agent's documentTraceOutput (e.g. why it refused the document before any step ran). */
+  traceOutput?: string;
 }
 
 export interface CommandState {

@@ -25,6 +25,7 @@ import { commandFilters } from './command-filters.ts';
 import { type CommandState, DOCUMENT_VERSION, newCommand, type PluginState } from './commands.ts';
 import { commandTargets, nodeFilters } from './filters.ts';
 import { InvocationEngine } from './invocations.ts';
+import type { MessageDelivery } from './message-delivery.ts';
 import {
   cancelCommandInput,
   describeMaxResults,
@@ -36,6 +37,8 @@ import { commandInvocationView, commandView, instanceInformation, invocationView
 
 export interface SsmOptions {
   readonly fleet: SimulatedFleet;
+  /** Where commands for nodes run by a real SSM Agent are queued (`SimulatedFleet.deliversByAgent`). */
+  readonly messageDelivery: MessageDelivery;
   readonly documents: ReadonlyMap<string, object>;
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */

@@ -10,10 +10,12 @@ import {
   type CommandState,
   finishPlugin,
   type InvocationState,
+  type InvocationStatus,
   isTerminal,
   markCancelled,
   planInvocation,
 } from './commands.ts';
+import type { MessageDelivery, StepReport } from './message-delivery.ts';
 
 /** How often a Pending invocation looks whether its node can take it. */
 const DELIVERY_POLL_MS = 250;
@@ -23,12 +25,21 @@ export interface InvocationEngineOptions {
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
   readonly deliveryDelayMs: number | (() => number);
+  /** Where commands go for nodes a real SSM Agent runs (`SimulatedFleet.deliversByAgent`). */
+  readonly messageDelivery?: MessageDelivery;
+}
+
+/** A command handed to a real agent: its message, and how to end the wait for it. */
+interface AgentDelivery {
+  readonly messageId: string;
+  readonly finish: () => void;
 }
 
 export class InvocationEngine {
   private readonly running = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly cancels = new Map<NodeJS.Timeout, () => void>();
+  private readonly agentDeliveries = new Map<InvocationState, AgentDelivery>();
   private closed = false;
 
   constructor(private readonly options: InvocationEngineOptions) {}
@@ -52,6 +63,20 @@ export class InvocationEngine {
   cancel(inv: InvocationState): void {
     if (isTerminal(inv.status) || inv.cancelRequested) return;
     inv.cancelRequested = true;
+    const agent = this.agentDeliveries.get(inv);
+    if (agent !== undefined) {
+      // Not yet taken: the service takes the message back. Taken: the service sends the agent a cancel
+      // message, and the invocation shows Cancelling until the agent replies Cancelled.
+      if (this.options.messageDelivery?.withdraw(agent.messageId)) {
+        markCancelled(inv);
+        agent.finish();
+      } else {
+        inv.status = 'Cancelling';
+        inv.statusDetails = 'Cancelling';
+        this.options.messageDelivery?.cancelCommand(agent.messageId, inv.instanceId);
+      }
+      return;
+    }
     if (inv.status === 'InProgress') {
       // The agent is running it: Cancelling until the step's process is gone (execute() finishes it).
       inv.status = 'Cancelling';
@@ -108,6 +133,10 @@ export class InvocationEngine {
     doc: CommandDocument,
     params: ReadonlyMap<string, readonly string[]>,
   ): Promise<void> {
+    if (this.options.fleet.deliversByAgent?.(sentTo.instanceId) && this.options.messageDelivery) {
+      await this.deliverToAgent(command, inv, doc, params, this.options.messageDelivery);
+      return;
+    }
     const pickUpUntil = command.requested.getTime() + command.timeoutSeconds * 1000;
     const reachable = (n: SimulatedNode | undefined) =>
       n?.online === true && (n.state ?? 'running') === 'running';
@@ -147,6 +176,76 @@ export class InvocationEngine {
       }
       await this.delay(Math.max(1, Math.min(DELIVERY_POLL_MS, pickUpUntil - Date.now())));
     }
+  }
+
+  /**
+   * A node run by a real SSM Agent: the command waits in the message delivery service until the agent
+   * takes it (GetMessages, AcknowledgeMessage), and its status and output are what the agent replies.
+   * The delivery timeout is the service's: a message not taken by then is taken back and the invocation
+   * turns TimedOut / DeliveryTimedOut when the total timeout has passed (monitor-commands.html). A taken
+   * command the agent never finishes (its process was stopped) ends TimedOut / ExecutionTimedOut then too,
+   * or Cancelled when a cancel was asked for.
+   */
+  private deliverToAgent(
+    command: CommandState,
+    inv: InvocationState,
+    doc: CommandDocument,
+    params: ReadonlyMap<string, readonly string[]>,
+    mds: MessageDelivery,
+  ): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let done = false;
+      let taken = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        this.agentDeliveries.delete(inv);
+        resolve();
+      };
+      const messageId = mds.sendCommand(
+        {
+          commandId: command.id,
+          instanceId: inv.instanceId,
+          documentName: doc.name,
+          documentContent: doc.content,
+          parameters: params,
+        },
+        {
+          acknowledged: () => {
+            taken = true;
+            if (inv.status === 'Pending' || inv.status === 'Delayed') {
+              inv.status = 'InProgress';
+              inv.statusDetails = 'InProgress';
+            }
+          },
+          replied: (documentStatus, traceOutput, steps) => {
+            taken = true;
+            applyStepReports(inv, steps);
+            if (traceOutput !== '') inv.traceOutput = traceOutput;
+            if (finishFromAgent(inv, documentStatus)) finish();
+          },
+        },
+      );
+      this.agentDeliveries.set(inv, { messageId, finish });
+      const pickUpUntil = command.requested.getTime() + command.timeoutSeconds * 1000;
+      void this.delay(Math.max(0, pickUpUntil - Date.now()))
+        .then(async () => {
+          if (done || taken || !mds.withdraw(messageId)) return;
+          await this.delay(Math.max(0, command.expiresAfter.getTime() - Date.now()));
+          if (done) return;
+          setTimedOut(inv, 'DeliveryTimedOut');
+          finish();
+        })
+        .catch(finish);
+      void this.delay(Math.max(0, command.expiresAfter.getTime() - Date.now()) + 1000)
+        .then(() => {
+          if (done) return;
+          if (inv.cancelRequested) markCancelled(inv);
+          else setTimedOut(inv, taken ? 'ExecutionTimedOut' : 'DeliveryTimedOut');
+          finish();
+        })
+        .catch(finish);
+    });
   }
 
   /** A timer that close() cancels (the pending work then settles without finishing). */
@@ -216,7 +315,7 @@ export class InvocationEngine {
         plugin.statusDetails = 'Cancelled';
         break;
       }
-      finishPlugin(plugin, timedOut ? { ...result, timedOut: true, exitCode: -1 } : result);
+      finishPlugin(plugin, timedOut ? { ...result, timedOut: true, exitCode: -1 } : withExitError(result));
     }
     if (inv.cancelRequested) {
       markCancelled(inv);
@@ -237,4 +336,87 @@ export class InvocationEngine {
     }
     inv.responseCode = (timedOut ?? failed ?? ran[ran.length - 1])?.responseCode ?? 0;
   }
+}
+
+/** The agent's step statuses (agent/contracts/model.go ResultStatus) as Run Command shows them. */
+function stepStatus(status: string): { status: InvocationStatus; details: string } | undefined {
+  switch (status) {
+    case 'Success':
+    case 'Skipped': // "Skipped is a form of success" (agent/contracts/aggregator.go)
+      return { status: 'Success', details: 'Success' };
+    case 'Failed':
+      return { status: 'Failed', details: 'Failed' };
+    case 'TimedOut':
+      return { status: 'TimedOut', details: 'ExecutionTimedOut' };
+    case 'Cancelled':
+      return { status: 'Cancelled', details: 'Cancelled' };
+    case 'InProgress':
+      return { status: 'InProgress', details: 'InProgress' };
+    default:
+      return undefined;
+  }
+}
+
+function applyStepReports(inv: InvocationState, steps: ReadonlyMap<string, StepReport>): void {
+  for (const [name, report] of steps) {
+    const plugin = inv.plugins.find((p) => p.name === name);
+    const mapped = stepStatus(report.status);
+    if (plugin === undefined || mapped === undefined) continue;
+    plugin.status = mapped.status;
+    plugin.statusDetails = mapped.details;
+    plugin.responseCode = report.code;
+    plugin.stdout = report.standardOutput;
+    plugin.stderr = report.standardError;
+    plugin.reportedOutput = report.output;
+    plugin.start = parseDate(report.startDateTime) ?? plugin.start ?? new Date();
+    if (isTerminal(mapped.status)) plugin.end = parseDate(report.endDateTime) ?? new Date();
+  }
+}
+
+/** Applies the agent's document status; true when the invocation is now terminal. */
+function finishFromAgent(inv: InvocationState, documentStatus: string): boolean {
+  const mapped = stepStatus(documentStatus);
+  if (mapped === undefined || !isTerminal(mapped.status)) return false;
+  inv.status = mapped.status;
+  inv.statusDetails = mapped.details;
+  // Steps the agent never reported on (it refused the document before any ran) end with the document.
+  for (const p of inv.plugins) {
+    if (isTerminal(p.status)) continue;
+    p.status = mapped.status;
+    p.statusDetails = mapped.details;
+    p.reportedOutput = inv.traceOutput ?? '';
+    p.end = new Date();
+  }
+  const ran = inv.plugins.filter((p) => p.skipMessage === undefined);
+  inv.responseCode = (ran.find((p) => p.status !== 'Success') ?? ran[ran.length - 1])?.responseCode ?? -1;
+  return true;
+}
+
+function setTimedOut(inv: InvocationState, details: 'DeliveryTimedOut' | 'ExecutionTimedOut'): void {
+  inv.status = 'TimedOut';
+  inv.statusDetails = details;
+  inv.responseCode = -1;
+  for (const p of inv.plugins) {
+    if (isTerminal(p.status)) continue;
+    p.status = 'TimedOut';
+    p.statusDetails = details;
+  }
+}
+
+function parseDate(value: string | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * What the agent adds to a step's standard error when the script exits non-zero (and was neither cancelled
+ * nor timed out): `failed to run commands: exit status N`, on a line of its own after what the script wrote
+ * (agent/plugins/runscript/runscript.go; iohandler.go AppendError). Seen from the real agent, too.
+ */
+export function withExitError(result: StepResult): StepResult {
+  if (result.exitCode === 0 || result.timedOut || result.stderr.includes('failed to run commands:'))
+    return result;
+  const line = `failed to run commands: exit status ${result.exitCode}`;
+  return { ...result, stderr: result.stderr === '' ? line : `${result.stderr}\n${line}` };
 }

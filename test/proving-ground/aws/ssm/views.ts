@@ -98,7 +98,7 @@ export function invocationView(
     RequestedDateTime: epochSeconds(inv.requested),
     Status: inv.status,
     StatusDetails: inv.statusDetails,
-    TraceOutput: '',
+    TraceOutput: inv.traceOutput ?? '',
     StandardOutputUrl: '',
     StandardErrorUrl: '',
     CommandPlugins: [],
@@ -117,7 +117,7 @@ function pluginView(p: PluginState, region: string): Json {
     StatusDetails: p.statusDetails,
     ResponseCode: p.responseCode,
     // Output: stdout + "\n----------ERROR-------\n" + stderr, cut to 2,500 the way the agent cuts it.
-    Output: isTerminal(p.status) ? truncateOutput(p.stdout, p.stderr) : '',
+    Output: isTerminal(p.status) ? (p.reportedOutput ?? truncateOutput(p.stdout, p.stderr)) : '',
     StandardOutputUrl: '',
     StandardErrorUrl: '',
     OutputS3Region: region,
