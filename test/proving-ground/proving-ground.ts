@@ -76,6 +76,8 @@ export interface ProvingGroundOptions {
   readonly tamper?: (run: StepRun, result: StepResult) => StepResult;
   /** Called before the fake AWS serves a request: lets a test change the world mid-run. */
   readonly beforeOperation?: (operation: string, input: Readonly<Record<string, unknown>>) => void;
+  /** More SSM documents to serve beside the product's two (the proving ground's own tests). */
+  readonly extraDocuments?: ReadonlyMap<string, object>;
   /** `hostModel: "agent"`: where the agent build says what it does (default: nothing). */
   readonly log?: (line: string) => void;
 }
@@ -134,6 +136,7 @@ export async function startProvingGround(
       documents: new Map<string, object>([
         [names.probe, probeDocument()],
         [names.push, pushDocument()],
+        ...(options.extraDocuments ?? []),
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,

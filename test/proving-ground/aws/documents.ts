@@ -207,11 +207,17 @@ export function envVarParameters(
 /** Agent default execution timeout for aws:runShellScript / aws:runPowerShellScript (3600 s). */
 export const DEFAULT_EXECUTION_TIMEOUT_SECONDS = 3600;
 
+/**
+ * A step's execution timeout as the agent applies it: a `timeoutSeconds` outside 5 to 172,800 is replaced by
+ * the 3,600 s default (agent/plugins/pluginutil/pluginutil.go ValidateExecutionTimeout,
+ * minExecutionTimeoutInSeconds = 5). Seen from the real agent: `"timeoutSeconds": "2"` ran its 30 s sleep
+ * to the end.
+ */
 export function stepTimeoutSeconds(step: StepSpec, params: ReadonlyMap<string, readonly string[]>): number {
   if (step.timeoutSeconds === undefined) return DEFAULT_EXECUTION_TIMEOUT_SECONDS;
   const raw = typeof step.timeoutSeconds === 'number' ? String(step.timeoutSeconds) : step.timeoutSeconds;
   const n = Number.parseInt(substitute(raw, params), 10);
-  return Number.isFinite(n) && n > 0 ? n : DEFAULT_EXECUTION_TIMEOUT_SECONDS;
+  return Number.isFinite(n) && n >= 5 && n <= 172_800 ? n : DEFAULT_EXECUTION_TIMEOUT_SECONDS;
 }
 
 /**

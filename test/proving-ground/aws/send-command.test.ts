@@ -275,7 +275,7 @@ describe('SendCommand execution', () => {
       new SendCommandCommand({
         DocumentName: 'Test-Noise',
         InstanceIds: [hybridId(1), ec2Id(2)],
-        Parameters: { Timeout: ['2'] },
+        Parameters: { Timeout: ['5'] },
         TimeoutSeconds: 30,
       }),
     );
@@ -297,7 +297,7 @@ describe('SendCommand execution', () => {
       StandardOutputContent: '',
       ExecutionStartDateTime: '',
     });
-    expect(waitedMs).toBeGreaterThanOrEqual(32_000 - 1000); // 30 s delivery + 2 s execution timeout
+    expect(waitedMs).toBeGreaterThanOrEqual(35_000 - 1000); // 30 s delivery + 5 s execution timeout (the agent's minimum)
     expect(listed.Commands?.[0]).toMatchObject({
       Status: 'Failed',
       StatusDetails: 'Incomplete',
@@ -326,7 +326,7 @@ describe('SendCommand execution', () => {
       new SendCommandCommand({
         DocumentName: 'Test-Noise',
         InstanceIds: [ec2Id(2)],
-        Parameters: { Sleep: ['5'], Timeout: ['1'] },
+        Parameters: { Sleep: ['9'], Timeout: ['5'] },
       }),
     );
     await server.idle();
@@ -344,9 +344,9 @@ describe('SendCommand execution', () => {
       ResponseCode: 3,
       // The agent appends this line to a failed script's stderr (agent/plugins/runscript/runscript.go),
       // as the real agent did on the proving ground.
-      StandardErrorContent: 'eeeee\nfailed to run commands: exit status 3',
+      StandardErrorContent: 'eeeeefailed to run commands: exit status 3',
     });
     expect(timedOut).toMatchObject({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut' });
-    expect(fleet.runs[1]?.timeoutSeconds).toBe(1);
+    expect(fleet.runs[1]?.timeoutSeconds).toBe(5);
   });
 });

@@ -315,7 +315,14 @@ export class InvocationEngine {
         plugin.statusDetails = 'Cancelled';
         break;
       }
-      finishPlugin(plugin, timedOut ? { ...result, timedOut: true, exitCode: -1 } : withExitError(result));
+      // A step killed at its timeout reports the agent's "stopped preemptively" code: 137 (128 + SIGKILL) on
+      // Linux, -1 on Windows (agent/appconfig/constants_unix.go, constants_windows.go
+      // CommandStoppedPreemptivelyExitCode); the real agent answered 137 on the proving ground.
+      const killedCode = node.platform === 'Windows' ? -1 : 137;
+      finishPlugin(
+        plugin,
+        timedOut ? { ...result, timedOut: true, exitCode: killedCode } : withExitError(result),
+      );
     }
     if (inv.cancelRequested) {
       markCancelled(inv);
@@ -411,12 +418,13 @@ function parseDate(value: string | undefined): Date | undefined {
 
 /**
  * What the agent adds to a step's standard error when the script exits non-zero (and was neither cancelled
- * nor timed out): `failed to run commands: exit status N`, on a line of its own after what the script wrote
- * (agent/plugins/runscript/runscript.go; iohandler.go AppendError). Seen from the real agent, too.
+ * nor timed out): `failed to run commands: exit status N`, written straight after what the script wrote
+ * (agent/plugins/runscript/runscript.go MarkAsFailed; iohandler.go AppendError adds a newline only when
+ * its buffered stderr is non-empty, and while a stderr writer is in use it is empty). Seen from the real
+ * agent on the proving ground: `to stderr\nfailed to run commands: exit status 3`.
  */
 export function withExitError(result: StepResult): StepResult {
   if (result.exitCode === 0 || result.timedOut || result.stderr.includes('failed to run commands:'))
     return result;
-  const line = `failed to run commands: exit status ${result.exitCode}`;
-  return { ...result, stderr: result.stderr === '' ? line : `${result.stderr}\n${line}` };
+  return { ...result, stderr: `${result.stderr}failed to run commands: exit status ${result.exitCode}` };
 }
