@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { InvalidEventError, parseEvent } from '../../../shared/event-schema.ts';
+import { agentMissingReason } from '../agent/build.ts';
 import { startProvingGround } from '../proving-ground.ts';
 import { loadScenario, ScenarioError } from '../scenario.ts';
 import { runOnce } from '../simulation.ts';
@@ -46,7 +47,16 @@ async function main(): Promise<number> {
   }
 
   for (const warning of scenario.warnings ?? []) process.stderr.write(`scenario warning: ${warning}\n`);
-  const ground = await startProvingGround(scenario);
+  if (scenario.hostModel === 'agent') {
+    const missing = agentMissingReason();
+    if (missing) {
+      process.stderr.write(`hostModel "agent" runs the real Amazon SSM Agent, but ${missing}\n`);
+      return 1;
+    }
+  }
+  const ground = await startProvingGround(scenario, {
+    log: (line) => process.stderr.write(`proving ground: ${line}\n`),
+  });
   for (const note of ground.timingNotes) process.stderr.write(`proving ground: awsTiming: ${note}\n`);
   try {
     const result = await runOnce(ground, event, { onLog: (line) => process.stderr.write(`${line}\n`) });
