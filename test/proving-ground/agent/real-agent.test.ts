@@ -200,6 +200,35 @@ describe.skipIf(missing !== undefined)(
       expect(status).toBe('Cancelled');
     }, 90_000);
 
+    it("skips the product probe's Windows step on Linux with the same status and message as the model", async () => {
+      // Act
+      const send = async (g: ProvingGround) => {
+        const ssm = client(g);
+        const sent = await ssm.send(
+          new SendCommandCommand({ DocumentName: g.info.documents.probe, InstanceIds: [HOST] }),
+        );
+        const commandId = sent.Command?.CommandId ?? '';
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          const listed = await ssm.send(
+            new ListCommandInvocationsCommand({ CommandId: commandId, Details: true }),
+          );
+          const inv = listed.CommandInvocations?.[0];
+          if (inv && TERMINAL.has(inv.Status ?? ''))
+            return inv.CommandPlugins?.find((p) => p.Name === 'probeWindows');
+        }
+      };
+      const [real, model] = await Promise.all([send(agent), send(scripts)]);
+
+      // Assess
+      expect(real).toMatchObject({ Status: 'Success', ResponseCode: 0 });
+      expect({ Status: real?.Status, ResponseCode: real?.ResponseCode, Output: real?.Output }).toEqual({
+        Status: model?.Status,
+        ResponseCode: model?.ResponseCode,
+        Output: model?.Output,
+      });
+    });
+
     it('refuses, before any step runs, a document whose allowedPattern Go cannot compile', async () => {
       // Act
       const real = await run(client(agent), 'Test-GoPattern');
