@@ -331,6 +331,13 @@ export const SETTINGS = {
     defaultText: 'set by the stack: `KasmTokenReconciler/<env>`',
     meaning: 'CloudWatch namespace of the per-run metrics',
   },
+  reservedConcurrency: {
+    context: 'reservedConcurrency',
+    rule: integer(1, 1000),
+    defaultText: "none: the function draws on the account's unreserved concurrency",
+    meaning:
+      "concurrent runs reserved for the function (and its cap). Not needed for safety: runs may overlap. A reservation must leave the account's minimum unreserved concurrency (100), so on an account whose concurrency quota is low (new accounts often have 10) any value fails the deployment; below 2 (the instance-start queue's maximum concurrency) start batches can be throttled back to the queue",
+  },
   logRetentionDays: {
     context: 'logRetentionDays',
     rule: oneOf(

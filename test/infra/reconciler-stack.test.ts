@@ -34,6 +34,7 @@ const ENVIRONMENTS = {
     heartbeatSeconds: 20,
     gracePeriodSeconds: 600,
     logRetentionDays: 30,
+    reservedConcurrency: 3,
     alarmEmail: 'ops@example.com',
   },
   minimal: { registrationSecret: { nameOrArn: 'kasm/minimal/registration-token' } },
@@ -100,7 +101,7 @@ const agnosticArn = (service: string, rest: string) => ({
 });
 
 describe('the reconciler function', () => {
-  it('runs on the newest Node.js runtime aws-cdk-lib knows, on arm64, one run at a time, for up to 15 minutes', () => {
+  it('runs on the newest Node.js runtime aws-cdk-lib knows, on arm64, for up to 15 minutes', () => {
     // Prepare
     const newestNode = Runtime.ALL.filter((runtime) => runtime.name.startsWith('nodejs'))
       .map((runtime) => runtime.name)
@@ -116,12 +117,28 @@ describe('the reconciler function', () => {
       FunctionName: 'KasmTokenReconciler-full',
       Runtime: newestNode,
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
       Timeout: 900,
       MemorySize: 512,
       Handler: 'index.handler',
       Role: getAtt(resource(full, 'AWS::IAM::Role', 'ReconcilerRole').id),
     });
+  });
+
+  it("reserves no concurrency unless the environment asks (a reservation fails low-quota accounts), cdk.json's dev included", () => {
+    // Prepare: cdk.json's own dev environment, as `cdk deploy -c env=dev` synthesizes it
+    const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8'));
+    const dev = synthStacks(cdkJson.context.environments, { env: 'dev' }).templates.dev as Template;
+
+    // Act
+    const reserved = (template: Template) =>
+      resource(template, 'AWS::Lambda::Function', 'ReconcilerFunction').properties
+        .ReservedConcurrentExecutions;
+
+    // Assess
+    expect(reserved(dev)).toBeUndefined();
+    expect(reserved(minimal)).toBeUndefined();
+    expect(reserved(paged)).toBeUndefined();
+    expect(reserved(full)).toBe(3);
   });
 
   it('logs to its own log group with the configured retention', () => {
@@ -378,7 +395,13 @@ describe('the instance-start trigger', () => {
       FunctionName: { Ref: resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id },
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 20,
+      // The event source's own cap on concurrent start runs (2 to 1000), in place of a reservation.
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
+    expect(
+      resource(minimal, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource').properties
+        .ScalingConfig,
+    ).toStrictEqual({ MaximumConcurrency: 2 });
   });
 
   it('lets the handler report the records it could not handle, so only those are received again', () => {

@@ -162,6 +162,8 @@ export async function startProvingGround(
       name: FUNCTION_NAME,
       logGroupName: LOG_GROUP_NAME,
       timeoutSeconds: 900,
+      // The deployed function reserves no concurrency (runs may overlap). Here every invocation runs
+      // in this one process, whose environment variables and stdout capture two runs cannot share.
       reservedConcurrency: 1,
       run: async (event, context) => {
         const logLines: string[] = [];
