@@ -185,6 +185,20 @@ export const SETTINGS = {
     defaultText: "set by the stack: the environment's `-Push` document",
     meaning: 'the SSM document that delivers the sealed token',
   },
+  probeDocumentHash: {
+    variable: 'PROBE_DOCUMENT_HASH',
+    rule: text(/^[0-9a-f]{64}$/, 'the SHA-256 of a document, 64 lower-case hex digits'),
+    required: true,
+    defaultText: 'set by the stack: the SHA-256 of the `-Probe` content it deploys',
+    meaning: 'every probe SendCommand carries it as `DocumentHash`: SSM refuses to run other content',
+  },
+  pushDocumentHash: {
+    variable: 'PUSH_DOCUMENT_HASH',
+    rule: text(/^[0-9a-f]{64}$/, 'the SHA-256 of a document, 64 lower-case hex digits'),
+    required: true,
+    defaultText: 'set by the stack: the SHA-256 of the `-Push` content it deploys',
+    meaning: 'every push SendCommand carries it as `DocumentHash`: SSM refuses to run other content',
+  },
   kasmApiUrl: {
     context: 'kasmApi.url',
     variable: 'KASM_API_URL',

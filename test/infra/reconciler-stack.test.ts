@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Token, Validations } from 'aws-cdk-lib';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
+import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import { documentNames, probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
 import { BUNDLED_CA_FILE_PATH } from '../../shared/names.ts';
@@ -186,6 +188,8 @@ describe('the reconciler function', () => {
       REGISTRATION_TOKEN_SECRET_FIELD: 'token',
       PROBE_DOCUMENT_NAME: documentNames('full').probe,
       PUSH_DOCUMENT_NAME: documentNames('full').push,
+      PROBE_DOCUMENT_HASH: deployedDocuments().probe.sha256,
+      PUSH_DOCUMENT_HASH: deployedDocuments().push.sha256,
       KASM_API_URL: 'https://kasm.example.com',
       KASM_CA_FILE: BUNDLED_CA_FILE_PATH,
       KASM_INSTALL_ROOT: '/srv/kasm/current',
@@ -219,6 +223,8 @@ describe('the reconciler function', () => {
       REGISTRATION_TOKEN_SECRET_ID: 'kasm/minimal/registration-token',
       PROBE_DOCUMENT_NAME: documentNames('minimal').probe,
       PUSH_DOCUMENT_NAME: documentNames('minimal').push,
+      PROBE_DOCUMENT_HASH: deployedDocuments().probe.sha256,
+      PUSH_DOCUMENT_HASH: deployedDocuments().push.sha256,
       KASM_INSTALL_ROOT: '/opt/kasm/current',
       KASM_WINDOWS_INSTALL_DIR: 'C:\\Program Files\\Kasm',
       KASM_WINDOWS_SERVICE_NAME: 'Kasm',
@@ -262,7 +268,16 @@ describe('the SSM documents', () => {
         UpdateMethod: 'Replace',
       });
       expect(document.properties.Name).toBe(documentNames('full')[role === 'Probe' ? 'probe' : 'push']);
-      expect(document.properties.Content).toStrictEqual(JSON.parse(JSON.stringify(content())));
+      // Content is the very string whose SHA-256 the function sends as DocumentHash.
+      const deployed = deployedDocuments()[role === 'Probe' ? 'probe' : 'push'];
+      expect(document.properties.Content).toBe(deployed.content);
+      expect(JSON.parse(document.properties.Content)).toStrictEqual(JSON.parse(JSON.stringify(content())));
+      expect(createHash('sha256').update(document.properties.Content).digest('hex')).toBe(deployed.sha256);
+      expect(
+        readConfig(
+          resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').properties.Environment.Variables,
+        ).documentHashes[role === 'Probe' ? 'probe' : 'push'],
+      ).toBe(deployed.sha256);
     },
   );
 });

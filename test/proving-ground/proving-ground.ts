@@ -6,12 +6,8 @@
 
 import { functionName } from '../../infra/names.ts';
 import { createHandler } from '../../lambda/handler.ts';
-import {
-  type DocumentRole,
-  documentNames,
-  probeDocument,
-  pushDocument,
-} from '../../shared/documents/ssm-documents.ts';
+import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
+import { type DocumentRole, documentNames } from '../../shared/documents/ssm-documents.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
 import { awsTimingFor, compressedWaits } from './aws-timing.ts';
@@ -37,6 +33,8 @@ export interface ProvingGroundInfo {
   readonly secretId: string;
   readonly fleetTag: { readonly key: string; readonly value: string };
   readonly documents: Readonly<Record<DocumentRole, string>>;
+  /** SHA-256 of each document's content, as the stack gives the function (SendCommand `DocumentHash`). */
+  readonly documentHashes: Readonly<Record<DocumentRole, string>>;
 }
 
 export interface ProvingGround {
@@ -79,6 +77,7 @@ export async function startProvingGround(
 ): Promise<ProvingGround> {
   const fleetTag = options.fleetTag ?? { key: 'kasm:reconcile', value: 'true' };
   const names = documentNames(ENVIRONMENT);
+  const deployed = deployedDocuments();
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -108,9 +107,10 @@ export async function startProvingGround(
     const aws = await startAwsServer({
       fleet: recordingFleet,
       region: REGION,
-      documents: new Map<string, object>([
-        [names.probe, probeDocument()],
-        [names.push, pushDocument()],
+      // Created from the very Content strings the stack deploys, so SSM's hash of them is the stack's.
+      documents: new Map<string, string>([
+        [names.probe, deployed.probe.content],
+        [names.push, deployed.push.content],
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
       faults: scenario.faults,
@@ -134,6 +134,7 @@ export async function startProvingGround(
       secretId: SECRET_ID,
       fleetTag,
       documents: names,
+      documentHashes: { probe: deployed.probe.sha256, push: deployed.push.sha256 },
     };
     const handlerEnv = {
       AWS_ENDPOINT_URL: aws.endpoint,
@@ -146,6 +147,8 @@ export async function startProvingGround(
       REGISTRATION_TOKEN_SECRET_ID: SECRET_ID,
       PROBE_DOCUMENT_NAME: names.probe,
       PUSH_DOCUMENT_NAME: names.push,
+      PROBE_DOCUMENT_HASH: deployed.probe.sha256,
+      PUSH_DOCUMENT_HASH: deployed.push.sha256,
       KASM_API_URL: api.url,
       KASM_CA_FILE: api.caFile,
       KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),

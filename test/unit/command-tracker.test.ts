@@ -12,6 +12,8 @@ import { CommandTracker } from '../../lambda/aws/command-tracker.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { awsError, type Behaviour, FakeSsm, HANG } from './fake-ssm.ts';
 
+/** A SHA-256 as the stack computes it for a document's content. */
+const DOCUMENT_HASH = '3f'.repeat(32);
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => ID(i + 1));
 const COMMAND = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
@@ -71,6 +73,7 @@ function setup(
 const documentRun = (instanceIds: string[], overrides: Partial<DocumentRun> = {}): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
+  documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
   comment: 'kasm-token-reconciler run-1 observe',

@@ -12,6 +12,8 @@ import { Pacer } from '../../lambda/aws/pacer.ts';
 import { ssmFleet } from '../../lambda/aws/ssm-fleet.ts';
 import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
 
+/** A SHA-256 as the stack computes it for a document's content. */
+const DOCUMENT_HASH = '3f'.repeat(32);
 const TAG = { key: 'kasm:reconcile', value: 'true' };
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 
@@ -68,6 +70,7 @@ function fleetOf(
 const documentRun = (instanceIds: string[], comment: string): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
+  documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
   comment,

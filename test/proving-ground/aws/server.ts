@@ -24,7 +24,7 @@ export { ACCOUNT_ID, secretArn } from './secrets.ts';
 export interface AwsServerOptions {
   fleet: SimulatedFleet;
   /** SSM document name -> parsed JSON content (schemaVersion 2.2). */
-  documents: ReadonlyMap<string, object>;
+  documents: ReadonlyMap<string, object | string>;
   /** Secret name -> SecretString; null = ResourceNotFoundException. */
   secrets: ReadonlyMap<string, string | null>;
   region: string;
