@@ -47,6 +47,8 @@ export interface InvocationState {
   /** Aborts the step running now (CancelCommand). */
   running: AbortController | undefined;
   cancelRequested: boolean;
+  /** Epoch ms before which a cancelled invocation still shows Cancelling. */
+  cancelledNotBefore?: number;
 }
 
 export interface CommandState {

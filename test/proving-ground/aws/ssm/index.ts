@@ -45,6 +45,8 @@ export interface SsmOptions {
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
   readonly deliveryDelayMs: number | (() => number);
+  /** How long a cancelled invocation shows Cancelling before it is Cancelled (see InvocationEngine.cancel). */
+  readonly cancellingMs?: number;
   /** How long after SendCommand the command stays invisible to the List/Get operations. */
   readonly consistencyDelayMs: number;
 }
@@ -208,8 +210,8 @@ export class SsmService {
   /**
    * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html - "Attempts to
    * cancel the command specified by the Command ID. There is no guarantee that the command will be terminated
-   * and the underlying process stopped." Here: invocations not yet terminal become Cancelled (a running step
-   * shows Cancelling until its process has been killed); terminal ones are left alone. Answers `{}`.
+   * and the underlying process stopped." Here: invocations not yet terminal show Cancelling for a while, then
+   * become Cancelled (InvocationEngine.cancel); terminal ones are left alone. Answers `{}`.
    */
   private cancelCommand(input: Json): Json {
     const { commandId, instanceIds } = cancelCommandInput(input);

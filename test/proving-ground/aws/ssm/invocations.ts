@@ -23,6 +23,8 @@ export interface InvocationEngineOptions {
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
   readonly deliveryDelayMs: number | (() => number);
+  /** How long a cancelled invocation shows Cancelling before it is Cancelled; default 0 (at once). */
+  readonly cancellingMs?: number;
 }
 
 export class InvocationEngine {
@@ -46,19 +48,32 @@ export class InvocationEngine {
   }
 
   /**
-   * CancelCommand on one invocation: not yet terminal, it becomes Cancelled (a running step shows
-   * Cancelling until its process has been killed); a terminal one is left alone.
+   * CancelCommand on one invocation: not yet terminal (Pending, Delayed or InProgress), it shows
+   * Cancelling, "The command is being cancelled" ("Understanding command statuses",
+   * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html), for
+   * `cancellingMs` and, when a step runs, at least until its process has been killed; then it is
+   * Cancelled. A terminal one is left alone.
    */
   cancel(inv: InvocationState): void {
     if (isTerminal(inv.status) || inv.cancelRequested) return;
     inv.cancelRequested = true;
-    if (inv.status === 'InProgress') {
-      // The agent is running it: Cancelling until the step's process is gone (execute() finishes it).
-      inv.status = 'Cancelling';
-      inv.statusDetails = 'Cancelling';
+    const wasRunning = inv.status === 'InProgress';
+    const cancellingMs = this.options.cancellingMs ?? 0;
+    inv.cancelledNotBefore = Date.now() + cancellingMs;
+    inv.status = 'Cancelling';
+    inv.statusDetails = 'Cancelling';
+    for (const p of inv.plugins) {
+      if (isTerminal(p.status)) continue;
+      p.status = 'Cancelling';
+      p.statusDetails = 'Cancelling';
+    }
+    if (wasRunning) {
+      // The agent is running it: execute() finishes it once the step's process is gone.
       inv.running?.abort(new Error('Cancelled'));
-    } else {
+    } else if (cancellingMs <= 0) {
       markCancelled(inv);
+    } else {
+      this.track(this.delay(cancellingMs).then(() => markCancelled(inv)));
     }
   }
 
@@ -212,13 +227,14 @@ export class InvocationEngine {
         plugin.end = new Date();
         plugin.stdout = result.stdout;
         plugin.stderr = result.stderr;
-        plugin.status = 'Cancelled';
-        plugin.statusDetails = 'Cancelled';
+        // Still Cancelling: markCancelled below makes it Cancelled with the invocation.
         break;
       }
       finishPlugin(plugin, timedOut ? { ...result, timedOut: true, exitCode: -1 } : result);
     }
     if (inv.cancelRequested) {
+      // Cancelling for at least `cancellingMs` from the cancel, however quickly the process died.
+      await this.delay(Math.max(0, (inv.cancelledNotBefore ?? 0) - Date.now()));
       markCancelled(inv);
       return;
     }
