@@ -6,6 +6,7 @@
  * the first run.
  */
 import { CONFIG_VARIABLES, ConfigError, readConfig } from '../shared/config.ts';
+import { deployedDocuments } from '../shared/documents/deployed-content.ts';
 import type { DocumentRole } from '../shared/documents/ssm-documents.ts';
 import { BUNDLED_CA_FILE_PATH, metricsNamespace } from '../shared/names.ts';
 import { SETTING_LIST } from '../shared/settings.ts';
@@ -29,6 +30,9 @@ export function functionEnvironment(
   Object.assign(environment, {
     [v.probeDocument]: documentNames.probe,
     [v.pushDocument]: documentNames.push,
+    // The hashes of the exact Content strings reconciler-documents.ts deploys (one function for both).
+    [v.probeDocumentHash]: deployedDocuments().probe.sha256,
+    [v.pushDocumentHash]: deployedDocuments().push.sha256,
     ...(settings.kasmApi?.caFile ? { [v.kasmCaFile]: BUNDLED_CA_FILE_PATH } : {}),
     [v.metricsNamespace]: metricsNamespace(settings.name),
   });

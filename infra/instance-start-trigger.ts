@@ -21,11 +21,28 @@ export const BATCHING_WINDOW = Duration.seconds(INSTANCE_START_BATCHING_WINDOW_S
  */
 export const BATCH_SIZE = 1000;
 /**
- * Deliveries before a message moves to the dead-letter queue. With a reserved concurrency of
- * 1, Lambda's pollers can be throttled and each throttled batch counts as a receive; AWS
- * recommends a maxReceiveCount of at least 5 on the source queue of a Lambda event source
+ * Concurrent runs the instance-start queue may invoke (ScalingConfig.MaximumConcurrency, "Minimum
+ * value of 2. Maximum value of 1000.", https://docs.aws.amazon.com/lambda/latest/dg/API_ScalingConfig.html).
+ * The minimum: a burst of starts is already one run per batch (1,000 records), and each run paces
+ * its SSM calls under account-wide rate limits that every concurrent run shares, so more start runs
+ * at once would only divide the same API budget. Two lets a new burst start while a run still
+ * waits on booting agents. The cap is the event source's own, so it keeps the queue from using the
+ * rest of the account's concurrency quota without the reservation that fails low-quota accounts
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html, "Configuring maximum
+ * concurrency for Amazon SQS event sources"); an environment that sets `reservedConcurrency`
+ * below it can have start batches throttled back to the queue (see the visibility timeout).
+ */
+export const MAX_CONCURRENCY = 2;
+/**
+ * Receives before a message moves to the dead-letter queue. Without a reserved concurrency a batch
+ * is no longer throttled by the function's own cap, so a receive now means a run took the record and
+ * did not handle it (named in `batchItemFailures`, or the run failed or timed out as a whole), or the
+ * account's unreserved concurrency was exhausted by other functions (a low-quota account of 10 runs
+ * out quickly). Five such receives, a visibility timeout apart, are hours of trying: past them the
+ * message is dead-lettered and alarmed rather than retried forever (the schedule reconciles the host
+ * anyway). AWS recommends at least 5 on the source queue of a Lambda event source
  * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html, "Configuring a
- * dead-letter queue" / "Configuring maximum concurrency").
+ * dead-letter queue").
  */
 export const MAX_RECEIVE_COUNT = 5;
 
@@ -71,15 +88,21 @@ export class InstanceStartTrigger extends Construct {
         // The handler answers `batchItemFailures` naming only the records it could not handle,
         // so the rest of a batch is not received again.
         reportBatchItemFailures: true,
+        maxConcurrency: MAX_CONCURRENCY,
       }),
     );
   }
 }
 
 /**
- * AWS recommends a source queue visibility timeout of at least six times the function
- * timeout, so Lambda can retry a batch throttled by the reserved concurrency of 1
- * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); the batching
+ * "Set the source queue's visibility timeout to at least six times the configuration timeout on
+ * your function. The extra time allows Lambda to retry if your function is throttled while
+ * processing a previous batch." (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+ * The function no longer throttles itself (no reserved concurrency), and the maximum concurrency
+ * keeps the pollers from over-reading; what the margin still protects against: a run that is still
+ * working on a batch when its messages would turn visible again (a 15-minute run must never see its
+ * own records handed to a second run), and the account's concurrency being used up by other
+ * functions, which throttles an invocation Lambda has already received the batch for. The batching
  * window is added because messages are already in flight while Lambda gathers the batch.
  */
 export function visibilityTimeoutFor(functionTimeout: Duration): Duration {

@@ -1,6 +1,8 @@
 /**
- * The reconciler Lambda: lambda/handler.ts bundled by the local esbuild, one run at a time,
- * its own log group and role, and a queue that keeps every failed asynchronous run.
+ * The reconciler Lambda: lambda/handler.ts bundled by the local esbuild, its own log group
+ * and role, and a queue that keeps every failed asynchronous run. Runs may overlap (a
+ * schedule tick, an instance-start batch, an operator's run): each host-side step is
+ * idempotent and serialized on the host, so no reserved concurrency is needed to keep them apart.
  */
 import { join } from 'node:path';
 import { Duration, Validations } from 'aws-cdk-lib';
@@ -93,8 +95,14 @@ export class ReconcilerFunction extends Construct {
       // leaves room and buys CPU (Lambda's CPU grows with memory; a run costs about 0.6 ms per host).
       memorySize: 512,
       timeout: FUNCTION_TIMEOUT,
-      // Runs never overlap: two runs could both push to the same host.
-      reservedConcurrentExecutions: 1,
+      // No reservation unless the environment asks for one: a reservation must leave the account's
+      // minimum unreserved concurrency (100), so on a low-quota account (new accounts often have 10)
+      // it fails the whole stack, and overlapping runs are safe without it (a push that finds another
+      // run's fresh file waiting reports `pending`).
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+      ...(settings.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: settings.reservedConcurrency }),
       role: this.role,
       logGroup: this.logGroup,
       environment: {

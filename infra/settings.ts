@@ -63,6 +63,11 @@ export interface EnvironmentSettings {
   readonly heartbeatSeconds: number;
   readonly gracePeriodSeconds: number;
   readonly logRetentionDays: number;
+  /**
+   * Concurrent executions reserved for the function; none by default, because a reservation
+   * fails the deployment on low-quota accounts and runs may overlap safely anyway.
+   */
+  readonly reservedConcurrency?: number;
   /** Alarms notify this address (through a topic the stack creates) … */
   readonly alarmEmail?: string;
   /** … and/or this existing SNS topic. With neither, the stack has no alarms. */
@@ -206,6 +211,7 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     heartbeatSeconds: v.heartbeatSeconds as number,
     gracePeriodSeconds: v.gracePeriodSeconds as number,
     logRetentionDays: v.logRetentionDays as number,
+    ...optional('reservedConcurrency', v.reservedConcurrency as number | undefined),
     ...optional('alarmEmail', v.alarmEmail as string | undefined),
     ...optional('alarmTopicArn', v.alarmTopicArn as string | undefined),
     noSuccessfulRunMinutes,

@@ -13,6 +13,8 @@ export interface ReconcilerConfig {
   /** Field to read when the secret is JSON; undefined: the secret string is the token. */
   readonly secretJsonField?: string;
   readonly documents: { readonly probe: string; readonly push: string };
+  /** SHA-256 of each document's deployed content, sent as SendCommand's `DocumentHash`. */
+  readonly documentHashes: { readonly probe: string; readonly push: string };
   /** Undefined: the Kasm API health is not checked (report says "unchecked"). */
   readonly kasmApiUrl?: string;
   readonly kasmCaFile?: string;
@@ -85,14 +87,24 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
     );
   }
   // Every value passed its rule above, so each has the type ReconcilerConfig gives it.
-  const { fleetTagKey, fleetTagValue, probeDocument, pushDocument, kasmApiUrl, ...flat } = read as Record<
-    string,
-    string
-  >;
+  const {
+    fleetTagKey,
+    fleetTagValue,
+    probeDocument,
+    pushDocument,
+    probeDocumentHash,
+    pushDocumentHash,
+    kasmApiUrl,
+    ...flat
+  } = read as Record<string, string>;
   const config = {
-    ...(flat as unknown as Omit<ReconcilerConfig, 'fleetTag' | 'documents' | 'kasmApiUrl'>),
+    ...(flat as unknown as Omit<
+      ReconcilerConfig,
+      'fleetTag' | 'documents' | 'documentHashes' | 'kasmApiUrl'
+    >),
     fleetTag: { key: fleetTagKey as string, value: fleetTagValue as string },
     documents: { probe: probeDocument as string, push: pushDocument as string },
+    documentHashes: { probe: probeDocumentHash as string, push: pushDocumentHash as string },
     kasmApiUrl: kasmApiUrl?.replace(/\/+$/, ''),
   };
   return Object.freeze(config);

@@ -185,6 +185,20 @@ export const SETTINGS = {
     defaultText: "set by the stack: the environment's `-Push` document",
     meaning: 'the SSM document that delivers the sealed token',
   },
+  probeDocumentHash: {
+    variable: 'PROBE_DOCUMENT_HASH',
+    rule: text(/^[0-9a-f]{64}$/, 'the SHA-256 of a document, 64 lower-case hex digits'),
+    required: true,
+    defaultText: 'set by the stack: the SHA-256 of the `-Probe` content it deploys',
+    meaning: 'every probe SendCommand carries it as `DocumentHash`: SSM refuses to run other content',
+  },
+  pushDocumentHash: {
+    variable: 'PUSH_DOCUMENT_HASH',
+    rule: text(/^[0-9a-f]{64}$/, 'the SHA-256 of a document, 64 lower-case hex digits'),
+    required: true,
+    defaultText: 'set by the stack: the SHA-256 of the `-Push` content it deploys',
+    meaning: 'every push SendCommand carries it as `DocumentHash`: SSM refuses to run other content',
+  },
   kasmApiUrl: {
     context: 'kasmApi.url',
     variable: 'KASM_API_URL',
@@ -330,6 +344,13 @@ export const SETTINGS = {
     default: DEFAULT_METRICS_NAMESPACE,
     defaultText: 'set by the stack: `KasmTokenReconciler/<env>`',
     meaning: 'CloudWatch namespace of the per-run metrics',
+  },
+  reservedConcurrency: {
+    context: 'reservedConcurrency',
+    rule: integer(1, 1000),
+    defaultText: "none: the function draws on the account's unreserved concurrency",
+    meaning:
+      "concurrent runs reserved for the function (and its cap). Not needed for safety: runs may overlap. A reservation must leave the account's minimum unreserved concurrency (100), so on an account whose concurrency quota is low (new accounts often have 10) any value fails the deployment; below 2 (the instance-start queue's maximum concurrency) start batches can be throttled back to the queue",
   },
   logRetentionDays: {
     context: 'logRetentionDays',

@@ -58,7 +58,7 @@ function explain(error: unknown, target: Target): string {
     );
   }
   if (name === 'TooManyRequestsException') {
-    return `${message}\nAnother run is in progress (runs never overlap); try again in a few minutes.`;
+    return `${message}\nLambda throttled the run: the account's concurrency (or the environment's reservedConcurrency) is in use; try again in a few minutes.`;
   }
   if (name === 'AccessDeniedException' || name === 'AccessDenied') {
     return `${message}\nYour credentials lack a permission README.md lists under "Operator command line".`;

@@ -13,6 +13,11 @@ export interface DocumentRun {
   readonly documentName: string;
   /** The document version the stack deployed; never whatever `$DEFAULT` holds now. */
   readonly documentVersion: string;
+  /**
+   * SHA-256 (hex) of the content the stack deployed under that name: SSM refuses to run a document
+   * whose content hashes otherwise, so a document deleted and re-created with other content never runs.
+   */
+  readonly documentHash: string;
   readonly instanceIds: readonly string[];
   /** Parameters for one batch; a push gives each batch its own sealed deliveries. */
   readonly parametersFor: (batch: readonly string[]) => Record<string, string[]>;
@@ -102,6 +107,11 @@ export class CommandRunner {
           new SendCommandCommand({
             DocumentName: run.documentName,
             DocumentVersion: run.documentVersion,
+            // "DocumentHash: The Sha256 or Sha1 hash created by the system when the document was
+            // created" (Sha1 is deprecated).
+            // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html
+            DocumentHash: run.documentHash,
+            DocumentHashType: 'Sha256',
             InstanceIds: [...batch],
             Parameters: run.parametersFor(batch),
             Comment: run.comment.slice(0, 100),

@@ -48,6 +48,15 @@ interface Open {
   readonly results: Map<string, InvocationResult>;
   readonly resolve: (results: Map<string, InvocationResult>) => void;
   pickupChecked: boolean;
+  /**
+   * Hosts the run gave up on (settled with its own reason) and cancelled. A cancelled invocation
+   * may stay Cancelling for a while before it is Cancelled ("Understanding command statuses",
+   * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html), and only
+   * terminal ones count as completed, so the command's counts must not make the run wait for them.
+   */
+  readonly givenUp: Set<string>;
+  /** Of those, the ones a read has since shown terminal (so ListCommands counts them completed). */
+  readonly givenUpEnded: Set<string>;
   /** Reads of a finished command that found invocations missing (eventual consistency). */
   shortReads: number;
 }
@@ -78,6 +87,8 @@ export class CommandTracker {
         results: new Map(),
         resolve,
         pickupChecked: false,
+        givenUp: new Set(),
+        givenUpEnded: new Set(),
         shortReads: 0,
       });
       this.#loop ??= this.#run().finally(() => {
@@ -117,7 +128,7 @@ export class CommandTracker {
       const seen = listed.get(command.commandId);
       const now = this.#now();
       let mode: 'complete' | 'give-up' | 'pickup' | undefined;
-      if (seen && isComplete(seen)) mode = 'complete';
+      if (seen && isComplete(seen, open.givenUp.size - open.givenUpEnded.size)) mode = 'complete';
       else if (now >= command.giveUpAt) mode = 'give-up';
       else if (!open.pickupChecked && now >= command.pickupBy) mode = 'pickup';
       if (!mode) continue;
@@ -199,6 +210,10 @@ export class CommandTracker {
       return false;
     }
     const byId = new Map(invocations.map((i) => [i.InstanceId ?? '', i]));
+    for (const id of open.givenUp) {
+      const invocation = byId.get(id);
+      if (invocation && isTerminal(invocation)) open.givenUpEnded.add(id);
+    }
     const abandoned: string[] = [];
     for (const id of command.instanceIds) {
       if (open.results.has(id)) continue;
@@ -218,7 +233,13 @@ export class CommandTracker {
       }
     }
     if (mode === 'pickup') open.pickupChecked = true;
-    if (mode === 'complete' && command.instanceIds.some((id) => !open.results.has(id))) {
+    const unsettled = command.instanceIds.filter((id) => !open.results.has(id));
+    if (mode === 'complete' && unsettled.some((id) => byId.has(id))) {
+      // Still running: the counts included invocations given up on that have turned Cancelled since
+      // (see isComplete). Nothing is missing, so this is no short read; look again next round.
+      return this.#finish(open, abandoned);
+    }
+    if (mode === 'complete' && unsettled.length > 0) {
       // SSM counted them finished but does not show them yet: read again next round.
       open.shortReads++;
       if (open.shortReads < MAX_SHORT_READS) return false;
@@ -231,6 +252,7 @@ export class CommandTracker {
   }
 
   async #finish(open: Open, abandoned: readonly string[]): Promise<boolean> {
+    for (const id of abandoned) open.givenUp.add(id);
     if (abandoned.length > 0) await this.#cancel(open.command.commandId, abandoned);
     if (open.command.instanceIds.every((id) => open.results.has(id))) {
       this.#open.delete(open.command.commandId);
@@ -301,8 +323,14 @@ export class CommandTracker {
  * "CompletedCount: The number of targets for which the command invocation reached a terminal
  * state. Terminal states include: Success, Failed, Execution Timed Out, Delivery Timed Out,
  * Cancelled, Terminated, or Undeliverable." (API_Command)
+ *
+ * Invocations the run gave up on and cancelled are already settled, and may stay Cancelling (not
+ * terminal, so not counted) for a while: `givenUp` of them, those not yet seen terminal, count as
+ * done. One that turned Cancelled since the last read is counted twice, so this can say complete
+ * while a host still runs; #collect then finds that host running, waits without taking it for a
+ * missing result, and notes the Cancelled one, so that costs one read, not one a round.
  */
-function isComplete(command: Command): boolean {
+function isComplete(command: Command, givenUp: number): boolean {
   const targets = command.TargetCount ?? 0;
-  return targets > 0 && (command.CompletedCount ?? 0) >= targets;
+  return targets > 0 && (command.CompletedCount ?? 0) + givenUp >= targets;
 }

@@ -8,8 +8,16 @@
 import { DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsCaller } from './aws-call.ts';
 
-/** Filter values per request kept modest; pages hold 5 to 1000 items (MaxResults). */
-const IDS_PER_REQUEST = 200;
+/**
+ * EC2 counts the values of all filters of one call together: past 200 the call fails with
+ * FilterLimitExceeded, "The maximum number of filter values specified on a single call is 200"
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html). Each request
+ * also carries the tag's key and value (one value each), so it names at most 198 resource ids.
+ */
+const MAX_FILTER_VALUES = 200;
+const TAG_FILTER_VALUES = 2;
+const IDS_PER_REQUEST = MAX_FILTER_VALUES - TAG_FILTER_VALUES;
+/** Pages hold 5 to 1000 items (MaxResults, API_DescribeTags). */
 const PAGE_SIZE = 1000;
 
 export async function instancesWithTag(

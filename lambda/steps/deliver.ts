@@ -37,6 +37,7 @@ export async function deliverAndConfirm(
   const results = await ctx.fleet.runDocument({
     documentName: config.documents.push,
     documentVersion: PINNED_DOCUMENT_VERSION,
+    documentHash: config.documentHashes.push,
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: (batch) => ({
       ...commonParameters(ctx),

@@ -64,6 +64,7 @@ export async function observe(
   const results = await ctx.fleet.runDocument({
     documentName: ctx.config.documents.probe,
     documentVersion: PINNED_DOCUMENT_VERSION,
+    documentHash: ctx.config.documentHashes.probe,
     instanceIds: ordered.map((n) => n.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: [withKeys ? 'create' : 'none'] }),
     comment: `${SERVICE_NAME} ${ctx.runId} observe`,

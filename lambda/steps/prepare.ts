@@ -63,6 +63,7 @@ export async function prepare(
   const results = await ctx.fleet.runDocument({
     documentName: ctx.config.documents.probe,
     documentVersion: PINNED_DOCUMENT_VERSION,
+    documentHash: ctx.config.documentHashes.probe,
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['create'] }),
     comment: `${SERVICE_NAME} ${ctx.runId} prepare`,

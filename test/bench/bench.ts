@@ -50,6 +50,7 @@ interface Info {
   caFile: string;
   secretId: string;
   documents: { probe: string; push: string };
+  documentHashes: { probe: string; push: string };
 }
 
 interface GroundStats {
@@ -123,6 +124,8 @@ function handlerEnv(info: Info, scenario: Scenario): Record<string, string> {
     REGISTRATION_TOKEN_SECRET_ID: info.secretId,
     PROBE_DOCUMENT_NAME: info.documents.probe,
     PUSH_DOCUMENT_NAME: info.documents.push,
+    PROBE_DOCUMENT_HASH: info.documentHashes.probe,
+    PUSH_DOCUMENT_HASH: info.documentHashes.push,
     KASM_API_URL: info.kasmApi,
     KASM_CA_FILE: info.caFile,
     KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),

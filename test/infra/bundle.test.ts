@@ -21,6 +21,8 @@ const REQUIRED_ENVIRONMENT = {
   REGISTRATION_TOKEN_SECRET_ID: 'kasm/bundle/registration-token',
   PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-bundle-Probe',
   PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-bundle-Push',
+  PROBE_DOCUMENT_HASH: 'a'.repeat(64),
+  PUSH_DOCUMENT_HASH: 'b'.repeat(64),
 };
 
 describe('the bundled handler', () => {

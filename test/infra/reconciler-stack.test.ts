@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Token, Validations } from 'aws-cdk-lib';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
+import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import { documentNames, probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
 import { BUNDLED_CA_FILE_PATH } from '../../shared/names.ts';
@@ -34,6 +36,7 @@ const ENVIRONMENTS = {
     heartbeatSeconds: 20,
     gracePeriodSeconds: 600,
     logRetentionDays: 30,
+    reservedConcurrency: 3,
     alarmEmail: 'ops@example.com',
   },
   minimal: { registrationSecret: { nameOrArn: 'kasm/minimal/registration-token' } },
@@ -100,7 +103,7 @@ const agnosticArn = (service: string, rest: string) => ({
 });
 
 describe('the reconciler function', () => {
-  it('runs on the newest Node.js runtime aws-cdk-lib knows, on arm64, one run at a time, for up to 15 minutes', () => {
+  it('runs on the newest Node.js runtime aws-cdk-lib knows, on arm64, for up to 15 minutes', () => {
     // Prepare
     const newestNode = Runtime.ALL.filter((runtime) => runtime.name.startsWith('nodejs'))
       .map((runtime) => runtime.name)
@@ -116,12 +119,28 @@ describe('the reconciler function', () => {
       FunctionName: 'KasmTokenReconciler-full',
       Runtime: newestNode,
       Architectures: ['arm64'],
-      ReservedConcurrentExecutions: 1,
       Timeout: 900,
       MemorySize: 512,
       Handler: 'index.handler',
       Role: getAtt(resource(full, 'AWS::IAM::Role', 'ReconcilerRole').id),
     });
+  });
+
+  it("reserves no concurrency unless the environment asks (a reservation fails low-quota accounts), cdk.json's dev included", () => {
+    // Prepare: cdk.json's own dev environment, as `cdk deploy -c env=dev` synthesizes it
+    const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8'));
+    const dev = synthStacks(cdkJson.context.environments, { env: 'dev' }).templates.dev as Template;
+
+    // Act
+    const reserved = (template: Template) =>
+      resource(template, 'AWS::Lambda::Function', 'ReconcilerFunction').properties
+        .ReservedConcurrentExecutions;
+
+    // Assess
+    expect(reserved(dev)).toBeUndefined();
+    expect(reserved(minimal)).toBeUndefined();
+    expect(reserved(paged)).toBeUndefined();
+    expect(reserved(full)).toBe(3);
   });
 
   it('logs to its own log group with the configured retention', () => {
@@ -169,6 +188,8 @@ describe('the reconciler function', () => {
       REGISTRATION_TOKEN_SECRET_FIELD: 'token',
       PROBE_DOCUMENT_NAME: documentNames('full').probe,
       PUSH_DOCUMENT_NAME: documentNames('full').push,
+      PROBE_DOCUMENT_HASH: deployedDocuments().probe.sha256,
+      PUSH_DOCUMENT_HASH: deployedDocuments().push.sha256,
       KASM_API_URL: 'https://kasm.example.com',
       KASM_CA_FILE: BUNDLED_CA_FILE_PATH,
       KASM_INSTALL_ROOT: '/srv/kasm/current',
@@ -202,6 +223,8 @@ describe('the reconciler function', () => {
       REGISTRATION_TOKEN_SECRET_ID: 'kasm/minimal/registration-token',
       PROBE_DOCUMENT_NAME: documentNames('minimal').probe,
       PUSH_DOCUMENT_NAME: documentNames('minimal').push,
+      PROBE_DOCUMENT_HASH: deployedDocuments().probe.sha256,
+      PUSH_DOCUMENT_HASH: deployedDocuments().push.sha256,
       KASM_INSTALL_ROOT: '/opt/kasm/current',
       KASM_WINDOWS_INSTALL_DIR: 'C:\\Program Files\\Kasm',
       KASM_WINDOWS_SERVICE_NAME: 'Kasm',
@@ -245,7 +268,16 @@ describe('the SSM documents', () => {
         UpdateMethod: 'Replace',
       });
       expect(document.properties.Name).toBe(documentNames('full')[role === 'Probe' ? 'probe' : 'push']);
-      expect(document.properties.Content).toStrictEqual(JSON.parse(JSON.stringify(content())));
+      // Content is the very string whose SHA-256 the function sends as DocumentHash.
+      const deployed = deployedDocuments()[role === 'Probe' ? 'probe' : 'push'];
+      expect(document.properties.Content).toBe(deployed.content);
+      expect(JSON.parse(document.properties.Content)).toStrictEqual(JSON.parse(JSON.stringify(content())));
+      expect(createHash('sha256').update(document.properties.Content).digest('hex')).toBe(deployed.sha256);
+      expect(
+        readConfig(
+          resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').properties.Environment.Variables,
+        ).documentHashes[role === 'Probe' ? 'probe' : 'push'],
+      ).toBe(deployed.sha256);
     },
   );
 });
@@ -378,7 +410,13 @@ describe('the instance-start trigger', () => {
       FunctionName: { Ref: resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id },
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 20,
+      // The event source's own cap on concurrent start runs (2 to 1000), in place of a reservation.
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
+    expect(
+      resource(minimal, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource').properties
+        .ScalingConfig,
+    ).toStrictEqual({ MaximumConcurrency: 2 });
   });
 
   it('lets the handler report the records it could not handle, so only those are received again', () => {

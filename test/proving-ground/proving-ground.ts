@@ -9,12 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { functionName } from '../../infra/names.ts';
 import { createHandler } from '../../lambda/handler.ts';
-import {
-  type DocumentRole,
-  documentNames,
-  probeDocument,
-  pushDocument,
-} from '../../shared/documents/ssm-documents.ts';
+import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
+import { type DocumentRole, documentNames } from '../../shared/documents/ssm-documents.ts';
 import { ensureAgentBuild } from './agent/build.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { type AwsServer, startAwsServer } from './aws/server.ts';
@@ -42,6 +38,8 @@ export interface ProvingGroundInfo {
   readonly secretId: string;
   readonly fleetTag: { readonly key: string; readonly value: string };
   readonly documents: Readonly<Record<DocumentRole, string>>;
+  /** SHA-256 of each document's content, as the stack gives the function (SendCommand `DocumentHash`). */
+  readonly documentHashes: Readonly<Record<DocumentRole, string>>;
 }
 
 export interface ProvingGround {
@@ -91,6 +89,7 @@ export async function startProvingGround(
 ): Promise<ProvingGround> {
   const fleetTag = options.fleetTag ?? { key: 'kasm:reconcile', value: 'true' };
   const names = documentNames(ENVIRONMENT);
+  const deployed = deployedDocuments();
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -133,9 +132,10 @@ export async function startProvingGround(
     const aws = await startAwsServer({
       fleet: recordingFleet,
       region: REGION,
-      documents: new Map<string, object>([
-        [names.probe, probeDocument()],
-        [names.push, pushDocument()],
+      // Created from the very Content strings the stack deploys, so SSM's hash of them is the stack's.
+      documents: new Map<string, object | string>([
+        [names.probe, deployed.probe.content],
+        [names.push, deployed.push.content],
         ...(options.extraDocuments ?? []),
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
@@ -164,6 +164,7 @@ export async function startProvingGround(
       secretId: SECRET_ID,
       fleetTag,
       documents: names,
+      documentHashes: { probe: deployed.probe.sha256, push: deployed.push.sha256 },
     };
     const handlerEnv = {
       AWS_ENDPOINT_URL: aws.endpoint,
@@ -176,6 +177,8 @@ export async function startProvingGround(
       REGISTRATION_TOKEN_SECRET_ID: SECRET_ID,
       PROBE_DOCUMENT_NAME: names.probe,
       PUSH_DOCUMENT_NAME: names.push,
+      PROBE_DOCUMENT_HASH: deployed.probe.sha256,
+      PUSH_DOCUMENT_HASH: deployed.push.sha256,
       KASM_API_URL: api.url,
       KASM_CA_FILE: api.caFile,
       KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),
@@ -192,6 +195,8 @@ export async function startProvingGround(
       name: FUNCTION_NAME,
       logGroupName: LOG_GROUP_NAME,
       timeoutSeconds: 900,
+      // The deployed function reserves no concurrency (runs may overlap). Here every invocation runs
+      // in this one process, whose environment variables and stdout capture two runs cannot share.
       reservedConcurrency: 1,
       run: async (event, context) => {
         const logLines: string[] = [];

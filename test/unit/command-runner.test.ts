@@ -10,6 +10,8 @@ import { CommandTracker } from '../../lambda/aws/command-tracker.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { type Behaviour, FakeSsm } from './fake-ssm.ts';
 
+/** A SHA-256 as the stack computes it for a document's content. */
+const DOCUMENT_HASH = '3f'.repeat(32);
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 
 function runnerFor(ssm: FakeSsm, options: { deadlineAt?: number; pickupSeconds?: number } = {}) {
@@ -25,6 +27,7 @@ function runnerFor(ssm: FakeSsm, options: { deadlineAt?: number; pickupSeconds?:
 const documentRun = (ids: string[], overrides: Partial<DocumentRun> = {}): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
+  documentHash: DOCUMENT_HASH,
   instanceIds: ids,
   parametersFor: () => ({}),
   comment: 'test',
@@ -61,6 +64,21 @@ describe('CommandRunner', () => {
       MaxConcurrency: '100%',
       TimeoutSeconds: 30,
     });
+  });
+
+  it('pins the document content: every SendCommand carries the deployed content hash as a Sha256 DocumentHash', async () => {
+    // Prepare: a host SSM refuses, so the batch is halved and sent again (every send must carry it)
+    const ssm = new FakeSsm((id): Behaviour => (id === ID(3) ? { kind: 'invalid' } : { kind: 'succeed' }));
+
+    // Act
+    await runnerFor(ssm).run(documentRun(ids(60)));
+
+    // Assess
+    const sends = ssm.calls.filter((c) => c.operation === 'SendCommand').map((c) => c.input);
+    expect(sends.length).toBeGreaterThan(2);
+    for (const input of sends) {
+      expect(input).toMatchObject({ DocumentHash: DOCUMENT_HASH, DocumentHashType: 'Sha256' });
+    }
   });
 
   it('isolates a host SSM refuses (InvalidInstanceId) so the other 49 still run', async () => {

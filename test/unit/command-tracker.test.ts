@@ -12,6 +12,8 @@ import { CommandTracker } from '../../lambda/aws/command-tracker.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { awsError, type Behaviour, FakeSsm, HANG } from './fake-ssm.ts';
 
+/** A SHA-256 as the stack computes it for a document's content. */
+const DOCUMENT_HASH = '3f'.repeat(32);
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => ID(i + 1));
 const COMMAND = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
@@ -71,6 +73,7 @@ function setup(
 const documentRun = (instanceIds: string[], overrides: Partial<DocumentRun> = {}): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
+  documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
   comment: 'kasm-token-reconciler run-1 observe',
@@ -371,6 +374,65 @@ describe('CommandTracker: picking up and giving up', () => {
     expect(elapsed()).toBeLessThan(60_000);
   });
 
+  it('never waits on an invocation it cancelled that stays Cancelling: its neighbour is settled as soon as it finishes', async () => {
+    // Prepare: host 1 never starts and, once cancelled at the pick-up time (40 s), stays Cancelling
+    // (not terminal, so ListCommands never counts it completed); host 2 finishes at 45 s. The
+    // give-up time is 5 minutes away, so waiting for host 1 would show.
+    const { ssm, runner, elapsed } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 45_000 },
+    );
+    ssm.cancellingMs = Number.POSITIVE_INFINITY;
+
+    // Act
+    const results = await runner.run(documentRun(ids(2), { executionSeconds: 600 }));
+
+    // Assess: host 1 keeps the run's own reason, not whatever SSM shows later
+    expect(results.get(ID(1))).toStrictEqual({
+      kind: 'unreachable',
+      detail: 'the SSM Agent did not start the command within 40 s (status Pending)',
+    });
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.commands[0]?.invocations.find((i) => i.instanceId === ID(1))?.status).toBe('Cancelling');
+    expect(elapsed()).toBeGreaterThanOrEqual(45_000);
+    expect(elapsed()).toBeLessThan(50_000);
+  });
+
+  it('settles at once the hosts it gives up on at the give-up time, though their invocations show Cancelling', async () => {
+    // Prepare
+    const { ssm, runner, elapsed } = setup(() => ({ kind: 'run-forever' }));
+    ssm.cancellingMs = Number.POSITIVE_INFINITY;
+
+    // Act
+    const results = await runner.run(documentRun(ids(2)));
+
+    // Assess: given up at 60 s with the run's reason; nothing read after the cancel
+    expect([...results.values()]).toStrictEqual([
+      { kind: 'failed', detail: 'the run gave up' },
+      { kind: 'failed', detail: 'the run gave up' },
+    ]);
+    expect(elapsed()).toBe(60_000);
+    expect(ssm.calls.at(-1)?.operation).toBe('CancelCommand');
+  });
+
+  it('takes no host for missing when a cancelled invocation turns Cancelled while another still runs', async () => {
+    // Prepare: host 1 is cancelled at 40 s and shows Cancelled 3 s later, when ListCommands counts it
+    // (and the run has already settled it); host 2 runs until 90 s
+    const { ssm, runner, elapsed } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 90_000 },
+    );
+    ssm.cancellingMs = 3000;
+
+    // Act
+    const results = await runner.run(documentRun(ids(2), { executionSeconds: 600 }));
+
+    // Assess: host 2's own result, not "SSM returned no result for this host" after a few reads
+    expect(results.get(ID(1))).toMatchObject({ kind: 'unreachable' });
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.commands[0]?.invocations.find((i) => i.instanceId === ID(1))?.status).toBe('Cancelled');
+    expect(elapsed()).toBeGreaterThanOrEqual(90_000);
+    expect(elapsed()).toBeLessThan(100_000);
+  });
+
   it('only notes a cancel that failed, and still reports the host', async () => {
     // Prepare
     const { ssm, runner, warnings } = setup(() => ({ kind: 'run-forever' }));
@@ -406,9 +468,10 @@ describe('CommandTracker: picking up and giving up', () => {
   });
 
   it('fails the hosts still open when reading at the give-up time fails, and keeps what was settled', async () => {
-    // Prepare: host 1 never starts (settled at 40 s); host 2 runs on; the read at 60 s fails
+    // Prepare: host 1 never starts (settled and cancelled at 40 s); host 2 runs on; the read at 60 s
+    // fails. Between them one read finds host 1 Cancelled (counted completed now) and host 2 running.
     const { ssm, runner } = setup((id) => (id === ID(1) ? { kind: 'never-start' } : { kind: 'run-forever' }));
-    ssm.interject('ListCommandInvocations', null, awsError('InternalServerError', 'Internal failure'));
+    ssm.interject('ListCommandInvocations', null, null, awsError('InternalServerError', 'Internal failure'));
 
     // Act
     const results = await runner.run(documentRun(ids(2)));

@@ -6,6 +6,8 @@ const base = {
   REGISTRATION_TOKEN_SECRET_ID: 'kasm/registration-token',
   PROBE_DOCUMENT_NAME: 'KasmTokenReconciler-dev-Probe',
   PUSH_DOCUMENT_NAME: 'KasmTokenReconciler-dev-Push',
+  PROBE_DOCUMENT_HASH: 'a'.repeat(64),
+  PUSH_DOCUMENT_HASH: 'b'.repeat(64),
 };
 
 function rejection(env: Record<string, string>): ConfigError {

@@ -25,6 +25,8 @@ interface Invocation {
   output: string;
   plugins?: readonly { readonly Name: string; readonly Output: string }[];
   finishAt?: number;
+  /** When a Cancelling invocation turns Cancelled. */
+  cancelledAt?: number;
 }
 
 interface Command {
@@ -48,6 +50,11 @@ export class FakeSsm {
   invisibleReads = 0;
   /** ListCommands answers this many commands a page (all on one page when unset). */
   listCommandsPageSize: number | undefined;
+  /**
+   * How long a cancelled invocation shows Cancelling before it is Cancelled (Infinity: it stays
+   * Cancelling); unset, cancelling is at once ("Understanding command statuses", monitor-commands.html).
+   */
+  cancellingMs: number | undefined;
   #reads = new Map<string, number>();
   #seq = 0;
   readonly #interjected = new Map<string, (Error | object | null)[]>();
@@ -146,9 +153,16 @@ export class FakeSsm {
       case 'CancelCommand': {
         const c = this.commands.find((x) => x.id === input.CommandId);
         for (const i of c?.invocations ?? []) {
-          if ((input.InstanceIds as string[]).includes(i.instanceId) && !TERMINAL.has(i.status)) {
-            i.status = 'Cancelled';
-            i.details = 'Cancelled';
+          if (
+            (input.InstanceIds as string[]).includes(i.instanceId) &&
+            !TERMINAL.has(i.status) &&
+            i.status !== 'Cancelling'
+          ) {
+            const cancelling = this.cancellingMs !== undefined && this.cancellingMs > 0;
+            i.status = cancelling ? 'Cancelling' : 'Cancelled';
+            i.details = i.status;
+            i.finishAt = undefined;
+            if (cancelling) i.cancelledAt = this.now() + (this.cancellingMs ?? 0);
           }
         }
         return {};
@@ -206,6 +220,10 @@ export class FakeSsm {
         if (i.finishAt !== undefined && i.finishAt <= now && i.status === 'InProgress') {
           i.status = 'Success';
           i.details = 'Success';
+        }
+        if (i.cancelledAt !== undefined && i.cancelledAt <= now && i.status === 'Cancelling') {
+          i.status = 'Cancelled';
+          i.details = 'Cancelled';
         }
       }
     }

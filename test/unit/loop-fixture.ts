@@ -29,6 +29,8 @@ export function loopSetup(env: Record<string, string> = {}) {
     REGISTRATION_TOKEN_SECRET_ID: 'kasm/token',
     PROBE_DOCUMENT_NAME: DOCUMENTS.probe,
     PUSH_DOCUMENT_NAME: DOCUMENTS.push,
+    PROBE_DOCUMENT_HASH: 'a'.repeat(64),
+    PUSH_DOCUMENT_HASH: 'b'.repeat(64),
     KASM_GRACE_PERIOD_SECONDS: '60',
     ONLINE_WAIT_SECONDS: '5',
     COMMAND_POLL_INTERVAL_MS: '50',

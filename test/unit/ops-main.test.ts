@@ -173,7 +173,7 @@ describe('ops: what an AWS error means for the operator', () => {
     [
       'TooManyRequestsException',
       'Rate Exceeded.',
-      'Another run is in progress (runs never overlap); try again in a few minutes.',
+      "Lambda throttled the run: the account's concurrency (or the environment's reservedConcurrency) is in use; try again in a few minutes.",
     ],
     [
       'AccessDeniedException',

@@ -12,6 +12,8 @@ import { Pacer } from '../../lambda/aws/pacer.ts';
 import { ssmFleet } from '../../lambda/aws/ssm-fleet.ts';
 import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
 
+/** A SHA-256 as the stack computes it for a document's content. */
+const DOCUMENT_HASH = '3f'.repeat(32);
 const TAG = { key: 'kasm:reconcile', value: 'true' };
 const ID = (n: number) => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 
@@ -26,6 +28,10 @@ function fakeEc2(pages: object[]) {
   } as unknown as EC2Client;
   return { client, inputs };
 }
+
+/** Every filter value of one DescribeTags request, all filters together (what EC2 counts). */
+const filterValues = (input: Record<string, unknown>) =>
+  (input.Filters as { Values: string[] }[]).reduce((sum, f) => sum + f.Values.length, 0);
 
 function fleetOf(
   ssm: FakeSsm,
@@ -64,6 +70,7 @@ function fleetOf(
 const documentRun = (instanceIds: string[], comment: string): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
+  documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
   comment,
@@ -164,7 +171,7 @@ describe('ssmFleet: throttles', () => {
 });
 
 describe('ssmFleet.taggedInstances', () => {
-  it('asks EC2 about EC2 ids only, 200 a request, and keeps those carrying the fleet tag', async () => {
+  it('asks EC2 about EC2 ids only, at most 200 filter values a request, and keeps those carrying the fleet tag', async () => {
     // Prepare: 250 EC2 ids and a hybrid node; EC2 answers the first request over two pages
     const ids = [...Array.from({ length: 250 }, (_, i) => ID(i + 1)), 'mi-0123456789abcdef1'];
     const ec2 = fakeEc2([
@@ -183,13 +190,14 @@ describe('ssmFleet.taggedInstances', () => {
     // Act
     const tagged = await fleetOf(new FakeSsm(() => ({ kind: 'succeed' })), ec2.client).taggedInstances(ids);
 
-    // Assess
+    // Assess: 198 ids + the key + the value is EC2's 200 values (FilterLimitExceeded past them)
     expect([...tagged]).toStrictEqual([ID(1), ID(250)]);
     const resourceIds = ec2.inputs.map(
       (i) =>
         (i.Filters as { Name: string; Values: string[] }[]).find((f) => f.Name === 'resource-id')?.Values,
     );
-    expect(resourceIds.map((v) => v?.length)).toStrictEqual([200, 200, 50]);
+    expect(resourceIds.map((v) => v?.length)).toStrictEqual([198, 198, 52]);
+    expect(ec2.inputs.map(filterValues)).toStrictEqual([200, 200, 54]);
     expect(resourceIds.flat()).not.toContain('mi-0123456789abcdef1');
     expect(ec2.inputs.map((i) => i.NextToken)).toStrictEqual([undefined, 'more', undefined]);
     expect(ec2.inputs.map((i) => (i.Filters as object[]).slice(1))).toStrictEqual(
@@ -198,6 +206,36 @@ describe('ssmFleet.taggedInstances', () => {
         { Name: 'value', Values: [TAG.value] },
       ]),
     );
+  });
+
+  it('asks about 1,000 started instances in requests of at most 200 filter values, and finds every tagged one', async () => {
+    // Prepare: an EC2 that answers like EC2 (FilterLimitExceeded past 200 values), every third id tagged
+    const ids = Array.from({ length: 1000 }, (_, i) => ID(i + 1));
+    const inputs: Record<string, unknown>[] = [];
+    const client = {
+      send: async (command: { input: Record<string, unknown> }) => {
+        inputs.push(command.input);
+        if (filterValues(command.input) > 200) {
+          throw awsError(
+            'FilterLimitExceeded',
+            'The maximum number of filter values specified on a single call is 200',
+          );
+        }
+        const asked = (command.input.Filters as { Name: string; Values: string[] }[])[0]?.Values ?? [];
+        return {
+          Tags: asked
+            .filter((id) => ids.indexOf(id) % 3 === 0)
+            .map((id) => ({ ResourceId: id, Key: TAG.key, Value: TAG.value })),
+        };
+      },
+    } as unknown as EC2Client;
+
+    // Act
+    const tagged = await fleetOf(new FakeSsm(() => ({ kind: 'succeed' })), client).taggedInstances(ids);
+
+    // Assess
+    expect(inputs.map(filterValues)).toStrictEqual([200, 200, 200, 200, 200, 12]);
+    expect([...tagged].sort()).toStrictEqual(ids.filter((_, i) => i % 3 === 0));
   });
 
   it('asks EC2 nothing when no node is an EC2 instance', async () => {

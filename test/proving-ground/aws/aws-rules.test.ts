@@ -223,6 +223,40 @@ describe('SendCommand rules', () => {
 });
 
 describe('CancelCommand', () => {
+  it('shows a cancelled invocation Cancelling for a while, pending or running, before it is Cancelled', async () => {
+    // Prepare: node 1's agent is offline (its invocation stays Pending); node 2 runs a 30 s step
+    const fleet = new ShellFleet([node(ec2Id(1), { online: false }), node(ec2Id(2))]);
+    const { server, ssm } = await setUp(fleet, { cancellingMs: 1500 });
+    const slow = await noise(ssm, [ec2Id(1), ec2Id(2)], { Sleep: ['30'], Timeout: ['60'] });
+    const commandId = slow.Command?.CommandId;
+    const get = (id: string) => () =>
+      ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: id }));
+    await waitFor(get(ec2Id(2)), (r) => r.Status === 'InProgress', 10_000);
+
+    // Act
+    const cancelledAt = Date.now();
+    await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
+    const right = await Promise.all([get(ec2Id(1))(), get(ec2Id(2))()]);
+    const command = (await ssm.send(new ListCommandsCommand({ CommandId: commandId }))).Commands?.[0];
+    const ended = await Promise.all(
+      [ec2Id(1), ec2Id(2)].map((id) => waitFor(get(id), (r) => r.Status === 'Cancelled', 10_000)),
+    );
+    const tookMs = Date.now() - cancelledAt;
+    await server.idle();
+
+    // Assess
+    expect(right.map((r) => [r.Status, r.StatusDetails])).toStrictEqual([
+      ['Cancelling', 'Cancelling'],
+      ['Cancelling', 'Cancelling'],
+    ]);
+    // Not terminal yet: the command is Cancelling and counts neither invocation completed.
+    expect(command).toMatchObject({ Status: 'Cancelling', CompletedCount: 0, TargetCount: 2 });
+    expect(ended.map((r) => r.StatusDetails)).toStrictEqual(['Cancelled', 'Cancelled']);
+    expect(tookMs).toBeGreaterThanOrEqual(1400);
+    expect(tookMs).toBeLessThan(10_000); // the 30 s sleep was killed
+    expect(fleet.runs.map((r) => r.instanceId)).toStrictEqual([ec2Id(2)]);
+  }, 30_000);
+
   it('cancels unfinished invocations, kills the running step, leaves finished ones alone, and honours InstanceIds', async () => {
     // Prepare
     const fleet = new ShellFleet([node(ec2Id(1)), node(ec2Id(2))]);

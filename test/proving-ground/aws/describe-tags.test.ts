@@ -77,6 +77,35 @@ describe('EC2 DescribeTags', () => {
     expect(badMax.xml).toContain('<Code>InvalidParameterValue</Code>');
   });
 
+  it('answers FilterLimitExceeded (HTTP 400) past 200 filter values, counting every filter of the call', async () => {
+    // Prepare
+    const server = await startTestServer(new ShellFleet([node(ec2Id(1))]));
+    servers.push(server);
+    const ids = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`Filter.1.Value.${i + 1}`, ec2Id(i + 1)]));
+    const tagFilters = {
+      'Filter.2.Name': 'key',
+      'Filter.2.Value.1': TAG.key,
+      'Filter.3.Name': 'value',
+      'Filter.3.Value.1': TAG.value,
+    };
+
+    // Act: 198 ids + key + value is 200 values; 199 ids + key + value is 201
+    const atLimit = await ec2Call(server, { 'Filter.1.Name': 'resource-id', ...ids(198), ...tagFilters });
+    const pastLimit = await ec2Call(server, { 'Filter.1.Name': 'resource-id', ...ids(199), ...tagFilters });
+    const idsAlone = await ec2Call(server, { 'Filter.1.Name': 'resource-id', ...ids(201) });
+
+    // Assess
+    expect(atLimit.status).toBe(200);
+    expect(atLimit.xml).toContain(`<resourceId>${ec2Id(1)}</resourceId>`);
+    for (const refused of [pastLimit, idsAlone]) {
+      expect(refused.status).toBe(400);
+      expect(refused.xml).toMatch(
+        /<Response><Errors><Error><Code>FilterLimitExceeded<\/Code><Message>The maximum number of filter values specified on a single call is 200<\/Message><\/Error><\/Errors>/,
+      );
+    }
+  });
+
   it('throttles DescribeTags with EC2 RequestLimitExceeded (HTTP 503) once its token bucket is empty', async () => {
     // Prepare
     const server = await startTestServer(new ShellFleet([node(ec2Id(1))]), {

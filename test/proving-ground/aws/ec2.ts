@@ -16,6 +16,8 @@ import { decodeToken, encodeToken } from './wire.ts';
 
 export const EC2_VERSION = '2016-11-15';
 const XMLNS = `http://ec2.amazonaws.com/doc/${EC2_VERSION}/`;
+/** Filter values EC2 accepts in one call, all filters together (see readFilters). */
+export const MAX_FILTER_VALUES = 200;
 
 /** An EC2 error: HTTP status, `Code` and `Message` of the `<Response><Errors>` document. */
 export class Ec2Error extends Error {
@@ -130,6 +132,17 @@ function readFilters(params: URLSearchParams): ((r: TagRow) => boolean)[] {
     if (m[2] === 'Name') f.name = v;
     else f.values.push(v);
     byIndex.set(i, f);
+  }
+  // EC2 counts the values of every filter of one call together: "FilterLimitExceeded: The request uses
+  // too many filters or too many filter values" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html),
+  // answered with "The maximum number of filter values specified on a single call is 200".
+  const values = [...byIndex.values()].reduce((sum, f) => sum + f.values.length, 0);
+  if (values > MAX_FILTER_VALUES) {
+    throw new Ec2Error(
+      'FilterLimitExceeded',
+      400,
+      `The maximum number of filter values specified on a single call is ${MAX_FILTER_VALUES}`,
+    );
   }
   return [...byIndex.values()].map((f) => {
     const name = f.name ?? '';

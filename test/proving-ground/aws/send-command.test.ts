@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
@@ -8,6 +9,8 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AwsServer } from './server.ts';
 import {
+  DELIVER_DOC,
+  DOCUMENTS,
   ec2Id,
   hybridId,
   node,
@@ -85,6 +88,48 @@ describe('SendCommand validation', () => {
       status: 400,
       errorType: 'InvalidDocument',
     });
+  });
+
+  it('runs a document only when DocumentHash is the SHA-256 of its content exactly as created, else InvalidDocument', async () => {
+    // Prepare: the deliver document created from indented JSON text (the hash is of that text)
+    const text = JSON.stringify(DELIVER_DOC, null, 2);
+    const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
+    const fleet = new ShellFleet([node(ec2Id(1))]);
+    const server = await startTestServer(fleet, {
+      documents: new Map<string, object | string>([...DOCUMENTS, ['Test-Pinned', text]]),
+    });
+    servers.push(server);
+    const ssm = ssmClient(server);
+    const send = (DocumentHash: string, DocumentHashType?: 'Sha256' | 'Sha1') =>
+      ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'Test-Pinned',
+          InstanceIds: [ec2Id(1)],
+          Parameters: { Token: [TOKEN] },
+          DocumentHash,
+          ...(DocumentHashType ? { DocumentHashType } : {}),
+        }),
+      );
+
+    // Act
+    const pinned = await send(sha256(text), 'Sha256');
+    const untyped = await send(sha256(text));
+    const sameJsonOtherText = await rejection(send(sha256(JSON.stringify(DELIVER_DOC)), 'Sha256'));
+    const otherDocument = await rejection(
+      send(sha256(JSON.stringify(DOCUMENTS.get('Test-Noise'))), 'Sha256'),
+    );
+    const sha1AsSha256 = await rejection(send(createHash('sha1').update(text).digest('hex'), 'Sha256'));
+    await server.idle();
+
+    // Assess
+    expect(pinned.Command?.CommandId).toBeDefined();
+    expect(untyped.Command?.CommandId).toBeDefined();
+    for (const error of [sameJsonOtherText, otherDocument, sha1AsSha256]) {
+      expect(error.name).toBe('InvalidDocument');
+      expect(error.message).toContain('Test-Pinned');
+    }
+    expect(fleet.runs).toHaveLength(2);
+    expect(server.calls.map((c) => c.status)).toStrictEqual([200, 200, 400, 400, 400]);
   });
 
   it('rejects a value that misses the allowedPattern with InvalidParameters and never echoes the value', async () => {

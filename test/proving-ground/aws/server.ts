@@ -20,12 +20,19 @@ import { SsmService } from './ssm/index.ts';
 import { MessageDelivery } from './ssm/message-delivery.ts';
 import { AwsError, isRecord, serializationError } from './wire.ts';
 
+/**
+ * A cancelled invocation is not Cancelled at once: it shows Cancelling ("The command is being
+ * cancelled", monitor-commands.html) until the agent has stopped it, so a caller that waits for
+ * Cancelled waits a while. Half a second keeps tests quick while still showing the state.
+ */
+export const DEFAULT_CANCELLING_MS = 500;
+
 export { ACCOUNT_ID, secretArn } from './secrets.ts';
 
 export interface AwsServerOptions {
   fleet: SimulatedFleet;
   /** SSM document name -> parsed JSON content (schemaVersion 2.2). */
-  documents: ReadonlyMap<string, object>;
+  documents: ReadonlyMap<string, object | string>;
   /** Secret name -> SecretString; null = ResourceNotFoundException. */
   secrets: ReadonlyMap<string, string | null>;
   region: string;
@@ -46,6 +53,8 @@ export interface AwsServerOptions {
   random?: () => number;
   /** How long an online node's invocation stays Pending before the agent picks it up. Default 0 ms. */
   deliveryDelayMs?: number | (() => number);
+  /** How long a cancelled invocation shows Cancelling before it is Cancelled. Default 500 ms. */
+  cancellingMs?: number;
   /** Milliseconds each answer is held back (API latency), drawn per request. Default none. */
   latencyMs?: (operation: string) => number;
   /** How long after SendCommand its invocations stay invisible (eventual consistency). Default 1000 ms. */
@@ -101,6 +110,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     documents: options.documents,
     region: options.region,
     deliveryDelayMs: options.deliveryDelayMs ?? 0,
+    cancellingMs: options.cancellingMs ?? DEFAULT_CANCELLING_MS,
     consistencyDelayMs: options.consistencyDelayMs ?? DEFAULT_CONSISTENCY_DELAY_MS,
   });
   const secrets = new SecretsService({ secrets: options.secrets, region: options.region });

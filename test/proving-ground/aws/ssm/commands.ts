@@ -51,6 +51,8 @@ export interface InvocationState {
   cancelRequested: boolean;
   /** A real agent's documentTraceOutput (e.g. why it refused the document before any step ran). */
   traceOutput?: string;
+  /** Epoch ms before which a cancelled invocation still shows Cancelling. */
+  cancelledNotBefore?: number;
 }
 
 export interface CommandState {

@@ -8,6 +8,7 @@
  * Limits and shapes come from the SSM API reference (each cited where it is enforced) and from the
  * service model botocore ships (`ssm/2014-11-06/service-2.json`).
  */
+import { createHash } from 'node:crypto';
 import type { SimulatedFleet } from '../../types.ts';
 import { type CommandDocument, parseDocument, resolveParameters } from '../documents.ts';
 import {
@@ -39,22 +40,39 @@ export interface SsmOptions {
   readonly fleet: SimulatedFleet;
   /** Where commands for nodes run by a real SSM Agent are queued (`SimulatedFleet.deliversByAgent`). */
   readonly messageDelivery: MessageDelivery;
-  readonly documents: ReadonlyMap<string, object>;
+  /**
+   * The documents by name: the `Content` string CreateDocument received (its hash is taken over exactly
+   * that text), or a content object, taken as created from its `JSON.stringify` text.
+   */
+  readonly documents: ReadonlyMap<string, object | string>;
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
   readonly deliveryDelayMs: number | (() => number);
+  /** How long a cancelled invocation shows Cancelling before it is Cancelled (see InvocationEngine.cancel). */
+  readonly cancellingMs?: number;
   /** How long after SendCommand the command stays invisible to the List/Get operations. */
   readonly consistencyDelayMs: number;
 }
 
 export class SsmService {
   private readonly documents = new Map<string, CommandDocument>();
+  /** Each document's `Hash` (DescribeDocument) by name and hash type. */
+  private readonly hashes = new Map<string, { readonly Sha256: string; readonly Sha1: string }>();
   private readonly commands: CommandState[] = [];
   private readonly engine: InvocationEngine;
   private readonly started = new Date();
 
   constructor(private readonly options: SsmOptions) {
-    for (const [name, content] of options.documents) this.documents.set(name, parseDocument(name, content));
+    for (const [name, content] of options.documents) {
+      const text = typeof content === 'string' ? content : JSON.stringify(content);
+      this.documents.set(name, parseDocument(name, JSON.parse(text)));
+      // "The Sha256 or Sha1 hash created by the system when the document was created" (DocumentHash,
+      // API_SendCommand; DescribeDocument's Hash): here, of the content text as it was given.
+      this.hashes.set(name, {
+        Sha256: createHash('sha256').update(text, 'utf8').digest('hex'),
+        Sha1: createHash('sha1').update(text, 'utf8').digest('hex'),
+      });
+    }
     this.engine = new InvocationEngine(options);
   }
 
@@ -131,6 +149,18 @@ export class SsmService {
         throw modeled('InvalidDocumentVersion', "The document version isn't valid or doesn't exist.");
       }
     }
+    // DocumentHash pins the content: a document of that name whose content hashes otherwise is not the
+    // document asked for. SendCommand's errors name no hash-specific one; InvalidDocument is the one for a
+    // document that "doesn't exist or ... isn't available to the user" (API_SendCommand Errors, and the
+    // InvalidDocument shape of the service model). The message text is this proving ground's own.
+    const { documentHash } = request;
+    const hashType = request.documentHashType ?? 'Sha256';
+    if (documentHash !== undefined && documentHash !== this.hashes.get(documentName ?? '')?.[hashType]) {
+      throw modeled(
+        'InvalidDocument',
+        `Document ${documentName} with ${hashType} hash ${documentHash} does not exist.`,
+      );
+    }
     const params = resolveParameters(doc, request.given);
 
     const targets = commandTargets(request.instanceIds, request.targets, this.options.fleet.nodes());
@@ -183,8 +213,8 @@ export class SsmService {
   /**
    * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html - "Attempts to
    * cancel the command specified by the Command ID. There is no guarantee that the command will be terminated
-   * and the underlying process stopped." Here: invocations not yet terminal become Cancelled (a running step
-   * shows Cancelling until its process has been killed); terminal ones are left alone. Answers `{}`.
+   * and the underlying process stopped." Here: invocations not yet terminal show Cancelling for a while, then
+   * become Cancelled (InvocationEngine.cancel); terminal ones are left alone. Answers `{}`.
    */
   private cancelCommand(input: Json): Json {
     const { commandId, instanceIds } = cancelCommandInput(input);

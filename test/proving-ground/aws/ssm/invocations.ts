@@ -25,6 +25,8 @@ export interface InvocationEngineOptions {
   readonly region: string;
   /** How long an online node's invocation stays Pending before the agent picks it up (drawn per invocation). */
   readonly deliveryDelayMs: number | (() => number);
+  /** How long a cancelled invocation shows Cancelling before it is Cancelled; default 0 (at once). */
+  readonly cancellingMs?: number;
   /** Where commands go for nodes a real SSM Agent runs (`SimulatedFleet.deliversByAgent`). */
   readonly messageDelivery?: MessageDelivery;
 }
@@ -57,33 +59,48 @@ export class InvocationEngine {
   }
 
   /**
-   * CancelCommand on one invocation: not yet terminal, it becomes Cancelled (a running step shows
-   * Cancelling until its process has been killed); a terminal one is left alone.
+   * CancelCommand on one invocation: not yet terminal (Pending, Delayed or InProgress), it shows
+   * Cancelling, "The command is being cancelled" ("Understanding command statuses",
+   * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html), for
+   * `cancellingMs` and, when a step runs, at least until its process has been killed; then it is
+   * Cancelled. A terminal one is left alone.
    */
   cancel(inv: InvocationState): void {
     if (isTerminal(inv.status) || inv.cancelRequested) return;
     inv.cancelRequested = true;
+    const wasRunning = inv.status === 'InProgress';
+    const cancellingMs = this.options.cancellingMs ?? 0;
+    inv.cancelledNotBefore = Date.now() + cancellingMs;
+    inv.status = 'Cancelling';
+    inv.statusDetails = 'Cancelling';
+    for (const p of inv.plugins) {
+      if (isTerminal(p.status)) continue;
+      p.status = 'Cancelling';
+      p.statusDetails = 'Cancelling';
+    }
     const agent = this.agentDeliveries.get(inv);
     if (agent !== undefined) {
-      // Not yet taken: the service takes the message back. Taken: the service sends the agent a cancel
-      // message, and the invocation shows Cancelling until the agent replies Cancelled.
+      // A real agent's command. Not yet taken: the service takes the message back. Taken: the service
+      // sends the agent a cancel message, and it stays Cancelling until the agent replies Cancelled.
       if (this.options.messageDelivery?.withdraw(agent.messageId)) {
-        markCancelled(inv);
-        agent.finish();
+        this.track(
+          this.delay(cancellingMs).then(() => {
+            markCancelled(inv);
+            agent.finish();
+          }),
+        );
       } else {
-        inv.status = 'Cancelling';
-        inv.statusDetails = 'Cancelling';
         this.options.messageDelivery?.cancelCommand(agent.messageId, inv.instanceId);
       }
       return;
     }
-    if (inv.status === 'InProgress') {
-      // The agent is running it: Cancelling until the step's process is gone (execute() finishes it).
-      inv.status = 'Cancelling';
-      inv.statusDetails = 'Cancelling';
+    if (wasRunning) {
+      // The agent is running it: execute() finishes it once the step's process is gone.
       inv.running?.abort(new Error('Cancelled'));
-    } else {
+    } else if (cancellingMs <= 0) {
       markCancelled(inv);
+    } else {
+      this.track(this.delay(cancellingMs).then(() => markCancelled(inv)));
     }
   }
 
@@ -311,8 +328,7 @@ export class InvocationEngine {
         plugin.end = new Date();
         plugin.stdout = result.stdout;
         plugin.stderr = result.stderr;
-        plugin.status = 'Cancelled';
-        plugin.statusDetails = 'Cancelled';
+        // Still Cancelling: markCancelled below makes it Cancelled with the invocation.
         break;
       }
       // A step killed at its timeout reports the agent's "stopped preemptively" code: 137 (128 + SIGKILL) on
@@ -325,6 +341,8 @@ export class InvocationEngine {
       );
     }
     if (inv.cancelRequested) {
+      // Cancelling for at least `cancellingMs` from the cancel, however quickly the process died.
+      await this.delay(Math.max(0, (inv.cancelledNotBefore ?? 0) - Date.now()));
       markCancelled(inv);
       return;
     }

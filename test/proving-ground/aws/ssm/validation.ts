@@ -35,6 +35,8 @@ export interface SendCommandInput {
   readonly comment: string;
   readonly given: Record<string, readonly string[]>;
   readonly documentVersion: string | undefined;
+  readonly documentHash: string | undefined;
+  readonly documentHashType: 'Sha256' | 'Sha1' | undefined;
 }
 
 /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html */
@@ -73,8 +75,27 @@ export function sendCommandInput(input: Json): SendCommandInput {
   if (documentVersion !== undefined && !new RegExp(versionPattern).test(documentVersion)) {
     v.add(documentVersion, 'documentVersion', constraint.pattern(versionPattern));
   }
+  const documentHash = optionalString(input, 'DocumentHash');
+  // DocumentHash: "Length Constraints: Maximum length of 256."; DocumentHashType: "Valid Values: Sha256 | Sha1"
+  // (API_SendCommand).
+  if (documentHash !== undefined && documentHash.length > 256)
+    v.add(documentHash, 'documentHash', constraint.maxLength(256));
+  const hashType = optionalString(input, 'DocumentHashType');
+  const HASH_TYPES = ['Sha256', 'Sha1'] as const;
+  if (hashType !== undefined && !(HASH_TYPES as readonly string[]).includes(hashType))
+    v.add(hashType, 'documentHashType', constraint.enumSet(HASH_TYPES));
   v.throwIfAny();
-  return { documentName, instanceIds, targets, timeoutSeconds, comment, given, documentVersion };
+  return {
+    documentName,
+    instanceIds,
+    targets,
+    timeoutSeconds,
+    comment,
+    given,
+    documentVersion,
+    documentHash,
+    documentHashType: hashType as SendCommandInput['documentHashType'],
+  };
 }
 
 /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CancelCommand.html */
