@@ -1,5 +1,6 @@
 /** The run report: what each run returns and logs once (statuses: README.md "Runbook: what each status means and what to do"). */
 import type { ComponentName, Platform } from '../shared/catalog.ts';
+import { agentVersionAtLeast } from '../shared/limits.ts';
 import type { ComponentStatus, KasmApiHealth } from '../shared/token-rules.ts';
 
 export interface ComponentReport {
@@ -17,6 +18,12 @@ export interface HostReport {
   readonly components: readonly ComponentReport[];
   /** Why the host could not be examined, when it could not. */
   readonly reason?: string;
+  /**
+   * The SSM Agent version SSM reports, where it matters: older than 3.3.2746.0 (MIN_AGENT_VERSION), or
+   * not a version at all. Such an agent passes the documents' parameters only by splicing them into the
+   * scripts; the version is where to look when such a host answers that it was given none.
+   */
+  readonly agentVersion?: string;
 }
 
 export interface RunReport {
@@ -47,16 +54,24 @@ export function isoFromEpochSeconds(seconds: number | undefined): string | undef
 /** Hosts of the report from every step's settled outcomes: one entry per host, sorted. */
 export function hostsOf(
   outcomes: readonly {
-    readonly node: { readonly instanceId: string; readonly platform: Platform };
+    readonly node: {
+      readonly instanceId: string;
+      readonly platform: Platform;
+      readonly agentVersion?: string;
+    };
     readonly components: readonly ComponentReport[];
     readonly reason?: string;
   }[],
 ): HostReport[] {
-  const hosts = new Map<string, { platform: Platform; components: ComponentReport[]; reason?: string }>();
+  const hosts = new Map<
+    string,
+    { platform: Platform; components: ComponentReport[]; reason?: string; agentVersion?: string }
+  >();
   for (const { node, components, reason } of outcomes) {
     let host = hosts.get(node.instanceId);
     if (!host) {
       host = { platform: node.platform, components: [] };
+      if (node.agentVersion && !agentVersionAtLeast(node.agentVersion)) host.agentVersion = node.agentVersion;
       hosts.set(node.instanceId, host);
     }
     host.components.push(...components);
@@ -64,10 +79,11 @@ export function hostsOf(
   }
   return [...hosts.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([instanceId, { platform, components, reason }]) => ({
+    .map(([instanceId, { platform, components, reason, agentVersion }]) => ({
       instanceId,
       platform,
       components: components.sort((a, b) => a.name.localeCompare(b.name)),
       ...(reason ? { reason } : {}),
+      ...(agentVersion ? { agentVersion } : {}),
     }));
 }

@@ -61,9 +61,12 @@ export type Parsed<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly problem: string };
 
-/** What a host line `host error=missing-parameters` means: an SSM Agent too old for ENV_VAR parameters. */
+/**
+ * What a host line `host error=missing-parameters` means: the agent neither set the SSM_ variables nor
+ * spliced the values into the script (agents before 3.3.2746.0 splice them, and the scripts use that).
+ */
 export const MISSING_PARAMETERS_PROBLEM =
-  'the SSM Agent ran the script without its parameters; SSM Agent 3.3.2746.0 or later is required (update it with AWS-UpdateSSMAgent)';
+  'the SSM Agent ran the script without its parameters (no SSM_ variables, nothing spliced into the script); update the SSM Agent (AWS-UpdateSSMAgent)';
 
 /** Reason of every component of a push the host refused because it arrived past its NotAfter time. */
 export const TOO_LATE_REASON = 'too-late';

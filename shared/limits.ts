@@ -8,7 +8,8 @@ export const MAX_INSTANCES_PER_COMMAND = 50;
 
 /**
  * ENV_VAR interpolation of document parameters needs SSM Agent 3.3.2746.0 or later; older
- * agents run the script without any SSM_<Parameter> variable.
+ * agents run the script without any SSM_<Parameter> variable, and the scripts take the values
+ * those agents splice into their text instead (the run report names such an agent's version).
  * https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html
  */
 export const MIN_AGENT_VERSION = '3.3.2746.0';

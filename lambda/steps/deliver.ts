@@ -41,13 +41,7 @@ export async function deliverAndConfirm(
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: (batch) => ({
       ...commonParameters(ctx),
-      Deliveries: [
-        batch
-          .map((id) => byId.get(id))
-          .filter((d) => d !== undefined)
-          .map((d) => `${d.node.instanceId}:${d.components.join('+')}:${d.sealed}`)
-          .join(' '),
-      ],
+      Deliveries: [deliveriesValue(batch.map((id) => byId.get(id)).filter((d) => d !== undefined))],
       WaitSeconds: [String(waitSeconds)],
       // The push refuses to act after this, the moment the run stops waiting for unstarted
       // hosts and cancels them: a late pick-up can never write a file, or overwrite a newer one.
@@ -63,6 +57,15 @@ export async function deliverAndConfirm(
     node: d.node,
     components: judgePush(d, results.get(d.node.instanceId), nowSeconds(ctx), policy),
   }));
+}
+
+/**
+ * The push's Deliveries value: `instanceId:component+component:ciphertext` per host, space-separated
+ * (the push document's allowedPattern, PARAMETER_PATTERNS.deliveries). At most MAX_DELIVERIES_PER_PUSH
+ * entries, one per host: the command runner's batches hold no more, and no host twice.
+ */
+export function deliveriesValue(deliveries: readonly SealedDelivery[]): string {
+  return deliveries.map((d) => `${d.node.instanceId}:${d.components.join('+')}:${d.sealed}`).join(' ');
 }
 
 function judgePush(

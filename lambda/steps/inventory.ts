@@ -1,16 +1,18 @@
 /**
  * Step 1, inventory: which fleet hosts this run covers, and which of them can be asked
- * anything. Offline hosts and hosts whose SSM Agent is too old are settled here.
+ * anything. Offline hosts are settled here. An SSM Agent of any version is asked: one before
+ * 3.3.2746.0 sets no SSM_ variables but splices the parameters into the scripts, which take
+ * them from there (shared/documents/README.md); one that truly passes nothing answers
+ * `host error=missing-parameters`, which the observe step reports.
  */
 import type { ReconcileRequest } from '../../shared/event-schema.ts';
-import { agentVersionAtLeast, MIN_AGENT_VERSION } from '../../shared/limits.ts';
 import { errorName } from '../aws/aws-call.ts';
 import type { FleetListing, ManagedNode } from '../fleet-api.ts';
 import type { RunContext } from './context.ts';
 import { type HostOutcome, wholeHost } from './host-outcome.ts';
 
 export interface Inventory {
-  /** Online hosts with an agent that can run the documents. */
+  /** Online hosts. */
   readonly reachable: readonly ManagedNode[];
   readonly settled: readonly HostOutcome[];
   readonly errors: readonly string[];
@@ -32,7 +34,7 @@ export async function takeInventory(
   const handedOver = new Set<string>();
   const ready = onReady
     ? (online: readonly ManagedNode[]) => {
-        const fresh = online.filter((n) => !handedOver.has(n.instanceId) && usable(n));
+        const fresh = online.filter((n) => !handedOver.has(n.instanceId));
         for (const n of fresh) handedOver.add(n.instanceId);
         if (fresh.length > 0) onReady(fresh);
       }
@@ -68,15 +70,6 @@ export async function takeInventory(
     if (!chosen.has(node.instanceId) || handedOver.has(node.instanceId)) continue;
     if (!node.online) {
       settled.push(wholeHost(node, 'unreachable', `the host is offline (SSM PingStatus ${node.pingStatus})`));
-    } else if (!usable(node)) {
-      settled.push(
-        wholeHost(
-          node,
-          'failed',
-          `the SSM Agent on this host is ${node.agentVersion}; the reconciler's documents need ${MIN_AGENT_VERSION} ` +
-            'or later to receive their parameters. Update it (for example with the AWS-UpdateSSMAgent document).',
-        ),
-      );
     } else {
       reachable.push(node);
     }
@@ -133,11 +126,6 @@ async function startedFleetMembers(
     );
   }
   return { listing, nodes: pick(listing, awaited) };
-}
-
-/** An agent that can run the documents: version unknown, or 3.3.2746.0 and later. */
-function usable(node: ManagedNode): boolean {
-  return !node.agentVersion || agentVersionAtLeast(node.agentVersion);
 }
 
 function pick(listing: FleetListing, ids: readonly string[]): ManagedNode[] {

@@ -66,7 +66,13 @@ const COMPONENT_LIST = '[a-z_]{1,24}(?:\\+[a-z_]{1,24}){0,7}';
 /** RSA-2048 OAEP ciphertext is 256 bytes: 344 base64 characters. */
 const SEALED = '[A-Za-z0-9+/]{342}==';
 const DELIVERY = `${INSTANCE_ID}:${COMPONENT_LIST}:${SEALED}`;
-/** One push serves at most 50 hosts, the SendCommand InstanceIds limit. */
+/**
+ * One push serves at most 50 hosts, the SendCommand InstanceIds limit. The function keeps to it (its
+ * command runner sends at most MAX_INSTANCES_PER_COMMAND hosts per SendCommand, and each push carries one
+ * entry per host of its batch); the Deliveries pattern cannot say it: the SSM Agent compiles every
+ * allowedPattern with Go's regexp, which refuses nested repeat counts whose product passes 1000, and
+ * `{0,49}` around an entry holding `{342}` is one ("invalid repeat count: `{0,49}`", on every host).
+ */
 export const MAX_DELIVERIES_PER_PUSH = 50;
 
 export const PARAMETER_PATTERNS = Object.freeze({
@@ -76,7 +82,8 @@ export const PARAMETER_PATTERNS = Object.freeze({
   waitSeconds: '^[0-9]{1,3}$',
   /** Epoch seconds after which the push does nothing on the host (the run has given up on it). */
   notAfter: '^[0-9]{10}$',
-  deliveries: `^${DELIVERY}(?: ${DELIVERY}){0,${MAX_DELIVERIES_PER_PUSH - 1}}$`,
+  /** One entry or more (`*`, not a count: see MAX_DELIVERIES_PER_PUSH); the host takes its own. */
+  deliveries: `^${DELIVERY}(?: ${DELIVERY})*$`,
   /** A drive-letter path of plain characters (spaces and parentheses allowed: `C:\Program Files (x86)\Kasm`). */
   windowsInstallDir: '^[A-Za-z]:\\\\(?:[A-Za-z0-9 ._()-]{1,64}(?:\\\\[A-Za-z0-9 ._()-]{1,64}){0,15}\\\\?)?$',
   /** A Windows service name (the short name, not the display name). */

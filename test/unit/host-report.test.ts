@@ -136,7 +136,7 @@ describe('parsePushOutput', () => {
 });
 
 describe('what an SSM Agent too old for ENV_VAR parameters and a late push print', () => {
-  it('reads a probe that ran without its parameters as a problem naming the agent version to install', () => {
+  it('reads a probe that ran without its parameters as a problem that says to update the agent', () => {
     // Prepare
     const out = 'ktr-probe v1\nhost error=missing-parameters\nend\n';
 
@@ -145,7 +145,7 @@ describe('what an SSM Agent too old for ENV_VAR parameters and a late push print
 
     // Assess
     expect(parsed).toEqual({ ok: false, problem: MISSING_PARAMETERS_PROBLEM });
-    expect(MISSING_PARAMETERS_PROBLEM).toMatch(/3\.3\.2746\.0 or later.*AWS-UpdateSSMAgent/);
+    expect(MISSING_PARAMETERS_PROBLEM).toMatch(/without its parameters.*AWS-UpdateSSMAgent/);
   });
 
   it('reads a push that ran without its parameters as the same problem', () => {

@@ -11,6 +11,7 @@ import { sealFor } from '../../lambda/seal.ts';
 import { linuxScript } from '../../shared/documents/ssm-documents.ts';
 import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
 import { bash42Problems } from '../bash42-check.ts';
+import { substitute } from '../proving-ground/aws/documents.ts';
 import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
 import type { StepResult } from '../proving-ground/types.ts';
 
@@ -68,24 +69,51 @@ describe('the Linux probe and push on a simulated host', () => {
   });
 
   const runDir = (id: string) => join(ground.fleet.hostRoot(id), 'run/kasm-token-reconciler');
-  const step = (id: string, role: 'probe' | 'push', env: Record<string, string>): Promise<StepResult> =>
-    ground.fleet.runStep({
+  /**
+   * One step; `spliced`: as an SSM Agent before 3.3.2746.0 runs it, the SSM_ values spliced into the text
+   * at their placeholders and no SSM_ variable set.
+   */
+  const step = (
+    id: string,
+    role: 'probe' | 'push',
+    env: Record<string, string>,
+    spliced = false,
+  ): Promise<StepResult> => {
+    const params = new Map(Object.entries(env).map(([k, v]) => [k.replace(/^SSM_/, ''), [v]]));
+    return ground.fleet.runStep({
       instanceId: id,
       action: 'aws:runShellScript',
-      script: linuxScript(role),
-      env: { AWS_SSM_INSTANCE_ID: id, ...env },
+      script: spliced ? substitute(linuxScript(role), params) : linuxScript(role),
+      env: { AWS_SSM_INSTANCE_ID: id, ...(spliced ? {} : env) },
       timeoutSeconds: 60,
     });
-  const probe = (id: string, runId: string) =>
-    step(id, 'probe', { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: runId, SSM_KeyPair: 'create' });
-  const push = (id: string, runId: string, spki: string, notAfter = Math.floor(Date.now() / 1000) + 600) =>
-    step(id, 'push', {
-      SSM_InstallRoot: '/opt/kasm/current',
-      SSM_RunId: runId,
-      SSM_Deliveries: `${id}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
-      SSM_WaitSeconds: '0',
-      SSM_NotAfter: String(notAfter),
-    });
+  };
+  const probe = (id: string, runId: string, spliced = false) =>
+    step(
+      id,
+      'probe',
+      { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: runId, SSM_KeyPair: 'create' },
+      spliced,
+    );
+  const push = (
+    id: string,
+    runId: string,
+    spki: string,
+    notAfter = Math.floor(Date.now() / 1000) + 600,
+    spliced = false,
+  ) =>
+    step(
+      id,
+      'push',
+      {
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: runId,
+        SSM_Deliveries: `${id}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(notAfter),
+      },
+      spliced,
+    );
   const spkiOf = (result: StepResult): string => {
     const parsed = parseProbeOutput(result.stdout);
     if (!parsed.ok || parsed.value.sealingKey?.kind !== 'ready')
@@ -190,7 +218,24 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
   });
 
-  it('stops with missing-parameters and leaves nothing behind when the agent passes no SSM_ variables', async () => {
+  it('probes and delivers with the values an SSM Agent before 3.3.2746.0 splices into the text, with no SSM_ variables', async () => {
+    // Prepare
+    const probed = await probe(HOST, 'run-spliced', true);
+    const spki = spkiOf(probed);
+
+    // Act
+    const result = await push(HOST, 'run-spliced', spki, Math.floor(Date.now() / 1000) + 600, true);
+
+    // Assess
+    expect(probed.stdout).toMatch(/^comp agent token=/m);
+    expect(result.stdout).toMatch(/^comp agent push=written/m);
+    expect(ground.fleet.registrationFile(HOST, 'agent')).toMatchObject({
+      content: `${REGISTRATION_TOKEN}\n`,
+    });
+    expect(existsSync(join(runDir(HOST), 'seal-run-spliced.key'))).toBe(false);
+  });
+
+  it('stops with missing-parameters and leaves nothing behind when the agent neither sets SSM_ variables nor splices', async () => {
     // Prepare
     const before = readdirSync(runDir(HOST)).sort();
 

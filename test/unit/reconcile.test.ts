@@ -170,15 +170,16 @@ describe('hosts that cannot be asked', () => {
     expect(fleet.runs).toEqual([]);
   });
 
-  it('fails a host whose SSM Agent is older than 3.3.2746.0, naming the version and the fix', async () => {
+  it('reconciles a host whose SSM Agent is older than 3.3.2746.0 like any other, naming its version in the report', async () => {
     const { fleet, deps, expired } = setup();
     fleet.add(ID(1), { agent: { token: expired() } }, { agentVersion: '3.2.582.0' });
+    fleet.add(ID(2), { agent: { token: expired() } });
     const report = await run({}, deps());
-    const agent = statusOf(report, ID(1), 'agent');
-    expect(agent?.status).toBe('failed');
-    expect(agent?.reason).toContain('3.2.582.0');
-    expect(agent?.reason).toContain('AWS-UpdateSSMAgent');
-    expect(fleet.runs).toEqual([]);
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(report.hosts.map((h) => [h.instanceId, h.agentVersion])).toEqual([
+      [ID(1), '3.2.582.0'],
+      [ID(2), undefined],
+    ]);
   });
 
   it('reports a host whose command was never delivered as unreachable, and the others as usual', async () => {
@@ -559,13 +560,12 @@ describe('an instance-start run', () => {
     expect(fleet.listCalls).toBeGreaterThan(1);
   });
 
-  it('fails a started host whose SSM Agent is too old, without sending it anything', async () => {
+  it('recovers a started host whose SSM Agent is older than 3.3.2746.0, as soon as it is online', async () => {
     const { fleet, deps, expired } = setup();
     fleet.add(ID(1), { agent: { token: expired() } }, { agentVersion: '3.2.582.0' });
     const report = await run(startBatch([ID(1)]), deps());
-    expect(statusOf(report, ID(1), 'agent')?.status).toBe('failed');
-    expect(statusOf(report, ID(1), 'agent')?.reason).toContain('3.2.582.0');
-    expect(fleet.runs).toStrictEqual([]);
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(report.hosts[0]?.agentVersion).toBe('3.2.582.0');
   });
 
   it('waits for a listed started host whose agent is not yet online, then recovers it', async () => {

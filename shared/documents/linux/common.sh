@@ -102,6 +102,18 @@ describe() {
   printf 'token=%s reg=%s running=%s' "$token" "$reg" "$(running_of "$container")"
 }
 
+# Succeeds when a parameter named in "$@" was not given: its SSM_ variable is empty or still holds the
+# literal placeholder (an agent that neither set the variable nor spliced the value). The placeholder is
+# built at run time: SSM reads a literal double brace in document text as a parameter reference.
+parameters_missing() {
+  local name var
+  for name in "$@"; do
+    var="SSM_$name"
+    if [ -z "${!var:-}" ] || [ "${!var}" = '{''{'"$name"'}''}' ]; then return 0; fi
+  done
+  return 1
+}
+
 # Sealing keys: on tmpfs (gone at reboot), root-only, never older than this many seconds when used.
 KEY_TTL=900
 

@@ -9,8 +9,15 @@ set -u
 umask 077
 
 echo 'ktr-probe v1'
-# SSM Agents before 3.3.2746.0 run the script without its parameters: say so and touch nothing.
-if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_KeyPair:-}" ]; then
+# SSM Agents before 3.3.2746.0 set no SSM_* variables; they splice each parameter's value into this
+# text at its placeholder instead (AWS's documented fallback, parameter-troubleshooting.html). Spliced
+# only inside single quotes, where bash interprets nothing but `'`, which no allowedPattern admits (nor
+# any control character): test/documents/splice.test.ts proves it from the patterns themselves.
+if [ -z "${SSM_InstallRoot+x}" ]; then SSM_InstallRoot='{{InstallRoot}}'; fi
+if [ -z "${SSM_RunId+x}" ]; then SSM_RunId='{{RunId}}'; fi
+if [ -z "${SSM_KeyPair+x}" ]; then SSM_KeyPair='{{KeyPair}}'; fi
+# An agent that did neither passed no parameters: say so and touch nothing.
+if parameters_missing InstallRoot RunId KeyPair; then
   echo 'host error=missing-parameters'
   echo end
   exit 1

@@ -9,9 +9,17 @@ set -u
 umask 077
 
 echo 'ktr-push v1'
-# SSM Agents before 3.3.2746.0 run the script without its parameters: say so and touch nothing.
-if [ -z "${SSM_InstallRoot:-}" ] || [ -z "${SSM_RunId:-}" ] || [ -z "${SSM_Deliveries:-}" ] ||
-  [ -z "${SSM_WaitSeconds:-}" ] || [ -z "${SSM_NotAfter:-}" ]; then
+# SSM Agents before 3.3.2746.0 set no SSM_* variables; they splice each parameter's value into this
+# text at its placeholder instead (AWS's documented fallback, parameter-troubleshooting.html). Spliced
+# only inside single quotes, where bash interprets nothing but `'`, which no allowedPattern admits (nor
+# any control character): test/documents/splice.test.ts proves it from the patterns themselves.
+if [ -z "${SSM_InstallRoot+x}" ]; then SSM_InstallRoot='{{InstallRoot}}'; fi
+if [ -z "${SSM_RunId+x}" ]; then SSM_RunId='{{RunId}}'; fi
+if [ -z "${SSM_Deliveries+x}" ]; then SSM_Deliveries='{{Deliveries}}'; fi
+if [ -z "${SSM_WaitSeconds+x}" ]; then SSM_WaitSeconds='{{WaitSeconds}}'; fi
+if [ -z "${SSM_NotAfter+x}" ]; then SSM_NotAfter='{{NotAfter}}'; fi
+# An agent that did neither passed no parameters: say so and touch nothing.
+if parameters_missing InstallRoot RunId Deliveries WaitSeconds NotAfter; then
   echo 'host error=missing-parameters'
   echo end
   exit 1
@@ -29,6 +37,9 @@ if ! [[ $SSM_NotAfter =~ ^[0-9]+$ ]] || [ "$(date +%s)" -gt "$SSM_NotAfter" ]; t
   exit 0
 fi
 
+# The function sends one entry per host (lambda/steps/deliver.ts deliveriesValue, from a map keyed by
+# instance id), so a second one for this host cannot come from it; should one appear, the last one
+# counts, as on Windows (a protocol code for a case the function cannot produce is not worth its cost).
 entry=''
 for e in $SSM_Deliveries; do
   case "$e" in "${AWS_SSM_INSTANCE_ID:-}:"*) entry="${e#*:}" ;; esac

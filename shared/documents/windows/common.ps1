@@ -18,15 +18,19 @@ function Resolve-KtrPath([string]$Path) {
   }
 }
 
-# The document's parameter defaults supply these; an SSM Agent before 3.3.2746.0 passes none of them.
+# Whether every parameter named was given: its SSM_ variable (set by the agent, or by the script's
+# fallback from the value an older agent spliced in) is neither empty nor the literal placeholder, which
+# an agent that did neither leaves. The placeholder is built at run time: SSM reads a literal double
+# brace in document text as a parameter reference.
 function Test-KtrParameters([string[]]$Names) {
   foreach ($name in $Names) {
-    if ([string][Environment]::GetEnvironmentVariable('SSM_' + $name) -eq '') { return $false }
+    $value = [string][Environment]::GetEnvironmentVariable('SSM_' + $name)
+    if ($value -eq '' -or $value -ceq ('{' + '{' + $name + '}' + '}')) { return $false }
   }
   return $true
 }
 
-# Prints the line that tells the function the agent is too old, and stops.
+# Prints the line that tells the function the agent passed no parameters, and stops.
 function Stop-KtrMissingParameters {
   Write-KtrLine 'host error=missing-parameters'
   Write-KtrLine 'end'

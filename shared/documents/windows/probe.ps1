@@ -82,6 +82,15 @@ function ConvertTo-KtrSpki([byte[]]$Modulus, [byte[]]$Exponent) {
 }
 
 Write-KtrLine 'ktr-probe v1'
+# SSM Agents before 3.3.2746.0 set no SSM_* variables; they splice each parameter's value into this
+# text at its placeholder instead (AWS's documented fallback, parameter-troubleshooting.html). Spliced
+# only inside single quotes, where PowerShell interprets nothing but ' and the Unicode single quotes
+# U+2018-U+201B, which no allowedPattern admits (nor any control character):
+# test/documents/splice.test.ts proves it from the patterns themselves.
+if ($null -eq $env:SSM_RunId) { $env:SSM_RunId = '{{RunId}}' }
+if ($null -eq $env:SSM_KeyPair) { $env:SSM_KeyPair = '{{KeyPair}}' }
+if ($null -eq $env:SSM_WindowsInstallDir) { $env:SSM_WindowsInstallDir = '{{WindowsInstallDir}}' }
+if ($null -eq $env:SSM_WindowsServiceName) { $env:SSM_WindowsServiceName = '{{WindowsServiceName}}' }
 if (-not (Test-KtrParameters @('RunId', 'KeyPair', 'WindowsInstallDir', 'WindowsServiceName'))) { Stop-KtrMissingParameters }
 $installDir = Get-KtrInstallDir
 $serviceName = Get-KtrServiceName

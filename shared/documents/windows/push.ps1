@@ -9,6 +9,17 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 
 Write-KtrLine 'ktr-push v1'
+# SSM Agents before 3.3.2746.0 set no SSM_* variables; they splice each parameter's value into this
+# text at its placeholder instead (AWS's documented fallback, parameter-troubleshooting.html). Spliced
+# only inside single quotes, where PowerShell interprets nothing but ' and the Unicode single quotes
+# U+2018-U+201B, which no allowedPattern admits (nor any control character):
+# test/documents/splice.test.ts proves it from the patterns themselves.
+if ($null -eq $env:SSM_RunId) { $env:SSM_RunId = '{{RunId}}' }
+if ($null -eq $env:SSM_Deliveries) { $env:SSM_Deliveries = '{{Deliveries}}' }
+if ($null -eq $env:SSM_WaitSeconds) { $env:SSM_WaitSeconds = '{{WaitSeconds}}' }
+if ($null -eq $env:SSM_NotAfter) { $env:SSM_NotAfter = '{{NotAfter}}' }
+if ($null -eq $env:SSM_WindowsInstallDir) { $env:SSM_WindowsInstallDir = '{{WindowsInstallDir}}' }
+if ($null -eq $env:SSM_WindowsServiceName) { $env:SSM_WindowsServiceName = '{{WindowsServiceName}}' }
 if (-not (Test-KtrParameters @('RunId', 'Deliveries', 'WaitSeconds', 'NotAfter', 'WindowsInstallDir', 'WindowsServiceName'))) {
   Stop-KtrMissingParameters
 }
@@ -38,6 +49,8 @@ if ((Get-KtrNow) -gt $notAfter) {
   exit 0
 }
 
+# One entry per host is all the function sends (lambda/steps/deliver.ts deliveriesValue); should a second
+# one for this host appear, the last one counts, as on Linux.
 $entry = $null
 $prefix = [string]$env:AWS_SSM_INSTANCE_ID + ':'
 foreach ($delivery in ([string]$env:SSM_Deliveries -split ' ')) {

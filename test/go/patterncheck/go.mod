@@ -1,0 +1,3 @@
+module ktr/patterncheck
+
+go 1.23
