@@ -1,0 +1,111 @@
+/**
+ * The product end to end on hosts that run the real Amazon SSM Agent (`hostModel: "agent"`), built from
+ * ../shared/vendor/amazon-ssm-agent. That agent predates ENV_VAR interpolation (it reports 3.3.0.0), so every
+ * run here also proves the documented fallback for older agents: the scripts take their parameters from
+ * the values the agent splices into their text. Without the agent's source these tests say so and skip;
+ * in CI they fail instead.
+ */
+import { lstatSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { agentMissingReason } from '../proving-ground/agent/build.ts';
+import { componentOf, ID, reconcileOnce, sendCommands, stateDirEntries, withGround } from './harness.ts';
+
+const missing = agentMissingReason();
+if (missing && process.env.CI === 'true') {
+  throw new Error(`CI must run the real SSM Agent tests, but ${missing}`);
+}
+const HYBRID = 'mi-0a1b2c3d4e5f60a02';
+
+describe.skipIf(missing !== undefined)(
+  `a reconcile run on hosts running the real SSM Agent${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    it('recovers every locked-out component through probe, key, push and confirm, and names the agent version', async () => {
+      await withGround(
+        {
+          hostModel: 'agent',
+          hosts: [
+            { id: ID(1), components: { agent: { token: 'expired' }, guac: { token: 'valid' } } },
+            {
+              id: HYBRID,
+              components: { rdp_gateway: { token: 'expired' }, rdp_https_gateway: { token: 'expired' } },
+            },
+          ],
+        },
+        async (ground) => {
+          // Act
+          const run = await reconcileOnce(ground);
+
+          // Assess
+          expect(run.report.errors).toEqual([]);
+          expect(componentOf(run, ID(1), 'agent')?.status).toBe('recovered');
+          expect(componentOf(run, ID(1), 'guac')?.status).toBe('healthy');
+          expect(componentOf(run, HYBRID, 'rdp_gateway')?.status).toBe('recovered');
+          expect(componentOf(run, HYBRID, 'rdp_https_gateway')?.status).toBe('recovered');
+          expect(run.fleet[ID(1)]?.agent).toMatchObject({ tokenValid: true, registrationFile: 'absent' });
+          expect(run.fleet[HYBRID]?.rdp_gateway).toMatchObject({
+            tokenValid: true,
+            registrationFile: 'absent',
+          });
+          for (const host of run.report.hosts) expect(host).toMatchObject({ agentVersion: '3.3.0.0' });
+          expect(stateDirEntries(ground, ID(1))).toEqual([]);
+          expect(stateDirEntries(ground, HYBRID)).toEqual([]);
+          // The agents really took the commands: fetched, acknowledged and replied through the message service.
+          const calls = run.awsCalls;
+          expect(calls.AcknowledgeMessage).toBeGreaterThanOrEqual(4);
+          expect(calls.SendReply).toBeGreaterThanOrEqual(8);
+          expect(
+            sendCommands(ground, 'push')
+              .flatMap((c) => c.ids)
+              .sort(),
+          ).toEqual([ID(1), HYBRID].sort());
+        },
+      );
+    });
+
+    it('changes nothing on any host in a dry run', async () => {
+      await withGround(
+        { hostModel: 'agent', hosts: [{ id: ID(1), components: { agent: { token: 'expired' } } }] },
+        async (ground) => {
+          // Act
+          const run = await reconcileOnce(ground, { dryRun: true });
+
+          // Assess
+          expect(componentOf(run, ID(1), 'agent')?.status).toBe('would-push');
+          expect(run.fleet[ID(1)]?.agent).toMatchObject({ tokenValid: false, registrationFile: 'absent' });
+          expect(sendCommands(ground, 'push')).toEqual([]);
+          expect(stateDirEntries(ground, ID(1))).toEqual([]);
+        },
+      );
+    });
+
+    it('keeps the canary intact and fails the component when its registration_token.txt is a symlink', async () => {
+      await withGround(
+        {
+          hostModel: 'agent',
+          hosts: [
+            {
+              id: ID(1),
+              components: {
+                agent: { token: 'expired', trap: 'symlink' },
+                guac: { token: 'expired', trap: 'race' },
+              },
+            },
+          ],
+        },
+        async (ground) => {
+          // Act
+          const run = await reconcileOnce(ground);
+
+          // Assess
+          const agent = componentOf(run, ID(1), 'agent');
+          expect(agent?.status).toBe('failed');
+          expect(agent?.reason).toMatch(/not a regular file/);
+          expect(lstatSync(ground.fleet.registrationFilePath(ID(1), 'agent')).isSymbolicLink()).toBe(true);
+          expect(run.fleet[ID(1)]?.agent?.canary).toBe('intact');
+          expect(run.fleet[ID(1)]?.guac?.canary).toBe('intact');
+          expect(componentOf(run, ID(1), 'guac')?.status).not.toBe('recovered');
+        },
+      );
+    });
+  },
+);
