@@ -6,9 +6,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executable } from '../proving-ground/hosts/pwsh.ts';
 
 const SOURCE_DIR = fileURLToPath(new URL('./patterncheck/', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,15 +37,6 @@ export interface PatternResult {
   readonly runes: readonly (readonly [number, number])[];
   /** The pattern holds `.`, which admits any rune. */
   readonly anyChar: boolean;
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 let found: { path: string | undefined } | undefined;

@@ -361,7 +361,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       return [...hosts.values()].map((e) => ({
         instanceId: e.scenario.id,
         platform: e.scenario.platform,
-        ...agentView(e),
+        ...agentView(e, runs(e)),
         state: e.state,
         tags: {
           Name: `kasm-${e.scenario.platform.toLowerCase()}-${e.index + 1}`,
@@ -594,8 +594,10 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
  * (UpdateInstanceInformation) and while its process runs, and reports its own version; a modelled one
  * follows the scenario's timing and `agentVersion`.
  */
-function agentView(e: HostEntry): Pick<SimulatedNode, 'online' | 'agentVersion' | 'lastPingAt'> {
-  const runs = e.online && e.state === 'running';
+function agentView(
+  e: HostEntry,
+  runs: boolean,
+): Pick<SimulatedNode, 'online' | 'agentVersion' | 'lastPingAt'> {
   if (e.agent === undefined) {
     return {
       online: runs && e.agentCheckedIn && e.agentLostAt === undefined,

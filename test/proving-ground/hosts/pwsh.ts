@@ -11,7 +11,8 @@ export const PWSH_INSTALL_HINT = 'dotnet tool install --global PowerShell --vers
 
 let cached: { path: string | undefined } | undefined;
 
-function executable(path: string): boolean {
+/** Whether `path` is a file this process may execute. */
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
