@@ -102,7 +102,7 @@ describe('a role without ssm:ListCommandInvocations', () => {
 });
 
 describe('an SSM Agent older than 3.3.2746.0', () => {
-  it('is never sent a document and is reported failed with its version and the fix', async () => {
+  it('is reconciled like a current one through the spliced parameters, and the report names its version', async () => {
     await withGround(
       {
         hosts: [
@@ -111,16 +111,19 @@ describe('an SSM Agent older than 3.3.2746.0', () => {
         ],
       },
       async (ground) => {
+        // Act
         const run = await reconcileOnce(ground);
-        const agent = componentOf(run, ID(1), 'agent');
-        expect(agent?.status).toBe('failed');
-        expect(agent?.reason).toContain('3.2.582.0');
-        expect(agent?.reason).toContain('AWS-UpdateSSMAgent');
+
+        // Assess
+        expect(statusOf(run, ID(1), 'agent')).toBe('recovered');
         expect(statusOf(run, ID(2), 'agent')).toBe('recovered');
-        const targeted = [...sendCommands(ground, 'probe'), ...sendCommands(ground, 'push')].flatMap(
-          (s) => s.ids,
-        );
-        expect(targeted).not.toContain(ID(1));
+        expect(run.fleet[ID(1)]?.agent).toMatchObject({ tokenValid: true, registrationFile: 'absent' });
+        const old = run.report.hosts.find((h) => h.instanceId === ID(1));
+        const current = run.report.hosts.find((h) => h.instanceId === ID(2));
+        expect(old).toMatchObject({ agentVersion: '3.2.582.0' });
+        expect(current).not.toHaveProperty('agentVersion');
+        const pushed = sendCommands(ground, 'push').flatMap((s) => s.ids);
+        expect(pushed).toContain(ID(1));
       },
     );
   });

@@ -5,7 +5,9 @@
  *
  * The lines printed are the host line protocol, described once in shared/documents/README.md; this
  * model prints the Linux scripts' lines in the scripts' order. What it models of the scripts' work:
- * - both: `host error=missing-parameters` for an agent that passes no `SSM_*` variables.
+ * - both: each parameter from its `SSM_*` variable or, where an agent before 3.3.2746.0 set none, from
+ *   the value it spliced into the script's fallback line (see {@link scriptParameters});
+ *   `host error=missing-parameters` for an agent that passed neither.
  * - probe: stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a sealing key kept
  *   per RunId (never a `key error=`); `unseal=0` and no key on an `opensslMissing` host; a `comp` line
  *   per installed component.
@@ -65,6 +67,27 @@ import {
 import { refreshMarginSeconds } from './kasm/component-rules.ts';
 import type { HostScenario, Scenario, TokenState, Trap } from './scenario.ts';
 import type { InstanceState, SimulatedNode, StepResult, StepRun } from './types.ts';
+
+/**
+ * The scripts' fallback line for agents before 3.3.2746.0, after the agent spliced the value in:
+ * `if [ -z "${SSM_Name+x}" ]; then SSM_Name='value'; fi` (shared/documents/linux/*.sh).
+ */
+const SPLICED = /^if \[ -z "\$\{SSM_([A-Za-z0-9]+)\+x\}" \]; then SSM_\1='([^']*)'; fi$/gm;
+
+/**
+ * The parameters as the script sees them: its `SSM_*` variable where the agent set one, else the value
+ * the agent spliced into the fallback line; a placeholder left as it was (`{{Name}}`: nothing spliced)
+ * counts as not given, as the script's `parameters_missing` says.
+ */
+export function scriptParameters(run: Pick<StepRun, 'env' | 'script'>): Record<string, string | undefined> {
+  const seen: Record<string, string | undefined> = { ...run.env };
+  for (const [, name, value] of run.script.matchAll(SPLICED)) {
+    const key = `SSM_${name}`;
+    if (name === undefined || key in run.env) continue;
+    seen[key] = value === `{{${name}}}` ? undefined : value;
+  }
+  return seen;
+}
 
 /** RSA-2048 key pairs shared by all modelled hosts (a simulation shortcut, see above). */
 export const KEY_POOL_SIZE = 16;
@@ -307,7 +330,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   });
 
   const probe = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
-    const { env } = run;
+    const env = scriptParameters(run);
     const out = ['ktr-probe v1'];
     if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_KeyPair) {
       return ok([...out, 'host error=missing-parameters', 'end'], 1);
@@ -331,7 +354,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   };
 
   const push = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
-    const { env } = run;
+    const env = scriptParameters(run);
     const out = ['ktr-push v1'];
     if (
       !env.SSM_InstallRoot ||

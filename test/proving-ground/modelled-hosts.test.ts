@@ -74,6 +74,7 @@ function essentials(result: SimulationResult) {
     errors: report.errors.map(mask),
     hosts: report.hosts.map((h) => ({
       instanceId: h.instanceId,
+      agentVersion: (h as { agentVersion?: string }).agentVersion,
       components: h.components.map((c) => ({
         name: c.name,
         status: c.status,
@@ -89,8 +90,12 @@ describe('modelled hosts', () => {
     const scripts = await run('scripts');
     const modelled = await run('modelled');
     expect(essentials(modelled)).toEqual(essentials(scripts));
-    // The scenario reaches the interesting outcomes, so the comparison means something.
-    expect(scripts.report.totals).toMatchObject({ recovered: 5, 'needs-redeploy': 1 });
+    // The scenario reaches the interesting outcomes, so the comparison means something: the old agent's
+    // host (id 4, parameters spliced into the script) is among the six recovered.
+    expect(scripts.report.totals).toMatchObject({ recovered: 6, 'needs-redeploy': 1 });
+    expect(scripts.report.hosts.find((h) => h.instanceId === id(4))).toMatchObject({
+      agentVersion: '3.2.0.0',
+    });
     expect(modelled.timeScale).toBe(5);
   }, 180_000);
 

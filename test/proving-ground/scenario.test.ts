@@ -80,7 +80,7 @@ describe('parseScenario', () => {
       'hosts[2].components.agent.trap: the "race" trap needs a real host: use hostModel "scripts"',
     ]);
     expect(badValues).toEqual([
-      'hostModel: expected one of scripts|modelled, got "fast"',
+      'hostModel: expected one of scripts|modelled|agent, got "fast"',
       'awsTiming: expected true or false, got "yes"',
     ]);
   });
