@@ -108,6 +108,8 @@ export interface Fleet extends SimulatedFleet {
   setOnline(id: string, online: boolean): void;
   /** Stops, starts or terminates an instance now (its agent checks in again a few seconds after a start). */
   setState(id: string, state: InstanceState): void;
+  /** The host's agent stops answering now, as `goesOfflineAfterSeconds` makes it (ConnectionLost from then on). */
+  dropAgent(id: string): void;
   /** The component's config file on disk. */
   configPath(id: string, component: ComponentName): string;
   readToken(id: string, component: ComponentName): string | undefined;
@@ -305,6 +307,11 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
   const runs = (e: HostEntry): boolean => e.online && e.state === 'running';
 
   const entry = (id: string): HostEntry => hostById(hosts, id);
+  // Only the agent drops: the host and its components keep running (a real agent is stopped).
+  const dropAgent = (e: HostEntry): void => {
+    e.agentLostAt ??= new Date();
+    void e.agent?.stop();
+  };
 
   const configPath = (id: string, component: ComponentName): string => entry(id).host.configPath(component);
 
@@ -424,11 +431,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
           });
         }
         if (goesOfflineAfterSeconds !== undefined) {
-          // Only the agent drops: the host and its components keep running (a real agent is stopped).
-          timers.after(goesOfflineAfterSeconds, () => {
-            e.agentLostAt = new Date();
-            void e.agent?.stop();
-          });
+          timers.after(goesOfflineAfterSeconds, () => dropAgent(e));
         }
       }
     },
@@ -496,6 +499,10 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
         if (found.length > 0) stray[e.scenario.id] = found;
       }
       return stray;
+    },
+
+    dropAgent(id) {
+      dropAgent(entry(id));
     },
 
     setOnline(id, online) {

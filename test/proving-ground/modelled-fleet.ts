@@ -468,6 +468,10 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   const checkInSeconds = (): number => agentCheckInSeconds(timing);
 
   const entry = (id: string): ModelHost => hostById(hosts, id);
+  const dropAgent = (e: ModelHost): void => {
+    e.agentLostAt ??= new Date();
+    changed(e);
+  };
   const component = (id: string, name: ComponentName): ModelComponent => {
     const c = isLinuxComponent(name) ? entry(id).components.get(name) : undefined;
     if (!c) throw new Error(`${name} is not installed on modelled host ${id}`);
@@ -526,10 +530,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
           timers.after(startsAfterSeconds, () => fleet.setState(e.scenario.id, 'running'));
         }
         if (goesOfflineAfterSeconds !== undefined) {
-          timers.after(goesOfflineAfterSeconds, () => {
-            e.agentLostAt = new Date();
-            changed(e);
-          });
+          timers.after(goesOfflineAfterSeconds, () => dropAgent(e));
         }
       }
     },
@@ -563,6 +564,10 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
 
     hostRoot: noFiles('hostRoot'),
     strayTokenFiles: () => ({}),
+
+    dropAgent(id) {
+      dropAgent(entry(id));
+    },
 
     setOnline(id, online) {
       const e = entry(id);

@@ -5,6 +5,7 @@
  * Document syntax: https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html
  */
 import type { Platform } from '../types.ts';
+import { goRegexpError } from './ssm/go-regexp.ts';
 import { type AwsError, isRecord, modeled } from './wire.ts';
 
 interface ParamSpec {
@@ -202,6 +203,48 @@ export function envVarParameters(
     env[`SSM_${spec.name}`] = values[0] ?? '';
   }
   return env;
+}
+
+/**
+ * What the SSM Agent says when it refuses a document before any step runs: it compiles every parameter's
+ * allowedPattern with Go's regexp and matches the value with it, and joins the failures into the
+ * document's trace output (amazon-ssm-agent agent/framework/docparser/parameterstore/parameterstore.go
+ * ValidateSSMParameters; paramvalidator/allowedregexparamvalidator). Undefined when it runs the document.
+ * Seen from the real agent: "all errors during param validation errors: error thrown in
+ * 'AllowedRegexParamValidator' while validating parameter /Msg/: encountered error while compiling allowed
+ * pattern - internal error: error parsing regexp: invalid repeat count: `{0,49}`".
+ */
+export function agentParameterProblem(
+  doc: CommandDocument,
+  params: ReadonlyMap<string, readonly string[]>,
+): string | undefined {
+  const errors: string[] = [];
+  for (const spec of doc.params.values()) {
+    if (spec.allowedPattern === undefined || spec.allowedPattern === '') continue;
+    const problem = allowedPatternProblem(
+      spec.allowedPattern,
+      params.get(spec.name) ?? spec.defaultValue ?? [],
+    );
+    if (problem !== undefined) {
+      errors.push(
+        `error thrown in 'AllowedRegexParamValidator' while validating parameter /${spec.name}/: ${problem}`,
+      );
+    }
+  }
+  return errors.length > 0 ? `all errors during param validation errors: ${errors.join('\n')}` : undefined;
+}
+
+function allowedPatternProblem(pattern: string, values: readonly string[]): string | undefined {
+  const compileError = goRegexpError(pattern);
+  if (compileError !== undefined) {
+    return `encountered error while compiling allowed pattern - internal error: ${compileError}`;
+  }
+  // Go's MatchString; on the patterns the model accepts, JavaScript's RegExp matches alike.
+  const re = new RegExp(pattern);
+  const bad = values.find((v) => !re.test(v));
+  return bad === undefined
+    ? undefined
+    : `parameter value /${bad}/ does not match the allowed pattern /${pattern}/`;
 }
 
 /** Agent default execution timeout for aws:runShellScript / aws:runPowerShellScript (3600 s). */

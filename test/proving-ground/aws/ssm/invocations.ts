@@ -4,7 +4,7 @@
  * cancels what CancelCommand asks for.
  */
 import type { SimulatedFleet, SimulatedNode, StepResult } from '../../types.ts';
-import { type CommandDocument, envVarParameters } from '../documents.ts';
+import { agentParameterProblem, type CommandDocument, envVarParameters } from '../documents.ts';
 import { agentEnvironment } from './agent.ts';
 import {
   type CommandState,
@@ -95,8 +95,9 @@ export class InvocationEngine {
       return;
     }
     if (wasRunning) {
-      // The agent is running it: execute() finishes it once the step's process is gone.
-      inv.running?.abort(new Error('Cancelled'));
+      // The agent is running it: execute() finishes it once the step's process is gone. An agent that
+      // stopped answering never hears the cancel: it stays Cancelling (execute() withholds the end).
+      if (this.answering(inv.instanceId)) inv.running?.abort(new Error('Cancelled'));
     } else if (cancellingMs <= 0) {
       markCancelled(inv);
     } else {
@@ -167,7 +168,7 @@ export class InvocationEngine {
         if (this.closed || inv.cancelRequested) return;
         const now = this.currentNode(sentTo.instanceId);
         if (now !== undefined && reachable(now)) {
-          await this.execute(inv, now, doc, params);
+          await this.execute(inv, now, doc, params, command.expiresAfter);
           return;
         }
       }
@@ -278,14 +279,40 @@ export class InvocationEngine {
     });
   }
 
+  /** Whether the node's agent still talks to the service (it has not gone ConnectionLost or stopped). */
+  private answering(instanceId: string): boolean {
+    return this.currentNode(instanceId)?.online === true;
+  }
+
+  /**
+   * A step ended on a node whose agent has stopped answering: nobody reports it, nor hears a cancel. Seen
+   * from the real agent stopped mid-step: the invocation stayed InProgress, and after a cancel Cancelling.
+   * As with a real agent's command (deliverToAgent), it ends when the command expires: Cancelled if a cancel
+   * was asked for, else TimedOut / ExecutionTimedOut.
+   */
+  private async withhold(inv: InvocationState, expiresAfter: Date): Promise<void> {
+    await this.delay(Math.max(0, expiresAfter.getTime() - Date.now()) + 1000);
+    if (inv.cancelRequested) markCancelled(inv);
+    else setTimedOut(inv, 'ExecutionTimedOut');
+  }
+
   private async execute(
     inv: InvocationState,
     node: SimulatedNode,
     doc: CommandDocument,
     params: ReadonlyMap<string, readonly string[]>,
+    expiresAfter: Date,
   ): Promise<void> {
     inv.status = 'InProgress';
     inv.statusDetails = 'InProgress';
+    // The agent checks the parameters before any step: a refused document runs nothing, and ends Failed
+    // with the agent's words as its trace output, as the real agent's single Failed reply does.
+    const refused = agentParameterProblem(doc, params);
+    if (refused !== undefined) {
+      inv.traceOutput = refused;
+      finishFromAgent(inv, 'Failed');
+      return;
+    }
     const env = agentEnvironment(node, this.options.region, inv.commandId, envVarParameters(doc, params));
     for (const plugin of inv.plugins) {
       if (inv.cancelRequested) break;
@@ -323,6 +350,10 @@ export class InvocationEngine {
       } finally {
         clearTimeout(timer);
         inv.running = undefined;
+      }
+      if (!this.answering(inv.instanceId)) {
+        await this.withhold(inv, expiresAfter);
+        return;
       }
       if (inv.cancelRequested) {
         plugin.end = new Date();
