@@ -1,7 +1,7 @@
 /**
- * The one narrow interface between the reconcile steps and AWS: list the fleet, ask EC2
- * which started instances belong to it, run a document on hosts (which cancels whatever it
- * gives up on). `aws/ssm-fleet.ts` implements it with SSM and EC2; unit tests of the loop
+ * The one narrow interface between the reconcile steps and AWS: list the fleet (or named
+ * nodes), ask EC2 which started instances belong to it, run a document on hosts (which
+ * cancels whatever it gives up on). `aws/ssm-fleet.ts` implements it with SSM and EC2; unit tests of the loop
  * implement it with an in-memory fleet.
  */
 import type { DocumentRun } from './aws/command-runner.ts';
@@ -14,6 +14,11 @@ export type { DocumentRun, FleetListing, InvocationResult };
 export interface FleetApi {
   /** Every managed node carrying the fleet tag. */
   listFleet(): Promise<FleetListing>;
+  /**
+   * Of these ids, the managed nodes SSM knows now, any ping status (ids it does not know yet are left
+   * out). What it costs grows with the ids, not with the fleet; it does not look at tags.
+   */
+  describeNodes(instanceIds: readonly string[]): Promise<FleetListing>;
   /** Of these instance ids, the EC2 instances that carry the fleet tag. */
   taggedInstances(instanceIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** Runs a document on hosts: one result per host, never an exception for one host's trouble. */

@@ -19,7 +19,7 @@ import { hostsOf, type RunReport, totalsOf } from './report.ts';
 import type { RunContext } from './steps/context.ts';
 import { deliverAndConfirm } from './steps/deliver.ts';
 import type { HostOutcome } from './steps/host-outcome.ts';
-import { type Inventory, takeInventory } from './steps/inventory.ts';
+import { inventory } from './steps/inventory.ts';
 import { observe } from './steps/observe.ts';
 import { plan } from './steps/plan.ts';
 import { prepare } from './steps/prepare.ts';
@@ -76,20 +76,21 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     return [...observed.settled, ...planned.settled, ...prepared.settled, ...delivered];
   };
 
-  // Started hosts go through a pass as soon as their agent is online, not after the last one.
+  // Each wave of hosts goes through a pass as soon as the inventory hands it over: started hosts
+  // as their agents come online, not after the last one.
   const passes: Promise<HostOutcome[]>[] = [];
-  let inventory: Inventory = { reachable: [], settled: [], errors: [] };
+  const settled: HostOutcome[] = [];
   try {
-    inventory = await takeInventory(
-      request,
-      deps,
-      startRun ? (nodes) => passes.push(pass(nodes)) : undefined,
-    );
+    for await (const wave of inventory(request, deps)) {
+      settled.push(...wave.settled);
+      errors.push(...wave.errors);
+      if (wave.online.length > 0) passes.push(pass(wave.online));
+    }
   } catch (error) {
     ok = false;
-    errors.push(`Listing the managed nodes failed (${errorName(error)}); nothing was done.`);
+    const left = passes.length > 0 ? 'hosts not listed by then were not reconciled' : 'nothing was done';
+    errors.push(`Listing the managed nodes failed (${errorName(error)}); ${left}.`);
   }
-  errors.push(...inventory.errors);
   const secret = await secretRead;
   if (!secret.ok) {
     ok = false;
@@ -101,8 +102,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
       `The Kasm Admin API is unhealthy (${health.detail ?? 'no detail'}); deliveries are deferred.`,
     );
   }
-  if (inventory.reachable.length > 0) passes.push(pass(inventory.reachable));
-  const outcomes: HostOutcome[] = [...inventory.settled, ...(await Promise.all(passes)).flat()];
+  const outcomes: HostOutcome[] = [...settled, ...(await Promise.all(passes)).flat()];
   const hosts = hostsOf(outcomes);
   const report: RunReport = {
     ok,

@@ -328,9 +328,11 @@ export const SETTINGS = {
   },
   onlineWaitSeconds: {
     variable: 'ONLINE_WAIT_SECONDS',
-    rule: integer(0, 600),
-    default: 120,
-    meaning: 'how long an instance-start run waits for the SSM agent to come online',
+    rule: integer(0, 840),
+    // Booting and checking in take about 2 minutes on Linux and often 5 to 10 on Windows.
+    default: 600,
+    meaning:
+      "how long an instance-start run waits for a started host's SSM agent to come online; never so long that the host cannot be reconciled before the function's timeout",
   },
   deadlineMarginMs: {
     variable: 'DEADLINE_MARGIN_MS',

@@ -7,7 +7,7 @@ import type { AwsCaller } from './aws-call.ts';
 import { CommandRunner } from './command-runner.ts';
 import { CommandTracker } from './command-tracker.ts';
 import { instancesWithTag } from './fleet-tags.ts';
-import { listFleet } from './inventory.ts';
+import { describeNodes, listFleet } from './inventory.ts';
 
 export interface SsmFleetOptions {
   readonly ssm: SSMClient;
@@ -42,6 +42,7 @@ export function ssmFleet(o: SsmFleetOptions): FleetApi {
   });
   return {
     listFleet: () => listFleet(o.ssm, o.caller, o.fleetTag),
+    describeNodes: (ids) => describeNodes(o.ssm, o.caller, ids),
     taggedInstances: (ids) => instancesWithTag(o.ec2, o.caller, o.fleetTag, ids),
     runDocument: (run) => {
       // Long runs show their progress one command (up to 50 hosts) at a time.

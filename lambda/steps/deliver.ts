@@ -16,7 +16,7 @@ import { type HostOutcome, someComponents } from './host-outcome.ts';
 import type { SealedDelivery } from './prepare.ts';
 
 /** Time the push needs besides its wait on the host: agent pick-up, unseal, write, report. */
-const PUSH_OVERHEAD_SECONDS = 15;
+export const PUSH_OVERHEAD_SECONDS = 15;
 
 export async function deliverAndConfirm(
   deliveries: readonly SealedDelivery[],

@@ -1,94 +1,72 @@
 /**
- * Step 1, inventory: which fleet hosts this run covers, and which of them can be asked
- * anything. Offline hosts are settled here. An SSM Agent of any version is asked: one before
- * 3.3.2746.0 sets no SSM_ variables but splices the parameters into the scripts, which take
- * them from there (shared/documents/README.md); one that truly passes nothing answers
- * `host error=missing-parameters`, which the observe step reports.
+ * Step 1, inventory: which fleet hosts this run covers, as waves of online hosts. A scheduled or
+ * direct run has one wave: the fleet (or the named hosts) as SSM lists it now. An instance-start
+ * run has one wave each time some of its started fleet hosts check in, so the first back are not
+ * kept waiting for the last. Offline hosts are settled here.
+ *
+ * An SSM Agent of any version is asked: one before 3.3.2746.0 sets no SSM_ variables but splices
+ * the parameters into the scripts, which take them from there (shared/documents/README.md); one
+ * that truly passes nothing answers `host error=missing-parameters`, which the observe step reports.
  */
 import type { ReconcileRequest } from '../../shared/event-schema.ts';
 import { errorName } from '../aws/aws-call.ts';
 import type { FleetListing, ManagedNode } from '../fleet-api.ts';
 import type { RunContext } from './context.ts';
+import { PUSH_OVERHEAD_SECONDS } from './deliver.ts';
 import { type HostOutcome, wholeHost } from './host-outcome.ts';
+import { PROBE_EXPECTED_SECONDS } from './observe.ts';
 
-export interface Inventory {
-  /** Online hosts. */
-  readonly reachable: readonly ManagedNode[];
+/** Hosts handed to the rest of the run together, and what the inventory settled or noticed meanwhile. */
+export interface Wave {
+  /** Online hosts: the rest of the run observes them. */
+  readonly online: readonly ManagedNode[];
   readonly settled: readonly HostOutcome[];
   readonly errors: readonly string[];
 }
 
-/**
- * Throws only when the fleet cannot be listed at all. `onReady`, for instance-start runs:
- * started hosts are handed over as soon as their agent is online, wave by wave, instead of
- * after the last one checked in; they are then not in `reachable`.
- */
-export async function takeInventory(
-  request: ReconcileRequest,
-  ctx: RunContext,
-  onReady?: (nodes: readonly ManagedNode[]) => void,
-): Promise<Inventory> {
-  const errors: string[] = [];
-  let listing: FleetListing;
-  let nodes: readonly ManagedNode[];
-  const handedOver = new Set<string>();
-  const ready = onReady
-    ? (online: readonly ManagedNode[]) => {
-        const fresh = online.filter((n) => !handedOver.has(n.instanceId));
-        for (const n of fresh) handedOver.add(n.instanceId);
-        if (fresh.length > 0) onReady(fresh);
-      }
-    : undefined;
+/** The run's hosts, wave by wave; throws only when the fleet cannot be listed at all. */
+export function inventory(request: ReconcileRequest, ctx: RunContext): AsyncIterable<Wave> {
   if (request.trigger === 'instance-start' && request.instanceIds) {
-    ({ listing, nodes } = await startedFleetMembers(request.instanceIds, ctx, errors, ready));
-  } else {
-    listing = await ctx.fleet.listFleet();
-    nodes = listing.nodes;
-    if (request.instanceIds) {
-      nodes = pick(listing, request.instanceIds);
-      const missing = missingIds(listing, request.instanceIds);
-      if (missing.length > 0) {
-        const { key, value } = ctx.config.fleetTag;
-        errors.push(
-          `${missing.length} requested instance(s) are not SSM managed nodes carrying the fleet tag ${key}=${value}` +
-            ` (or are stopped), so they were not touched: ${listOf(missing)}`,
-        );
-      }
-    }
+    return startedHosts(request.instanceIds, ctx);
   }
-  const chosen = new Set(nodes.map((n) => n.instanceId));
-  for (const id of listing.unsupported) {
-    if (request.instanceIds && !request.instanceIds.includes(id)) continue;
-    errors.push(
-      `${id} carries the fleet tag but runs a platform other than Linux or Windows; it was skipped.`,
-    );
-  }
+  return once(listedHosts(request, ctx));
+}
 
-  const reachable: ManagedNode[] = [];
-  const settled: HostOutcome[] = [];
-  for (const node of nodes) {
-    if (!chosen.has(node.instanceId) || handedOver.has(node.instanceId)) continue;
-    if (!node.online) {
-      settled.push(wholeHost(node, 'unreachable', `the host is offline (SSM PingStatus ${node.pingStatus})`));
-    } else {
-      reachable.push(node);
+async function* once(wave: Promise<Wave>): AsyncIterable<Wave> {
+  yield await wave;
+}
+
+/** The fleet by its tag, or the named hosts picked from it. */
+async function listedHosts(request: ReconcileRequest, ctx: RunContext): Promise<Wave> {
+  const errors: string[] = [];
+  const listing = await ctx.fleet.listFleet();
+  let nodes = listing.nodes;
+  if (request.instanceIds) {
+    nodes = pick(listing, request.instanceIds);
+    const missing = missingIds(listing, request.instanceIds);
+    if (missing.length > 0) {
+      const { key, value } = ctx.config.fleetTag;
+      errors.push(
+        `${missing.length} requested instance(s) are not SSM managed nodes carrying the fleet tag ${key}=${value}` +
+          ` (or are stopped), so they were not touched: ${listOf(missing)}`,
+      );
     }
   }
-  ctx.log.info('inventory', { hosts: nodes.length, reachable: reachable.length });
-  return { reachable, settled, errors };
+  const named = request.instanceIds;
+  errors.push(...unsupported(listing.unsupported.filter((id) => !named || named.includes(id))));
+  const wave = splitByPing(nodes);
+  ctx.log.info('inventory', { hosts: nodes.length, reachable: wave.online.length });
+  return { ...wave, errors };
 }
 
 /**
- * Start events name every instance started in the account and carry no tags, and SSM lists
- * a started instance only once its agent checks in. EC2's own tags say which started
- * instances are fleet members; only those are waited for (bounded), the rest cost nothing.
+ * Start events name every instance started in the account and carry no tags, and SSM lists a started
+ * instance only once its agent checks in. EC2's own tags say which started instances are fleet members;
+ * only those are waited for, each as long as booting takes (`ONLINE_WAIT_SECONDS`, bounded by the time
+ * the run needs afterwards), by asking SSM about them alone: the wait costs the same on any fleet size.
  */
-async function startedFleetMembers(
-  started: readonly string[],
-  ctx: RunContext,
-  errors: string[],
-  ready?: (online: readonly ManagedNode[]) => void,
-): Promise<{ listing: FleetListing; nodes: readonly ManagedNode[] }> {
+async function* startedHosts(started: readonly string[], ctx: RunContext): AsyncIterable<Wave> {
+  const errors: string[] = [];
   let members: ReadonlySet<string> | undefined;
   try {
     members = await ctx.fleet.taggedInstances(started);
@@ -99,33 +77,85 @@ async function startedFleetMembers(
         'every started instance was waited for.',
     );
   }
-  const awaited = started.filter((id) => members === undefined || members.has(id));
-  let listing = await ctx.fleet.listFleet();
-  if (awaited.length === 0) return { listing, nodes: [] };
-
+  const waiting = new Set(started.filter((id) => members === undefined || members.has(id)));
+  // Without EC2's word, only the fleet listing by tag can tell members from the rest.
+  const look = (ids: readonly string[]) =>
+    members === undefined ? ctx.fleet.listFleet() : ctx.fleet.describeNodes(ids);
+  ctx.log.info('inventory', { started: started.length, awaited: waiting.size });
   const { config } = ctx;
-  const waitUntil = Math.min(ctx.now() + config.onlineWaitSeconds * 1000, ctx.deadlineAt);
-  const step = config.pollIntervalMs;
-  const online = () => new Set(listing.nodes.filter((n) => n.online).map((n) => n.instanceId));
-  const handOver = () => ready?.(pick(listing, awaited).filter((n) => n.online));
-  let waiting = awaited.filter((id) => !online().has(id));
-  handOver();
-  while (waiting.length > 0 && ctx.now() + step <= waitUntil) {
-    await new Promise((resolve) => setTimeout(resolve, step));
-    listing = await ctx.fleet.listFleet();
-    const up = online();
-    waiting = waiting.filter((id) => !up.has(id));
-    handOver();
+  const waitUntil = Math.min(
+    ctx.now() + config.onlineWaitSeconds * 1000,
+    ctx.deadlineAt - secondsToReconcileAWave(ctx) * 1000,
+  );
+  let listing: FleetListing = { nodes: [], unsupported: [] };
+  for (;;) {
+    listing = waiting.size > 0 ? await look([...waiting]) : listing;
+    const online = listing.nodes.filter((n) => n.online && waiting.has(n.instanceId));
+    for (const n of online) waiting.delete(n.instanceId);
+    const skipped = listing.unsupported.filter((id) => waiting.delete(id));
+    const wave = { online, settled: [], errors: [...errors.splice(0), ...unsupported(skipped)] };
+    if (wave.online.length > 0 || wave.errors.length > 0) yield wave;
+    if (waiting.size === 0 || ctx.now() + config.pollIntervalMs > waitUntil) break;
+    await new Promise((resolve) => setTimeout(resolve, config.pollIntervalMs));
   }
-  // Without EC2's word, an instance that never showed up is most likely outside the fleet.
-  const neverListed = missingIds(listing, awaited);
-  if (members !== undefined && neverListed.length > 0) {
-    errors.push(
-      `${neverListed.length} started fleet instance(s) did not check in with SSM within ` +
-        `${config.onlineWaitSeconds} s; the next scheduled run reconciles them: ${listOf(neverListed)}`,
-    );
+  yield neverOnline(listing, waiting, members !== undefined, ctx);
+}
+
+/**
+ * Started fleet hosts still not online when the wait ended: a host SSM lists (ConnectionLost) is reported
+ * unreachable like any offline host; one it does not list at all is named. Without EC2's word, an instance
+ * that never showed up is most likely outside the fleet, so it is not named.
+ */
+function neverOnline(
+  listing: FleetListing,
+  waiting: ReadonlySet<string>,
+  confirmedMembers: boolean,
+  ctx: RunContext,
+): Wave {
+  const seconds = ctx.config.onlineWaitSeconds;
+  const listed = listing.nodes.filter((n) => waiting.has(n.instanceId));
+  const settled = listed.map((n) =>
+    wholeHost(
+      n,
+      'unreachable',
+      `the host started but its SSM agent did not come online (PingStatus ${n.pingStatus}) while the run waited`,
+    ),
+  );
+  const unlisted = [...waiting].filter((id) => !listed.some((n) => n.instanceId === id));
+  const errors =
+    confirmedMembers && unlisted.length > 0
+      ? [
+          `${unlisted.length} started fleet instance(s) did not check in with SSM within ${seconds} s; ` +
+            `the next scheduled run reconciles them: ${listOf(unlisted)}`,
+        ]
+      : [];
+  return { online: [], settled, errors };
+}
+
+/**
+ * What the run needs once a started host is online, so the wait leaves it that much: the probe (which
+ * makes the sealing key on started hosts) and the push with its wait on the host, each picked up first.
+ */
+export function secondsToReconcileAWave(ctx: Pick<RunContext, 'config'>): number {
+  const { pickupSeconds, confirmWaitSeconds } = ctx.config;
+  return pickupSeconds + PROBE_EXPECTED_SECONDS + pickupSeconds + PUSH_OVERHEAD_SECONDS + confirmWaitSeconds;
+}
+
+function splitByPing(nodes: readonly ManagedNode[]): Pick<Wave, 'online' | 'settled'> {
+  const online: ManagedNode[] = [];
+  const settled: HostOutcome[] = [];
+  for (const node of nodes) {
+    if (node.online) online.push(node);
+    else
+      settled.push(wholeHost(node, 'unreachable', `the host is offline (SSM PingStatus ${node.pingStatus})`));
   }
-  return { listing, nodes: pick(listing, awaited) };
+  return { online, settled };
+}
+
+function unsupported(ids: readonly string[]): string[] {
+  return ids.map(
+    (id) => `${id} carries the fleet tag but runs a platform other than Linux or Windows; it was skipped.`,
+  );
 }
 
 function pick(listing: FleetListing, ids: readonly string[]): ManagedNode[] {

@@ -200,6 +200,14 @@ describe('an instance-start run', () => {
         expect(run.report.errors).toEqual([]);
         const asked = ground.aws.calls.filter((c) => c.operation === 'DescribeTags');
         expect(asked).toHaveLength(1);
+        // While it waited, it asked SSM about the started fleet instance alone, never the whole fleet.
+        const listings = ground.aws.calls.filter((c) => c.operation === 'DescribeInstanceInformation');
+        expect(listings.length).toBeGreaterThan(1);
+        for (const c of listings) {
+          expect((c.params as { Filters?: unknown }).Filters).toEqual([
+            { Key: 'InstanceIds', Values: [ID(1)] },
+          ]);
+        }
       },
     );
   });

@@ -275,8 +275,12 @@ describe('the handler, for an SQS batch of start events', () => {
   });
 
   it('asks SQS to deliver every record again when the run could not do its job', async () => {
-    // Prepare: SSM denies listing the fleet
-    const aws = fakeAws({ ...emptyWorld, DescribeInstanceInformation: undefined });
+    // Prepare: EC2 says host 1 is in the fleet, and SSM denies describing it
+    const aws = fakeAws({
+      ...emptyWorld,
+      DescribeTags: () => ({ Tags: [{ ResourceId: ID(1), Key: 'kasm:reconcile', Value: 'true' }] }),
+      DescribeInstanceInformation: undefined,
+    });
     const event = { Records: [startedRecord(ID(1), 'm-1'), notJson('m-bad'), startedRecord(ID(2), 'm-2')] };
 
     // Act

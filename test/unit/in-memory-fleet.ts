@@ -70,8 +70,11 @@ function pooledKey() {
 export class InMemoryFleet implements FleetApi {
   readonly hosts = new Map<string, ModelHost>();
   readonly runs: RecordedRun[] = [];
+  /** Listings of any kind: the fleet by tag, or nodes by id. */
   listCalls = 0;
-  /** Called before each listing: tests use it to bring hosts online over time. */
+  /** Listings of the whole fleet by tag. */
+  fleetListCalls = 0;
+  /** Called before each listing of either kind: tests use it to bring hosts online over time. */
   beforeListing?: (calls: number) => void;
 
   constructor(
@@ -116,10 +119,24 @@ export class InMemoryFleet implements FleetApi {
   }
 
   async listFleet(): Promise<FleetListing> {
+    this.fleetListCalls++;
+    return this.listing(() => true);
+  }
+
+  /** The described ids, as SSM describes nodes by id: only those it lists, any ping status, tags unread. */
+  async describeNodes(ids: readonly string[]): Promise<FleetListing> {
+    this.describedIds.push([...ids]);
+    return this.listing((h) => ids.includes(h.id));
+  }
+
+  /** The ids of each describeNodes call, in order. */
+  readonly describedIds: string[][] = [];
+
+  private listing(wanted: (h: ModelHost) => boolean): FleetListing {
     this.listCalls++;
     this.beforeListing?.(this.listCalls);
     const nodes: ManagedNode[] = [...this.hosts.values()]
-      .filter((h) => h.listed)
+      .filter((h) => h.listed && wanted(h))
       .map((h) => ({
         instanceId: h.id,
         platform: h.platform,

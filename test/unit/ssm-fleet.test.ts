@@ -143,6 +143,55 @@ describe('ssmFleet.listFleet', () => {
   });
 });
 
+describe('ssmFleet.describeNodes', () => {
+  it('asks SSM about the named ids alone, 50 a call, and leaves out ids it refuses as not yet managed', async () => {
+    // Prepare: 51 ids; SSM refuses any call naming ID(7) (never checked in), and lists ID(1) and ID(51)
+    const ids = Array.from({ length: 51 }, (_, i) => ID(i + 1));
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
+    ssm.interject(
+      'DescribeInstanceInformation',
+      awsError('InvalidInstanceId', ''), // 1–50
+      awsError('InvalidInstanceId', ''), // 1–25
+      awsError('InvalidInstanceId', ''), // 1–13
+      awsError('InvalidInstanceId', ''), // 1–7
+      { InstanceInformationList: [node(ID(1))] }, // 1–4
+      awsError('InvalidInstanceId', ''), // 5–7
+      {}, // 5–6
+      awsError('InvalidInstanceId', ''), // 7 alone: left out
+      {}, // 8–13
+      {}, // 14–25
+      {}, // 26–50
+      { InstanceInformationList: [node(ID(51)), node('i-0ffffffffffffffff')] }, // 51, and a stray SSM gave
+    );
+
+    // Act
+    const listing = await fleetOf(ssm, fakeEc2([]).client).describeNodes(ids);
+
+    // Assess
+    expect(listing.nodes.map((n) => n.instanceId)).toStrictEqual([ID(1), ID(51)]);
+    const asked = ssm.calls.map((c) => (c.input.Filters as { Key: string; Values: string[] }[])[0]);
+    expect(asked.every((f) => f?.Key === 'InstanceIds')).toBe(true);
+    expect(asked.map((f) => f?.Values.length)).toStrictEqual([50, 25, 13, 7, 4, 3, 2, 1, 6, 12, 25, 1]);
+    expect(asked.filter((f) => f?.Values.length === 1).map((f) => f?.Values[0])).toStrictEqual([
+      ID(7),
+      ID(51),
+    ]);
+  });
+
+  it('fails when SSM fails for another reason than an unknown id', async () => {
+    // Prepare
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    ssm.interject('DescribeInstanceInformation', awsError('AccessDeniedException', 'not authorized'));
+
+    // Act
+    const described = fleetOf(ssm, fakeEc2([]).client).describeNodes([ID(1)]);
+
+    // Assess
+    await expect(described).rejects.toThrow('not authorized');
+  });
+});
+
 describe('ssmFleet: throttles', () => {
   it('names the SSM and EC2 operations it was throttled on', async () => {
     // Prepare
