@@ -5,11 +5,12 @@
  * implement it with an in-memory fleet.
  */
 import type { DocumentRun } from './aws/command-runner.ts';
+import type { CommandInProgress } from './aws/commands-in-progress.ts';
 import type { FleetListing } from './aws/inventory.ts';
 import type { InvocationResult } from './aws/invocation-result.ts';
 
 export type { ManagedNode } from './aws/inventory.ts';
-export type { DocumentRun, FleetListing, InvocationResult };
+export type { CommandInProgress, DocumentRun, FleetListing, InvocationResult };
 
 export interface FleetApi {
   /** Every managed node carrying the fleet tag. */
@@ -21,6 +22,11 @@ export interface FleetApi {
   describeNodes(instanceIds: readonly string[]): Promise<FleetListing>;
   /** Of these instance ids, the EC2 instances that carry the fleet tag. */
   taggedInstances(instanceIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Commands of these documents sent after `sentAfter` (epoch ms) and still executing somewhere. */
+  commandsInProgress(
+    documentNames: readonly string[],
+    sentAfter: number,
+  ): Promise<readonly CommandInProgress[]>;
   /** Runs a document on hosts: one result per host, never an exception for one host's trouble. */
   runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>>;
 }

@@ -11,6 +11,7 @@
 import type { ReconcileRequest } from '../shared/event-schema.ts';
 import type { Policy } from '../shared/token-rules.ts';
 import { errorName } from './aws/aws-call.ts';
+import type { RunScope } from './command-comment.ts';
 import type { ManagedNode } from './fleet-api.ts';
 import type { KasmHealthResult } from './kasm-health.ts';
 import { registerSecret } from './redaction.ts';
@@ -21,17 +22,30 @@ import { deliverAndConfirm } from './steps/deliver.ts';
 import type { HostOutcome } from './steps/host-outcome.ts';
 import { inventory } from './steps/inventory.ts';
 import { observe } from './steps/observe.ts';
+import { fleetRunAtWork, type RunAtWork } from './steps/other-runs.ts';
 import { plan } from './steps/plan.ts';
 import { prepare } from './steps/prepare.ts';
 
-export interface ReconcileDeps extends RunContext {
+export interface ReconcileDeps extends Omit<RunContext, 'scope'> {
   readonly readSecret: () => Promise<SecretRead>;
   readonly checkKasm: () => Promise<KasmHealthResult>;
+}
+
+/** What a run covers, as its commands tell other runs. */
+export function scopeOf(request: ReconcileRequest): RunScope {
+  if (request.dryRun) return 'dry-run';
+  return request.instanceIds === undefined ? 'fleet' : 'hosts';
 }
 
 /** Runs one reconcile pass and returns its report; throws only on programming errors. */
 export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps): Promise<RunReport> {
   const started = deps.now();
+  const ctx: RunContext = { ...deps, scope: scopeOf(request) };
+  // A scheduled run that finds another still reconciling the whole fleet leaves the fleet to it.
+  if (request.trigger === 'schedule') {
+    const other = await fleetRunAtWork(ctx);
+    if (other) return skippedReport(request, ctx, started, other);
+  }
   const errors: string[] = [];
   let ok = true;
   const policy: Policy = {
@@ -55,7 +69,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   const startRun = request.trigger === 'instance-start' && !request.dryRun;
   const pass = async (nodes: readonly ManagedNode[]): Promise<HostOutcome[]> => {
     const [secret, health] = await Promise.all([secretRead, healthRead]);
-    const observed = await observe(nodes, deps, startRun);
+    const observed = await observe(nodes, ctx, startRun);
     const planned = plan(observed.sightings, {
       nowSeconds: observed.observedAt,
       policy,
@@ -68,11 +82,11 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
           planned.deliveries,
           secret.token,
           policy,
-          deps,
+          ctx,
           new Map(observed.sightings.map((s) => [s.node.instanceId, s.report])),
         )
       : { sealed: [], settled: [] };
-    const delivered = await deliverAndConfirm(prepared.sealed, policy, deps);
+    const delivered = await deliverAndConfirm(prepared.sealed, policy, ctx);
     return [...observed.settled, ...planned.settled, ...prepared.settled, ...delivered];
   };
 
@@ -81,7 +95,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   const passes: Promise<HostOutcome[]>[] = [];
   const settled: HostOutcome[] = [];
   try {
-    for await (const wave of inventory(request, deps)) {
+    for await (const wave of inventory(request, ctx)) {
       settled.push(...wave.settled);
       errors.push(...wave.errors);
       if (wave.online.length > 0) passes.push(pass(wave.online));
@@ -123,4 +137,31 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     durationMs: report.durationMs,
   });
   return report;
+}
+
+/** The report of a scheduled run that left the fleet to another run still at work on it. */
+function skippedReport(
+  request: ReconcileRequest,
+  ctx: RunContext,
+  started: number,
+  other: RunAtWork,
+): RunReport {
+  const since = new Date(other.lastSentAt).toISOString();
+  const reason =
+    `run ${other.runId} is still reconciling the whole fleet (its ${other.step} step, a command sent at ${since}); ` +
+    'this scheduled run changed nothing and the next one covers the fleet';
+  ctx.log.info('run skipped', { otherRunId: other.runId, otherStep: other.step });
+  return {
+    ok: true,
+    dryRun: request.dryRun,
+    runId: ctx.runId,
+    trigger: request.trigger,
+    startedAt: new Date(started).toISOString(),
+    durationMs: ctx.now() - started,
+    kasmApi: 'unchecked',
+    totals: {},
+    hosts: [],
+    errors: [],
+    skipped: { reason, otherRunId: other.runId },
+  };
 }

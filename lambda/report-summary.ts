@@ -44,6 +44,7 @@ function shorten(id: string, keep: number): string {
 }
 
 export function summarize(report: RunReport): string {
+  if (report.skipped) return `Skipped: ${report.skipped.reason}.`;
   const components = report.hosts.flatMap((host) =>
     host.components.map((component) => ({ instanceId: host.instanceId, ...component })),
   );

@@ -37,6 +37,8 @@ export interface RunReport {
   readonly totals: Partial<Record<ComponentStatus, number>>;
   readonly hosts: readonly HostReport[];
   readonly errors: readonly string[];
+  /** A scheduled run that found another run still at work on the whole fleet did nothing; why. */
+  readonly skipped?: { readonly reason: string; readonly otherRunId: string };
 }
 
 export function totalsOf(hosts: readonly HostReport[]): Partial<Record<ComponentStatus, number>> {

@@ -5,6 +5,7 @@
  */
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { MAX_INSTANCES_PER_COMMAND } from '../../shared/limits.ts';
+import { type CommandComment, formatComment } from '../command-comment.ts';
 import { type AwsCaller, DeadlineError, errorName } from './aws-call.ts';
 import type { CommandTracker } from './command-tracker.ts';
 import type { InvocationResult } from './invocation-result.ts';
@@ -21,7 +22,8 @@ export interface DocumentRun {
   readonly instanceIds: readonly string[];
   /** Parameters for one batch; a push gives each batch its own sealed deliveries. */
   readonly parametersFor: (batch: readonly string[]) => Record<string, string[]>;
-  readonly comment: string;
+  /** Which run sent it, over what, for which step: kept in SSM's command history as the Comment. */
+  readonly comment: CommandComment;
   /** How long a healthy host normally takes to run the document (a push waits on the host). */
   readonly expectedSeconds: number;
   /** Longest the document runs on a host once started (its steps' timeouts), in seconds. */
@@ -114,7 +116,7 @@ export class CommandRunner {
             DocumentHashType: 'Sha256',
             InstanceIds: [...batch],
             Parameters: run.parametersFor(batch),
-            Comment: run.comment.slice(0, 100),
+            Comment: formatComment(run.comment),
             TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
             // Without these SSM stops sending after the first error (MaxErrors defaults to 0).
             MaxConcurrency: '100%',

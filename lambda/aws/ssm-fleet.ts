@@ -6,6 +6,7 @@ import { progressLogger } from '../report-log.ts';
 import type { AwsCaller } from './aws-call.ts';
 import { CommandRunner } from './command-runner.ts';
 import { CommandTracker } from './command-tracker.ts';
+import { commandsInProgress } from './commands-in-progress.ts';
 import { instancesWithTag } from './fleet-tags.ts';
 import { describeNodes, listFleet } from './inventory.ts';
 
@@ -43,12 +44,13 @@ export function ssmFleet(o: SsmFleetOptions): FleetApi {
   return {
     listFleet: () => listFleet(o.ssm, o.caller, o.fleetTag),
     describeNodes: (ids) => describeNodes(o.ssm, o.caller, ids),
+    commandsInProgress: (names, sentAfter) => commandsInProgress(o.ssm, o.caller, names, sentAfter),
     taggedInstances: (ids) => instancesWithTag(o.ec2, o.caller, o.fleetTag, ids),
     runDocument: (run) => {
       // Long runs show their progress one command (up to 50 hosts) at a time.
       const progress = o.log ? progressLogger(o.log) : undefined;
       return runner.run(run, (p) => {
-        if (p.batches > 1) progress?.({ step: run.comment.split(' ').pop() ?? 'command', ...p });
+        if (p.batches > 1) progress?.({ step: run.comment.step, ...p });
       });
     },
   };

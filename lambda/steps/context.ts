@@ -4,6 +4,7 @@
  * their own; none of them keeps state between runs.
  */
 import type { ReconcilerConfig } from '../../shared/config.ts';
+import type { RunScope } from '../command-comment.ts';
 import type { FleetApi } from '../fleet-api.ts';
 
 export interface RunLog {
@@ -15,6 +16,8 @@ export interface RunContext {
   readonly config: ReconcilerConfig;
   readonly fleet: FleetApi;
   readonly runId: string;
+  /** What the run covers; its commands say so in SSM's history, where other runs read it. */
+  readonly scope: RunScope;
   /** Epoch ms after which no new work starts; what is left is reported for the next run. */
   readonly deadlineAt: number;
   readonly now: () => number;

@@ -6,12 +6,11 @@
  */
 
 import { type PushOutcome, parsePushOutput } from '../../shared/host-report.ts';
-import { SERVICE_NAME } from '../../shared/names.ts';
 import { judgeDelivery, type Policy } from '../../shared/token-rules.ts';
 import type { InvocationResult } from '../fleet-api.ts';
 import { type ComponentReport, isoFromEpochSeconds } from '../report.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
-import { commonParameters, PINNED_DOCUMENT_VERSION } from './document-runs.ts';
+import { commentFor, commonParameters, PINNED_DOCUMENT_VERSION } from './document-runs.ts';
 import { type HostOutcome, someComponents } from './host-outcome.ts';
 import type { SealedDelivery } from './prepare.ts';
 
@@ -47,7 +46,7 @@ export async function deliverAndConfirm(
       // hosts and cancels them: a late pick-up can never write a file, or overwrite a newer one.
       NotAfter: [String(nowSeconds(ctx) + config.pickupSeconds + waitSeconds)],
     }),
-    comment: `${SERVICE_NAME} ${ctx.runId} deliver`,
+    comment: commentFor(ctx, 'deliver'),
     expectedSeconds: waitSeconds,
     executionSeconds: waitSeconds + PUSH_OVERHEAD_SECONDS,
     giveUpAt: ctx.deadlineAt,

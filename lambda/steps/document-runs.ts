@@ -1,9 +1,15 @@
 /** The probe and push as document runs: their parameters, and how to read a host's answer. */
 import type { Parsed } from '../../shared/host-report.ts';
+import type { CommandComment, CommandStep } from '../command-comment.ts';
 import type { InvocationResult } from '../fleet-api.ts';
 import type { RunContext } from './context.ts';
 
 export { PINNED_DOCUMENT_VERSION } from '../../shared/documents/ssm-documents.ts';
+
+/** The Comment of a step's commands: this run, its scope, the step. */
+export function commentFor(ctx: RunContext, step: CommandStep): CommandComment {
+  return { runId: ctx.runId, scope: ctx.scope, step };
+}
 
 /** Parameters both documents take. */
 export function commonParameters(ctx: RunContext): Record<string, string[]> {

@@ -8,10 +8,10 @@
  */
 
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
-import { SERVICE_NAME } from '../../shared/names.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
 import {
+  commentFor,
   commonParameters,
   fairOrder,
   interpret,
@@ -67,7 +67,7 @@ export async function observe(
     documentHash: ctx.config.documentHashes.probe,
     instanceIds: ordered.map((n) => n.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: [withKeys ? 'create' : 'none'] }),
-    comment: `${SERVICE_NAME} ${ctx.runId} observe`,
+    comment: commentFor(ctx, 'observe'),
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,

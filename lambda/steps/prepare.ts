@@ -5,12 +5,17 @@
  */
 import type { ComponentName, Platform } from '../../shared/catalog.ts';
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
-import { SERVICE_NAME } from '../../shared/names.ts';
 import { cannotUnsealReason, decide, type Policy } from '../../shared/token-rules.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { SealError, sealFor } from '../seal.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
-import { commonParameters, interpret, isUnusable, PINNED_DOCUMENT_VERSION } from './document-runs.ts';
+import {
+  commentFor,
+  commonParameters,
+  interpret,
+  isUnusable,
+  PINNED_DOCUMENT_VERSION,
+} from './document-runs.ts';
 import { type HostOutcome, reportOfDecision, someComponents } from './host-outcome.ts';
 import { PROBE_EXECUTION_SECONDS, PROBE_EXPECTED_SECONDS } from './observe.ts';
 import type { PlannedDelivery } from './plan.ts';
@@ -66,7 +71,7 @@ export async function prepare(
     documentHash: ctx.config.documentHashes.probe,
     instanceIds: deliveries.map((d) => d.node.instanceId),
     parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['create'] }),
-    comment: `${SERVICE_NAME} ${ctx.runId} prepare`,
+    comment: commentFor(ctx, 'prepare'),
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
     giveUpAt: ctx.deadlineAt,

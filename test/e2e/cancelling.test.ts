@@ -50,7 +50,7 @@ describe('a host given up on whose invocation stays Cancelling', () => {
       documentHash: createHash('sha256').update(JSON.stringify(NOISE_DOC)).digest('hex'),
       instanceIds: [ec2Id(1), ec2Id(2)],
       parametersFor: () => ({ Sleep: ['2'], Out: ['5'] }),
-      comment: 'cancelling e2e',
+      comment: { runId: 'cancelling-e2e', scope: 'hosts', step: 'observe' },
       expectedSeconds: 0,
       executionSeconds: 60,
       giveUpAt: Date.now() + 90_000,

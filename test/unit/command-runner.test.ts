@@ -30,7 +30,7 @@ const documentRun = (ids: string[], overrides: Partial<DocumentRun> = {}): Docum
   documentHash: DOCUMENT_HASH,
   instanceIds: ids,
   parametersFor: () => ({}),
-  comment: 'test',
+  comment: { runId: 'test', scope: 'fleet', step: 'observe' },
   expectedSeconds: 0,
   executionSeconds: 0.5,
   giveUpAt: Date.now() + 30_000,

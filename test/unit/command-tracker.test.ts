@@ -76,7 +76,7 @@ const documentRun = (instanceIds: string[], overrides: Partial<DocumentRun> = {}
   documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
-  comment: 'kasm-token-reconciler run-1 observe',
+  comment: { runId: 'run-1', scope: 'fleet', step: 'observe' },
   expectedSeconds: 10,
   executionSeconds: 20,
   giveUpAt: T0 + 5 * 60_000,
@@ -116,16 +116,21 @@ describe('CommandRunner: SendCommand answers', () => {
     expect(ssm.count('ListCommands')).toBe(0);
   });
 
-  it('cuts the comment to the 100 characters SendCommand accepts', async () => {
+  it('says in the Comment which run sent the command, over what and for which step, cut to the 100 characters SendCommand accepts', async () => {
     // Prepare
     const { ssm, runner } = setup(() => succeed);
-    const comment = `kasm-token-reconciler ${'r'.repeat(120)} observe`;
+    const long = 'r'.repeat(120);
 
     // Act
-    await runner.run(documentRun(ids(1), { comment }));
+    await runner.run(documentRun(ids(1), { comment: { runId: 'run-9', scope: 'hosts', step: 'deliver' } }));
+    await runner.run(documentRun(ids(1), { comment: { runId: long, scope: 'fleet', step: 'observe' } }));
 
     // Assess
-    expect(ssm.calls.find((c) => c.operation === 'SendCommand')?.input.Comment).toBe(comment.slice(0, 100));
+    const comments = ssm.calls.filter((c) => c.operation === 'SendCommand').map((c) => c.input.Comment);
+    expect(comments).toStrictEqual([
+      'kasm-token-reconciler run-9 hosts deliver',
+      `kasm-token-reconciler ${long} fleet observe`.slice(0, 100),
+    ]);
   });
 
   it('fails every host of a send answered without a command', async () => {

@@ -6,6 +6,7 @@
  */
 import { constants, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
 import type {
+  CommandInProgress,
   DocumentRun,
   FleetApi,
   FleetListing,
@@ -47,6 +48,7 @@ export interface RecordedRun {
   readonly instanceIds: readonly string[];
   readonly parameters: Record<string, string[]>;
   readonly documentVersion: string;
+  readonly comment: DocumentRun['comment'];
 }
 
 /**
@@ -151,13 +153,28 @@ export class InMemoryFleet implements FleetApi {
     return new Set(ids.filter((id) => this.hosts.get(id)?.ec2Tagged));
   }
 
+  /** Commands other runs have in flight, as SSM's history shows them; and what was asked of it. */
+  readonly otherCommands: CommandInProgress[] = [];
+  readonly historyAsked: { documentNames: readonly string[]; sentAfter: number }[] = [];
+
+  async commandsInProgress(documentNames: readonly string[], sentAfter: number) {
+    this.historyAsked.push({ documentNames, sentAfter });
+    return this.otherCommands.filter((c) => c.requestedAt > sentAfter);
+  }
+
   async runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>> {
     const role = run.documentName === this.documents.push ? 'push' : 'probe';
     const results = new Map<string, InvocationResult>();
     for (let i = 0; i < run.instanceIds.length; i += 50) {
       const batch = run.instanceIds.slice(i, i + 50);
       const parameters = run.parametersFor(batch);
-      this.runs.push({ role, instanceIds: batch, parameters, documentVersion: run.documentVersion });
+      this.runs.push({
+        role,
+        instanceIds: batch,
+        parameters,
+        documentVersion: run.documentVersion,
+        comment: run.comment,
+      });
       for (const id of batch) {
         const host = this.hosts.get(id);
         if (!host) results.set(id, { kind: 'failed', detail: 'no such host' });

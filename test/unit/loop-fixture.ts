@@ -6,6 +6,7 @@
 import type { ManagedNode } from '../../lambda/fleet-api.ts';
 import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
 import type { RunReport } from '../../lambda/report.ts';
+import type { RunContext } from '../../lambda/steps/context.ts';
 import { readConfig } from '../../shared/config.ts';
 import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
 import { InMemoryFleet } from './in-memory-fleet.ts';
@@ -52,8 +53,13 @@ export function loopSetup(env: Record<string, string> = {}) {
     checkKasm: async () => ({ health: 'healthy' }),
     ...overrides,
   });
+  /** What a step gets: the dependencies and the scope of a full run. */
+  const ctx = (overrides: Partial<ReconcileDeps> = {}): RunContext => ({
+    ...deps(overrides),
+    scope: 'fleet',
+  });
   const expired = () => fleet.nowSeconds() - 3600;
-  return { config, fleet, deps, expired, logs };
+  return { config, fleet, deps, ctx, expired, logs };
 }
 
 /** One run of the loop for an event as the handler receives it. */

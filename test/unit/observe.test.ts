@@ -7,38 +7,38 @@ import { componentsFor } from '../../shared/catalog.ts';
 import { ID, linuxNode, loopSetup } from './loop-fixture.ts';
 
 function setup() {
-  const { fleet, deps } = loopSetup();
+  const { fleet, ctx } = loopSetup();
   const sent: DocumentRun[] = [];
   const usual = fleet.runDocument.bind(fleet);
   fleet.runDocument = (r) => {
     sent.push(r);
     return usual(r);
   };
-  return { fleet, deps, sent, node: linuxNode };
+  return { fleet, ctx, sent, node: linuxNode };
 }
 
 describe('observe', () => {
   it('sends no command for no hosts', async () => {
-    const { deps, sent } = setup();
+    const { ctx, sent } = setup();
     const now = Date.now();
-    const observed = await observe([], deps({ now: () => now }));
+    const observed = await observe([], ctx({ now: () => now }));
     expect(observed).toStrictEqual({ sightings: [], settled: [], observedAt: Math.floor(now / 1000) });
     expect(sent).toStrictEqual([]);
   });
 
   it('has hosts make no sealing key unless asked to', async () => {
-    const { fleet, deps, node } = setup();
+    const { fleet, ctx, node } = setup();
     fleet.add(ID(1), { agent: {} });
-    const observed = await observe([node(1)], deps());
+    const observed = await observe([node(1)], ctx());
     expect(fleet.runs.map((r) => r.parameters.KeyPair)).toStrictEqual([['none']]);
     expect(observed.sightings.map((s) => s.report.sealingKey?.kind)).toStrictEqual([undefined]);
   });
 
   it('sends nothing once the deadline is reached, and fails every host as left for the next run', async () => {
-    const { fleet, deps, sent, node } = setup();
+    const { fleet, ctx, sent, node } = setup();
     fleet.add(ID(1), { agent: {} });
     const now = Date.now();
-    const observed = await observe([node(1)], deps({ now: () => now, deadlineAt: now }));
+    const observed = await observe([node(1)], ctx({ now: () => now, deadlineAt: now }));
     expect(observed.sightings).toStrictEqual([]);
     expect(observed.settled).toStrictEqual([
       {

@@ -7,11 +7,11 @@ import { ID, loopSetup } from './loop-fixture.ts';
 describe('plan', () => {
   it('plans a host whose every component needs a delivery without settling any of it', async () => {
     // Prepare: what the probe saw of a host with both tokens expired
-    const { fleet, deps, expired } = loopSetup();
+    const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
     const node = (await fleet.listFleet()).nodes[0];
     if (!node) throw new Error('no node listed');
-    const { sightings, observedAt } = await observe([node], deps());
+    const { sightings, observedAt } = await observe([node], ctx());
 
     // Act
     const planned = plan(sightings, {

@@ -10,7 +10,7 @@ const policy = { gracePeriodSeconds: 60, stuckAfterSeconds: 300 };
 describe('prepare', () => {
   it('seals to a host whose components all still need the delivery, and settles nothing of it', async () => {
     // Prepare
-    const { fleet, deps, expired } = loopSetup();
+    const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
 
     // Act
@@ -18,7 +18,7 @@ describe('prepare', () => {
       [{ node: linuxNode(1), components: ['agent', 'guac'] }],
       TOKEN,
       policy,
-      deps(),
+      ctx(),
     );
 
     // Assess
@@ -30,14 +30,14 @@ describe('prepare', () => {
   });
 
   it('sends nothing once the deadline is reached, and leaves the deliveries for the next run', async () => {
-    const { fleet, deps, expired } = loopSetup();
+    const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() } });
     const now = Date.now();
     const prepared = await prepare(
       [{ node: linuxNode(1), components: ['agent'] }],
       TOKEN,
       policy,
-      deps({ now: () => now, deadlineAt: now }),
+      ctx({ now: () => now, deadlineAt: now }),
     );
     expect(prepared).toStrictEqual({
       sealed: [],
@@ -50,7 +50,7 @@ describe('prepare', () => {
 
   it('fails the delivery, naming no token, when sealing itself throws', async () => {
     // Prepare: a host that made its key while observed; a value too long for RSA-OAEP to seal
-    const { deps } = loopSetup();
+    const { ctx } = loopSetup();
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const tooLong = 'A'.repeat(300);
@@ -60,7 +60,7 @@ describe('prepare', () => {
       [{ node: linuxNode(1), components: ['agent'] }],
       tooLong,
       policy,
-      deps(),
+      ctx(),
       new Map([
         [
           ID(1),

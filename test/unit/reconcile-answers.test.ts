@@ -29,7 +29,7 @@ function setup() {
     const usual = fleet.runDocument.bind(fleet);
     fleet.runDocument = async (run) => {
       const results = await usual(run);
-      if (run.comment.split(' ').pop() !== step) return results;
+      if (run.comment.step !== step) return results;
       for (const id of run.instanceIds) {
         const changed = change(results.get(id), id);
         if (changed) results.set(id, changed);
@@ -40,7 +40,7 @@ function setup() {
   };
   const recordSteps = fleet.runDocument.bind(fleet);
   fleet.runDocument = (run) => {
-    steps.push(run.comment.split(' ').pop() as Step);
+    steps.push(run.comment.step);
     return recordSteps(run);
   };
   /** Changes the lines of a host's output in the step's answer (undefined: leaves the line out). */
@@ -241,6 +241,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
         config,
         fleet,
         runId: 'run-1',
+        scope: 'fleet',
         now: () => now,
         deadlineAt: now - 1,
         log: { info: () => undefined, warn: () => undefined },

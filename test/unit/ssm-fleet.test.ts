@@ -67,13 +67,13 @@ function fleetOf(
   });
 }
 
-const documentRun = (instanceIds: string[], comment: string): DocumentRun => ({
+const documentRun = (instanceIds: string[], step: DocumentRun['comment']['step']): DocumentRun => ({
   documentName: 'Probe-doc',
   documentVersion: '1',
   documentHash: DOCUMENT_HASH,
   instanceIds,
   parametersFor: () => ({}),
-  comment,
+  comment: { runId: 'run-1', scope: 'fleet', step },
   expectedSeconds: 10,
   executionSeconds: 20,
   giveUpAt: Date.now() + 10 * 60_000,
@@ -305,9 +305,7 @@ describe('ssmFleet.runDocument', () => {
     const ids = Array.from({ length: 120 }, (_, i) => ID(i + 1));
 
     // Act
-    const results = await fleetOf(ssm, fakeEc2([]).client, { log }).runDocument(
-      documentRun(ids, 'kasm-token-reconciler run-1 observe'),
-    );
+    const results = await fleetOf(ssm, fakeEc2([]).client, { log }).runDocument(documentRun(ids, 'observe'));
 
     // Assess
     expect(results.size).toBe(120);
@@ -327,12 +325,12 @@ describe('ssmFleet.runDocument', () => {
 
     // Act
     const one = await fleetOf(ssm, fakeEc2([]).client, { log }).runDocument(
-      documentRun([ID(1), ID(2)], 'kasm-token-reconciler run-1 deliver'),
+      documentRun([ID(1), ID(2)], 'deliver'),
     );
     const unlogged = await fleetOf(ssm, fakeEc2([]).client).runDocument(
       documentRun(
         Array.from({ length: 60 }, (_, i) => ID(i + 1)),
-        'kasm-token-reconciler run-1 deliver',
+        'deliver',
       ),
     );
 
@@ -359,7 +357,7 @@ describe('ssmFleet.runDocument', () => {
 
     // Act
     const results = await fleetOf(ssm, fakeEc2([]).client, { log, now }).runDocument(
-      documentRun([ID(1)], 'kasm-token-reconciler run-1 observe'),
+      documentRun([ID(1)], 'observe'),
     );
 
     // Assess

@@ -1,0 +1,151 @@
+/**
+ * Overlapping runs: the Comment each command carries (which run, over what, which step), and a scheduled
+ * run that finds, through SSM's command history, another run still at work on the whole fleet.
+ */
+import { describe, expect, it } from 'vitest';
+import { formatComment, parseComment } from '../../lambda/command-comment.ts';
+import { summarize } from '../../lambda/report-summary.ts';
+import { fleetRunAtWork, LONGEST_RUN_MS } from '../../lambda/steps/other-runs.ts';
+import { startBatch } from '../start-events.ts';
+import { ID, loopSetup, run } from './loop-fixture.ts';
+
+const SCHEDULED = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+describe('the command Comment', () => {
+  it('reads back what it wrote, and nothing another tool wrote', () => {
+    // Act
+    const written = formatComment({ runId: 'run-7', scope: 'fleet', step: 'deliver' });
+
+    // Assess
+    expect(written).toBe('kasm-token-reconciler run-7 fleet deliver');
+    expect(parseComment(written)).toStrictEqual({ runId: 'run-7', scope: 'fleet', step: 'deliver' });
+    expect(parseComment('kasm-token-reconciler run-7 observe')).toBeUndefined();
+    expect(parseComment('kasm-token-reconciler run-7 fleet observe extra')).toBeUndefined();
+    expect(parseComment('kasm-token-reconciler run-7 everything observe')).toBeUndefined();
+    expect(parseComment('kasm-token-reconciler run-7 fleet reboot')).toBeUndefined();
+    expect(parseComment('patching run-7 fleet observe')).toBeUndefined();
+    expect(parseComment(undefined)).toBeUndefined();
+  });
+});
+
+describe('fleetRunAtWork', () => {
+  it("finds another full run's latest command still executing, and only that", async () => {
+    // Prepare
+    const { fleet, ctx, config } = loopSetup();
+    const now = Date.now();
+    fleet.otherCommands.push(
+      { comment: 'kasm-token-reconciler run-old fleet observe', requestedAt: now - 60_000 },
+      { comment: 'kasm-token-reconciler run-old fleet deliver', requestedAt: now - 20_000 },
+      { comment: 'kasm-token-reconciler run-1 fleet observe', requestedAt: now - 1000 }, // this run
+      { comment: 'kasm-token-reconciler run-dry dry-run observe', requestedAt: now - 1000 },
+      { comment: 'kasm-token-reconciler run-start hosts deliver', requestedAt: now - 1000 },
+      { comment: 'someone else', requestedAt: now - 1000 },
+    );
+
+    // Act
+    const found = await fleetRunAtWork(ctx({ now: () => now }));
+
+    // Assess
+    expect(found).toStrictEqual({ runId: 'run-old', step: 'deliver', lastSentAt: now - 20_000 });
+    expect(fleet.historyAsked).toStrictEqual([
+      { documentNames: [config.documents.probe, config.documents.push], sentAfter: now - LONGEST_RUN_MS },
+    ]);
+  });
+
+  it('finds nothing, with a warning, when the history cannot be read: overlapping is safe', async () => {
+    // Prepare
+    const { fleet, ctx, logs } = loopSetup();
+    fleet.commandsInProgress = async () => Promise.reject(new Error('AccessDeniedException'));
+
+    // Act
+    const found = await fleetRunAtWork(ctx());
+
+    // Assess
+    expect(found).toBeUndefined();
+    expect(logs).toStrictEqual([
+      'reading the command history for another run at work failed {"error":"AccessDeniedException"}',
+    ]);
+  });
+});
+
+describe('a run while another is at work on the whole fleet', () => {
+  const busy = () => {
+    const setup = loopSetup();
+    setup.fleet.add(ID(1), { agent: { token: setup.expired() } });
+    setup.fleet.otherCommands.push({
+      comment: 'kasm-token-reconciler run-old fleet deliver',
+      requestedAt: Date.parse('2026-12-05T10:00:00Z'),
+    });
+    return setup;
+  };
+
+  it('is skipped when scheduled: nothing listed, probed or pushed, and the report and summary say why', async () => {
+    // Prepare
+    const { fleet, deps } = busy();
+    let secretRead = false;
+
+    // Act
+    const report = await run(
+      SCHEDULED,
+      deps({
+        now: () => Date.parse('2026-12-05T10:01:00Z'),
+        readSecret: async () => {
+          secretRead = true;
+          return { ok: true, token: 'x' };
+        },
+      }),
+    );
+
+    // Assess
+    expect(report).toMatchObject({ ok: true, hosts: [], totals: {}, errors: [], kasmApi: 'unchecked' });
+    expect(report.skipped).toStrictEqual({
+      otherRunId: 'run-old',
+      reason:
+        'run run-old is still reconciling the whole fleet (its deliver step, a command sent at 2026-12-05T10:00:00.000Z); ' +
+        'this scheduled run changed nothing and the next one covers the fleet',
+    });
+    expect(summarize(report)).toBe(`Skipped: ${report.skipped?.reason}.`);
+    expect(fleet.listCalls).toBe(0);
+    expect(fleet.runs).toStrictEqual([]);
+    expect(secretRead).toBe(false);
+  });
+
+  it.each([
+    ['a direct run', {}],
+    ['an instance-start run', startBatch([ID(1)])],
+  ])(
+    'is not skipped when it is %s: an operator or a start asked for it, and overlap is safe',
+    async (_, event) => {
+      // Prepare
+      const { fleet, deps } = busy();
+
+      // Act
+      const report = await run(event, deps());
+
+      // Assess
+      expect(report.skipped).toBeUndefined();
+      expect(report.hosts[0]?.components[0]?.status).toBe('recovered');
+      expect(fleet.historyAsked).toStrictEqual([]);
+    },
+  );
+
+  it('tells other runs through its own commands what it covers', async () => {
+    // Prepare
+    const { fleet, deps } = busy();
+    fleet.otherCommands.length = 0;
+
+    // Act
+    await run(SCHEDULED, deps());
+    await run({ dryRun: true }, deps({ runId: 'run-2' }));
+    await run({ instanceIds: [ID(1)] }, deps({ runId: 'run-3' }));
+
+    // Assess
+    expect(fleet.runs.map((r) => formatComment(r.comment))).toStrictEqual([
+      'kasm-token-reconciler run-1 fleet observe',
+      'kasm-token-reconciler run-1 fleet prepare',
+      'kasm-token-reconciler run-1 fleet deliver',
+      'kasm-token-reconciler run-2 dry-run observe',
+      'kasm-token-reconciler run-3 hosts observe',
+    ]);
+  });
+});
