@@ -20,6 +20,8 @@ const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
 const SIZES = (flag('--hosts') ?? process.env.BENCH_SIZES ?? '50,200').split(',').filter(Boolean).map(Number);
 /** Hosts powered on at once for the recovery-after-power-on figure (at most 1,000: one SQS batch). */
 const POWER_ON = Number(flag('--power-on') ?? 100);
+/** Fleet size of the scheduled run in progress when a burst of starts arrives (`--busy-fleet 0` skips it). */
+const BUSY_FLEET = Number(flag('--busy-fleet') ?? 1000);
 /** Share of hosts locked out after a power-down. */
 const LOCKED_SHARE = 0.3;
 /**
@@ -269,6 +271,76 @@ async function benchPowerOn(size: number, dir: string): Promise<void> {
   }
 }
 
+/**
+ * Recovery after power-on while a scheduled run is in progress: a full run over BUSY_FLEET hosts (30 %
+ * locked out) starts, and a moment later POWER_ON locked-out hosts start; their batch reaches the function
+ * after the SQS batching window, while the scheduled run still works (no reserved concurrency: the start
+ * run does not wait for a free slot). Both runs share the proving ground's AWS (its latency and limits).
+ * Measured from the instances reaching `running` to the start run's end, in real seconds (× timeScale).
+ */
+async function benchPowerOnDuringRun(fleetSize: number, starts: number, dir: string): Promise<void> {
+  const startsAfter = 1;
+  const { raw: fleetRaw } = scenarioFor(fleetSize);
+  const started = Array.from({ length: starts }, (_, i) => ({
+    id: hostId(fleetSize + i),
+    startsAfterSeconds: startsAfter,
+    components: { agent: { token: 'expired' }, guac: { token: 'expired' } },
+  }));
+  const { raw, scenario } = scenarioFor(0, [...(fleetRaw as { hosts: object[] }).hosts, ...started]);
+  const timeScale = awsTimingFor(scenario).timeScale;
+  const path = join(dir, `busy-${fleetSize}-${starts}.json`);
+  writeFileSync(path, JSON.stringify(raw));
+  const { child, info, stats } = await serve(path);
+  const env = handlerEnv(info, scenario);
+  Object.assign(process.env, env);
+  const handler = createHandler(env);
+  const silence = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    const runningAt = Date.now() + startsAfter * 1000;
+    let scheduledEndedAt: number | undefined;
+    const scheduled = handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }).then(
+      (report) => {
+        scheduledEndedAt = Date.now();
+        return report;
+      },
+    );
+    await new Promise((resolve) =>
+      setTimeout(resolve, startsAfter * 1000 + (BATCHING_WINDOW_SECONDS * 1000) / timeScale),
+    );
+    const busyWhenBatchArrived = scheduledEndedAt === undefined;
+    const startReport = await handler({
+      Records: started.map((h, i) => ({
+        messageId: `m-${i}`,
+        eventSource: 'aws:sqs',
+        body: JSON.stringify({
+          'detail-type': 'EC2 Instance State-change Notification',
+          source: 'aws.ec2',
+          detail: { 'instance-id': h.id, state: 'running' },
+        }),
+      })),
+    });
+    const startEndedAt = Date.now();
+    const scheduledReport = await scheduled;
+    const ground = await stats();
+    process.stdout.write = silence;
+    const realS = ((startEndedAt - runningAt) * timeScale) / 1000;
+    const scheduledRealS = (scheduledReport.durationMs * timeScale) / 1000;
+    console.log(
+      [
+        `power-on of ${starts} locked-out hosts while a scheduled run over ${fleetSize} hosts works (modelled, awsTiming, timeScale ${timeScale})`,
+        `  scheduled run still working when the start batch arrived: ${busyWhenBatchArrived ? 'yes' : 'NO (the figure below is not for a busy fleet)'}; it took ${scheduledRealS.toFixed(0)} s estimated on AWS (totals ${JSON.stringify(scheduledReport.totals)})`,
+        `  start run: recovered ${startReport.totals.recovered ?? 0} of ${2 * starts} components (totals ${JSON.stringify(startReport.totals)}); fleet afterwards: ${ground.tokensValid} of ${ground.components} tokens valid`,
+        `  from running to recovered: ${realS.toFixed(0)} s estimated on AWS (target <= 120: ${met(realS <= 120)})`,
+      ].join('\n'),
+    );
+  } finally {
+    process.stdout.write = silence;
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
 function benchDecide(): void {
   const payload = Buffer.from(
     JSON.stringify({ exp: 1_800_000_000, server_id: 'x', authorizations: [1, 2, 3] }),
@@ -294,6 +366,8 @@ async function main(): Promise<void> {
   try {
     for (const size of SIZES) await benchRun(size, dir);
     if (POWER_ON > 0) await benchPowerOn(Math.min(POWER_ON, 1000), dir);
+    if (POWER_ON > 0 && BUSY_FLEET > 0)
+      await benchPowerOnDuringRun(BUSY_FLEET, Math.min(POWER_ON, 1000), dir);
     // Last, so its 100,000 sightings do not sit in the handler's memory baseline.
     benchDecide();
   } finally {
