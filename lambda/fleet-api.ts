@@ -4,13 +4,14 @@
  * cancels whatever it gives up on). `aws/ssm-fleet.ts` implements it with SSM and EC2; unit tests of the loop
  * implement it with an in-memory fleet.
  */
+
+import type { CommandSent, HistoryQuery } from './aws/command-history.ts';
 import type { DocumentRun } from './aws/command-runner.ts';
-import type { CommandInProgress } from './aws/commands-in-progress.ts';
 import type { FleetListing } from './aws/inventory.ts';
 import type { InvocationResult } from './aws/invocation-result.ts';
 
 export type { ManagedNode } from './aws/inventory.ts';
-export type { CommandInProgress, DocumentRun, FleetListing, InvocationResult };
+export type { CommandSent, DocumentRun, FleetListing, HistoryQuery, InvocationResult };
 
 export interface FleetApi {
   /** Every managed node carrying the fleet tag. */
@@ -22,11 +23,11 @@ export interface FleetApi {
   describeNodes(instanceIds: readonly string[]): Promise<FleetListing>;
   /** Of these instance ids, the EC2 instances that carry the fleet tag. */
   taggedInstances(instanceIds: readonly string[]): Promise<ReadonlySet<string>>;
-  /** Commands of these documents sent after `sentAfter` (epoch ms) and still executing somewhere. */
-  commandsInProgress(
-    documentNames: readonly string[],
-    sentAfter: number,
-  ): Promise<readonly CommandInProgress[]>;
+  /** The first command of SSM's history matching the query that `wanted` accepts, if any. */
+  findCommand(
+    query: HistoryQuery,
+    wanted: (command: CommandSent) => boolean,
+  ): Promise<CommandSent | undefined>;
   /** Runs a document on hosts: one result per host, never an exception for one host's trouble. */
   runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>>;
 }

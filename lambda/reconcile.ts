@@ -146,7 +146,7 @@ function skippedReport(
   started: number,
   other: RunAtWork,
 ): RunReport {
-  const since = new Date(other.lastSentAt).toISOString();
+  const since = new Date(other.sentAt).toISOString();
   const reason =
     `run ${other.runId} is still reconciling the whole fleet (its ${other.step} step, a command sent at ${since}); ` +
     'this scheduled run changed nothing and the next one covers the fleet';

@@ -4,9 +4,9 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { FleetApi } from '../fleet-api.ts';
 import { progressLogger } from '../report-log.ts';
 import type { AwsCaller } from './aws-call.ts';
+import { findCommand } from './command-history.ts';
 import { CommandRunner } from './command-runner.ts';
 import { CommandTracker } from './command-tracker.ts';
-import { commandsInProgress } from './commands-in-progress.ts';
 import { instancesWithTag } from './fleet-tags.ts';
 import { describeNodes, listFleet } from './inventory.ts';
 
@@ -44,7 +44,7 @@ export function ssmFleet(o: SsmFleetOptions): FleetApi {
   return {
     listFleet: () => listFleet(o.ssm, o.caller, o.fleetTag),
     describeNodes: (ids) => describeNodes(o.ssm, o.caller, ids),
-    commandsInProgress: (names, sentAfter) => commandsInProgress(o.ssm, o.caller, names, sentAfter),
+    findCommand: (query, wanted) => findCommand(o.ssm, o.caller, query, wanted),
     taggedInstances: (ids) => instancesWithTag(o.ec2, o.caller, o.fleetTag, ids),
     runDocument: (run) => {
       // Long runs show their progress one command (up to 50 hosts) at a time.

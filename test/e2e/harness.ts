@@ -12,7 +12,13 @@ import {
   startProvingGround,
 } from '../proving-ground/proving-ground.ts';
 import { parseScenario } from '../proving-ground/scenario.ts';
-import { type RunOptions, runOnce, type SimulationResult } from '../proving-ground/simulation.ts';
+import {
+  type Invocation,
+  type RunOptions,
+  runOnce,
+  runTogether,
+  type SimulationResult,
+} from '../proving-ground/simulation.ts';
 import { artifactSources, runArtifacts } from './run-artifacts.ts';
 
 export const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
@@ -77,6 +83,37 @@ export async function reconcileOnce(
   expectNoLeak(ground, run);
   expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
   return run;
+}
+
+/** Runs the handler several times at once (overlapping runs), then checks for leaks as reconcileOnce does. */
+export async function reconcileTogether(
+  ground: ProvingGround,
+  invocations: readonly Invocation[],
+  options: RunOptions = {},
+): Promise<Run[]> {
+  const logs: string[] = [];
+  const stderr: string[] = [];
+  const results = await runTogether(ground, invocations, {
+    ...options,
+    onLog: (line) => logs.push(line),
+    onStderr: (line) => stderr.push(line),
+  });
+  const runs = results.map((result) => ({ ...result, logs, stderr }));
+  for (const run of runs) expectNoLeak(ground, run);
+  expect(
+    runs[0]?.strayTokenFiles,
+    'files other than a regular registration_token.txt hold the token',
+  ).toEqual({});
+  return runs;
+}
+
+/** Resolves once `condition` holds, checking every 20 ms; rejects after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('the awaited condition did not come true in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 export function statusOf(run: Run, instanceId: string, component: string): string | undefined {

@@ -92,6 +92,26 @@ export async function runOnce(
   event: unknown,
   options: RunOptions = {},
 ): Promise<SimulationResult> {
+  const [result] = await runTogether(ground, [{ event }], options);
+  return result as SimulationResult;
+}
+
+/** One of several handler invocations run at once; `after` holds it back until it resolves. */
+export interface Invocation {
+  readonly event: unknown;
+  readonly after?: () => Promise<void>;
+}
+
+/**
+ * Invokes one handler several times at once, as Lambda runs overlapping invocations of one function
+ * (a scheduled run and an instance-start batch, say). Each result has that invocation's report, and the
+ * fleet as it stands after all of them.
+ */
+export async function runTogether(
+  ground: ProvingGround,
+  invocations: readonly Invocation[],
+  options: RunOptions = {},
+): Promise<SimulationResult[]> {
   const env = { ...ground.handlerEnv, ...options.env };
   const restore = applyEnv(env);
   try {
@@ -99,18 +119,28 @@ export async function runOnce(
       ? await options.loadHandler(env)
       : createHandler({ ...process.env, ...env });
     const sink = options.onLog ?? (() => undefined);
-    const invoke = () => capturing(process.stdout, sink, () => handler(event, options.context));
+    const all = () =>
+      Promise.all(
+        invocations.map(async ({ event, after }) => {
+          await after?.();
+          return handler(event, options.context);
+        }),
+      );
+    const invoke = () => capturing(process.stdout, sink, all);
     const { onStderr } = options;
-    const report = await (onStderr ? capturing(process.stderr, onStderr, invoke) : invoke());
+    const reports = await (onStderr ? capturing(process.stderr, onStderr, invoke) : invoke());
     await ground.fleet.waitForHeartbeats(2);
     const token = ground.scenario.registrationToken?.replace(/[\r\n]+$/, '');
-    return {
+    const fleet = ground.fleetState();
+    const awsCalls = ground.awsCalls();
+    const strayTokenFiles = token ? ground.fleet.strayTokenFiles(token) : {};
+    return reports.map((report) => ({
       report,
-      fleet: ground.fleetState(),
-      awsCalls: ground.awsCalls(),
+      fleet,
+      awsCalls,
       timeScale: ground.timeScale,
-      strayTokenFiles: token ? ground.fleet.strayTokenFiles(token) : {},
-    };
+      strayTokenFiles,
+    }));
   } finally {
     restore();
   }

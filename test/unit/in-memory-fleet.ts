@@ -6,10 +6,11 @@
  */
 import { constants, generateKeyPairSync, type KeyObject, privateDecrypt } from 'node:crypto';
 import type {
-  CommandInProgress,
+  CommandSent,
   DocumentRun,
   FleetApi,
   FleetListing,
+  HistoryQuery,
   InvocationResult,
   ManagedNode,
 } from '../../lambda/fleet-api.ts';
@@ -153,13 +154,16 @@ export class InMemoryFleet implements FleetApi {
     return new Set(ids.filter((id) => this.hosts.get(id)?.ec2Tagged));
   }
 
-  /** Commands other runs have in flight, as SSM's history shows them; and what was asked of it. */
-  readonly otherCommands: CommandInProgress[] = [];
-  readonly historyAsked: { documentNames: readonly string[]; sentAfter: number }[] = [];
+  /** Commands other runs sent, as SSM's history shows them (newest first); and what was asked of it. */
+  readonly otherCommands: (CommandSent & { readonly executing: boolean })[] = [];
+  readonly historyAsked: HistoryQuery[] = [];
 
-  async commandsInProgress(documentNames: readonly string[], sentAfter: number) {
-    this.historyAsked.push({ documentNames, sentAfter });
-    return this.otherCommands.filter((c) => c.requestedAt > sentAfter);
+  async findCommand(query: HistoryQuery, wanted: (command: CommandSent) => boolean) {
+    this.historyAsked.push(query);
+    return this.otherCommands
+      .filter((c) => c.requestedAt > query.sentAfter && (c.executing || !query.executingOnly))
+      .map(({ comment, requestedAt }) => ({ comment, requestedAt }))
+      .find(wanted);
   }
 
   async runDocument(run: DocumentRun): Promise<Map<string, InvocationResult>> {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatComment, parseComment } from '../../lambda/command-comment.ts';
 import { summarize } from '../../lambda/report-summary.ts';
-import { fleetRunAtWork, LONGEST_RUN_MS } from '../../lambda/steps/other-runs.ts';
+import { BETWEEN_STEPS_MS, fleetRunAtWork, LONGEST_RUN_MS } from '../../lambda/steps/other-runs.ts';
 import { startBatch } from '../start-events.ts';
 import { ID, loopSetup, run } from './loop-fixture.ts';
 
@@ -29,33 +29,70 @@ describe('the command Comment', () => {
 });
 
 describe('fleetRunAtWork', () => {
-  it("finds another full run's latest command still executing, and only that", async () => {
+  const at = (comment: string, ago: number, executing: boolean, now: number) => ({
+    comment,
+    requestedAt: now - ago,
+    executing,
+  });
+
+  it("finds another full run with a command still executing, within Lambda's longest run", async () => {
     // Prepare
     const { fleet, ctx, config } = loopSetup();
     const now = Date.now();
     fleet.otherCommands.push(
-      { comment: 'kasm-token-reconciler run-old fleet observe', requestedAt: now - 60_000 },
-      { comment: 'kasm-token-reconciler run-old fleet deliver', requestedAt: now - 20_000 },
-      { comment: 'kasm-token-reconciler run-1 fleet observe', requestedAt: now - 1000 }, // this run
-      { comment: 'kasm-token-reconciler run-dry dry-run observe', requestedAt: now - 1000 },
-      { comment: 'kasm-token-reconciler run-start hosts deliver', requestedAt: now - 1000 },
-      { comment: 'someone else', requestedAt: now - 1000 },
+      at('kasm-token-reconciler run-1 fleet observe', 1000, true, now), // this run
+      at('kasm-token-reconciler run-dry dry-run observe', 1000, true, now),
+      at('kasm-token-reconciler run-start hosts deliver', 1000, true, now),
+      at('someone else', 1000, true, now),
+      at('kasm-token-reconciler run-old fleet deliver', 5 * 60_000, true, now),
+      at('kasm-token-reconciler run-ended fleet deliver', 16 * 60_000, true, now),
     );
 
     // Act
     const found = await fleetRunAtWork(ctx({ now: () => now }));
 
     // Assess
-    expect(found).toStrictEqual({ runId: 'run-old', step: 'deliver', lastSentAt: now - 20_000 });
+    expect(found).toStrictEqual({ runId: 'run-old', step: 'deliver', sentAt: now - 5 * 60_000 });
+    const documentNames = [config.documents.probe, config.documents.push];
     expect(fleet.historyAsked).toStrictEqual([
-      { documentNames: [config.documents.probe, config.documents.push], sentAfter: now - LONGEST_RUN_MS },
+      { documentNames, sentAfter: now - BETWEEN_STEPS_MS, executingOnly: false },
+      { documentNames, sentAfter: now - LONGEST_RUN_MS, executingOnly: true },
     ]);
+  });
+
+  it('finds another full run between two steps: its latest command finished moments ago', async () => {
+    // Prepare
+    const { fleet, ctx } = loopSetup();
+    const now = Date.now();
+    fleet.otherCommands.push(
+      at('kasm-token-reconciler run-old fleet observe', 10_000, false, now),
+      at('kasm-token-reconciler run-older fleet deliver', 2 * 60_000, false, now),
+    );
+
+    // Act
+    const found = await fleetRunAtWork(ctx({ now: () => now }));
+
+    // Assess
+    expect(found).toStrictEqual({ runId: 'run-old', step: 'observe', sentAt: now - 10_000 });
+  });
+
+  it('finds nothing once every other run has ended', async () => {
+    // Prepare
+    const { fleet, ctx } = loopSetup();
+    const now = Date.now();
+    fleet.otherCommands.push(at('kasm-token-reconciler run-older fleet deliver', 2 * 60_000, false, now));
+
+    // Act
+    const found = await fleetRunAtWork(ctx({ now: () => now }));
+
+    // Assess
+    expect(found).toBeUndefined();
   });
 
   it('finds nothing, with a warning, when the history cannot be read: overlapping is safe', async () => {
     // Prepare
     const { fleet, ctx, logs } = loopSetup();
-    fleet.commandsInProgress = async () => Promise.reject(new Error('AccessDeniedException'));
+    fleet.findCommand = async () => Promise.reject(new Error('AccessDeniedException'));
 
     // Act
     const found = await fleetRunAtWork(ctx());
@@ -75,6 +112,7 @@ describe('a run while another is at work on the whole fleet', () => {
     setup.fleet.otherCommands.push({
       comment: 'kasm-token-reconciler run-old fleet deliver',
       requestedAt: Date.parse('2026-12-05T10:00:00Z'),
+      executing: true,
     });
     return setup;
   };
