@@ -57,6 +57,7 @@ interface Info {
 
 interface GroundStats {
   awsCalls: Record<string, number>;
+  awsBytes: Record<string, { requests: number; responses: number }>;
   components: number;
   tokensValid: number;
   timingNotes: string[];
@@ -184,6 +185,16 @@ async function measure(env: Record<string, string>, event: unknown): Promise<Mea
 
 const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
+/** "ListCommands 1.2 MB (0.1 + 1.1), …", largest first. */
+function bytesLine(bytes: GroundStats['awsBytes']): string {
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(2)} MB`;
+  const rows = Object.entries(bytes).sort(
+    ([, a], [, b]) => b.requests + b.responses - (a.requests + a.responses),
+  );
+  const total = rows.reduce((sum, [, b]) => sum + b.requests + b.responses, 0);
+  return `${mb(total)} in all; ${rows.map(([op, b]) => `${op} ${mb(b.requests + b.responses)} (${mb(b.requests)} + ${mb(b.responses)})`).join(', ')}`;
+}
+
 async function benchRun(size: number, dir: string): Promise<void> {
   const { raw, scenario } = scenarioFor(size);
   const timeScale = awsTimingFor(scenario).timeScale;
@@ -205,6 +216,7 @@ async function benchRun(size: number, dir: string): Promise<void> {
         `  recovered: ${recovered} of ${2 * locked} locked-out components in one run (ok ${m.report.ok}; totals ${JSON.stringify(m.report.totals)}); fleet afterwards: ${ground.tokensValid} of ${ground.components} tokens valid`,
         `  API calls: ${total} against a floor of ${floor} (3*ceil(N/50) + 4*ceil(E/50) + 1) = ${(total / floor).toFixed(2)} x floor (target <= ${TARGETS.callsOverFloor(size)}: ${met(total <= TARGETS.callsOverFloor(size) * floor)})`,
         `    ${calls.map(([op, n]) => `${op} ${n}`).join(', ')}`,
+        `  bytes (requests + responses): ${bytesLine(ground.awsBytes)}`,
         `  run: ${(m.report.durationMs / 1000).toFixed(1)} s on the proving ground x ${timeScale} = ${(realS / 60).toFixed(1)} min estimated on AWS (target <= ${TARGETS.realMinutes}: ${met(realS <= TARGETS.realMinutes * 60)})`,
         `    of which handler CPU ${(m.cpuMs / 1000).toFixed(1)} s is not compressible: without it ${(((m.report.durationMs - m.cpuMs) * timeScale + m.cpuMs) / 60_000).toFixed(1)} min`,
         `  handler CPU: ${(m.cpuMs / 1000).toFixed(1)} s (${(m.cpuMs / size).toFixed(2)} ms per host)`,

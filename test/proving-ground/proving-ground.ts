@@ -62,6 +62,8 @@ export interface ProvingGround {
   fleetState(): FleetState;
   /** Requests received, by operation name, retried attempts included. */
   awsCalls(): Record<string, number>;
+  /** Bytes received and sent over the JSON protocols, by operation (EC2's query protocol is not counted). */
+  awsBytes(): Record<string, { readonly requests: number; readonly responses: number }>;
   stop(): Promise<void>;
 }
 
@@ -230,6 +232,16 @@ export async function startProvingGround(
         const counts: Record<string, number> = {};
         for (const call of aws.calls) counts[call.operation] = (counts[call.operation] ?? 0) + 1;
         return counts;
+      },
+      awsBytes: () => {
+        const bytes: Record<string, { requests: number; responses: number }> = {};
+        for (const call of aws.calls) {
+          if (call.requestBody === undefined && call.responseBody === undefined) continue;
+          const b = (bytes[call.operation] ??= { requests: 0, responses: 0 });
+          b.requests += Buffer.byteLength(call.requestBody ?? '');
+          b.responses += Buffer.byteLength(call.responseBody ?? '');
+        }
+        return bytes;
       },
       stop,
     };

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     const components = Object.values(ground.fleetState()).flatMap((host) => Object.values(host));
     const stats = {
       awsCalls: ground.awsCalls(),
+      awsBytes: ground.awsBytes(),
       components: components.length,
       tokensValid: components.filter((c) => c.tokenValid).length,
       timingNotes: ground.timingNotes,
