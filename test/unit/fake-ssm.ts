@@ -105,9 +105,14 @@ export class FakeSsm {
       case 'SendCommand':
         return this.#sendCommand(input);
       case 'ListCommands': {
+        // DocumentName and ExecutionStage=Executing ("currently still running", API_CommandFilter) are modelled.
+        const running = (c: (typeof this.commands)[number]) =>
+          c.invocations.some((i) => !TERMINAL.has(i.status));
         const all = this.commands.filter((c) =>
           (input.Filters as { key: string; value: string }[]).every(
-            (f) => f.key !== 'DocumentName' || f.value === c.documentName,
+            (f) =>
+              (f.key !== 'DocumentName' || f.value === c.documentName) &&
+              (f.key !== 'ExecutionStage' || (f.value === 'Executing') === running(c)),
           ),
         );
         const start = Number(input.NextToken ?? 0);
