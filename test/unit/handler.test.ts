@@ -187,7 +187,10 @@ describe('the handler, for one invocation', () => {
     // Assess
     expect(report.ok).toBe(true);
     expect(report.hosts.map((h) => [h.instanceId, h.reason])).toEqual([[ID(1), LEFT_FOR_NEXT_RUN]]);
-    expect(report.totals).toEqual({ failed: 4 });
+    // One host left over, counted as a host, not as its four catalog components.
+    expect(report.totals).toEqual({});
+    expect(report.hostTotals).toEqual({ failed: 1 });
+    expect(report.summary).toBe(`1 host failed (${ID(1)})`);
     expect(aws.operations()).not.toContain('SendCommand');
   });
 
