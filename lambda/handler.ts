@@ -167,7 +167,9 @@ export function createLambdaHandler(env: Env = process.env): ReconcileHandler {
 }
 
 function isSqsShaped(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records);
+  return (
+    typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records)
+  );
 }
 
 /** A report in the run report's shape, for an event no run was started for. */

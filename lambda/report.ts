@@ -1,4 +1,4 @@
-/** The run report: what each run returns and logs once (statuses: README.md "Runbook: what each status means and what to do"). */
+/** The run report: what each run returns and logs once (statuses: docs/operating.md "Runbook: what each status means and what to do"). */
 import type { ComponentName, Platform } from '../shared/catalog.ts';
 import { agentVersionAtLeast } from '../shared/limits.ts';
 import type { ComponentStatus, KasmApiHealth } from '../shared/token-rules.ts';

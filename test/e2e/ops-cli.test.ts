@@ -68,7 +68,9 @@ describe('npm run ops -- invoke', () => {
       );
       expect(ran.stdout).toMatch(new RegExp(`${ID(2)}\\s+agent\\s+no token in config\\s+needs-redeploy`));
       expect(ran.stdout).toMatch(
-        new RegExp(`\\n  ${ID(2)}/agent \\(needs-redeploy: [^)]+\\): redeploy the component from the Kasm admin UI\\n`),
+        new RegExp(
+          `\\n  ${ID(2)}/agent \\(needs-redeploy: [^)]+\\): redeploy the component from the Kasm admin UI\\n`,
+        ),
       );
       // Not a terminal: plain lines while it waits (progress as it changes), no carriage returns.
       expect(ran.stderr).toMatch(/^KasmTokenReconciler-local: dry run in progress…\n/);

@@ -1,4 +1,4 @@
-/** Every Linux status of the runbook (README.md), each reached through the real handler. */
+/** Every Linux status of the runbook (docs/operating.md), each reached through the real handler. */
 import { utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startedRecord } from '../start-events.ts';

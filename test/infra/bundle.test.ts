@@ -78,7 +78,9 @@ describe('the bundled handler', () => {
       // Assess: rejected without a function error (which would page through the FunctionErrors alarm)
       expect(typeof bundle.handler).toBe('function');
       expect(report.rejected).toBe(true);
-      expect(report.summary).toMatch(/^Event rejected, nothing was done: Invalid event: bogus: unknown field/);
+      expect(report.summary).toMatch(
+        /^Event rejected, nothing was done: Invalid event: bogus: unknown field/,
+      );
     } finally {
       for (const [name, value] of Object.entries(saved)) {
         if (value === undefined) delete process.env[name];
