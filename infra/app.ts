@@ -1,6 +1,6 @@
 /**
  * CDK entry point (cdk.json "app"): `npx cdk synth` builds every environment,
- * `npx cdk deploy -c env=prod` one of them. See README.md beside this file.
+ * `npx cdk deploy -c env=prod` one of them. See docs/deploying.md.
  */
 import { App } from 'aws-cdk-lib';
 import { addReconcilerStacks } from './reconciler-app.ts';

@@ -1,9 +1,11 @@
 /**
  * Operator alerts: a function error, a failed run parked in a dead-letter queue, a run that
  * reported it could not do its job (`ok: false`), components only a person can fix, and no
- * successful run for several schedule periods. Each alarm notifies, on alarm and on recovery,
- * a topic the stack creates for an e-mail address and/or an existing SNS topic; its name
- * carries the environment and its description points at its runbook section in README.md.
+ * successful run for several schedule periods. Every stack has them (the dashboard shows their
+ * state); they notify, on alarm and on recovery, a topic the stack creates for an e-mail
+ * address and/or an existing SNS topic, where one is set. Each name carries the environment,
+ * and each description says what fired and ends in a runbook link a person can open
+ * (alarm-runbook.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import {
@@ -19,13 +21,27 @@ import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { alarmName, metricsNamespace, SERVICE_NAME } from '../shared/names.ts';
+import { type AlarmId, alarmName, metricsNamespace, SERVICE_NAME } from '../shared/names.ts';
+import { ALARM_RUNBOOK, runbookAnchor } from './alarm-runbook.ts';
+
+export { runbookAnchor } from './alarm-runbook.ts';
 
 const PERIOD = Duration.minutes(5);
 
-/** The README section of an alarm: heading "### Alarm <id>" has this GitHub anchor. */
-export function runbookAnchor(alarmId: string): string {
-  return `alarm-${alarmId.toLowerCase()}`;
+/**
+ * Where an alarm's description sends a person: `base#alarm-<id>` for a page with the runbook's
+ * headings (docs/operating.md on a Git host), the dashboard as it is (its runbook panel lists every
+ * alarm), or the docs path when there is neither.
+ */
+export type RunbookLink =
+  | { readonly kind: 'page'; readonly url: string }
+  | { readonly kind: 'dashboard'; readonly url: string }
+  | { readonly kind: 'docs' };
+
+export function runbookLinkFor(link: RunbookLink, alarmId: string): string {
+  if (link.kind === 'page') return `${link.url}#${runbookAnchor(alarmId)}`;
+  if (link.kind === 'dashboard') return link.url;
+  return `docs/operating.md#${runbookAnchor(alarmId)}`;
 }
 
 export interface ReconcilerAlarmsProps {
@@ -40,6 +56,8 @@ export interface ReconcilerAlarmsProps {
   readonly noSuccessfulRunMinutes: number;
   /** Minutes between scheduled runs (rate schedules); undefined for cron schedules. */
   readonly scheduleIntervalMinutes?: number;
+  /** Where each description's runbook link points. */
+  readonly runbook: RunbookLink;
 }
 
 export class ReconcilerAlarms extends Construct {
@@ -48,10 +66,12 @@ export class ReconcilerAlarms extends Construct {
   readonly topics: ITopic[] = [];
   readonly alarms: Alarm[] = [];
   readonly #environmentName: string;
+  readonly #runbook: RunbookLink;
 
   constructor(scope: Construct, id: string, props: ReconcilerAlarmsProps) {
     super(scope, id);
     this.#environmentName = props.environmentName;
+    this.#runbook = props.runbook;
     if (props.email) {
       // No KMS encryption: notifications carry only alarm names and metric values, and
       // CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key.
@@ -64,16 +84,12 @@ export class ReconcilerAlarms extends Construct {
     }
     if (props.topicArn) this.topics.push(Topic.fromTopicArn(this, 'ExistingTopic', props.topicArn));
 
-    this.alarm('FunctionErrors', props.function.metricErrors({ period: PERIOD, statistic: 'Sum' }), {
-      description: 'A reconcile run crashed or timed out. Check the function log group for the error.',
-    });
+    this.alarm('FunctionErrors', props.function.metricErrors({ period: PERIOD, statistic: 'Sum' }), {});
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       this.alarm(
-        `${name}Waiting`,
+        `${name}Waiting` as AlarmId,
         queue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' }),
-        {
-          description: `A failed run is parked in the ${name} dead-letter queue. Read the message, fix the cause, then purge it.`,
-        },
+        {},
       );
     }
     // The function publishes these per run (embedded metric format, see lambda/run-metrics.ts).
@@ -85,15 +101,8 @@ export class ReconcilerAlarms extends Construct {
         period,
         statistic,
       });
-    this.alarm('RunNotOk', runMetric('RunNotOk', PERIOD, 'Maximum'), {
-      description:
-        'A run reported ok:false (see its "errors"): it could not do its job, e.g. the secret is unreadable.',
-    });
-    this.alarm('ComponentsNeedAttention', runMetric('NeedingAttention', PERIOD, 'Maximum'), {
-      description:
-        'A run found components only a person can fix: a stuck registration file, a config without a token ' +
-        '(redeploy the component), an unreadable token, or a failed delivery. The run report gives each reason.',
-    });
+    this.alarm('RunNotOk', runMetric('RunNotOk', PERIOD, 'Maximum'), {});
+    this.alarm('ComponentsNeedAttention', runMetric('NeedingAttention', PERIOD, 'Maximum'), {});
 
     // "No successful run": RunOk summed per schedule period, every period of the window empty.
     // Missing data is breaching: a function that never runs (schedule disabled, crash before
@@ -103,7 +112,7 @@ export class ReconcilerAlarms extends Construct {
     const period = Duration.minutes(perSchedulePeriod ? interval : props.noSuccessfulRunMinutes);
     const periods = perSchedulePeriod ? props.noSuccessfulRunMinutes / interval : 1;
     this.alarm('NoSuccessfulRun', runMetric('RunOk', period, 'Sum'), {
-      description: `No run ended with ok:true for ${props.noSuccessfulRunMinutes} minutes: the schedule, the function or its permissions are broken.`,
+      window: `${props.noSuccessfulRunMinutes} minutes`,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       treatMissingData: TreatMissingData.BREACHING,
       evaluationPeriods: periods,
@@ -111,10 +120,11 @@ export class ReconcilerAlarms extends Construct {
   }
 
   private alarm(
-    id: string,
+    id: AlarmId,
     metric: IMetric,
     options: {
-      readonly description: string;
+      /** The alarm window, where the description should name it. */
+      readonly window?: string;
       readonly comparisonOperator?: ComparisonOperator;
       readonly treatMissingData?: TreatMissingData;
       readonly evaluationPeriods?: number;
@@ -129,7 +139,9 @@ export class ReconcilerAlarms extends Construct {
       datapointsToAlarm: evaluationPeriods,
       comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
-      alarmDescription: `${options.description} Runbook: README.md#${runbookAnchor(id)} (environment ${this.#environmentName}).`,
+      alarmDescription:
+        `${this.#environmentName}: ${ALARM_RUNBOOK[id].means}${options.window ? ` (window: ${options.window})` : ''} ` +
+        `Runbook: ${runbookLinkFor(this.#runbook, id)}`,
     });
     for (const topic of this.topics) {
       alarm.addAlarmAction(new SnsAction(topic));

@@ -24,6 +24,8 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { dashboardName, metricsNamespace, SERVICE_NAME } from '../shared/names.ts';
+import type { RunMetricName } from '../shared/run-metrics.ts';
+import { alarmRunbookMarkdown } from './alarm-runbook.ts';
 import { LOG_QUERIES } from './log-queries.ts';
 
 const PERIOD = Duration.minutes(5);
@@ -34,9 +36,11 @@ export const RUN_METRIC_NAMES = [
   'Pending',
   'Deferred',
   'Unreachable',
+  'UnreachableHosts',
   'NeedingAttention',
   'RunNotOk',
-] as const;
+  'RejectedEvents',
+] as const satisfies readonly RunMetricName[];
 
 export interface ReconcilerDashboardProps {
   readonly environmentName: string;
@@ -72,7 +76,7 @@ export class ReconcilerDashboard extends Construct {
         markdown:
           `# ${SERVICE_NAME} (${props.environmentName})\n` +
           'What each run found, how long it took, and what needs a person. ' +
-          'What each status means and what to do: README.md, section "Runbook". ' +
+          'What each status means and what to do: docs/operating.md, section "Runbook"; what each alarm means: the panel at the bottom. ' +
           `Latest run from a terminal: \`npm run ops -- last-run --env ${props.environmentName}\`.`,
         width: 24,
         height: 2,
@@ -80,7 +84,7 @@ export class ReconcilerDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new GraphWidget({
-        title: 'Outcomes per run (components)',
+        title: 'Outcomes per run (components, and hosts not reached)',
         left: RUN_METRIC_NAMES.map((name) => runMetric(name)),
         width: 12,
         stacked: false,
@@ -156,5 +160,13 @@ export class ReconcilerDashboard extends Construct {
         new AlarmStatusWidget({ title: 'Alarms', alarms: [...props.alarms], width: 24, height: 3 }),
       );
     }
+    // Alarm descriptions link here by default (setting runbookUrl), so the runbook is one click away.
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `## Runbook: when an alarm fires\n\n${alarmRunbookMarkdown('###')}`,
+        width: 24,
+        height: 12,
+      }),
+    );
   }
 }

@@ -3,13 +3,13 @@
  * triggers (schedule, instance starts), saved log queries and, as the settings say, a
  * dashboard, alarms (with an alarm e-mail or topic) and shareable console test events.
  */
-import { CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { functionName, SERVICE_NAME } from '../shared/names.ts';
+import { dashboardName, functionName, SERVICE_NAME } from '../shared/names.ts';
 import { ConsoleTestEvents } from './console-test-events.ts';
 import { InstanceStartTrigger } from './instance-start-trigger.ts';
 import { SavedLogQueries } from './log-queries.ts';
-import { ReconcilerAlarms } from './reconciler-alarms.ts';
+import { ReconcilerAlarms, type RunbookLink } from './reconciler-alarms.ts';
 import { ReconcilerDashboard } from './reconciler-dashboard.ts';
 import { ReconcilerDocuments } from './reconciler-documents.ts';
 import { FUNCTION_TIMEOUT, ReconcilerFunction } from './reconciler-function.ts';
@@ -26,7 +26,7 @@ export class ReconcilerStack extends Stack {
   readonly reconciler: ReconcilerFunction;
   readonly scheduleTrigger: ScheduleTrigger;
   readonly instanceStartTrigger: InstanceStartTrigger;
-  readonly alarms?: ReconcilerAlarms;
+  readonly alarms: ReconcilerAlarms;
   readonly dashboard?: ReconcilerDashboard;
   readonly logQueries: SavedLogQueries;
   readonly testEvents?: ConsoleTestEvents;
@@ -68,18 +68,18 @@ export class ReconcilerStack extends Stack {
       FailedRuns: this.reconciler.failedRuns,
       InstanceStarts: this.instanceStartTrigger.deadLetterQueue,
     };
-    if (settings.alarmEmail || settings.alarmTopicArn) {
-      const interval = scheduleIntervalMinutes(settings.schedule);
-      this.alarms = new ReconcilerAlarms(this, 'Alarms', {
-        environmentName: settings.name,
-        ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}),
-        ...(settings.alarmTopicArn ? { topicArn: settings.alarmTopicArn } : {}),
-        function: this.reconciler.function,
-        deadLetterQueues,
-        noSuccessfulRunMinutes: settings.noSuccessfulRunMinutes,
-        ...(interval === undefined ? {} : { scheduleIntervalMinutes: interval }),
-      });
-    }
+    // Alarms in every stack, so every dashboard shows their state; they notify only where a target is set.
+    const interval = scheduleIntervalMinutes(settings.schedule);
+    this.alarms = new ReconcilerAlarms(this, 'Alarms', {
+      environmentName: settings.name,
+      ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}),
+      ...(settings.alarmTopicArn ? { topicArn: settings.alarmTopicArn } : {}),
+      function: this.reconciler.function,
+      deadLetterQueues,
+      noSuccessfulRunMinutes: settings.noSuccessfulRunMinutes,
+      ...(interval === undefined ? {} : { scheduleIntervalMinutes: interval }),
+      runbook: runbookLink(settings),
+    });
     this.logQueries = new SavedLogQueries(this, 'LogQueries', {
       environmentName: settings.name,
       logGroup: this.reconciler.logGroup,
@@ -92,7 +92,7 @@ export class ReconcilerStack extends Stack {
         logGroup: this.reconciler.logGroup,
         deadLetterQueues,
         instanceStartQueue: this.instanceStartTrigger.queue,
-        alarms: this.alarms?.alarms ?? [],
+        alarms: this.alarms.alarms,
       });
     }
     if (settings.consoleTestEvents) {
@@ -111,4 +111,19 @@ export class ReconcilerStack extends Stack {
       value: this.reconciler.logGroup.logGroupName,
     });
   }
+}
+
+/**
+ * The runbook an alarm links to: the operator's page (runbookUrl), else the environment's dashboard,
+ * whose runbook panel lists every alarm, else the docs path. The console URL is the documented form
+ * `https://console.aws.amazon.com/cloudwatch/home?region=REGION#dashboards:name=NAME`.
+ */
+function runbookLink(settings: EnvironmentSettings): RunbookLink {
+  if (settings.runbookUrl) return { kind: 'page', url: settings.runbookUrl };
+  if (!settings.dashboard) return { kind: 'docs' };
+  const region = settings.region ?? Aws.REGION;
+  return {
+    kind: 'dashboard',
+    url: `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboardName(settings.name)}`,
+  };
 }

@@ -1,14 +1,21 @@
 /**
- * README.md's two settings tables (cdk.json fields, and the function's environment
- * variables), written from the declarations in shared/settings.ts. `npm run docs:settings`
- * rewrites them in README.md; test/infra/settings-docs.test.ts fails when they differ.
+ * The parts of docs/ written from the code, so they cannot drift: the two settings tables
+ * (cdk.json fields, the function's environment variables; shared/settings.ts) in
+ * docs/deploying.md, and the metrics table (shared/run-metrics.ts) and the alarm runbook
+ * (infra/alarm-runbook.ts) in docs/operating.md. `npm run docs:settings` rewrites each block
+ * between `<!-- generated: NAME -->` and `<!-- /generated -->`; test/infra/settings-docs.test.ts
+ * fails when a file differs from what this would write.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RUN_METRICS } from '../shared/run-metrics.ts';
 import { accepted } from '../shared/setting-rules.ts';
 import { SETTING_LIST, type Setting } from '../shared/settings.ts';
+import { alarmRunbookMarkdown } from './alarm-runbook.ts';
 
-export const README = join(import.meta.dirname, '..', 'README.md');
+const DOCS = join(import.meta.dirname, '..', 'docs');
+export const DEPLOYING = join(DOCS, 'deploying.md');
+export const OPERATING = join(DOCS, 'operating.md');
 
 function defaultOf(setting: Setting): string {
   if (setting.required) return 'required';
@@ -24,7 +31,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
-export const SETTINGS_TABLES = {
+export const GENERATED_BLOCKS = {
   'cdk.json': () =>
     table(
       ['setting', 'default', 'accepts', 'meaning'],
@@ -46,22 +53,35 @@ export const SETTINGS_TABLES = {
         s.meaning,
       ]),
     ),
+  metrics: () =>
+    table(
+      ['metric', 'what it counts, per run'],
+      Object.entries(RUN_METRICS).map(([name, meaning]) => [`\`${name}\``, meaning]),
+    ),
+  alarms: () => alarmRunbookMarkdown('####'),
 } as const;
 
-/** The README with each table between `<!-- settings: NAME -->` and `<!-- /settings -->` rewritten. */
-export function withSettingsTables(readme: string): string {
-  let text = readme;
-  for (const [name, render] of Object.entries(SETTINGS_TABLES)) {
-    const start = `<!-- settings: ${name} -->\n`;
-    const from = text.indexOf(start);
-    const to = text.indexOf('<!-- /settings -->', from);
-    if (from < 0 || to < 0)
-      throw new Error(`README.md has no "${start.trim()}" … "<!-- /settings -->" block`);
-    text = `${text.slice(0, from + start.length)}${render()}\n${text.slice(to)}`;
+/** Which file holds which blocks. */
+export const GENERATED_FILES: Readonly<Record<string, readonly (keyof typeof GENERATED_BLOCKS)[]>> = {
+  [DEPLOYING]: ['cdk.json', 'environment'],
+  [OPERATING]: ['metrics', 'alarms'],
+};
+
+/** `text` with each named block between `<!-- generated: NAME -->` and `<!-- /generated -->` rewritten. */
+export function withGeneratedBlocks(text: string, names: readonly (keyof typeof GENERATED_BLOCKS)[]): string {
+  let result = text;
+  for (const name of names) {
+    const start = `<!-- generated: ${name} -->\n`;
+    const from = result.indexOf(start);
+    const to = result.indexOf('<!-- /generated -->', from);
+    if (from < 0 || to < 0) throw new Error(`no "${start.trim()}" … "<!-- /generated -->" block`);
+    result = `${result.slice(0, from + start.length)}${GENERATED_BLOCKS[name]()}\n${result.slice(to)}`;
   }
-  return text;
+  return result;
 }
 
 if (process.argv[1] === import.meta.filename) {
-  writeFileSync(README, withSettingsTables(readFileSync(README, 'utf8')));
+  for (const [file, names] of Object.entries(GENERATED_FILES)) {
+    writeFileSync(file, withGeneratedBlocks(readFileSync(file, 'utf8'), names));
+  }
 }

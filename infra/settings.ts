@@ -70,8 +70,10 @@ export interface EnvironmentSettings {
   readonly reservedConcurrency?: number;
   /** Alarms notify this address (through a topic the stack creates) … */
   readonly alarmEmail?: string;
-  /** … and/or this existing SNS topic. With neither, the stack has no alarms. */
+  /** … and/or this existing SNS topic. With neither, the alarms exist but notify nobody. */
   readonly alarmTopicArn?: string;
+  /** The page alarm descriptions link to (docs/operating.md on the team's Git host); default the dashboard. */
+  readonly runbookUrl?: string;
   /**
    * The "no successful run" alarm fires when no run ended with `ok: true` for this long.
    * Default: three schedule periods for a rate() schedule, a day for a cron() one.
@@ -214,6 +216,7 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     ...optional('reservedConcurrency', v.reservedConcurrency as number | undefined),
     ...optional('alarmEmail', v.alarmEmail as string | undefined),
     ...optional('alarmTopicArn', v.alarmTopicArn as string | undefined),
+    ...optional('runbookUrl', v.runbookUrl as string | undefined),
     noSuccessfulRunMinutes,
     consoleTestEvents: v.consoleTestEvents as boolean,
     dashboard: v.dashboard as boolean,
@@ -232,7 +235,7 @@ export function selectEnvironments(context: SelectionContext, options: ParseOpti
   const { environments, env } = context;
   if (!isObject(environments) || Object.keys(environments).length === 0) {
     throw new SettingsError(
-      'environments: cdk.json "context" must hold "environments": {"dev": {...}, "prod": {...}} with at least one environment (see README.md, "Configure an environment").',
+      'environments: cdk.json "context" must hold "environments": {"dev": {...}, "prod": {...}} with at least one environment (see docs/deploying.md, "3. Configure an environment").',
     );
   }
   const names = Object.keys(environments);

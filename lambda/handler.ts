@@ -10,7 +10,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { type ReconcilerConfig, readConfig } from '../shared/config.ts';
-import { parseEvent, type ReconcileRequest } from '../shared/event-schema.ts';
+import { InvalidEventError, parseEvent, type ReconcileRequest } from '../shared/event-schema.ts';
+import { DEFAULT_METRICS_NAMESPACE } from '../shared/names.ts';
 import { AwsCaller } from './aws/aws-call.ts';
 import { Pacer } from './aws/pacer.ts';
 import { ssmFleet } from './aws/ssm-fleet.ts';
@@ -20,7 +21,7 @@ import { reconcile } from './reconcile.ts';
 import { readRegistrationToken } from './registration-secret.ts';
 import { attentionLogLines, reportLogLines } from './report-log.ts';
 import { type SummarizedRunReport, withSummary } from './report-summary.ts';
-import { publishRunMetrics } from './run-metrics.ts';
+import { publishRejectedEvent, publishRunMetrics } from './run-metrics.ts';
 
 /**
  * The SDK's adaptive mode slows a client down after throttles; the run's own pacing and
@@ -142,5 +143,53 @@ function withBatchResponse(request: ReconcileRequest, report: SummarizedRunRepor
   return { ...report, batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
+/** What the deployed function returns for an event it rejects: nothing was done, and why. */
+export type RejectedEventReport = SummarizedRunReport & { readonly rejected: true };
+
+/**
+ * The deployed entry point: `createHandler`, except that an invalid event typed by hand (the
+ * console, `aws lambda invoke`) is answered with a report saying why, logged, and counted in the
+ * RejectedEvents metric, instead of a function error: the FunctionErrors alarm pages for crashes,
+ * not for a typo. An SQS batch that is not one SQS sends still fails, so SQS keeps the messages.
+ */
+export function createLambdaHandler(env: Env = process.env): ReconcileHandler {
+  const run = createHandler(env);
+  return async (event, context) => {
+    try {
+      return await run(event, context);
+    } catch (error) {
+      if (!(error instanceof InvalidEventError) || isSqsShaped(event)) throw error;
+      logger.warn('event rejected', { problem: error.message });
+      publishRejectedEvent(env.POWERTOOLS_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE);
+      return rejectedEventReport(error.message, context?.awsRequestId ?? randomUUID(), new Date());
+    }
+  };
+}
+
+function isSqsShaped(event: unknown): boolean {
+  return (
+    typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records)
+  );
+}
+
+/** A report in the run report's shape, for an event no run was started for. */
+export function rejectedEventReport(message: string, runId: string, at: Date): RejectedEventReport {
+  return {
+    summary: `Event rejected, nothing was done: ${message}`,
+    ok: false,
+    dryRun: false,
+    runId,
+    trigger: 'rejected',
+    startedAt: at.toISOString(),
+    durationMs: 0,
+    kasmApi: 'unchecked',
+    totals: {},
+    hostTotals: {},
+    hosts: [],
+    errors: [message],
+    rejected: true,
+  };
+}
+
 /** The Lambda entry point. */
-export const handler: ReconcileHandler = createHandler();
+export const handler: ReconcileHandler = createLambdaHandler();

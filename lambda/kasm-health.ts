@@ -1,6 +1,11 @@
-/** Asks the Kasm Admin API whether it is healthy, trusting a custom CA when configured. */
+/**
+ * Asks the Kasm Admin API whether it is healthy, trusting a custom CA when configured.
+ * Node's own http/https client, not undici: one GET needs no connection pool, and undici
+ * was a third of the bundle.
+ */
 import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'undici';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { KasmApiHealth } from '../shared/token-rules.ts';
 
 export interface KasmHealthOptions {
@@ -32,27 +37,40 @@ export async function checkKasmHealth(options: KasmHealthOptions): Promise<KasmH
     return { health: 'unhealthy', detail: `the Kasm CA file ${options.caFile} holds no PEM certificate` };
   }
   const timeout = options.timeoutMs ?? 5000;
-  const dispatcher = new Agent({
-    connect: { ...(ca ? { ca } : {}), timeout },
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-  });
   let detail = 'no answer';
-  try {
-    for (let attempt = 1; attempt <= (options.attempts ?? 2); attempt++) {
-      try {
-        const response = await request(`${options.url}/api/__healthcheck`, { dispatcher, method: 'GET' });
-        const body = await response.body.text();
-        if (response.statusCode === 200 && (JSON.parse(body) as { ok?: unknown }).ok === true) {
-          return { health: 'healthy' };
-        }
-        detail = `health check answered HTTP ${response.statusCode}`;
-      } catch (error) {
-        detail = `health check failed: ${error instanceof Error ? error.message : String(error)}`;
-      }
+  for (let attempt = 1; attempt <= (options.attempts ?? 2); attempt++) {
+    try {
+      const { status, body } = await get(`${options.url}/api/__healthcheck`, ca, timeout);
+      if (status === 200 && (JSON.parse(body) as { ok?: unknown }).ok === true) return { health: 'healthy' };
+      detail = `health check answered HTTP ${status}`;
+    } catch (error) {
+      detail = `health check failed: ${error instanceof Error ? error.message : String(error)}`;
     }
-  } finally {
-    await dispatcher.close();
   }
   return { health: 'unhealthy', detail };
+}
+
+/**
+ * One GET on a connection of its own (`agent: false`, closed after the answer), given up
+ * after `timeoutMs` without an answer.
+ */
+function get(
+  url: string,
+  ca: string | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = send(url, { method: 'GET', agent: false, ...(ca ? { ca } : {}) }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      response.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -16,7 +16,7 @@ import type { ManagedNode } from './fleet-api.ts';
 import type { KasmHealthResult } from './kasm-health.ts';
 import { registerSecret } from './redaction.ts';
 import type { SecretRead } from './registration-secret.ts';
-import { hostsOf, type RunReport, totalsOf } from './report.ts';
+import { hostsOf, hostTotalsOf, type RunReport, totalsOf } from './report.ts';
 import type { RunContext } from './steps/context.ts';
 import { deliverAndConfirm } from './steps/deliver.ts';
 import type { HostOutcome } from './steps/host-outcome.ts';
@@ -127,11 +127,13 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     durationMs: deps.now() - started,
     kasmApi: health.health,
     totals: totalsOf(hosts),
+    hostTotals: hostTotalsOf(hosts),
     hosts,
     errors,
   };
   deps.log.info('run finished', {
     totals: report.totals,
+    hostTotals: report.hostTotals,
     hosts: hosts.length,
     ok,
     durationMs: report.durationMs,
@@ -160,6 +162,7 @@ function skippedReport(
     durationMs: ctx.now() - started,
     kasmApi: 'unchecked',
     totals: {},
+    hostTotals: {},
     hosts: [],
     errors: [],
     skipped: { reason, otherRunId: other.runId },

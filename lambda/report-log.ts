@@ -67,6 +67,7 @@ export type AttentionLogLine =
       readonly message: 'needs attention';
       readonly instanceId: string;
       readonly platform: string;
+      /** `all` for a host that failed as a whole (its components are unknown). */
       readonly component: string;
       readonly status: AttentionStatus;
       readonly reason?: string;
@@ -83,7 +84,12 @@ export function attentionLogLines(report: RunReport, max = MAX_ATTENTION_LINES):
   const lines: AttentionLogLine[] = [];
   let notListed = 0;
   for (const host of report.hosts) {
-    for (const component of host.components) {
+    // A host that failed as a whole needs one person once, not once per catalog component.
+    const items =
+      host.status === 'failed'
+        ? [{ name: 'all', status: 'failed' as const, ...(host.reason ? { reason: host.reason } : {}) }]
+        : host.components;
+    for (const component of items) {
       if (!isAttention(component.status)) continue;
       if (lines.length >= max) {
         notListed += 1;

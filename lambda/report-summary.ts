@@ -1,7 +1,9 @@
 /**
  * The run report's `summary`: one plain sentence a person reads at a glance
- * (README.md "Invoking it"), e.g. "12 healthy, 3 recovered, 1 needs a redeploy (i-0a1b…/agent)".
- * Pure: built from the finished RunReport, after reconcile returns.
+ * (docs/operating.md), e.g. "12 healthy, 3 recovered, 1 needs a redeploy
+ * (i-0a1b2c3d4e5f60718/agent); 1 host unreachable (i-0a1b2c3d4e5f60708)". Components and
+ * hosts are counted apart, and every id a person may act on is written in full, so it can
+ * be pasted into a console or a ticket. Pure: built from the finished RunReport.
  */
 import type { ComponentStatus } from '../shared/token-rules.ts';
 import type { RunReport } from './report.ts';
@@ -28,55 +30,50 @@ const PHRASES: ReadonlyArray<readonly [ComponentStatus, (n: number) => string]> 
   ['failed', (n) => `${n} failed`],
 ];
 
-/** "i-0a1b2c3d4e5f60718" → "i-0a1b…", longer where two named ids would read alike. */
-export function abbreviateIds(ids: readonly string[]): Map<string, string> {
-  const unique = [...new Set(ids)];
-  for (let keep = 4; ; keep += 2) {
-    const short = new Map(unique.map((id) => [id, shorten(id, keep)]));
-    if (new Set(short.values()).size === unique.length) return short;
-  }
+/** Up to NAMED_PER_STATUS names, then "+N more". */
+function named(names: readonly string[]): string {
+  const listed = names.slice(0, NAMED_PER_STATUS);
+  if (names.length > listed.length) listed.push(`+${names.length - listed.length} more`);
+  return listed.length > 0 ? ` (${listed.join(', ')})` : '';
 }
 
-function shorten(id: string, keep: number): string {
-  const dash = id.indexOf('-');
-  const end = dash + 1 + keep;
-  return end < id.length - 1 ? `${id.slice(0, end)}…` : id;
+/** "1 host unreachable (i-…)", "2 hosts failed (i-…, i-…)": hosts settled as a whole. */
+function hostParts(report: RunReport): string[] {
+  const parts: string[] = [];
+  for (const status of ['unreachable', 'failed'] as const) {
+    const ids = report.hosts.filter((h) => h.status === status).map((h) => h.instanceId);
+    if (ids.length > 0)
+      parts.push(`${ids.length} ${ids.length === 1 ? 'host' : 'hosts'} ${status}${named(ids)}`);
+  }
+  return parts;
 }
 
 export function summarize(report: RunReport): string {
   if (report.skipped) return `Skipped: ${report.skipped.reason}.`;
-  const components = report.hosts.flatMap((host) =>
-    host.components.map((component) => ({ instanceId: host.instanceId, ...component })),
-  );
-  const named = components.filter((c) => NEEDS_ATTENTION.includes(c.status));
-  const short = abbreviateIds(
-    NEEDS_ATTENTION.flatMap((status) =>
-      named
-        .filter((c) => c.status === status)
-        .slice(0, NAMED_PER_STATUS)
-        .map((c) => c.instanceId),
-    ),
-  );
+  const components = report.hosts
+    .filter((host) => !host.status)
+    .flatMap((host) => host.components.map((component) => ({ instanceId: host.instanceId, ...component })));
   const parts: string[] = [];
   for (const [status, phrase] of PHRASES) {
     const count = report.totals[status] ?? 0;
     if (count === 0) continue;
     let text = phrase(count);
     if (NEEDS_ATTENTION.includes(status)) {
-      const these = named.filter((c) => c.status === status);
-      const listed = these.slice(0, NAMED_PER_STATUS).map((c) => `${short.get(c.instanceId)}/${c.name}`);
-      if (these.length > listed.length) listed.push(`+${these.length - listed.length} more`);
-      if (listed.length > 0) text += ` (${listed.join(', ')})`;
+      text += named(components.filter((c) => c.status === status).map((c) => `${c.instanceId}/${c.name}`));
     }
     parts.push(text);
   }
-  const hostCount = report.hosts.length;
+  const examined = report.hosts.length - report.hosts.filter((h) => h.status).length;
+  const hosts = hostParts(report);
   let sentence =
     parts.length > 0
       ? parts.join(', ')
-      : hostCount === 0
+      : report.hosts.length === 0
         ? 'no fleet hosts to reconcile'
-        : `${hostCount} ${hostCount === 1 ? 'host' : 'hosts'}, no Kasm components found`;
+        : examined > 0
+          ? `${examined} ${examined === 1 ? 'host' : 'hosts'}, no Kasm components found`
+          : '';
+  sentence = [sentence, hosts.join(', ')].filter((text) => text !== '').join('; ');
   if (report.dryRun) sentence = `Dry run: ${sentence}`;
   if (!report.ok) {
     const first = report.errors[0] ?? 'no reason given';

@@ -1,4 +1,4 @@
-/** The run report: what each run returns and logs once (statuses: README.md "Runbook: what each status means and what to do"). */
+/** The run report: what each run returns and logs once (statuses: docs/operating.md "Runbook: what each status means and what to do"). */
 import type { ComponentName, Platform } from '../shared/catalog.ts';
 import { agentVersionAtLeast } from '../shared/limits.ts';
 import type { ComponentStatus, KasmApiHealth } from '../shared/token-rules.ts';
@@ -19,12 +19,21 @@ export interface HostReport {
   /** Why the host could not be examined, when it could not. */
   readonly reason?: string;
   /**
+   * Set when the host as a whole could not be examined (offline, no answer, left for the next
+   * run): its components are then every catalog component with this status, since which are
+   * installed is unknown, and they count once, as one host, in `hostTotals`, not in `totals`.
+   */
+  readonly status?: HostStatus;
+  /**
    * The SSM Agent version SSM reports, where it matters: older than 3.3.2746.0 (MIN_AGENT_VERSION), or
    * not a version at all. Such an agent passes the documents' parameters only by splicing them into the
    * scripts; the version is where to look when such a host answers that it was given none.
    */
   readonly agentVersion?: string;
 }
+
+/** What happened to a host as a whole: examined, or settled without being asked anything. */
+export type HostStatus = 'unreachable' | 'failed';
 
 export interface RunReport {
   readonly ok: boolean;
@@ -34,16 +43,36 @@ export interface RunReport {
   readonly startedAt: string;
   readonly durationMs: number;
   readonly kasmApi: KasmApiHealth;
+  /** Components by status, of the hosts that were examined. */
   readonly totals: Partial<Record<ComponentStatus, number>>;
+  /** Hosts: how many were examined, and how many could not be (`unreachable`, `failed`). */
+  readonly hostTotals: Partial<Record<'examined' | HostStatus, number>>;
   readonly hosts: readonly HostReport[];
   readonly errors: readonly string[];
   /** A scheduled run that found another run still at work on the whole fleet did nothing; why. */
   readonly skipped?: { readonly reason: string; readonly otherRunId: string };
 }
 
+/**
+ * Components by status. A host that could not be examined adds nothing: its components are
+ * only the catalog's guess, and one offline host must not read as four unreachable components.
+ */
 export function totalsOf(hosts: readonly HostReport[]): Partial<Record<ComponentStatus, number>> {
   const totals: Partial<Record<ComponentStatus, number>> = {};
-  for (const host of hosts) for (const c of host.components) totals[c.status] = (totals[c.status] ?? 0) + 1;
+  for (const host of hosts) {
+    if (host.status) continue;
+    for (const c of host.components) totals[c.status] = (totals[c.status] ?? 0) + 1;
+  }
+  return totals;
+}
+
+/** Hosts examined, and hosts settled as a whole by their status. */
+export function hostTotalsOf(hosts: readonly HostReport[]): RunReport['hostTotals'] {
+  const totals: Partial<Record<'examined' | HostStatus, number>> = {};
+  for (const host of hosts) {
+    const key = host.status ?? 'examined';
+    totals[key] = (totals[key] ?? 0) + 1;
+  }
   return totals;
 }
 
@@ -81,11 +110,23 @@ export function hostsOf(
   }
   return [...hosts.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([instanceId, { platform, components, reason, agentVersion }]) => ({
-      instanceId,
-      platform,
-      components: components.sort((a, b) => a.name.localeCompare(b.name)),
-      ...(reason ? { reason } : {}),
-      ...(agentVersion ? { agentVersion } : {}),
-    }));
+    .map(([instanceId, { platform, components, reason, agentVersion }]) => {
+      // Only a step that settles the whole host gives a host reason, with one status for all.
+      const status = reason ? wholeHostStatus(components) : undefined;
+      return {
+        instanceId,
+        platform,
+        components: components.sort((a, b) => a.name.localeCompare(b.name)),
+        ...(reason ? { reason } : {}),
+        ...(status ? { status } : {}),
+        ...(agentVersion ? { agentVersion } : {}),
+      };
+    });
+}
+
+function wholeHostStatus(components: readonly ComponentReport[]): HostStatus | undefined {
+  const status = components[0]?.status;
+  return (status === 'unreachable' || status === 'failed') && components.every((c) => c.status === status)
+    ? status
+    : undefined;
 }

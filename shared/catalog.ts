@@ -87,7 +87,7 @@ export const LINUX_LEGACY_STATE_DIR = '/var/lib/kasm-token-reconciler';
 export const WINDOWS_STATE_DIR_NAME = 'kasm-token-reconciler';
 
 /**
- * Components that read registration_token.txt only when their service starts (README.md, "What one run does":
+ * Components that read registration_token.txt only when their service starts (docs/operating.md, "What a run does":
  * Windows agents), so a waiting file needs a restart, not patience.
  */
 export function readsRegistrationFileOnlyAtStart(name: ComponentName): boolean {

@@ -1,5 +1,5 @@
 /**
- * Turns whatever invoked the function into a validated request (the payloads of README.md "Invoking it").
+ * Turns whatever invoked the function into a validated request (the payloads of docs/operating.md "Invoking it").
  * Console users type these payloads by hand, so every rejection names the field and
  * lists what is accepted.
  */

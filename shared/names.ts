@@ -17,6 +17,17 @@ export function functionName(environmentName: string): string {
 export const stackName = functionName;
 export const dashboardName = functionName;
 
+/** The alarms every stack has (infra/reconciler-alarms.ts), by id. */
+export const ALARM_IDS = [
+  'FunctionErrors',
+  'FailedRunsWaiting',
+  'InstanceStartsWaiting',
+  'RunNotOk',
+  'ComponentsNeedAttention',
+  'NoSuccessfulRun',
+] as const;
+export type AlarmId = (typeof ALARM_IDS)[number];
+
 /** `KasmTokenReconciler-prod-FunctionErrors`. */
 export function alarmName(environmentName: string, alarmId: string): string {
   return `${functionName(environmentName)}-${alarmId}`;

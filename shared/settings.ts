@@ -3,7 +3,7 @@
  * environment in cdk.json), the environment variable the function reads it from, the values
  * it accepts, its default and what it means. From this list follow the synth-time validation
  * (infra/settings.ts), the function's environment (infra/function-environment.ts), the
- * function's own reader (shared/config.ts) and the settings tables in README.md
+ * function's own reader (shared/config.ts) and the settings tables in docs/deploying.md
  * (infra/settings-docs.ts, `npm run docs:settings`).
  *
  * The list is long because there are this many settings; each entry is a few lines.
@@ -377,7 +377,18 @@ export const SETTINGS = {
     rule: text(SNS_TOPIC_ARN, 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)'),
     defaultText: 'none',
     meaning:
-      'an existing SNS topic (same region) the alarms also notify, e.g. a pager; with neither this nor `alarmEmail` there are no alarms',
+      'an existing SNS topic (same region) the alarms also notify, e.g. a pager; with neither this nor `alarmEmail` the alarms still exist (and show on the dashboard) but notify nobody',
+  },
+  runbookUrl: {
+    context: 'runbookUrl',
+    rule: text(
+      /^https:\/\/[^\s#]+$/,
+      "an https:// URL without a fragment, e.g. your Git host's page of docs/operating.md",
+    ),
+    defaultText:
+      "the environment's CloudWatch dashboard (its runbook panel); with `dashboard: false`, the path docs/operating.md",
+    meaning:
+      'where the page an alarm names is: every alarm description ends in "Runbook: URL#alarm-<name>", a link a person paged at night can open. Point it at docs/operating.md as your Git host shows it',
   },
   noSuccessfulRunMinutes: {
     context: 'noSuccessfulRunMinutes',

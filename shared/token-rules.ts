@@ -6,7 +6,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { type Platform, readsRegistrationFileOnlyAtStart } from './catalog.ts';
 import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
 
-/** Every status of the run report (README.md, "Runbook"). */
+/** Every status of the run report (docs/operating.md, "Runbook"). */
 export const COMPONENT_STATUSES = [
   'healthy',
   'in-grace',

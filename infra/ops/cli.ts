@@ -1,8 +1,7 @@
 /**
  * npm run ops -- <command> --env NAME: the operator's command line for a deployed
- * environment, with the operator's own AWS credentials. See USAGE in args.ts, and main.ts
- * for what each command does. Exit codes: 0 the run did its job, 1 it did not (or the call
- * failed), 2 usage error.
+ * environment, with the operator's own AWS credentials. See HELP in args.ts (or
+ * `npm run ops -- help`), main.ts for what each command does, exit-codes.ts for what it exits with.
  */
 import { crashMessage, makeClients, runOps } from './main.ts';
 

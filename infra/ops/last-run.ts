@@ -24,7 +24,7 @@ export async function logGroupOf(lambda: LambdaClient, functionName: string): Pr
   return configuration.LoggingConfig?.LogGroup ?? `/aws/lambda/${functionName}`;
 }
 
-async function filterAll(
+export async function filterAll(
   logs: CloudWatchLogsClient,
   logGroupName: string,
   filterPattern: string,

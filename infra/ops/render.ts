@@ -2,8 +2,9 @@
 
 import { textTable } from '../../shared/text-table.ts';
 import type { ComponentStatus } from '../../shared/token-rules.ts';
+import { fitColumns } from './fit-columns.ts';
 
-/** The run report's fields the CLI reads (README.md runbook). */
+/** The run report's fields the CLI reads (docs/operating.md runbook). */
 export interface Report {
   readonly summary?: string;
   readonly ok: boolean;
@@ -14,10 +15,14 @@ export interface Report {
   readonly durationMs: number;
   readonly kasmApi: string;
   readonly totals: Partial<Record<string, number>>;
+  /** Hosts examined and hosts settled as a whole (absent from reports of older functions). */
+  readonly hostTotals?: Partial<Record<string, number>>;
   readonly hosts: readonly {
     readonly instanceId: string;
     readonly platform?: string;
     readonly reason?: string;
+    /** Set when the host as a whole could not be examined. */
+    readonly status?: string;
     readonly components: readonly {
       readonly name: string;
       readonly status: string;
@@ -28,7 +33,7 @@ export interface Report {
   readonly errors: readonly string[];
 }
 
-/** What each status says about the component before the run (README.md runbook). */
+/** What each status says about the component before the run (docs/operating.md runbook). */
 const BEFORE: Readonly<Record<ComponentStatus, string>> = {
   healthy: 'token valid',
   'in-grace': 'expired, in grace',
@@ -67,21 +72,40 @@ function tokenNow(expiresAt: string | undefined, now: number): string {
   return Date.parse(expiresAt) > now ? `valid until ${expiresAt}` : `EXPIRED since ${expiresAt}`;
 }
 
-export function renderReport(report: Report, now = Date.now()): string {
+/** `{healthy: 12, recovered: 3}` → "12 healthy, 3 recovered"; "none" when empty. */
+function counts(totals: Partial<Record<string, number>> | undefined): string {
+  const parts = Object.entries(totals ?? {}).map(([key, n]) => `${n} ${key}`);
+  return parts.length > 0 ? parts.join(', ') : 'none';
+}
+
+export interface RenderOptions {
+  /** "Now", for whether a token is still valid. */
+  readonly now?: number;
+  /** Narrow the table to this many columns (a terminal's width); undefined: as wide as it needs. */
+  readonly width?: number;
+}
+
+/** The table's columns that may be cut to fit: before, after, token now (never host or component). */
+const SHRINKABLE = [2, 3, 4];
+
+export function renderReport(report: Report, options: RenderOptions = {}): string {
+  const now = options.now ?? Date.now();
   const lines: string[] = [];
   lines.push(report.summary ?? '(this report has no summary: the function predates it)');
   lines.push('');
   const rows = [['host', 'component', 'before', 'after', 'token now']];
   const actions: string[] = [];
   for (const host of report.hosts) {
-    if (host.components.length === 0) {
-      rows.push([
-        host.instanceId,
-        '-',
-        '-',
-        host.reason ? `not examined: ${host.reason}` : 'no components',
-        '-',
-      ]);
+    if (host.status || host.components.length === 0) {
+      // A host settled as a whole is one row: its components are only the catalog's guess.
+      const why = host.reason ? `${host.status ?? 'not examined'}: ${host.reason}` : 'no components';
+      rows.push([host.instanceId, host.status ? 'all' : '-', host.status ? 'unknown' : '-', why, '-']);
+      if (host.status === 'failed') {
+        actions.push(
+          `  ${host.instanceId} (host failed: ${host.reason ?? 'no reason given'}): ${TO_DO.failed}`,
+        );
+      }
+      continue;
     }
     for (const c of host.components) {
       rows.push([
@@ -92,12 +116,18 @@ export function renderReport(report: Report, now = Date.now()): string {
         tokenNow(c.tokenExpiresAt, now),
       ]);
       const todo = (TO_DO as Record<string, string>)[c.status];
-      if (todo) actions.push(`  ${host.instanceId}/${c.name} (${c.status}): ${todo}`);
+      if (todo) {
+        actions.push(
+          `  ${host.instanceId}/${c.name} (${c.status}${c.reason ? `: ${c.reason}` : ''}): ${todo}`,
+        );
+      }
     }
   }
-  lines.push(report.hosts.length > 0 ? textTable(rows) : 'No fleet hosts were reconciled.');
+  const table = options.width === undefined ? rows : fitColumns(rows, options.width, SHRINKABLE);
+  lines.push(report.hosts.length > 0 ? textTable(table) : 'No fleet hosts were reconciled.');
   lines.push('');
-  lines.push(`totals: ${JSON.stringify(report.totals)}`);
+  lines.push(`components: ${counts(report.totals)}`);
+  if (report.hostTotals) lines.push(`hosts: ${counts(report.hostTotals)}`);
   lines.push(
     `${report.dryRun ? 'dry run' : 'run'} ${report.runId}${report.trigger ? ` (${report.trigger})` : ''} ` +
       `started ${report.startedAt}, took ${(report.durationMs / 1000).toFixed(1)} s; Kasm API: ${report.kasmApi}; ok: ${report.ok}`,
@@ -105,7 +135,7 @@ export function renderReport(report: Report, now = Date.now()): string {
   for (const error of report.errors) lines.push(`error: ${error}`);
   if (actions.length > 0) {
     lines.push('');
-    lines.push('Needs a person (README.md, "Runbook"):');
+    lines.push('Needs a person (docs/operating.md, "Runbook"):');
     lines.push(...actions);
   }
   return `${lines.join('\n')}\n`;

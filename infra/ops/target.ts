@@ -13,6 +13,8 @@ export interface Target {
   readonly region?: string;
   /** Environments cdk.json defines, for error messages. */
   readonly known: readonly string[];
+  /** The environment's settings as cdk.json has them (unchecked), when it has them. */
+  readonly settings?: unknown;
 }
 
 const CDK_JSON = join(import.meta.dirname, '..', '..', 'cdk.json');
@@ -27,11 +29,13 @@ export function resolveTarget(env: string, cdkJsonPath = CDK_JSON): Target {
   } catch {
     // No cdk.json: the naming convention alone still finds the function.
   }
-  const region = environments[env]?.region;
+  const settings = Object.hasOwn(environments, env) ? environments[env] : undefined;
+  const region = settings?.region;
   return {
     env,
     functionName: functionName(env),
     ...(typeof region === 'string' ? { region } : {}),
     known: Object.keys(environments),
+    ...(settings === undefined ? {} : { settings }),
   };
 }

@@ -1,4 +1,4 @@
-/** The commands README.md promises (npm run demo, simulate, proving-ground, ops), run as a user runs them. */
+/** The commands README.md and docs/ promise (npm run demo, simulate, proving-ground, ops), run as a user runs them. */
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Every Linux status of the runbook (README.md), each reached through the real handler. */
+/** Every Linux status of the runbook (docs/operating.md), each reached through the real handler. */
 import { utimesSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { startedRecord } from '../start-events.ts';
@@ -159,6 +159,11 @@ describe('a reconcile run on Linux hosts', () => {
         expect(run.report.hosts.find((h) => h.instanceId === ID(1))?.reason).toContain('offline');
         expect(sendCommands(ground, 'probe').flatMap((c) => c.ids)).not.toContain(ID(1));
         expect(statusOf(run, ID(2), 'agent')).toBe('healthy');
+        // One offline host is one host, named in full, not four unreachable components.
+        expect(run.report.hosts.find((h) => h.instanceId === ID(1))?.status).toBe('unreachable');
+        expect(run.report.totals).toStrictEqual({ healthy: 1 });
+        expect(run.report.hostTotals).toStrictEqual({ examined: 1, unreachable: 1 });
+        expect((run.report as { summary?: string }).summary).toBe(`1 healthy; 1 host unreachable (${ID(1)})`);
       },
     );
   });

@@ -194,7 +194,7 @@ describe('the dashboard', () => {
     // Assess
     expect(dashboard.properties.DashboardName).toBe('KasmTokenReconciler-dev');
     for (const title of [
-      'Outcomes per run (components)',
+      'Outcomes per run (components, and hosts not reached)',
       'Run duration against the timeout',
       'Invocations, errors and throttles',
       'Failed runs waiting in dead-letter queues',
@@ -240,11 +240,11 @@ describe('the saved Logs Insights queries', () => {
   });
 });
 
-describe('the README runbook', () => {
+describe('the runbook in docs/operating.md', () => {
   it('has one row per report status saying what it means and what to do', () => {
     // Prepare
-    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Runbook: what each status means and what to do'));
+    const readme = readFileSync(join(PROJECT_ROOT, 'docs', 'operating.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Runbook: what each status means and what to do'));
     const rows = [...section.matchAll(/^\| `([a-z-]+)` +\| (.+?) +\| (.+?) +\|$/gm)];
 
     // Assess

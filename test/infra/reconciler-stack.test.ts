@@ -8,7 +8,7 @@ import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runbookAnchor } from '../../infra/reconciler-alarms.ts';
+import { runbookAnchor } from '../../infra/alarm-runbook.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
@@ -22,6 +22,7 @@ const ACCOUNT = '111122223333';
 const REGION = 'eu-west-1';
 const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555`;
 const PAGER_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:kasm-pager`;
+const RUNBOOK_URL = 'https://git.example.com/platform/kasm-token-reconciler/-/blob/main/docs/operating.md';
 
 const ENVIRONMENTS = {
   full: {
@@ -38,6 +39,7 @@ const ENVIRONMENTS = {
     logRetentionDays: 30,
     reservedConcurrency: 3,
     alarmEmail: 'ops@example.com',
+    runbookUrl: RUNBOOK_URL,
   },
   minimal: { registrationSecret: { nameOrArn: 'kasm/minimal/registration-token' } },
   paged: {
@@ -648,7 +650,7 @@ describe('the alarms', () => {
 
   it('carry the environment in their names and point at their runbook section of the README in their descriptions', () => {
     // Prepare
-    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const readme = readFileSync(join(PROJECT_ROOT, 'docs', 'operating.md'), 'utf8');
     const headings = new Set(
       [...readme.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] ?? '').toLowerCase().replace(/ /g, '-')),
     );
@@ -669,9 +671,26 @@ describe('the alarms', () => {
     );
     for (const alarm of alarms) {
       const id = (alarm.AlarmName as string).replace('KasmTokenReconciler-full-', '');
-      expect(alarm.AlarmDescription).toContain(`Runbook: README.md#${runbookAnchor(id)} (environment full).`);
-      expect(headings.has(runbookAnchor(id)), `README.md has the heading "Alarm ${id}"`).toBe(true);
+      expect(alarm.AlarmDescription).toMatch(/^full: /);
+      expect(alarm.AlarmDescription).toContain(`Runbook: ${RUNBOOK_URL}#${runbookAnchor(id)}`);
+      expect(headings.has(runbookAnchor(id)), `docs/operating.md has the heading "Alarm ${id}"`).toBe(true);
+      // CloudWatch's limit for AlarmDescription.
+      expect((alarm.AlarmDescription as string).length).toBeLessThanOrEqual(1024);
     }
+  });
+
+  it("link, by default, to the environment's dashboard, whose runbook panel lists every alarm, and else to the docs", () => {
+    // Act
+    const withDashboard = alarmsOf(minimal)[0]?.AlarmDescription;
+    const withoutDashboard = alarmsOf(paged)[0]?.AlarmDescription as string;
+
+    // Assess: minimal is environment-agnostic, so the region is the stack's own
+    expect(JSON.stringify(withDashboard)).toContain(
+      'Runbook: https://console.aws.amazon.com/cloudwatch/home?region=",{"Ref":"AWS::Region"},"#dashboards:name=KasmTokenReconciler-minimal',
+    );
+    expect(withoutDashboard).toMatch(/Runbook: docs\/operating\.md#alarm-\w+$/);
+    const dashboard = Object.values(minimal.findResources('AWS::CloudWatch::Dashboard'))[0];
+    expect(JSON.stringify(dashboard)).toContain('## Runbook: when an alarm fires');
   });
 
   it('watch the run metrics the function publishes, in the environment namespace', () => {
@@ -721,10 +740,17 @@ describe('the alarms', () => {
     }
   });
 
-  it('are left out when the environment has neither an alarm e-mail nor an alarm topic', () => {
-    // Assess
+  it('exist without actions when the environment has neither an alarm e-mail nor an alarm topic', () => {
+    // Act
+    const alarms = alarmsOf(minimal);
+
+    // Assess: the dashboard still shows their state; nobody is notified
     minimal.resourceCountIs('AWS::SNS::Topic', 0);
-    minimal.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    expect(alarms).toHaveLength(6);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toBeUndefined();
+      expect(alarm.OKActions).toBeUndefined();
+    }
   });
 });
 

@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { README, withSettingsTables } from '../../infra/settings-docs.ts';
+import { GENERATED_FILES, withGeneratedBlocks } from '../../infra/settings-docs.ts';
 
-describe("README.md's settings tables", () => {
-  it('are the ones shared/settings.ts declares (run `npm run docs:settings` after changing a setting)', () => {
-    // Prepare
-    const readme = readFileSync(README, 'utf8');
+describe('the generated parts of docs/', () => {
+  it.each(Object.entries(GENERATED_FILES))(
+    '%s holds the blocks the code declares (run `npm run docs:settings` after changing a setting, metric or alarm)',
+    (file, names) => {
+      // Prepare
+      const text = readFileSync(file, 'utf8');
 
-    // Act
-    const regenerated = withSettingsTables(readme);
+      // Act
+      const regenerated = withGeneratedBlocks(text, names);
 
-    // Assess
-    expect(readme).toBe(regenerated);
-  });
+      // Assess
+      expect(text).toBe(regenerated);
+    },
+  );
 });

@@ -8,19 +8,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { functionName } from '../../infra/names.ts';
-import { createHandler } from '../../lambda/handler.ts';
+import { createLambdaHandler } from '../../lambda/handler.ts';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import { type DocumentRole, documentNames } from '../../shared/documents/ssm-documents.ts';
+import { ALARM_IDS, alarmName } from '../../shared/names.ts';
 import { ensureAgentBuild } from './agent/build.ts';
 import { FunctionFailure } from './aws/lambda.ts';
-import { type AwsServer, startAwsServer } from './aws/server.ts';
+import { ACCOUNT_ID, type AwsServer, startAwsServer } from './aws/server.ts';
 import { MessageDelivery } from './aws/ssm/message-delivery.ts';
 import { awsTimingFor, compressedWaits } from './aws-timing.ts';
 import { createFleet, type Fleet, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
 import { createModelledFleet } from './modelled-fleet.ts';
 import type { Scenario } from './scenario.ts';
-import { applyEnv, capturingStdout } from './simulation.ts';
+import { applyEnv, capturing } from './simulation.ts';
 import type { SimulatedFleet, StepResult, StepRun } from './types.ts';
 
 export const REGION = 'eu-west-1';
@@ -29,6 +30,10 @@ export const ENVIRONMENT = 'local';
 /** The deployed function of the proving ground's environment, and its (CDK-style) log group. */
 export const FUNCTION_NAME = functionName(ENVIRONMENT);
 export const LOG_GROUP_NAME = `${FUNCTION_NAME}-ReconcilerLogs9E8D7B0E-pRoViNgGrOuNd`;
+/** The topic the environment's alarms notify (the stack's own, for an alarm e-mail); one confirmed subscription. */
+export const ALARM_TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT_ID}:${FUNCTION_NAME}-AlarmsTopic0A1B2C3D-pRoViNg`;
+/** Variables a deployed function's configuration never lists: the runtime sets them (reserved). */
+const RUNTIME_VARIABLES = /^AWS_/;
 
 export interface ProvingGroundInfo {
   readonly region: string;
@@ -80,6 +85,11 @@ export interface ProvingGroundOptions {
   readonly extraDocuments?: ReadonlyMap<string, object>;
   /** `hostModel: "agent"`: where the agent build says what it does (default: nothing). */
   readonly log?: (line: string) => void;
+  /**
+   * Other `Content` for the product's documents under the same names, as if someone had deleted and
+   * re-created one: SSM then holds content whose hash differs from what the function pins.
+   */
+  readonly replaceDocuments?: Partial<Record<DocumentRole, string>>;
 }
 
 /** How long the real agents may take to check in after the proving ground starts them. */
@@ -136,8 +146,8 @@ export async function startProvingGround(
       region: REGION,
       // Created from the very Content strings the stack deploys, so SSM's hash of them is the stack's.
       documents: new Map<string, object | string>([
-        [names.probe, deployed.probe.content],
-        [names.push, deployed.push.content],
+        [names.probe, options.replaceDocuments?.probe ?? deployed.probe.content],
+        [names.push, options.replaceDocuments?.push ?? deployed.push.content],
         ...(options.extraDocuments ?? []),
       ]),
       secrets: new Map([[SECRET_ID, scenario.registrationToken]]),
@@ -192,7 +202,7 @@ export async function startProvingGround(
     };
     // Lambda Invoke runs the real handler, warm across invocations like one execution
     // environment, and its log lines land in the function's log group.
-    const reconciler = createHandler({ ...process.env, ...handlerEnv });
+    const reconciler = createLambdaHandler({ ...process.env, ...handlerEnv });
     aws.lambda.register({
       name: FUNCTION_NAME,
       logGroupName: LOG_GROUP_NAME,
@@ -200,23 +210,30 @@ export async function startProvingGround(
       // The deployed function reserves no concurrency (runs may overlap). Here every invocation runs
       // in this one process, whose environment variables and stdout capture two runs cannot share.
       reservedConcurrency: 1,
+      environment: Object.fromEntries(
+        Object.entries(handlerEnv).filter(([name]) => !RUNTIME_VARIABLES.test(name)),
+      ),
       run: async (event, context) => {
-        const logLines: string[] = [];
         const restore = applyEnv(handlerEnv);
         try {
-          const result = await capturingStdout(
-            (line) => logLines.push(line),
-            () => reconciler(event, context),
+          // Lambda sends both stdout and stderr to the log group (Powertools writes warnings and
+          // errors, such as the "needs attention" lines, to stderr), line by line as they come.
+          const result = await capturing(process.stderr, context.log, () =>
+            capturing(process.stdout, context.log, () => reconciler(event, context)),
           );
-          return { result, logLines };
+          return { result, logLines: [] };
         } catch (error) {
           const e = error instanceof Error ? error : new Error(String(error));
-          throw new FunctionFailure(e.name, e.message, (e.stack ?? '').split('\n').slice(1), logLines);
+          throw new FunctionFailure(e.name, e.message, (e.stack ?? '').split('\n').slice(1), []);
         } finally {
           restore();
         }
       },
     });
+    // The alarms every stack deploys, notifying a topic with one confirmed subscription.
+    aws.sns.topics.set(ALARM_TOPIC_ARN, { confirmed: 1, pending: 0 });
+    for (const id of ALARM_IDS)
+      aws.cloudwatch.alarms.push({ name: alarmName(ENVIRONMENT, id), actions: [ALARM_TOPIC_ARN] });
     return {
       info,
       scenario,

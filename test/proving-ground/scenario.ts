@@ -1,5 +1,5 @@
 /**
- * The fleet scenario file (README.md, "Local proving ground"): types, defaults and a strict validator that
+ * The fleet scenario file (docs/testing.md, "The proving ground"): types, defaults and a strict validator that
  * names every problem it finds, each with its JSON path.
  *
  * @example
@@ -395,7 +395,7 @@ class Validator {
     return { id, platform, online, managed, opensslMissing, components, ...timing };
   }
 
-  /** Host fields for real-world behaviour: EC2 state over time and the agent (the scenario format in README.md). */
+  /** Host fields for real-world behaviour: EC2 state over time and the agent (the scenario format in the contract). */
   private hostTiming(
     path: string,
     o: Json,

@@ -62,7 +62,15 @@ export interface SimulatedFleet {
 
 /** Every request the AWS server received, including rejected and fault-injected ones. */
 export interface RecordedCall {
-  readonly service: 'ssm' | 'secretsmanager' | 'ec2' | 'logs' | 'lambda' | 'ec2messages';
+  readonly service:
+    | 'ssm'
+    | 'secretsmanager'
+    | 'ec2'
+    | 'logs'
+    | 'lambda'
+    | 'ec2messages'
+    | 'monitoring'
+    | 'sns';
   readonly operation: string;
   readonly params: unknown;
   readonly at: string;

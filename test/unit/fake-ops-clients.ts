@@ -1,16 +1,15 @@
 /**
- * Scripted Lambda and CloudWatch Logs clients for in-process tests of the operator CLI
+ * Scripted AWS clients (Lambda, CloudWatch Logs, and those preflight uses) for in-process tests of the operator CLI
  * (infra/ops): each operation answers what the test gives it, and every call is recorded.
  * The e2e tests (test/e2e/ops-cli.test.ts) run the same CLI against the proving ground.
  */
-import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { AwsChoice } from '../../infra/ops/args.ts';
 import type { OpsClients } from '../../infra/ops/main.ts';
 
 export type Answer = (input: Record<string, unknown>) => unknown;
 
 export interface Call {
-  readonly client: 'lambda' | 'logs';
+  readonly client: keyof OpsClients;
   readonly operation: string;
   readonly input: Record<string, unknown>;
 }
@@ -19,17 +18,18 @@ export class FakeOpsClients {
   readonly calls: Call[] = [];
   /** Regions the CLI asked clients for, one per command run. */
   readonly regions: (string | undefined)[] = [];
+  /** Region and profile the CLI asked clients for, one per command run. */
+  readonly choices: AwsChoice[] = [];
   destroyed = 0;
 
   constructor(private readonly answers: Partial<Record<string, Answer>>) {}
 
   /** The `clients` factory of OpsIo. */
-  readonly factory = (region: string | undefined): OpsClients => {
-    this.regions.push(region);
-    return {
-      lambda: this.#client('lambda') as unknown as LambdaClient,
-      logs: this.#client('logs') as unknown as CloudWatchLogsClient,
-    };
+  readonly factory = (choice: AwsChoice): OpsClients => {
+    this.regions.push(choice.region);
+    this.choices.push(choice);
+    const names = ['lambda', 'logs', 'ssm', 'secrets', 'cloudwatch', 'sns'] as const;
+    return Object.fromEntries(names.map((name) => [name, this.#client(name)])) as unknown as OpsClients;
   };
 
   /** Calls of one operation, their inputs in order. */
@@ -37,7 +37,7 @@ export class FakeOpsClients {
     return this.calls.filter((c) => c.operation === operation).map((c) => c.input);
   }
 
-  #client(client: 'lambda' | 'logs') {
+  #client(client: keyof OpsClients) {
     return {
       send: async (command: { input: Record<string, unknown>; constructor: { name: string } }) => {
         const operation = command.constructor.name.replace(/Command$/, '');

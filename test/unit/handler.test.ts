@@ -13,7 +13,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createHandler } from '../../lambda/handler.ts';
+import { createHandler, createLambdaHandler } from '../../lambda/handler.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { createTlsMaterial } from '../proving-ground/kasm/tls.ts';
 import { startBatch, startedRecord } from '../start-events.ts';
@@ -187,7 +187,10 @@ describe('the handler, for one invocation', () => {
     // Assess
     expect(report.ok).toBe(true);
     expect(report.hosts.map((h) => [h.instanceId, h.reason])).toEqual([[ID(1), LEFT_FOR_NEXT_RUN]]);
-    expect(report.totals).toEqual({ failed: 4 });
+    // One host left over, counted as a host, not as its four catalog components.
+    expect(report.totals).toEqual({});
+    expect(report.hostTotals).toEqual({ failed: 1 });
+    expect(report.summary).toBe(`1 host failed (${ID(1)})`);
     expect(aws.operations()).not.toContain('SendCommand');
   });
 
@@ -345,4 +348,51 @@ describe('the handler, with a Kasm Admin API URL', () => {
       }
     },
   );
+});
+
+describe('the deployed entry point, for an event typed by hand', () => {
+  it('answers an invalid console payload with a report saying why, a log line and a metric, not a function error', async () => {
+    // Prepare
+    const aws = fakeAws(emptyWorld);
+
+    // Act
+    const report = await createLambdaHandler(ENV)({ dryrun: true }, { awsRequestId: 'req-9' });
+
+    // Assess
+    expect(report).toMatchObject({ ok: false, rejected: true, runId: 'req-9', hosts: [], totals: {} });
+    expect(report.summary).toMatch(/^Event rejected, nothing was done: Invalid event: dryrun: unknown field/);
+    expect(report.errors).toHaveLength(1);
+    expect(aws.logged('event rejected')).toHaveLength(1);
+    expect(aws.logged('event rejected')[0]?.problem).toBe(report.errors[0]);
+    // Counted as a rejected event only: neither a failed run (RunNotOk) nor a successful one.
+    const [metrics, ...more] = aws.metrics();
+    expect(more).toStrictEqual([]);
+    expect(metrics).toMatchObject({ RejectedEvents: 1 });
+    expect(metrics).not.toHaveProperty('RunNotOk');
+    expect(metrics).not.toHaveProperty('RunOk');
+    expect(aws.operations()).toStrictEqual([]);
+  });
+
+  it('still fails an SQS batch that is not one SQS sends, so SQS keeps its messages', async () => {
+    // Prepare
+    fakeAws(emptyWorld);
+
+    // Act
+    const run = createLambdaHandler(ENV)({ Records: [{ eventSource: 'aws:sqs' }] });
+
+    // Assess
+    await expect(run).rejects.toThrow(/^Invalid event: Records\[0\]: expected an SQS record/);
+  });
+
+  it('runs a valid event exactly as createHandler does', async () => {
+    // Prepare
+    fakeAws({ ...emptyWorld, DescribeInstanceInformation: fleetOf() });
+
+    // Act
+    const report = await createLambdaHandler(ENV)({ dryRun: true });
+
+    // Assess
+    expect(report).toMatchObject({ ok: true, dryRun: true, summary: 'Dry run: no fleet hosts to reconcile' });
+    expect(report).not.toHaveProperty('rejected');
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The names README.md documents and operators rely on (IAM policies, alarm runbooks, the
+ * The names docs/ documents and operators rely on (IAM policies, alarm runbooks, the
  * Logs Insights query folder, the CloudWatch namespace): derived from the environment name.
  *
  * Each test imports the module afresh: its constants are evaluated on import, and the mutation

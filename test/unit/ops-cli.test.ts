@@ -2,10 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs, UsageError } from '../../infra/ops/args.ts';
+import { HELP, parseArgs, USAGE, UsageError } from '../../infra/ops/args.ts';
 import { formatElapsed, withElapsed } from '../../infra/ops/elapsed.ts';
-import { renderReport } from '../../infra/ops/render.ts';
+import { EXIT, exitCodeOf, notReconciled } from '../../infra/ops/exit-codes.ts';
+import { fitColumns, MIN_COLUMN } from '../../infra/ops/fit-columns.ts';
+import { type Report, renderReport } from '../../infra/ops/render.ts';
+import { describeProgress, ourRun, type RunLogLine } from '../../infra/ops/run-progress.ts';
 import { resolveTarget } from '../../infra/ops/target.ts';
+import { textTable } from '../../shared/text-table.ts';
 
 describe('parseArgs', () => {
   it('builds the event the function accepts from --dry-run and repeated --instance', () => {
@@ -24,6 +28,7 @@ describe('parseArgs', () => {
       name: 'invoke',
       env: 'prod',
       json: false,
+      wide: false,
       event: { dryRun: true, instanceIds: ['i-0123456789abcdef0', 'mi-0123456789abcdef0'] },
     });
     expect(parseArgs(['invoke', '--env', 'dev', '--json'])).toMatchObject({ event: {}, json: true });
@@ -32,6 +37,7 @@ describe('parseArgs', () => {
       env: 'dev',
       sinceHours: 6,
       json: false,
+      wide: false,
     });
   });
 
@@ -139,7 +145,7 @@ describe('renderReport', () => {
         ],
         errors: [],
       },
-      Date.parse('2026-11-30T07:30:00.000Z'),
+      { now: Date.parse('2026-11-30T07:30:00.000Z') },
     );
     expect(text.split('\n').slice(0, 6)).toStrictEqual([
       '1 recovered, 1 stuck (i-0a1b…/guac)',
@@ -170,7 +176,10 @@ describe('renderReport, reports with less in them', () => {
 
   it('says when no host was reconciled, and what an old function without a summary or trigger logged', () => {
     // Act
-    const text = renderReport({ ...base, hosts: [], errors: ['The secret is gone.', 'Kasm: HTTP 502'] }, 0);
+    const text = renderReport(
+      { ...base, hosts: [], errors: ['The secret is gone.', 'Kasm: HTTP 502'] },
+      { now: 0 },
+    );
 
     // Assess
     expect(text.split('\n')).toStrictEqual([
@@ -178,7 +187,7 @@ describe('renderReport, reports with less in them', () => {
       '',
       'No fleet hosts were reconciled.',
       '',
-      'totals: {}',
+      'components: none',
       'dry run r2 started 2026-11-30T07:00:00.000Z, took 0.8 s; Kasm API: unhealthy; ok: false',
       'error: The secret is gone.',
       'error: Kasm: HTTP 502',
@@ -205,7 +214,7 @@ describe('renderReport, reports with less in them', () => {
           },
         ],
       },
-      Date.parse('2026-11-30T07:30:00.000Z'),
+      { now: Date.parse('2026-11-30T07:30:00.000Z') },
     );
 
     // Assess
@@ -220,8 +229,185 @@ describe('renderReport, reports with less in them', () => {
       ['i-3', 'rdp_gateway', 'token valid', 'healthy', 'valid until 2026-11-30T08:00:00.000Z'],
     ]);
     // Only the failed component needs a person; an unknown status asks for nothing.
-    expect(text.split('Needs a person (README.md, "Runbook"):\n')[1]).toBe(
-      '  i-3/agent (failed): fix what the reason says, then invoke again for this instance\n',
+    expect(text.split('Needs a person (docs/operating.md, "Runbook"):\n')[1]).toBe(
+      '  i-3/agent (failed: read-only config directory): fix what the reason says, then invoke again for this instance\n',
     );
+  });
+});
+
+describe('parseArgs: help, region and profile', () => {
+  it.each([
+    [['--help'], USAGE],
+    [['-h'], USAGE],
+    [['help'], USAGE],
+    [['help', 'invoke'], HELP.invoke],
+    [['invoke', '--help'], HELP.invoke],
+    [['invoke', '--env', 'prod', '-h'], HELP.invoke],
+    [['last-run', '--help'], HELP['last-run']],
+    [['help', 'preflight'], HELP.preflight],
+    [['preflight', '-h'], HELP.preflight],
+  ])('answers %j with the help text', (argv, text) => {
+    expect(parseArgs(argv)).toStrictEqual({ name: 'help', text });
+  });
+
+  it('lists the exit codes in the help of every command that runs something', () => {
+    for (const text of [USAGE, HELP.invoke, HELP['last-run']]) {
+      expect(text).toContain('3  the run did its job, but components need a person');
+      expect(text).toContain('4  the run did nothing it was asked to');
+    }
+    expect(HELP.preflight).toContain('1  a check failed');
+  });
+
+  it('takes --region, --profile and --wide, and checks their values', () => {
+    expect(
+      parseArgs(['last-run', '--env', 'prod', '--region', 'us-east-1', '--profile', 'ops-admin', '--wide']),
+    ).toMatchObject({ region: 'us-east-1', profile: 'ops-admin', wide: true });
+    expect(() => parseArgs(['invoke', '--env', 'prod', '--region', 'Ireland'])).toThrow(
+      '--region "Ireland" is not an AWS region (e.g. eu-west-1)',
+    );
+    expect(() => parseArgs(['invoke', '--env', 'prod', '--profile', 'a b'])).toThrow('is not a profile name');
+    expect(() => parseArgs(['help', 'deploy'])).toThrow('no help for "deploy": not a command');
+    expect(parseArgs(['preflight', '--env', 'prod', '--before-deploy'])).toStrictEqual({
+      name: 'preflight',
+      env: 'prod',
+      beforeDeploy: true,
+      json: false,
+    });
+  });
+});
+
+describe('exitCodeOf', () => {
+  const report = (hosts: Report['hosts'], ok = true): Report => ({
+    ok,
+    dryRun: false,
+    runId: 'r',
+    startedAt: '2026-11-30T07:00:00.000Z',
+    durationMs: 1,
+    kasmApi: 'healthy',
+    totals: {},
+    hosts,
+    errors: [],
+  });
+  const host = (instanceId: string, ...statuses: string[]) => ({
+    instanceId,
+    components: statuses.map((status) => ({ name: 'agent', status })),
+  });
+
+  it('tells apart a run that did its job, one that did not, one that needs a person and one that did nothing', () => {
+    expect(exitCodeOf(report([host('i-1', 'healthy', 'recovered')]))).toBe(EXIT.ok);
+    expect(exitCodeOf(report([host('i-1', 'healthy')], false))).toBe(EXIT.failed);
+    expect(exitCodeOf(report([host('i-1', 'healthy'), host('i-2', 'stuck')]))).toBe(EXIT.needsPerson);
+    expect(exitCodeOf(report([{ ...host('i-1', 'failed'), status: 'failed' }]))).toBe(EXIT.needsPerson);
+    expect(exitCodeOf(report([]))).toBe(EXIT.nothingDone);
+    // --instance of a host that is not a fleet node: the report does not list it.
+    expect(exitCodeOf(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toBe(EXIT.nothingDone);
+    expect(notReconciled(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toStrictEqual(['i-9']);
+    // An offline host is not the run's failure, nor a person's job: the next run takes it.
+    expect(exitCodeOf(report([{ ...host('i-1', 'unreachable'), status: 'unreachable' }]))).toBe(EXIT.ok);
+  });
+});
+
+describe('fitColumns and renderReport for a terminal', () => {
+  it('narrows the shrinkable columns of a wide table to the width, marking cut cells, and never cuts the others', () => {
+    // Prepare
+    const rows = [
+      ['host', 'after'],
+      ['i-0a1b2c3d4e5f60718', `failed (${'x'.repeat(80)})`],
+    ];
+
+    // Act
+    const fitted = fitColumns(rows, 40, [1]);
+
+    // Assess
+    expect(fitted[1]?.[0]).toBe('i-0a1b2c3d4e5f60718');
+    expect(fitted[1]?.[1]).toMatch(/^failed \(x+…$/);
+    expect(
+      textTable(fitted)
+        .split('\n')
+        .every((line) => line.length <= 40),
+    ).toBe(true);
+    expect(fitColumns(rows, 10, [1])[1]?.[1]).toHaveLength(MIN_COLUMN);
+  });
+
+  it('keeps the full reason in the list of what needs a person when the table cuts it', () => {
+    // Prepare
+    const reason = `the config directory is read-only ${'and more '.repeat(10)}`.trim();
+    const text = renderReport(
+      {
+        summary: 's',
+        ok: true,
+        dryRun: false,
+        runId: 'r',
+        startedAt: '2026-11-30T07:00:00.000Z',
+        durationMs: 1,
+        kasmApi: 'healthy',
+        totals: { failed: 1 },
+        hostTotals: { examined: 1, unreachable: 1 },
+        hosts: [
+          { instanceId: 'i-0a1b2c3d4e5f60718', components: [{ name: 'agent', status: 'failed', reason }] },
+          {
+            instanceId: 'i-0a1b2c3d4e5f60708',
+            status: 'unreachable',
+            reason: 'the host is offline (SSM PingStatus ConnectionLost)',
+            components: ['agent', 'guac'].map((name) => ({ name, status: 'unreachable' })),
+          },
+        ],
+        errors: [],
+      },
+      { now: 0, width: 80 },
+    );
+
+    // Assess
+    const table = text.split('\n').slice(2, 6);
+    expect(table.every((line) => line.length <= 80)).toBe(true);
+    // The offline host is one row, not one per catalog component.
+    expect(table.filter((line) => line.startsWith('i-0a1b2c3d4e5f60708'))).toHaveLength(1);
+    expect(text).toContain('components: 1 failed\nhosts: 1 examined, 1 unreachable\n');
+    expect(text).toContain(`  i-0a1b2c3d4e5f60718/agent (failed: ${reason}): fix what the reason says`);
+  });
+});
+
+describe('what the function logs of a run, as progress', () => {
+  const line = (message: string, timestamp: number, extra: Record<string, unknown> = {}): RunLogLine => ({
+    message,
+    timestamp,
+    ...extra,
+  });
+
+  it('finds our run among others and says its step and batch', () => {
+    // Prepare: a scheduled run and an older direct one beside ours
+    const lines = [
+      line('run started', 1000, { runId: 'old', trigger: 'direct', dryRun: false }),
+      line('run started', 20_100, { runId: 'sched', trigger: 'schedule', dryRun: false }),
+      line('run started', 20_200, { runId: 'ours', trigger: 'direct', dryRun: false }),
+      line('inventory', 20_300, { runId: 'ours', hosts: 120, reachable: 118 }),
+      line('progress', 20_400, {
+        runId: 'sched',
+        step: 'push',
+        batchesDone: 9,
+        batches: 9,
+        nodesDone: 1,
+        nodes: 1,
+      }),
+      line('progress', 20_500, {
+        runId: 'ours',
+        step: 'probe',
+        batchesDone: 2,
+        batches: 3,
+        nodesDone: 100,
+        nodes: 118,
+      }),
+    ];
+
+    // Act
+    const runId = ourRun(lines, { at: 20_000, dryRun: false });
+
+    // Assess: the first direct run of the same kind started since we invoked (less the clock skew allowed)
+    expect(runId).toBe('ours');
+    expect(ourRun(lines, { at: 20_000, dryRun: true })).toBeUndefined();
+    expect(describeProgress(lines, 'ours')).toBe(
+      'inventory: 120 hosts, 118 online · probe: batch 2 of 3 (100 of 118 hosts)',
+    );
+    expect(describeProgress([], 'ours')).toBe('');
   });
 });

@@ -44,7 +44,7 @@ function logGroup(heads: Page[], parts: Page[] = []) {
       return { ...(events ? { events } : {}), ...(next ? { nextToken: next } : {}) };
     },
   });
-  return { clients, logs: clients.factory('eu-west-1').logs };
+  return { clients, logs: clients.factory({ region: 'eu-west-1' }).logs };
 }
 
 describe('lastRunReport', () => {

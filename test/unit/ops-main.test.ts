@@ -67,7 +67,7 @@ describe('ops invoke', () => {
     expect(ran.stderr).toBe('KasmTokenReconciler-prod: run in progress…\n');
     // The region cdk.json gives prod, since the operator set none; both clients are closed after.
     expect(ran.clients.regions).toStrictEqual(['eu-west-1']);
-    expect(ran.clients.destroyed).toBe(2);
+    expect(ran.clients.destroyed).toBe(6);
   });
 
   it('says "dry run" while waiting, prints JSON with --json, and exits 1 when the run did not do its job', async () => {
@@ -168,7 +168,7 @@ describe('ops: what an AWS error means for the operator', () => {
     [
       'ResourceNotFoundException',
       'Function not found: arn:aws:lambda:eu-west-1:123456789012:function:KasmTokenReconciler-prod',
-      'Is the stack KasmTokenReconciler-prod deployed in this account and region? (environments in cdk.json: dev, prod)',
+      'Is the stack KasmTokenReconciler-prod deployed in this account and region (eu-west-1)? (environments in cdk.json: dev, prod; choose another region with --region)',
     ],
     [
       'TooManyRequestsException',
@@ -178,12 +178,12 @@ describe('ops: what an AWS error means for the operator', () => {
     [
       'AccessDeniedException',
       'User is not authorized to perform: lambda:InvokeFunction',
-      'Your credentials lack a permission README.md lists under "Operator command line".',
+      'Your credentials lack a permission docs/operating.md lists under "Operator command line".',
     ],
     [
       'AccessDenied',
       'Access Denied',
-      'Your credentials lack a permission README.md lists under "Operator command line".',
+      'Your credentials lack a permission docs/operating.md lists under "Operator command line".',
     ],
   ])('explains %s after its message, and exits 1', async (name, message, hint) => {
     // Act
@@ -196,7 +196,7 @@ describe('ops: what an AWS error means for the operator', () => {
     // Assess
     expect(ran.code).toBe(1);
     expect(ran.stderr).toBe(`KasmTokenReconciler-prod: run in progress…\n${message}\n${hint}\n`);
-    expect(ran.clients.destroyed).toBe(2);
+    expect(ran.clients.destroyed).toBe(6);
   });
 
   it('says cdk.json lists no environments when there is no cdk.json', async () => {
@@ -214,8 +214,8 @@ describe('ops: what an AWS error means for the operator', () => {
     // Assess
     expect(ran.code).toBe(1);
     expect(ran.stderr).toBe(
-      'Function not found\nIs the stack KasmTokenReconciler-staging deployed in this account and region? ' +
-        '(environments in cdk.json: none)\n',
+      'Function not found\nIs the stack KasmTokenReconciler-staging deployed in this account and region (your default region)? ' +
+        '(environments in cdk.json: none; choose another region with --region)\n',
     );
     expect(ran.clients.regions).toStrictEqual([undefined]);
   });
@@ -235,7 +235,12 @@ describe('ops: what an AWS error means for the operator', () => {
 
     // Assess
     expect(other).toMatchObject({ code: 1, stderr: 'Internal failure\n', stdout: '' });
-    expect(odd).toMatchObject({ code: 1, stderr: 'socket hang up\n', stdout: '' });
+    expect(odd).toMatchObject({
+      code: 1,
+      stderr:
+        'socket hang up\nCould not reach AWS in eu-west-1: check the network (proxy, VPN), the region, and AWS_ENDPOINT_URL if you set one.\n',
+      stdout: '',
+    });
   });
 });
 
@@ -325,7 +330,7 @@ describe('makeClients', () => {
 
   it('makes a Lambda client that never re-sends an invoke, in the region chosen', async () => {
     // Act
-    const { lambda, logs } = makeClients('eu-west-1');
+    const { lambda, logs } = makeClients({ region: 'eu-west-1' });
 
     // Assess
     try {
@@ -344,7 +349,7 @@ describe('makeClients', () => {
     vi.stubEnv('AWS_REGION', 'ap-south-1');
 
     // Act
-    const { lambda, logs } = makeClients(undefined);
+    const { lambda, logs } = makeClients({});
 
     // Assess
     try {
@@ -354,5 +359,177 @@ describe('makeClients', () => {
       lambda.destroy();
       logs.destroy();
     }
+  });
+});
+
+describe('ops: help, choices and exit codes', () => {
+  it.each([[['--help']], [['-h']], [['help']], [['invoke', '--help']], [['help', 'last-run']]])(
+    'prints help for %j on stdout, exits 0 and reaches no AWS',
+    async (argv) => {
+      // Act
+      const ran = await ops(argv);
+
+      // Assess
+      expect(ran.code).toBe(0);
+      expect(ran.stdout).toMatch(/^usage: npm run ops -- /);
+      expect(ran.stderr).toBe('');
+      expect(ran.clients.regions).toStrictEqual([]);
+    },
+  );
+
+  it('gives the clients the --region and --profile chosen, before AWS_REGION and cdk.json', async () => {
+    // Act
+    const ran = await ops(
+      ['invoke', '--env', 'prod', '--region', 'ap-south-1', '--profile', 'kasm-ops'],
+      { Invoke: invoked(REPORT) },
+      { env: { AWS_REGION: 'us-east-1' } },
+    );
+
+    // Assess
+    expect(ran.code).toBe(0);
+    expect(ran.clients.choices).toStrictEqual([{ region: 'ap-south-1', profile: 'kasm-ops' }]);
+  });
+
+  it('exits 4 and names the instance when an --instance was not reconciled (no fleet tag)', async () => {
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod', '--instance', 'i-0a1b2c3d4e5f60009'], {
+      Invoke: invoked({ ...REPORT, hosts: [], totals: {}, errors: ['1 requested instance(s) are not …'] }),
+    });
+
+    // Assess
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(
+      'Not reconciled, not a fleet node (no fleet tag, not managed by SSM, or stopped): i-0a1b2c3d4e5f60009\n',
+    );
+  });
+
+  it('exits 3 when the run did its job but a component needs a person', async () => {
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod'], {
+      Invoke: invoked({
+        ...REPORT,
+        hosts: [
+          { instanceId: 'i-0a1b2c3d4e5f60001', components: [{ name: 'agent', status: 'needs-redeploy' }] },
+        ],
+      }),
+    });
+
+    // Assess
+    expect(ran.code).toBe(3);
+    expect(ran.stdout).toContain('i-0a1b2c3d4e5f60001/agent (needs-redeploy): redeploy the component');
+  });
+
+  it('narrows the table to a terminal and leaves it whole with --wide', async () => {
+    // Prepare
+    const reason = 'r'.repeat(150);
+    const wideReport = {
+      ...REPORT,
+      hosts: [
+        { instanceId: 'i-0a1b2c3d4e5f60001', components: [{ name: 'agent', status: 'recovered', reason }] },
+      ],
+    };
+    const run = async (argv: string[]) => {
+      const clients = new FakeOpsClients({ Invoke: invoked(wideReport) });
+      const stdout = { ...sink(true), columns: 100 };
+      const written: string[] = [];
+      stdout.write = (text: string) => written.push(text);
+      await runOps(argv, { stdout, stderr: sink(), env: {}, clients: clients.factory });
+      return written.join('').split('\n');
+    };
+
+    // Act
+    const narrow = await run(['invoke', '--env', 'prod']);
+    const wide = await run(['invoke', '--env', 'prod', '--wide']);
+
+    // Assess
+    expect(Math.max(...narrow.slice(2, 5).map((l) => l.length))).toBeLessThanOrEqual(100);
+    expect(Math.max(...wide.slice(2, 5).map((l) => l.length))).toBeGreaterThan(150);
+  });
+
+  it.each([
+    [
+      'a missing region',
+      Object.assign(new Error('Region is missing'), { name: 'Error' }),
+      'No AWS region: pass --region',
+    ],
+    [
+      'credentials the SDK cannot find',
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+      'AWS did not accept your credentials',
+    ],
+    [
+      'an expired token',
+      awsError('ExpiredTokenException', 'The security token included in the request is expired'),
+      'aws sso login',
+    ],
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+      'Could not reach AWS at AWS_ENDPOINT_URL=http://127.0.0.1:9 in eu-west-1',
+    ],
+  ])('hints at what to do about %s', async (_, error, hint) => {
+    // Act
+    const ran = await ops(
+      ['last-run', '--env', 'prod'],
+      {
+        GetFunctionConfiguration: () => {
+          throw error;
+        },
+      },
+      { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } },
+    );
+
+    // Assess
+    expect(ran.code).toBe(1);
+    expect(ran.stderr).toContain(hint);
+  });
+
+  it('shows the run by step and batch while it waits, read from the function log group', async () => {
+    // Prepare: the function logs its start, inventory and a batch while the invoke is pending
+    const at = Date.now();
+    let release: (() => void) | undefined;
+    const events = [
+      { message: 'run started', runId: 'run-7', trigger: 'direct', dryRun: false },
+      { message: 'inventory', runId: 'run-7', hosts: 60, reachable: 60 },
+      {
+        message: 'progress',
+        runId: 'run-7',
+        step: 'probe',
+        batchesDone: 1,
+        batches: 2,
+        nodesDone: 50,
+        nodes: 60,
+      },
+    ].map((line, i) => ({ timestamp: at + i, message: JSON.stringify(line) }));
+    const clients = new FakeOpsClients({
+      GetFunctionConfiguration: () => ({ LoggingConfig: { LogGroup: 'group' } }),
+      FilterLogEvents: () => {
+        setTimeout(() => release?.(), 5);
+        return { events };
+      },
+      Invoke: () =>
+        new Promise((resolve) => {
+          release = () => resolve({ StatusCode: 200, Payload: encode(REPORT) });
+        }),
+    });
+    const stderr = sink();
+
+    // Act
+    const code = await runOps(['invoke', '--env', 'prod'], {
+      stdout: sink(),
+      stderr,
+      env: {},
+      clients: clients.factory,
+      progressIntervalMs: 10,
+    });
+
+    // Assess: not a terminal, so one line per change of progress
+    expect(code).toBe(0);
+    expect(stderr.text).toBe(
+      'KasmTokenReconciler-prod: run in progress…\n' +
+        'KasmTokenReconciler-prod: run in progress: inventory: 60 hosts, 60 online · probe: batch 1 of 2 (50 of 60 hosts)\n',
+    );
   });
 });

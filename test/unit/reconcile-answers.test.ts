@@ -2,7 +2,7 @@
  * The reconcile loop against an in-memory fleet whose answers to one step (observe, prepare or
  * the push) are changed: hosts that cannot be reached for the second probe, components gone
  * between probes, no sealing key or a bad one, pushes lost, failed, cut or partial. Each
- * component must end with the status and reason the runbook (README.md) explains.
+ * component must end with the status and reason the runbook (docs/operating.md) explains.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

@@ -393,7 +393,9 @@ describe('what the run reports of itself', () => {
     expect(report.startedAt).toBe(new Date(start).toISOString());
     expect(report.durationMs).toBe(1500);
     expect(logs).toContain('inventory {"hosts":1,"reachable":1}');
-    expect(logs.at(-1)).toBe('run finished {"totals":{"healthy":1},"hosts":1,"ok":true,"durationMs":1500}');
+    expect(logs.at(-1)).toBe(
+      'run finished {"totals":{"healthy":1},"hostTotals":{"examined":1},"hosts":1,"ok":true,"durationMs":1500}',
+    );
   });
 });
 

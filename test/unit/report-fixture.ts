@@ -11,6 +11,7 @@ export function runReport(overrides: Partial<RunReport> = {}): RunReport {
     durationMs: 1,
     kasmApi: 'healthy',
     totals: {},
+    hostTotals: {},
     hosts: [],
     errors: [],
     ...overrides,

@@ -111,6 +111,30 @@ describe('attentionLogLines', () => {
     expect(lines[2]).toMatchObject({ platform: 'Windows', reason: 'the push step exited 3' });
   });
 
+  it('gives a host that failed as a whole one line, not one per catalog component', () => {
+    const reason = 'the SSM Agent passed the document no parameters at all: update the agent';
+    const hosts = [
+      {
+        instanceId: 'i-0a1b2c3d4e5f60001',
+        platform: 'Linux' as const,
+        reason,
+        status: 'failed' as const,
+        components: (['agent', 'guac'] as const).map((name) => ({ name, status: 'failed' as const, reason })),
+      },
+    ];
+    expect(attentionLogLines(runReport({ hosts }))).toStrictEqual([
+      {
+        message: 'needs attention',
+        instanceId: 'i-0a1b2c3d4e5f60001',
+        platform: 'Linux',
+        component: 'all',
+        status: 'failed',
+        reason,
+        action: ATTENTION_ACTIONS.failed,
+      },
+    ]);
+  });
+
   it('caps the lines of a fleet-wide failure and counts the rest in one closing line', () => {
     const hosts = Array.from({ length: 7 }, (_, i) => ({
       instanceId: `i-${i}`,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HostReport } from '../../lambda/report.ts';
-import { totalsOf } from '../../lambda/report.ts';
-import { abbreviateIds, summarize, withSummary } from '../../lambda/report-summary.ts';
+import { hostTotalsOf, totalsOf } from '../../lambda/report.ts';
+import { summarize, withSummary } from '../../lambda/report-summary.ts';
 import type { ComponentStatus } from '../../shared/token-rules.ts';
 import { runReport } from './report-fixture.ts';
 
@@ -17,7 +17,7 @@ function host(n: number, ...statuses: ComponentStatus[]): HostReport {
 }
 
 function reportOf(hosts: HostReport[], overrides = {}) {
-  return runReport({ hosts, totals: totalsOf(hosts), ...overrides });
+  return runReport({ hosts, totals: totalsOf(hosts), hostTotals: hostTotalsOf(hosts), ...overrides });
 }
 
 describe('summarize', () => {
@@ -28,14 +28,44 @@ describe('summarize', () => {
       host(8, 'recovered'),
       host(9, 'needs-redeploy'),
     ];
-    expect(summarize(reportOf(hosts))).toBe('12 healthy, 3 recovered, 1 needs a redeploy (i-0a1b…/agent)');
+    expect(summarize(reportOf(hosts))).toBe(
+      '12 healthy, 3 recovered, 1 needs a redeploy (i-0a1b2c3d4e5f60009/agent)',
+    );
   });
 
-  it('lengthens abbreviated instance ids until the named ones read differently', () => {
+  it('writes every instance id it names in full, so it can be pasted into a console or a ticket', () => {
     const hosts = [host(1, 'stuck'), host(2, 'stuck')];
     expect(summarize(reportOf(hosts))).toBe('2 stuck (i-0a1b2c3d4e5f60001/agent, i-0a1b2c3d4e5f60002/agent)');
-    expect(summarize(reportOf([host(0x1001, 'stuck'), host(0x2001, 'stuck')]))).toBe(
-      '2 stuck (i-0a1b2c3d4e5f61…/agent, i-0a1b2c3d4e5f62…/agent)',
+  });
+
+  it('counts an offline host once, as a host, and names it, instead of one unreachable per catalog component', () => {
+    // Prepare: what inventory settles for an offline Linux host: every catalog component, one reason
+    const reason = 'the host is offline (SSM PingStatus ConnectionLost)';
+    const offline: HostReport = {
+      ...host(8, 'unreachable', 'unreachable', 'unreachable', 'unreachable'),
+      reason,
+      status: 'unreachable',
+    };
+    const hosts = [host(1, 'healthy', 'healthy'), host(2, 'recovered'), offline];
+
+    // Act
+    const report = reportOf(hosts);
+
+    // Assess
+    expect(report.totals).toStrictEqual({ healthy: 2, recovered: 1 });
+    expect(report.hostTotals).toStrictEqual({ examined: 2, unreachable: 1 });
+    expect(summarize(report)).toBe('2 healthy, 1 recovered; 1 host unreachable (i-0a1b2c3d4e5f60008)');
+  });
+
+  it('names at most three hosts that failed or were unreachable as a whole, and says when no host was examined', () => {
+    const whole = (n: number, status: 'failed' | 'unreachable'): HostReport => ({
+      ...host(n, status, status),
+      reason: 'why',
+      status,
+    });
+    const hosts = [1, 2, 3, 4].map((n) => whole(n, 'unreachable'));
+    expect(summarize(reportOf([...hosts, whole(5, 'failed')]))).toBe(
+      '4 hosts unreachable (i-0a1b2c3d4e5f60001, i-0a1b2c3d4e5f60002, i-0a1b2c3d4e5f60003, +1 more), 1 host failed (i-0a1b2c3d4e5f60005)',
     );
   });
 
@@ -68,8 +98,8 @@ describe('summarize', () => {
     ]);
   });
 
-  it('shortens only the ids it names, so an unnamed host cannot lengthen them', () => {
-    // Prepare: the fourth failed host shares its first characters with the first, but is only counted
+  it('names the first three components of a status and counts the rest', () => {
+    // Prepare
     const failed = (instanceId: string): HostReport => ({
       instanceId,
       platform: 'Linux',
@@ -86,7 +116,9 @@ describe('summarize', () => {
     const summary = summarize(reportOf(hosts.map(failed)));
 
     // Assess
-    expect(summary).toBe('4 failed (i-aaaa…/agent, i-bbbb…/agent, i-cccc…/agent, +1 more)');
+    expect(summary).toBe(
+      '4 failed (i-aaaa1000000000000/agent, i-bbbb1000000000000/agent, i-cccc1000000000000/agent, +1 more)',
+    );
   });
 
   it('names each component under its own status only, however many of other statuses come before it', () => {
@@ -107,15 +139,16 @@ describe('summarize', () => {
 
     // Assess
     expect(summary).toBe(
-      '1 stuck (i-9999…/agent), 3 unreadable (i-dddd…/agent, i-eeee…/agent, i-ffff…/agent), 3 failed (i-aaaa…/agent, i-bbbb…/agent, i-cccc…/agent)',
+      '1 stuck (i-99990000000000000/agent), 3 unreadable (i-dddd0000000000000/agent, i-eeee0000000000000/agent, ' +
+        'i-ffff0000000000000/agent), 3 failed (i-aaaa0000000000000/agent, i-bbbb0000000000000/agent, i-cccc0000000000000/agent)',
     );
   });
 
   it.each([
-    [[host(1, 'needs-redeploy')], '1 needs a redeploy (i-0a1b…/agent)'],
+    [[host(1, 'needs-redeploy')], '1 needs a redeploy (i-0a1b2c3d4e5f60001/agent)'],
     [
       [host(0x1001, 'needs-redeploy'), host(0x2001, 'needs-redeploy')],
-      '2 need a redeploy (i-0a1b2c3d4e5f61…/agent, i-0a1b2c3d4e5f62…/agent)',
+      '2 need a redeploy (i-0a1b2c3d4e5f61001/agent, i-0a1b2c3d4e5f62001/agent)',
     ],
     [[host(1), host(2)], '2 hosts, no Kasm components found'],
   ])('agrees in number: %#', (hosts, summary) => {
@@ -163,17 +196,5 @@ describe('withSummary', () => {
     expect(JSON.stringify(summarized).startsWith('{"summary":"1 healthy",')).toBe(true);
     const { summary: _summary, ...rest } = summarized;
     expect(rest).toStrictEqual(report);
-  });
-});
-
-describe('abbreviateIds', () => {
-  it('keeps ids too short to abbreviate whole', () => {
-    expect(abbreviateIds(['mi-0123']).get('mi-0123')).toBe('mi-0123');
-    expect(abbreviateIds(['i-0a1b2c3d4e5f60718']).get('i-0a1b2c3d4e5f60718')).toBe('i-0a1b…');
-  });
-
-  it('keeps an id whole when the ellipsis would stand for a single character', () => {
-    expect(abbreviateIds(['i-0a1b2']).get('i-0a1b2')).toBe('i-0a1b2');
-    expect(abbreviateIds(['i-0a1b23']).get('i-0a1b23')).toBe('i-0a1b…');
   });
 });

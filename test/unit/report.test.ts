@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostsOf, isoFromEpochSeconds } from '../../lambda/report.ts';
+import { hostsOf, hostTotalsOf, isoFromEpochSeconds, totalsOf } from '../../lambda/report.ts';
 
 const linux = (instanceId: string) => ({ instanceId, platform: 'Linux' as const });
 
@@ -58,6 +58,37 @@ describe('hostsOf', () => {
     // Assess
     expect(hosts[0]?.reason).toBe('the host is offline (SSM PingStatus ConnectionLost)');
     expect(hosts[1]).not.toHaveProperty('reason');
+    // Partly examined after all: not a host settled as a whole.
+    expect(hosts[0]).not.toHaveProperty('status');
+  });
+
+  it('marks a host settled as a whole with its status, and counts it as a host, not as components', () => {
+    // Prepare: an offline host as inventory settles it (every catalog component), and an examined one
+    const reason = 'the host is offline (SSM PingStatus ConnectionLost)';
+    const outcomes = [
+      {
+        node: linux('i-0000000000000000a'),
+        components: (['agent', 'guac', 'rdp_gateway', 'rdp_https_gateway'] as const).map((name) => ({
+          name,
+          status: 'unreachable' as const,
+          reason,
+        })),
+        reason,
+      },
+      {
+        node: linux('i-0000000000000000b'),
+        components: [{ name: 'agent' as const, status: 'healthy' as const }],
+      },
+    ];
+
+    // Act
+    const hosts = hostsOf(outcomes);
+
+    // Assess
+    expect(hosts[0]).toMatchObject({ status: 'unreachable', reason });
+    expect(hosts[0]?.components).toHaveLength(4);
+    expect(totalsOf(hosts)).toStrictEqual({ healthy: 1 });
+    expect(hostTotalsOf(hosts)).toStrictEqual({ examined: 1, unreachable: 1 });
   });
 });
 

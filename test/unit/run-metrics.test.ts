@@ -1,10 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
-import { publishRunMetrics, runMetrics } from '../../lambda/run-metrics.ts';
+import { publishRejectedEvent, publishRunMetrics, runMetrics } from '../../lambda/run-metrics.ts';
 import { SERVICE_NAME } from '../../shared/names.ts';
+import { RUN_METRICS } from '../../shared/run-metrics.ts';
 import { runReport } from './report-fixture.ts';
 
-const report = (totals: RunReport['totals'], ok = true): RunReport => runReport({ totals, ok });
+const report = (
+  totals: RunReport['totals'],
+  ok = true,
+  hostTotals: RunReport['hostTotals'] = {},
+): RunReport => runReport({ totals, ok, hostTotals });
 
 describe('runMetrics', () => {
   it('sums the statuses a person must act on into NeedingAttention', () => {
@@ -15,10 +20,20 @@ describe('runMetrics', () => {
       Recovered: 4,
       NeedingAttention: 7,
       Unreachable: 0,
+      UnreachableHosts: 0,
       Deferred: 0,
       Pending: 0,
       RunNotOk: 0,
       RunOk: 1,
+    });
+  });
+  it('counts an offline host once, apart from components, and a host that failed as a whole as one needing a person', () => {
+    expect(
+      runMetrics(report({ healthy: 4, failed: 1 }, true, { examined: 2, unreachable: 3, failed: 2 })),
+    ).toMatchObject({
+      Unreachable: 0,
+      UnreachableHosts: 3,
+      NeedingAttention: 3,
     });
   });
   it('counts the components that wait for a later run', () => {
@@ -71,6 +86,40 @@ describe('publishRunMetrics', () => {
       RunOk: 1,
       Throttles: 7,
     });
+    // Every metric shared/run-metrics.ts declares (and docs/operating.md lists), except the rejected-event one.
+    expect(emf._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name).sort()).toStrictEqual(
+      Object.keys(RUN_METRICS)
+        .filter((name) => name !== 'RejectedEvents')
+        .sort(),
+    );
     expect(emf._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: 'Throttles', Unit: 'Count' });
+  });
+});
+
+describe('publishRejectedEvent', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('writes RejectedEvents alone, so a rejected event counts neither as a failed run nor as a successful one', () => {
+    // Prepare
+    const written: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    }) as never);
+
+    // Act
+    publishRejectedEvent('KasmTokenReconciler/unit');
+
+    // Assess
+    const emf = JSON.parse(
+      written
+        .join('')
+        .split('\n')
+        .find((line) => line.startsWith('{')) ?? '{}',
+    );
+    expect(emf._aws.CloudWatchMetrics[0].Metrics).toStrictEqual([{ Name: 'RejectedEvents', Unit: 'Count' }]);
+    expect(emf.RejectedEvents).toBe(1);
   });
 });

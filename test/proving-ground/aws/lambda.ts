@@ -13,16 +13,25 @@
  * concurrency 1 that is already running answers 429 TooManyRequestsException, Reason
  * ReservedFunctionConcurrentInvocationLimitExceeded.
  *
- * Every run writes its log to a CloudWatch Logs stream the fake Logs serves, framed by the
- * runtime's START / END / REPORT lines.
+ * Every run writes its log to a CloudWatch Logs stream the fake Logs serves, line by line as the
+ * function writes it (stdout and stderr alike, as Lambda captures both), framed by the runtime's
+ * START / END / REPORT lines.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { LogsService } from './logs.ts';
 
-/** What a registered function does with one event: resolves the result or rejects the error. */
+/**
+ * What a registered function does with one event: resolves the result or rejects the error. Lines it
+ * hands to `context.log` reach the log group as they are written (as a running function's do, so a
+ * reader can follow a run); `logLines` are appended at the end.
+ */
 export type FunctionRun = (
   event: unknown,
-  context: { readonly awsRequestId: string; readonly getRemainingTimeInMillis: () => number },
+  context: {
+    readonly awsRequestId: string;
+    readonly getRemainingTimeInMillis: () => number;
+    readonly log: (line: string) => void;
+  },
 ) => Promise<{ readonly result: unknown; readonly logLines: readonly string[] }>;
 
 export interface FakeFunction {
@@ -30,6 +39,8 @@ export interface FakeFunction {
   readonly logGroupName: string;
   readonly timeoutSeconds: number;
   readonly reservedConcurrency?: number;
+  /** Its environment variables, as GetFunctionConfiguration lists them (`Environment.Variables`). */
+  readonly environment?: Readonly<Record<string, string>>;
   readonly run: FunctionRun;
 }
 
@@ -113,6 +124,7 @@ export class LambdaService {
         Timeout: fn.timeoutSeconds,
         State: 'Active',
         LoggingConfig: { LogFormat: 'Text', LogGroup: fn.logGroupName },
+        ...(fn.environment ? { Environment: { Variables: fn.environment } } : {}),
       });
     }
     if (method !== 'POST')
@@ -175,30 +187,35 @@ export class LambdaService {
     const deadline = started + fn.timeoutSeconds * 1000;
     const day = new Date(started).toISOString().slice(0, 10).replace(/-/g, '/');
     const stream = `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
-    const log = [`START RequestId: ${requestId} Version: $LATEST`];
+    const log: string[] = [];
+    const write = (line: string) => {
+      log.push(line);
+      this.#logs.append(fn.logGroupName, stream, [line], Date.now());
+    };
+    write(`START RequestId: ${requestId} Version: $LATEST`);
     try {
       const { result, logLines } = await fn.run(event, {
         awsRequestId: requestId,
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+        log: write,
       });
-      log.push(...logLines);
+      for (const line of logLines) write(line);
       return { result, log };
     } catch (thrown) {
       const failure =
         thrown instanceof FunctionFailure ? thrown : new FunctionFailure('Error', String(thrown), [], []);
       const payload = { errorType: failure.errorType, errorMessage: failure.message, trace: failure.trace };
-      log.push(...failure.logLines);
+      for (const line of failure.logLines) write(line);
       // What the Node.js runtime logs for an unhandled error (text log format).
-      log.push(`${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${JSON.stringify(payload)}`);
+      write(`${new Date().toISOString()}\t${requestId}\tERROR\tInvoke Error \t${JSON.stringify(payload)}`);
       return { failure: payload, log };
     } finally {
       this.#running.set(fn.name, (this.#running.get(fn.name) ?? 1) - 1);
       const ms = Date.now() - started;
-      log.push(`END RequestId: ${requestId}`);
-      log.push(
+      write(`END RequestId: ${requestId}`);
+      write(
         `REPORT RequestId: ${requestId}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ${Math.ceil(ms)} ms\tMemory Size: 512 MB\tMax Memory Used: 128 MB`,
       );
-      this.#logs.append(fn.logGroupName, stream, log, started);
     }
   }
 

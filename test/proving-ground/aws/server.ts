@@ -15,6 +15,7 @@ import type { RecordedCall, SimulatedFleet } from '../types.ts';
 import { Ec2Error, Ec2Service } from './ec2.ts';
 import { isLambdaRequest, LambdaService } from './lambda.ts';
 import { LogsService } from './logs.ts';
+import { CloudWatchService, SNS_VERSION, SnsError, SnsService } from './monitoring.ts';
 import { ACCOUNT_ID, SecretsService } from './secrets.ts';
 import { SsmService } from './ssm/index.ts';
 import { MessageDelivery } from './ssm/message-delivery.ts';
@@ -75,6 +76,9 @@ export interface AwsServer {
   /** Lambda (REST-JSON) and CloudWatch Logs: functions registered here run on Invoke. */
   lambda: LambdaService;
   logs: LogsService;
+  /** CloudWatch alarms and SNS topics (what `ops preflight` reads); tests change them. */
+  cloudwatch: CloudWatchService;
+  sns: SnsService;
   /** Serves the same endpoint on a Unix socket too (the real agents' relays reach it there). */
   listenUnix(path: string): Promise<void>;
 }
@@ -91,6 +95,8 @@ const SERVER_ERROR: Record<Service, string> = {
   logs: 'ServiceUnavailableException', // CloudWatch Logs model: ServiceUnavailableException, "fault": true
   lambda: 'ServiceException', // Lambda model: ServiceException, HTTP 500
   ec2messages: 'InternalServerError', // the agent retries any 5xx (agent/runcommand/mds/service.go)
+  monitoring: 'InternalServiceFault', // CloudWatch model: InternalServiceFault, HTTP 500
+  sns: 'InternalError', // SNS model: InternalError, HTTP 500
 };
 
 /** SSM operations only an SSM Agent calls: its check-in and its association poll. */
@@ -139,6 +145,25 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       return { status: e.status, errorType: e.code };
     }
   };
+  const cloudwatch = new CloudWatchService(options.region, ACCOUNT_ID);
+  const sns = new SnsService(ACCOUNT_ID);
+  const handleSns = (form: URLSearchParams, res: ServerResponse): { status: number; errorType?: string } => {
+    const requestId = randomUUID();
+    try {
+      const fault = drawFault(options.faults, random, 'sns');
+      if (fault !== undefined) throw new SnsError(fault.type, fault.status, fault.message);
+      const xml = sns.handle(form.get('Action') ?? '', form, requestId);
+      // The Query protocol's answer for an Action the service does not have.
+      if (xml === undefined)
+        throw new SnsError('InvalidAction', 400, `Unrecognized action: ${form.get('Action') ?? ''}`);
+      sendXml(res, 200, xml, requestId);
+      return { status: 200 };
+    } catch (error) {
+      const e = error instanceof SnsError ? error : new SnsError('InternalError', 500, 'Internal Error');
+      sendXml(res, e.status, e.xml(requestId), requestId);
+      return { status: e.status, errorType: e.code };
+    }
+  };
   const logs = new LogsService();
   const lambda = new LambdaService({ region: options.region, account: ACCOUNT_ID, logs });
 
@@ -166,9 +191,12 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     ) {
       const form = new URLSearchParams(body);
       await hold(options.latencyMs?.(form.get('Action') ?? ''));
-      const outcome = handleEc2(form, res);
+      // Both speak the Query protocol: the credential scope (or the API version) says which.
+      const isSns =
+        scopeService(header(req, 'authorization')) === 'sns' || form.get('Version') === SNS_VERSION;
+      const outcome = isSns ? handleSns(form, res) : handleEc2(form, res);
       calls.push({
-        service: 'ec2',
+        service: isSns ? 'sns' : 'ec2',
         operation: form.get('Action') ?? '',
         params: Object.fromEntries(form),
         at: new Date().toISOString(),
@@ -210,7 +238,9 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
             ? (mds.handleSsm(routed.operation, input) ?? ssm.handle(routed.operation, input))
             : routed.service === 'logs'
               ? logs.handle(routed.operation, input)
-              : secrets.handle(routed.operation, input);
+              : routed.service === 'monitoring'
+                ? cloudwatch.handle(routed.operation, input)
+                : secrets.handle(routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
       await hold(options.latencyMs?.(routed.operation));
       responseBody = send(res, 200, result);
@@ -222,7 +252,9 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       status = awsError.status;
       errorType = awsError.type;
       await hold(options.latencyMs?.(routed.operation ?? ''));
-      responseBody = send(res, awsError.status, awsError.body(), awsError.type);
+      // A Query-compatible service (CloudWatch) adds the Query error code for older clients.
+      const queryError = (awsError as { queryError?: string }).queryError;
+      responseBody = send(res, awsError.status, awsError.body(), awsError.type, queryError);
     } finally {
       const call: RecordedCall = {
         service: routed.service,
@@ -258,6 +290,8 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
     idle: () => ssm.idle(),
     lambda,
     logs,
+    cloudwatch,
+    sns,
     listenUnix: async (path) => {
       const unix = createServer(listener);
       unixServers.push(unix);
@@ -296,12 +330,20 @@ function route(
   }
   if (target?.startsWith('Logs_20140328.'))
     return { service: 'logs', operation: target.slice('Logs_20140328.'.length) };
+  // CloudWatch's JSON 1.0 target prefix (its Smithy service name).
+  if (target?.startsWith('GraniteServiceVersion20100801.')) {
+    return { service: 'monitoring', operation: target.slice('GraniteServiceVersion20100801.'.length) };
+  }
   if (target?.startsWith('secretsmanager.')) {
     return { service: 'secretsmanager', operation: target.slice('secretsmanager.'.length) };
   }
   // Unknown target prefix: attribute the call by the SigV4 credential scope (…/<region>/<service>/aws4_request).
-  const scope = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization ?? '');
-  return { service: scope?.[1] === 'secretsmanager' ? 'secretsmanager' : 'ssm' };
+  return { service: scopeService(authorization) === 'secretsmanager' ? 'secretsmanager' : 'ssm' };
+}
+
+/** The service of a SigV4 credential scope (…/<date>/<region>/<service>/aws4_request). */
+function scopeService(authorization: string | undefined): string | undefined {
+  return /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization ?? '')?.[1];
 }
 
 /**
@@ -398,7 +440,13 @@ function parseJson(body: string): unknown {
 }
 
 /** Writes the reply and returns its body as sent. */
-function send(res: ServerResponse, status: number, payload: unknown, errorType?: string): string {
+function send(
+  res: ServerResponse,
+  status: number,
+  payload: unknown,
+  errorType?: string,
+  queryError?: string,
+): string {
   const text = JSON.stringify(payload);
   const headers: Record<string, string | number> = {
     'content-type': CONTENT_TYPE,
@@ -406,6 +454,7 @@ function send(res: ServerResponse, status: number, payload: unknown, errorType?:
     'x-amzn-requestid': randomUUID(),
   };
   if (errorType !== undefined) headers['x-amzn-errortype'] = errorType;
+  if (queryError !== undefined) headers['x-amzn-query-error'] = queryError;
   res.writeHead(status, headers);
   res.end(text);
   return text;

@@ -51,7 +51,10 @@ async function main(): Promise<void> {
       }
     }
     process.stdout.write(`${textTable(rows)}\n\n`);
-    process.stdout.write(`totals: ${JSON.stringify(report.totals)}\n`);
+    process.stdout.write(`summary: ${(report as { summary?: string }).summary ?? ''}\n`);
+    process.stdout.write(
+      `components: ${JSON.stringify(report.totals)}; hosts: ${JSON.stringify(report.hostTotals)}\n`,
+    );
     process.stdout.write(`Kasm API: ${report.kasmApi}; run took ${report.durationMs} ms; ok: ${report.ok}\n`);
     for (const error of report.errors) process.stdout.write(`error: ${error}\n`);
     const token = scenario.registrationToken?.trim() ?? '';

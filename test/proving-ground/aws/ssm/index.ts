@@ -1,6 +1,6 @@
 /**
  * The SSM side of the proving ground: DescribeInstanceInformation, SendCommand, ListCommands,
- * ListCommandInvocations, GetCommandInvocation and CancelCommand. Each operation checks its request
+ * ListCommandInvocations, GetCommandInvocation, CancelCommand and DescribeDocument. Each operation checks its request
  * (validation.ts, filters.ts), acts on the commands it keeps (commands.ts) through the per-node
  * command engine that drives `SimulatedFleet.runStep` (invocations.ts), and answers in SSM's shapes
  * (views.ts).
@@ -11,10 +11,13 @@
 import { createHash } from 'node:crypto';
 import type { SimulatedFleet } from '../../types.ts';
 import { type CommandDocument, parseDocument, resolveParameters } from '../documents.ts';
+import { ACCOUNT_ID } from '../secrets.ts';
 import {
   AwsError,
+  constraint,
   decodeToken,
   encodeToken,
+  epochSeconds,
   type Json,
   modeled,
   optionalBool,
@@ -90,6 +93,8 @@ export class SsmService {
         return this.listCommands(input);
       case 'CancelCommand':
         return this.cancelCommand(input);
+      case 'DescribeDocument':
+        return this.describeDocument(input);
       default:
         return undefined;
     }
@@ -102,6 +107,56 @@ export class SsmService {
 
   close(): void {
     this.engine.close();
+  }
+
+  /**
+   * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeDocument.html: `Name`
+   * required (a name or ARN, 1 to 128 characters for a name), `DocumentVersion` `([$]LATEST|[$]DEFAULT|^[1-9][0-9]*$)`;
+   * an unknown name is `InvalidDocument`, a version the document lacks `InvalidDocumentVersion`. The answer's
+   * `Document` is a DocumentDescription (API_DocumentDescription): `Hash` and `HashType` Sha256, `Status`
+   * Active, the one version every document here has.
+   */
+  private describeDocument(input: Json): Json {
+    const v = new Violations();
+    const name = optionalString(input, 'Name');
+    if (name === undefined) v.add(undefined, 'name', constraint.notNull);
+    const version = optionalString(input, 'DocumentVersion');
+    if (version !== undefined && !/^([$]LATEST|[$]DEFAULT|[1-9][0-9]*)$/.test(version)) {
+      v.add(version, 'documentVersion', constraint.pattern('([$]LATEST|[$]DEFAULT|^[1-9][0-9]*$)'));
+    }
+    v.throwIfAny();
+    const documentName = (name ?? '').replace(/^arn:aws[a-z-]*:ssm:[^:]+:\d{12}:document\//, '');
+    const document = this.documents.get(documentName);
+    const hash = this.hashes.get(documentName);
+    if (!document || !hash)
+      throw modeled('InvalidDocument', `Document with name ${documentName} does not exist.`);
+    if (version !== undefined && version !== DOCUMENT_VERSION && !version.startsWith('$')) {
+      throw modeled('InvalidDocumentVersion', "The document version isn't valid or doesn't exist.");
+    }
+    const platforms = [...new Set(document.steps.map((s) => s.platform).filter((p) => p !== undefined))];
+    return {
+      Document: {
+        Name: documentName,
+        Hash: hash.Sha256,
+        HashType: 'Sha256',
+        Sha1: hash.Sha1,
+        Owner: ACCOUNT_ID,
+        CreatedDate: epochSeconds(this.started),
+        Status: 'Active',
+        DocumentVersion: DOCUMENT_VERSION,
+        LatestVersion: DOCUMENT_VERSION,
+        DefaultVersion: DOCUMENT_VERSION,
+        DocumentType: 'Command',
+        DocumentFormat: 'JSON',
+        SchemaVersion: '2.2',
+        PlatformTypes: platforms,
+        Parameters: [...document.params.values()].map((p) => ({
+          Name: p.name,
+          Type: p.type,
+          ...(p.defaultValue === undefined ? {} : { DefaultValue: p.defaultValue.join(',') }),
+        })),
+      },
+    };
   }
 
   /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html */
