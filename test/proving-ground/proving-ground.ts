@@ -254,9 +254,10 @@ export async function startProvingGround(
         const bytes: Record<string, { requests: number; responses: number }> = {};
         for (const call of aws.calls) {
           if (call.requestBody === undefined && call.responseBody === undefined) continue;
-          const b = (bytes[call.operation] ??= { requests: 0, responses: 0 });
+          const b = bytes[call.operation] ?? { requests: 0, responses: 0 };
           b.requests += Buffer.byteLength(call.requestBody ?? '');
           b.responses += Buffer.byteLength(call.responseBody ?? '');
+          bytes[call.operation] = b;
         }
         return bytes;
       },
