@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { describe } from '../shared/setting-rules.ts';
 import {
+  type ContextSettingId,
+  type FleetTag,
   KMS_KEY_ARN,
   MAX_NO_SUCCESSFUL_RUN_MINUTES,
   MISSED_RUNS_BEFORE_ALARM,
@@ -17,18 +19,13 @@ import {
   SAFE_PATH,
   SECRET_ARN,
   SETTINGS,
-  type Setting,
-  type SettingId,
+  type SettingValues,
   SNS_TOPIC_ARN,
 } from '../shared/settings.ts';
 import { isObject, readFields } from './context-fields.ts';
 
+export type { FleetTag } from '../shared/settings.ts';
 export { MISSED_RUNS_BEFORE_ALARM } from '../shared/settings.ts';
-
-export interface FleetTag {
-  readonly key: string;
-  readonly value: string;
-}
 
 export interface RegistrationSecretSettings {
   /** Secret name (same account and region as the stack) or its full ARN. */
@@ -142,8 +139,10 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
   }
   const problems: string[] = [];
   const add = (field: string, problem: string) => problems.push(`environments.${name}.${field}: ${problem}`);
-  const v = readFields(raw, add) as Record<SettingId, string | number | boolean | undefined>;
-  const field = (id: SettingId) => (SETTINGS[id] as Setting).context as string;
+  // What readFields keeps passed its rule (a wrong value was added as a problem instead), so each value has
+  // its declaration's type; a missing required one is a problem too, and nothing is built past problems.
+  const v = readFields(raw, add) as SettingValues<ContextSettingId>;
+  const field = (id: ContextSettingId): string => SETTINGS[id].context;
 
   const { region } = v;
   const secretRegion = otherRegion(SECRET_ARN, v.secretId, region);
@@ -163,13 +162,13 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
       `CloudWatch alarms notify topics in their own region ${region}, got one in ${topicRegion}`,
     );
   }
-  const ca = v.caFile === undefined ? undefined : caFile(v.caFile as string, options.projectRoot);
+  const ca = v.caFile === undefined ? undefined : caFile(v.caFile, options.projectRoot);
   if (ca && 'problem' in ca) add(field('caFile'), ca.problem);
 
-  const schedule = (v.schedule ?? SETTINGS.schedule.default) as string;
+  const { schedule } = v;
   const interval = scheduleIntervalMinutes(schedule);
   const noSuccessfulRunMinutes =
-    (v.noSuccessfulRunMinutes as number | undefined) ??
+    v.noSuccessfulRunMinutes ??
     Math.min(
       MAX_NO_SUCCESSFUL_RUN_MINUTES,
       MISSED_RUNS_BEFORE_ALARM * (interval ?? MAX_NO_SUCCESSFUL_RUN_MINUTES),
@@ -190,36 +189,36 @@ export function parseEnvironment(name: string, raw: unknown, options: ParseOptio
     v.kasmApiUrl === undefined
       ? undefined
       : Object.freeze({
-          url: (v.kasmApiUrl as string).replace(/\/+$/, ''),
+          url: v.kasmApiUrl.replace(/\/+$/, ''),
           ...optional('caFile', ca && 'path' in ca ? ca.path : undefined),
         });
   return Object.freeze({
     name,
-    ...optional('account', v.account as string | undefined),
-    ...optional('region', region as string | undefined),
+    ...optional('account', v.account),
+    ...optional('region', region),
     schedule,
-    fleetTag: Object.freeze({ key: v.fleetTagKey as string, value: v.fleetTagValue as string }),
+    fleetTag: Object.freeze({ key: v.fleetTagKey, value: v.fleetTagValue }),
     registrationSecret: Object.freeze({
-      nameOrArn: v.secretId as string,
-      ...optional('jsonField', v.secretJsonField as string | undefined),
-      ...optional('kmsKeyArn', v.kmsKeyArn as string | undefined),
+      nameOrArn: v.secretId,
+      ...optional('jsonField', v.secretJsonField),
+      ...optional('kmsKeyArn', v.kmsKeyArn),
     }),
     ...optional('kasmApi', kasmApi),
-    installRoot: v.installRoot as string,
+    installRoot: v.installRoot,
     windows: Object.freeze({
-      installDir: v.windowsInstallDir as string,
-      serviceName: v.windowsServiceName as string,
+      installDir: v.windowsInstallDir,
+      serviceName: v.windowsServiceName,
     }),
-    heartbeatSeconds: v.heartbeatSeconds as number,
-    gracePeriodSeconds: v.gracePeriodSeconds as number,
-    logRetentionDays: v.logRetentionDays as number,
-    ...optional('reservedConcurrency', v.reservedConcurrency as number | undefined),
-    ...optional('alarmEmail', v.alarmEmail as string | undefined),
-    ...optional('alarmTopicArn', v.alarmTopicArn as string | undefined),
-    ...optional('runbookUrl', v.runbookUrl as string | undefined),
+    heartbeatSeconds: v.heartbeatSeconds,
+    gracePeriodSeconds: v.gracePeriodSeconds,
+    logRetentionDays: v.logRetentionDays,
+    ...optional('reservedConcurrency', v.reservedConcurrency),
+    ...optional('alarmEmail', v.alarmEmail),
+    ...optional('alarmTopicArn', v.alarmTopicArn),
+    ...optional('runbookUrl', v.runbookUrl),
     noSuccessfulRunMinutes,
-    consoleTestEvents: v.consoleTestEvents as boolean,
-    dashboard: v.dashboard as boolean,
+    consoleTestEvents: v.consoleTestEvents,
+    dashboard: v.dashboard,
   });
 }
 

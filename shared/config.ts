@@ -5,51 +5,46 @@
  * anything touches a host.
  */
 import { accepted, fromText, judge } from './setting-rules.ts';
-import { SETTING_LIST, type SETTINGS, type SettingId } from './settings.ts';
+import {
+  type FleetTag,
+  SETTING_LIST,
+  type SETTINGS,
+  type SettingValues,
+  type VariableSettingId,
+} from './settings.ts';
 
-export interface ReconcilerConfig {
-  readonly fleetTag: { readonly key: string; readonly value: string };
-  readonly secretId: string;
-  /** Field to read when the secret is JSON; undefined: the secret string is the token. */
-  readonly secretJsonField?: string;
-  readonly documents: { readonly probe: string; readonly push: string };
-  /** SHA-256 of each document's deployed content, sent as SendCommand's `DocumentHash`. */
-  readonly documentHashes: { readonly probe: string; readonly push: string };
-  /** Undefined: the Kasm API health is not checked (report says "unchecked"). */
-  readonly kasmApiUrl?: string;
-  readonly kasmCaFile?: string;
-  readonly kasmCaPem?: string;
-  readonly installRoot: string;
-  readonly windowsInstallDir: string;
-  readonly windowsServiceName: string;
-  readonly gracePeriodSeconds: number;
-  readonly heartbeatSeconds: number;
-  /** How long a push waits on the host for the component to consume the file. */
-  readonly confirmWaitSeconds: number;
-  readonly stuckAfterSeconds: number;
-  /** First poll of command status, and the interval after something finished. */
-  readonly pollIntervalMs: number;
-  /** Longest interval between polls while nothing finishes. */
-  readonly maxPollIntervalMs: number;
-  /** How long an invocation may wait for its agent to start it before the host is given up on. */
-  readonly pickupSeconds: number;
-  /** Client-side pace per AWS API operation, under the account's shared rate limits. */
-  readonly apiCallsPerSecond: number;
-  readonly apiBurst: number;
-  readonly onlineWaitSeconds: number;
-  /** Leave this much of the Lambda's remaining time for reporting. */
-  readonly deadlineMarginMs: number;
-  /** CloudWatch namespace of the per-run metrics. */
-  readonly metricsNamespace: string;
+export type { FleetTag };
+
+/** The settings whose values the function groups: the fleet tag, and the two documents' names and hashes. */
+type Grouped =
+  | 'fleetTagKey'
+  | 'fleetTagValue'
+  | 'probeDocument'
+  | 'pushDocument'
+  | 'probeDocumentHash'
+  | 'pushDocumentHash';
+
+/** The probe and the push, each with its own value. */
+export interface DocumentPair {
+  readonly probe: string;
+  readonly push: string;
 }
+
+/**
+ * Every setting the function reads, typed by its declaration in shared/settings.ts (its rule's type;
+ * undefined only where it has no default and is not required), with the fleet tag and the documents
+ * grouped. Nothing here is written twice: a new setting with a `variable` is a field at once.
+ */
+export type ReconcilerConfig = Omit<SettingValues<VariableSettingId>, Grouped> & {
+  readonly fleetTag: FleetTag;
+  readonly documents: DocumentPair;
+  /** SHA-256 of each document's deployed content, sent as SendCommand's `DocumentHash`. */
+  readonly documentHashes: DocumentPair;
+};
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
-
-type VariableSettingId = {
-  [Id in SettingId]: (typeof SETTINGS)[Id] extends { variable: string } ? Id : never;
-}[SettingId];
 
 /** Each setting the function reads, with its environment variable. */
 export const CONFIG_VARIABLES = Object.fromEntries(
@@ -86,7 +81,7 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
       `Set only one of ${CONFIG_VARIABLES.kasmCaFile} and ${CONFIG_VARIABLES.kasmCaPem}.`,
     );
   }
-  // Every value passed its rule above, so each has the type ReconcilerConfig gives it.
+  // Every value passed its rule above (or is its default), so each has the type its declaration gives it.
   const {
     fleetTagKey,
     fleetTagValue,
@@ -96,15 +91,12 @@ export function readConfig(env: Env = process.env): ReconcilerConfig {
     pushDocumentHash,
     kasmApiUrl,
     ...flat
-  } = read as Record<string, string>;
-  const config = {
-    ...(flat as unknown as Omit<
-      ReconcilerConfig,
-      'fleetTag' | 'documents' | 'documentHashes' | 'kasmApiUrl'
-    >),
-    fleetTag: { key: fleetTagKey as string, value: fleetTagValue as string },
-    documents: { probe: probeDocument as string, push: pushDocument as string },
-    documentHashes: { probe: probeDocumentHash as string, push: pushDocumentHash as string },
+  } = read as unknown as SettingValues<VariableSettingId>;
+  const config: ReconcilerConfig = {
+    ...flat,
+    fleetTag: { key: fleetTagKey, value: fleetTagValue },
+    documents: { probe: probeDocument, push: pushDocument },
+    documentHashes: { probe: probeDocumentHash, push: pushDocumentHash },
     kasmApiUrl: kasmApiUrl?.replace(/\/+$/, ''),
   };
   return Object.freeze(config);

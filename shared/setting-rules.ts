@@ -7,27 +7,44 @@
 /** A further check of a text value that passed its pattern; returns the problem, if any. */
 export type TextCheck = (value: string) => string | undefined;
 
-export type Rule =
-  | { readonly type: 'integer'; readonly min: number; readonly max: number }
-  | { readonly type: 'boolean' }
-  | { readonly type: 'oneOf'; readonly values: readonly number[]; readonly why: string }
-  | {
-      readonly type: 'text';
-      readonly pattern: RegExp;
-      readonly hint: string;
-      /** A value starting with "arn:" is held to this pattern and hint instead. */
-      readonly arn?: { readonly pattern: RegExp; readonly hint: string };
-      readonly checks?: readonly TextCheck[];
-    };
+export interface IntegerRule {
+  readonly type: 'integer';
+  readonly min: number;
+  readonly max: number;
+}
+export interface BooleanRule {
+  readonly type: 'boolean';
+}
+export interface OneOfRule {
+  readonly type: 'oneOf';
+  readonly values: readonly number[];
+  readonly why: string;
+}
+export interface TextRule {
+  readonly type: 'text';
+  readonly pattern: RegExp;
+  readonly hint: string;
+  /** A value starting with "arn:" is held to this pattern and hint instead. */
+  readonly arn?: { readonly pattern: RegExp; readonly hint: string };
+  readonly checks?: readonly TextCheck[];
+}
+export type Rule = IntegerRule | BooleanRule | OneOfRule | TextRule;
 
-export const integer = (min: number, max: number): Rule => ({ type: 'integer', min, max });
-export const boolean: Rule = { type: 'boolean' };
-export const oneOf = (values: readonly number[], why: string): Rule => ({ type: 'oneOf', values, why });
+/** The type of a value that passed the rule: what a reader of the setting gets. */
+export type RuleValue<R extends Rule> = R extends IntegerRule | OneOfRule
+  ? number
+  : R extends BooleanRule
+    ? boolean
+    : string;
+
+export const integer = (min: number, max: number): IntegerRule => ({ type: 'integer', min, max });
+export const boolean: BooleanRule = { type: 'boolean' };
+export const oneOf = (values: readonly number[], why: string): OneOfRule => ({ type: 'oneOf', values, why });
 export const text = (
   pattern: RegExp,
   hint: string,
   more: { arn?: { pattern: RegExp; hint: string }; checks?: readonly TextCheck[] } = {},
-): Rule => ({ type: 'text', pattern, hint, ...more });
+): TextRule => ({ type: 'text', pattern, hint, ...more });
 
 /** What the rule accepts, as the messages and the README say it. */
 export function accepted(rule: Rule, value?: unknown): string {

@@ -15,7 +15,7 @@ import {
 } from './catalog.ts';
 import { PARAMETER_PATTERNS } from './documents/ssm-documents.ts';
 import { BUNDLED_CA_FILE_PATH, DEFAULT_METRICS_NAMESPACE } from './names.ts';
-import { boolean, integer, oneOf, type Rule, text } from './setting-rules.ts';
+import { boolean, integer, oneOf, type Rule, type RuleValue, type TextRule, text } from './setting-rules.ts';
 
 export interface Setting {
   /** Its path under `environments.NAME` in cdk.json; none: the operator does not set it. */
@@ -85,7 +85,7 @@ function scheduleProblem(value: string): string | undefined {
   return undefined;
 }
 
-const tagText = (what: 'key' | 'value', max: number): Rule =>
+const tagText = (what: 'key' | 'value', max: number): TextRule =>
   text(TAG_TEXT, `a tag ${what} of 1 to ${max} letters, digits, spaces or _ . : / = + - @`, {
     checks: [
       (value) => (value.trim() === value ? undefined : 'must not start or end with a space'),
@@ -413,6 +413,35 @@ export const SETTINGS = {
 } as const satisfies Record<string, Setting>;
 
 export type SettingId = keyof typeof SETTINGS;
+
+/**
+ * The value of a setting once read and validated: its rule's type, and undefined only for a setting that
+ * has neither a default nor `required` (the readers give every such setting its default first).
+ */
+export type SettingValue<Id extends SettingId> = (typeof SETTINGS)[Id] extends
+  | { readonly required: true }
+  | { readonly default: unknown }
+  ? RuleValue<(typeof SETTINGS)[Id]['rule']>
+  : RuleValue<(typeof SETTINGS)[Id]['rule']> | undefined;
+
+/** Settings by id, each with its value's type. */
+export type SettingValues<Ids extends SettingId> = { readonly [Id in Ids]: SettingValue<Id> };
+
+/** Settings the function reads from its environment. */
+export type VariableSettingId = {
+  [Id in SettingId]: (typeof SETTINGS)[Id] extends { readonly variable: string } ? Id : never;
+}[SettingId];
+
+/** Settings an operator sets in cdk.json. */
+export type ContextSettingId = {
+  [Id in SettingId]: (typeof SETTINGS)[Id] extends { readonly context: string } ? Id : never;
+}[SettingId];
+
+/** The tag that makes a node part of the fleet. */
+export interface FleetTag {
+  readonly key: string;
+  readonly value: string;
+}
 
 /** Every setting with its id, in the order declared (cdk.json's order for problems and docs). */
 export const SETTING_LIST: readonly (Setting & { readonly id: SettingId })[] = Object.entries(SETTINGS).map(

@@ -6,6 +6,7 @@
  * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html
  */
 import { DescribeTagsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import type { FleetTag } from '../../shared/config.ts';
 import type { AwsCaller } from './aws-call.ts';
 
 /**
@@ -23,7 +24,7 @@ const PAGE_SIZE = 1000;
 export async function instancesWithTag(
   ec2: EC2Client,
   caller: AwsCaller,
-  tag: { readonly key: string; readonly value: string },
+  tag: FleetTag,
   instanceIds: readonly string[],
 ): Promise<ReadonlySet<string>> {
   const tagged = new Set<string>();

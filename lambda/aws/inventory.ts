@@ -14,6 +14,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { Platform } from '../../shared/catalog.ts';
+import type { FleetTag } from '../../shared/config.ts';
 import type { AwsCaller } from './aws-call.ts';
 
 export interface ManagedNode {
@@ -34,11 +35,7 @@ export interface FleetListing {
 /** "Valid Range: Minimum value of 5. Maximum value of 50." (MaxResults) */
 const PAGE_SIZE = 50;
 
-export async function listFleet(
-  ssm: SSMClient,
-  caller: AwsCaller,
-  tag: { readonly key: string; readonly value: string },
-): Promise<FleetListing> {
+export async function listFleet(ssm: SSMClient, caller: AwsCaller, tag: FleetTag): Promise<FleetListing> {
   const found = new Map<string, InstanceInformation>();
   let nextToken: string | undefined;
   do {

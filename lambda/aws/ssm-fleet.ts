@@ -1,6 +1,7 @@
 /** The fleet as SSM and EC2 show it: the FleetApi the reconcile steps use, for one run. */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { FleetTag } from '../../shared/config.ts';
 import type { FleetApi } from '../fleet-api.ts';
 import { progressLogger } from '../report-log.ts';
 import type { AwsCaller } from './aws-call.ts';
@@ -14,7 +15,7 @@ export interface SsmFleetOptions {
   readonly ssm: SSMClient;
   readonly ec2: EC2Client;
   readonly caller: AwsCaller;
-  readonly fleetTag: { readonly key: string; readonly value: string };
+  readonly fleetTag: FleetTag;
   readonly pollIntervalMs: number;
   readonly maxPollIntervalMs: number;
   readonly pickupSeconds: number;

@@ -21,6 +21,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
+import type { FleetTag } from '../../shared/settings.ts';
 import { RealAgent } from './agent/real-agent.ts';
 import type { AgentCheckIn, MessageDelivery } from './aws/ssm/message-delivery.ts';
 import { awsTimingFor } from './aws-timing.ts';
@@ -48,7 +49,7 @@ import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun 
 
 export interface FleetOptions {
   readonly kasm: KasmAdminApi;
-  readonly fleetTag: { readonly key: string; readonly value: string };
+  readonly fleetTag: FleetTag;
   /** Where host trees go; default a new `os.tmpdir()/ktr-pg-XXXXXX`. Must not contain `:` or `,`. */
   readonly rootDir?: string;
   /** Steps running at once across the fleet (default 8). */

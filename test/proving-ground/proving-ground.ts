@@ -7,11 +7,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { functionName } from '../../infra/names.ts';
 import { createLambdaHandler } from '../../lambda/handler.ts';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import { type DocumentRole, documentNames } from '../../shared/documents/ssm-documents.ts';
-import { ALARM_IDS, alarmName } from '../../shared/names.ts';
+import { ALARM_IDS, alarmName, functionName } from '../../shared/names.ts';
+import type { FleetTag } from '../../shared/settings.ts';
 import { ensureAgentBuild } from './agent/build.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { ACCOUNT_ID, type AwsServer, startAwsServer } from './aws/server.ts';
@@ -41,7 +41,7 @@ export interface ProvingGroundInfo {
   readonly kasmApi: string;
   readonly caFile: string;
   readonly secretId: string;
-  readonly fleetTag: { readonly key: string; readonly value: string };
+  readonly fleetTag: FleetTag;
   readonly documents: Readonly<Record<DocumentRole, string>>;
   /** SHA-256 of each document's content, as the stack gives the function (SendCommand `DocumentHash`). */
   readonly documentHashes: Readonly<Record<DocumentRole, string>>;
@@ -73,7 +73,7 @@ export interface ProvingGround {
 }
 
 export interface ProvingGroundOptions {
-  readonly fleetTag?: { readonly key: string; readonly value: string };
+  readonly fleetTag?: FleetTag;
   readonly rootDir?: string;
   /** Host steps run at once (default: the fleet's own, sized for 2 cores). */
   readonly maxConcurrentSteps?: number;
