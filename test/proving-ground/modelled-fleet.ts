@@ -29,7 +29,8 @@
  *   `readToken`). A refresh or registration issues a real RS256 JWT with the Kasm Admin API's own signing
  *   code (`KasmAdminApi.issueToken`), in-process, with the heartbeat's time as issue time: no HTTPS.
  *   The Admin API's health is taken as it is when the heartbeats are played, not as it was at each one.
- * - Windows hosts and the `race` trap are not modelled (the scenario validator refuses them).
+ * - Windows hosts and the traps that attack a running step (`race`, `race-group`, `fifo`) are not
+ *   modelled (the scenario validator refuses them).
  * - `strayTokenFiles` is always empty: the model writes nothing but the registration file.
  *
  * With `awsTiming`, a probe takes {@link REAL_COSTS}.probeRun (+ keygen with KeyPair=create), a push
@@ -650,6 +651,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     standInCalls: noFiles('standInCalls'),
     setWindowsOwner: noFiles('setWindowsOwner'),
     windowsAcl: noFiles('windowsAcl'),
+    addWindowsAce: noFiles('addWindowsAce'),
 
     async waitForHeartbeats(count = 1) {
       // Heartbeats are played when looked at: waiting `count` heartbeats is waiting that long.
