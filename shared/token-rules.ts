@@ -181,6 +181,14 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
     'setpriv (util-linux) is not installed on the host, so the file cannot be written as the config directory owner',
   'state-dir-unsafe':
     'the reconciler state directory is a link, a reparse point, or not owned by SYSTEM/Administrators (root on Linux); nothing was done',
+  'host-busy':
+    "another run held the host's delivery lock for longer than 10 s (or flock, util-linux, is missing); nothing was done, the next run tries again",
+  'write-unconfirmed':
+    "after the write, registration_token.txt was not the file meant (a regular file of the config directory's owner, mode 0600, holding exactly the token); nothing is believed written, check who writes in the config directory",
+  'dir-owner-unknown':
+    "the config directory's owner has no account on the host (or root's group as its primary group), so the file is not written as that owner; give the directory to Kasm's account",
+  'dir-on-user-mount':
+    'the config directory is on a FUSE file system, which its owner may have mounted over it, so nothing is placed there',
   'target-not-trusted':
     'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
