@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { createHandler, type HandlerReport } from '../../lambda/handler.ts';
 import { describeLeaks, scanForLeaks } from '../leak-scanner.ts';
 import {
   type ProvingGround,
@@ -12,7 +13,13 @@ import {
   startProvingGround,
 } from '../proving-ground/proving-ground.ts';
 import { parseScenario } from '../proving-ground/scenario.ts';
-import { type RunOptions, runOnce, type SimulationResult } from '../proving-ground/simulation.ts';
+import {
+  applyEnv,
+  capturingStdout,
+  type RunOptions,
+  runOnce,
+  type SimulationResult,
+} from '../proving-ground/simulation.ts';
 import { artifactSources, runArtifacts } from './run-artifacts.ts';
 
 export const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
@@ -77,6 +84,43 @@ export async function reconcileOnce(
   expectNoLeak(ground, run);
   expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
   return run;
+}
+
+/**
+ * Two (or more) runs at once on one fleet, as overlapping Lambda invocations would be: each its own
+ * handler (its own execution environment), all started together. Their log lines are captured together.
+ * After they end (and two heartbeats), the same checks as `reconcileOnce`: no leak, no stray file.
+ */
+export async function reconcileTogether(
+  ground: ProvingGround,
+  events: readonly unknown[],
+): Promise<{ readonly reports: readonly HandlerReport[]; readonly run: Run }> {
+  const logs: string[] = [];
+  const restore = applyEnv(ground.handlerEnv);
+  let reports: HandlerReport[];
+  try {
+    const handlers = events.map(() => createHandler({ ...process.env, ...ground.handlerEnv }));
+    reports = await capturingStdout(
+      (line) => logs.push(line),
+      () => Promise.all(events.map((event, i) => handlers[i]!(event))),
+    );
+  } finally {
+    restore();
+  }
+  await ground.fleet.waitForHeartbeats(2);
+  const token = ground.scenario.registrationToken?.replace(/[\r\n]+$/, '');
+  const run: Run = {
+    report: reports[0]!,
+    fleet: ground.fleetState(),
+    awsCalls: ground.awsCalls(),
+    timeScale: ground.timeScale,
+    strayTokenFiles: token ? ground.fleet.strayTokenFiles(token) : {},
+    logs,
+    stderr: [],
+  };
+  for (const report of reports) expectNoLeak(ground, { ...run, report });
+  expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
+  return { reports, run };
 }
 
 export function statusOf(run: Run, instanceId: string, component: string): string | undefined {
