@@ -373,6 +373,36 @@ describe('the Linux probe and push on a simulated host', () => {
     }
   });
 
+  it('lets two pushes at once on one host check and write one at a time: one writes, the other stands back', async () => {
+    // Prepare: two runs' keys, made before either pushed, for a component that does not consume the file.
+    rmSync(ground.fleet.registrationFilePath(OTHER, 'agent'), { force: true });
+    const sealed = async (runId: string) => sealFor(spkiOf(await probe(OTHER, runId)), REGISTRATION_TOKEN);
+    const [a, b] = [await sealed('run-a'), await sealed('run-b')];
+    const pushWith = (runId: string, value: string) =>
+      step(OTHER, 'push', {
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: runId,
+        SSM_Deliveries: `${OTHER}:agent:${value}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      });
+
+    // Act
+    const results = await Promise.all([pushWith('run-a', a), pushWith('run-b', b)]);
+
+    // Assess
+    const outcomes = results.map((r) => {
+      const parsed = parsePushOutput(r.stdout, ['agent']);
+      return parsed.ok
+        ? parsed.value.outcomes.map((o) => (o.kind === 'skipped' ? `skipped ${o.reason}` : o.kind))
+        : r.stdout;
+    });
+    expect(outcomes.flat().sort()).toEqual(['skipped already-waiting', 'written']);
+    expect(ground.fleet.registrationFile(OTHER, 'agent')).toMatchObject({
+      content: `${REGISTRATION_TOKEN}\n`,
+    });
+  });
+
   it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {
     // Prepare: what a SIGKILL between the writer's mktemp and its rename leaves (no EXIT trap runs),
     // and a key a push had claimed (renamed) under the host's lock before it was killed.
