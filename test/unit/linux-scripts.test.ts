@@ -27,7 +27,15 @@ import { bash42Problems } from '../bash42-check.ts';
 import { substitute } from '../proving-ground/aws/documents.ts';
 import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
 import type { StepResult } from '../proving-ground/types.ts';
-import { ENVIRON_SPY, injectorSpy, spyLogPath, withOwnerSpy, zeroSwapperSpy } from './owner-spies.ts';
+import { FUSE_LOG, mountLines } from './fuse-owner.ts';
+import {
+  ENVIRON_SPY,
+  injectorSpy,
+  spyLogPath,
+  withOwnerSpy,
+  withRootLines,
+  zeroSwapperSpy,
+} from './owner-spies.ts';
 
 const HOST = 'i-0a1b2c3d4e5f60042';
 const OTHER = 'i-0a1b2c3d4e5f60043';
@@ -35,6 +43,10 @@ const OTHER = 'i-0a1b2c3d4e5f60043';
 const PAIR = 'i-0a1b2c3d4e5f60044';
 /** A header.payload no Kasm issued: `{"forged":true}` . `{"exp":9999999999}`. */
 const FORGED_TOKEN = 'eyJmb3JnZWQiOnRydWV9.eyJleHAiOjk5OTk5OTk5OTl9';
+/** A host two runs push to at once. */
+const TWIN = 'i-0a1b2c3d4e5f60046';
+/** A host whose owner mounts its own FUSE server over the agent's config directory. */
+const FUSED = 'i-0a1b2c3d4e5f60045';
 /** What root's command environment may hold that the owner must never read (a proxy password). */
 const PROXY = 'http://proxyuser:pr0xy-s3cret@proxy.internal:3128';
 
@@ -81,6 +93,8 @@ describe('the Linux probe and push on a simulated host', () => {
       hosts: [
         { id: HOST, components: { agent: { token: 'expired', running: false } } },
         { id: OTHER, components: { agent: { token: 'expired', running: false } } },
+        { id: FUSED, components: { agent: { token: 'expired', running: false } } },
+        { id: TWIN, components: { agent: { token: 'expired', running: false } } },
         {
           id: PAIR,
           components: {
@@ -106,9 +120,13 @@ describe('the Linux probe and push on a simulated host', () => {
     env: Record<string, string>,
     spliced = false,
     spy?: string,
+    rootLines: readonly string[] = [],
   ): Promise<StepResult> => {
     const params = new Map(Object.entries(env).map(([k, v]) => [k.replace(/^SSM_/, ''), [v]]));
-    const script = spliced ? substitute(linuxScript(role), params) : linuxScript(role);
+    const script = withRootLines(
+      spliced ? substitute(linuxScript(role), params) : linuxScript(role),
+      rootLines,
+    );
     return ground.fleet.runStep({
       instanceId: id,
       action: 'aws:runShellScript',
@@ -373,16 +391,58 @@ describe('the Linux probe and push on a simulated host', () => {
     }
   });
 
+  it('neither reads nor writes in a config directory its owner mounted FUSE over, however root-owned it looks', async () => {
+    // Prepare: the owner's server says "." is root's and serves a config whose token is past grace.
+    const { tokenLifetimeSeconds, gracePeriodSeconds } = ground.scenario.kasm;
+    const expired = await ground.api.mintToken(
+      'agent',
+      -(tokenLifetimeSeconds + gracePeriodSeconds),
+      'fused',
+    );
+    const config = { name: 'agent.app.config.yaml', text: `manager:\n  token: ${expired}\n` };
+    const fuse = mountLines('/opt/kasm/current/conf/app/agent', config);
+    const spki = spkiOf(await probe(FUSED, 'run-fuse'));
+    const log = join(ground.fleet.hostRoot(FUSED), FUSE_LOG);
+    rmSync(log, { force: true });
+    const env = { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: 'run-fuse' };
+
+    // Act
+    const probed = await step(FUSED, 'probe', { ...env, SSM_KeyPair: 'none' }, false, undefined, fuse);
+    const pushed = await step(
+      FUSED,
+      'push',
+      {
+        ...env,
+        SSM_Deliveries: `${FUSED}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      },
+      false,
+      undefined,
+      fuse,
+    );
+
+    // Assess: the server ran under both steps, and was asked to open, create or write nothing.
+    const served = readFileSync(log, 'utf8');
+    expect(served.match(/^init$/gm), served).toHaveLength(2);
+    expect(served).not.toMatch(/^(open|create|write|rename|setattr|unlink) /m);
+    expect(served).not.toContain(Buffer.from(REGISTRATION_TOKEN).toString('hex'));
+    expect(probed.stdout).toMatch(/^comp agent token=unreadable /m);
+    expect(parsePushOutput(pushed.stdout, ['agent'])).toMatchObject({
+      ok: true,
+      value: { outcomes: [{ kind: 'failed', name: 'agent', reason: 'dir-on-user-mount' }] },
+    });
+  });
+
   it('lets two pushes at once on one host check and write one at a time: one writes, the other stands back', async () => {
     // Prepare: two runs' keys, made before either pushed, for a component that does not consume the file.
-    rmSync(ground.fleet.registrationFilePath(OTHER, 'agent'), { force: true });
-    const sealed = async (runId: string) => sealFor(spkiOf(await probe(OTHER, runId)), REGISTRATION_TOKEN);
+    const sealed = async (runId: string) => sealFor(spkiOf(await probe(TWIN, runId)), REGISTRATION_TOKEN);
     const [a, b] = [await sealed('run-a'), await sealed('run-b')];
     const pushWith = (runId: string, value: string) =>
-      step(OTHER, 'push', {
+      step(TWIN, 'push', {
         SSM_InstallRoot: '/opt/kasm/current',
         SSM_RunId: runId,
-        SSM_Deliveries: `${OTHER}:agent:${value}`,
+        SSM_Deliveries: `${TWIN}:agent:${value}`,
         SSM_WaitSeconds: '0',
         SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
       });
@@ -398,7 +458,7 @@ describe('the Linux probe and push on a simulated host', () => {
         : r.stdout;
     });
     expect(outcomes.flat().sort()).toEqual(['skipped already-waiting', 'written']);
-    expect(ground.fleet.registrationFile(OTHER, 'agent')).toMatchObject({
+    expect(ground.fleet.registrationFile(TWIN, 'agent')).toMatchObject({
       content: `${REGISTRATION_TOKEN}\n`,
     });
   });

@@ -10,20 +10,24 @@ import { join } from 'node:path';
 export const SPY_LOG = '/tmp/owner-spy.log';
 const READY = '/tmp/owner-spy.ready';
 
-/** `script` (a Linux step) with `program` started as uid:gid before anything else it does (under bash). */
-export function withOwnerSpy(script: string, program: string, owner = { uid: 1000, gid: 1000 }): string {
+/** `script` (a Linux step) with sh `lines` run as root, in the step's namespaces, before anything it does (under bash). */
+export function withRootLines(script: string, lines: readonly string[]): string {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: bash text as it stands in the script
   const marker = '[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"\n';
   const at = script.indexOf(marker);
-  if (at < 0) throw new Error('the step no longer starts by re-running itself with bash: teach withOwnerSpy');
+  if (at < 0)
+    throw new Error('the step no longer starts by re-running itself with bash: teach withRootLines');
+  return `${script.slice(0, at + marker.length)}${lines.join('\n')}\n${script.slice(at + marker.length)}`;
+}
+
+/** `script` (a Linux step) with `program` started as uid:gid before anything else it does (under bash). */
+export function withOwnerSpy(script: string, program: string, owner = { uid: 1000, gid: 1000 }): string {
   const encoded = Buffer.from(program).toString('base64');
-  const start = [
+  return withRootLines(script, [
     `rm -f ${READY}`,
     `setpriv --reuid=${owner.uid} --regid=${owner.gid} --clear-groups -- /usr/bin/python3 -c "exec(__import__('base64').b64decode('${encoded}'))" >>${SPY_LOG} 2>&1 &`,
     `n=0; while [ ! -e ${READY} ] && [ $n -lt 200 ]; do n=$((n + 1)); sleep 0.05; done`,
-    '',
-  ].join('\n');
-  return script.slice(0, at + marker.length) + start + script.slice(at + marker.length);
+  ]);
 }
 
 /** The spy's log on disk, for a host whose root directory is `hostRoot`. */

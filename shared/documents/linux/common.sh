@@ -67,9 +67,12 @@ group_of() {
   echo "$gid"
 }
 
-# Whether the working directory is on a FUSE file system (see FUSE_MAGIC): nothing is read or placed there.
+# Whether the working directory is on a FUSE file system (see FUSE_MAGIC), or one that will not even say
+# what it is (a FUSE server may fail statfs): nothing is read or placed there.
 on_user_mount() {
-  [ "$(stat -f -c %t . 2>/dev/null)" = "$FUSE_MAGIC" ]
+  local type
+  type=$(stat -f -c %t . 2>/dev/null) || return 0
+  [ "$type" = "$FUSE_MAGIC" ]
 }
 
 # What an entry of the working directory is, without following a symlink: absent, regular or other.
