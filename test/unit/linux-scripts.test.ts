@@ -25,11 +25,12 @@ import { linuxScript } from '../../shared/documents/ssm-documents.ts';
 import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
 import { bash42Problems } from '../bash42-check.ts';
 import { substitute } from '../proving-ground/aws/documents.ts';
-import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
+import { type Ground, REGISTRATION_TOKEN, startGround, waitFor } from '../proving-ground/testing.ts';
 import type { StepResult } from '../proving-ground/types.ts';
 import { FUSE_LOG, mountLines } from './fuse-owner.ts';
 import {
   ENVIRON_SPY,
+  HOLD_WRITER_SPY,
   injectorSpy,
   spyLogPath,
   withOwnerSpy,
@@ -43,6 +44,8 @@ const OTHER = 'i-0a1b2c3d4e5f60043';
 const PAIR = 'i-0a1b2c3d4e5f60044';
 /** A header.payload no Kasm issued: `{"forged":true}` . `{"exp":9999999999}`. */
 const FORGED_TOKEN = 'eyJmb3JnZWQiOnRydWV9.eyJleHAiOjk5OTk5OTk5OTl9';
+/** A host whose push is killed half-way. */
+const KILLED = 'i-0a1b2c3d4e5f60047';
 /** A host two runs push to at once. */
 const TWIN = 'i-0a1b2c3d4e5f60046';
 /** A host whose owner mounts its own FUSE server over the agent's config directory. */
@@ -95,6 +98,7 @@ describe('the Linux probe and push on a simulated host', () => {
         { id: OTHER, components: { agent: { token: 'expired', running: false } } },
         { id: FUSED, components: { agent: { token: 'expired', running: false } } },
         { id: TWIN, components: { agent: { token: 'expired', running: false } } },
+        { id: KILLED, components: { agent: { token: 'expired', running: false } } },
         {
           id: PAIR,
           components: {
@@ -461,6 +465,52 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(ground.fleet.registrationFile(TWIN, 'agent')).toMatchObject({
       content: `${REGISTRATION_TOKEN}\n`,
     });
+  });
+
+  it('leaves nothing of a push killed while its writer held the token in a temp file, once the next probe ran', async () => {
+    // Prepare: the owner holds the writer stopped once its temp file holds the token; the step is then
+    // killed (SIGKILL to all of it: what an execution timeout or a cancel does).
+    const spki = spkiOf(await probe(KILLED, 'run-killed'));
+    rmSync(spyLogPath(ground.fleet.hostRoot(KILLED)), { force: true });
+    const stop = new AbortController();
+    const script = withOwnerSpy(linuxScript('push'), HOLD_WRITER_SPY);
+    const running = ground.fleet.runStep({
+      instanceId: KILLED,
+      action: 'aws:runShellScript',
+      script,
+      env: {
+        AWS_SSM_INSTANCE_ID: KILLED,
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: 'run-killed',
+        SSM_Deliveries: `${KILLED}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      },
+      timeoutSeconds: 60,
+      signal: stop.signal,
+    });
+    const spied = () =>
+      readFileSync(spyLogPath(ground.fleet.hostRoot(KILLED)), { encoding: 'utf8', flag: 'a+' });
+    await waitFor(() => /^(held|lost)$/m.test(spied()), 30_000, 'the owner to hold the writer');
+    stop.abort();
+    await running;
+    expect(spied()).toMatch(/^held$/m);
+    const left = ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[KILLED] ?? [];
+    expect(left.map((path) => path.replace(/\.[^.]+$/, '.*'))).toEqual([
+      '/opt/kasm/1.18.0/conf/app/agent/.registration_token.txt.*',
+    ]);
+
+    // Act: the next probe (a dry run's: no key).
+    const result = await step(KILLED, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-next',
+      SSM_KeyPair: 'none',
+    });
+
+    // Assess: no copy of the token left, and no key of the killed push.
+    expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[KILLED]).toBeUndefined();
+    expect(readdirSync(runDir(KILLED)).filter((n) => n.startsWith('seal-'))).toEqual([]);
   });
 
   it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {

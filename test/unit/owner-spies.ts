@@ -171,3 +171,46 @@ while True:
     time.sleep(0.0001)
 `;
 }
+
+/**
+ * Holds the push's writer stopped once its temp file holds data: stops it at first sight, then lets it
+ * run a fifth of a millisecond at a time until the temp file (`.registration_token.txt.*`, in the
+ * writer's working directory) is not empty. Logs `held` (then the test kills the step, as a timeout or
+ * a cancel would), or `lost` when the writer finished first.
+ */
+export const HOLD_WRITER_SPY = `${FIND_OWN_PROCESSES}
+import signal
+def parent(pid):
+    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+def top_writer():
+    writers = own_processes(b"ktr-writer")
+    for pid in writers:
+        try:
+            if parent(pid) not in writers:
+                return pid
+        except OSError:
+            pass
+    return None
+pid = None
+deadline = time.time() + 60
+while pid is None and time.time() < deadline:
+    pid = top_writer()
+    if pid is None:
+        time.sleep(0.0002)
+os.kill(pid, signal.SIGSTOP)
+cwd = os.readlink("/proc/%d/cwd" % pid)
+def filled():
+    for name in os.listdir(cwd):
+        if name.startswith(".registration_token.txt.") and os.lstat(cwd + "/" + name).st_size > 0:
+            return True
+    return False
+try:
+    while not filled():
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.0002)
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.005)
+    print("held", flush=True)
+except OSError:
+    print("lost", flush=True)
+`;
