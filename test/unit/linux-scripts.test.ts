@@ -33,6 +33,7 @@ import {
   HOLD_WRITER_SPY,
   injectorSpy,
   spyLogPath,
+  takerSpy,
   withOwnerSpy,
   withRootLines,
   zeroSwapperSpy,
@@ -44,6 +45,8 @@ const OTHER = 'i-0a1b2c3d4e5f60043';
 const PAIR = 'i-0a1b2c3d4e5f60044';
 /** A header.payload no Kasm issued: `{"forged":true}` . `{"exp":9999999999}`. */
 const FORGED_TOKEN = 'eyJmb3JnZWQiOnRydWV9.eyJleHAiOjk5OTk5OTk5OTl9';
+/** A host whose registration file its owner takes away the moment it appears. */
+const TAKEN = 'i-0a1b2c3d4e5f60048';
 /** A host whose push is killed half-way. */
 const KILLED = 'i-0a1b2c3d4e5f60047';
 /** A host two runs push to at once. */
@@ -88,6 +91,25 @@ describe('the bash 4.2 check', () => {
   });
 });
 
+/**
+ * The owner can attach to its own processes where Yama allows it (ptrace_scope 0, or no Yama: RHEL 7's
+ * default); the injection test needs that, and an x86_64 machine for its instruction.
+ */
+const PTRACE_SCOPE = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8'));
+  } catch {
+    return 0;
+  }
+})();
+const ptraceBlocked = PTRACE_SCOPE > 0 || process.arch !== 'x64';
+if (ptraceBlocked) {
+  console.warn(
+    `The ptrace injection test is skipped: ptrace_scope ${PTRACE_SCOPE}, arch ${process.arch} (it needs 0 and x64).`,
+  );
+}
+const itPtrace = it.skipIf(ptraceBlocked);
+
 describe('the Linux probe and push on a simulated host', () => {
   let ground: Ground;
   beforeAll(async () => {
@@ -99,6 +121,7 @@ describe('the Linux probe and push on a simulated host', () => {
         { id: FUSED, components: { agent: { token: 'expired', running: false } } },
         { id: TWIN, components: { agent: { token: 'expired', running: false } } },
         { id: KILLED, components: { agent: { token: 'expired', running: false } } },
+        { id: TAKEN, components: { agent: { token: 'expired', running: false } } },
         {
           id: PAIR,
           components: {
@@ -343,24 +366,27 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(vars.filter((l) => !/^(PATH|PWD|OLDPWD|SHLVL|_)=/.test(l))).toEqual([]);
   });
 
-  it('believes no line the directory owner makes the writer print: a traced writer cannot report another component written', async () => {
-    // Prepare: the owner stops the writer, attaches with ptrace and makes it print a forged report
-    // (guac's directory is read-only: its real outcome is write-denied), ending it with `end`.
-    rmSync(ground.fleet.registrationFilePath(PAIR, 'agent'), { force: true });
-    const forged = `written\ncomp guac push=written token=${FORGED_TOKEN} reg=absent running=true\nend\n`;
+  itPtrace(
+    'believes no line the directory owner makes the writer print: a traced writer cannot report another component written',
+    async () => {
+      // Prepare: the owner stops the writer, attaches with ptrace and makes it print a forged report
+      // (guac's directory is read-only: its real outcome is write-denied), ending it with `end`.
+      rmSync(ground.fleet.registrationFilePath(PAIR, 'agent'), { force: true });
+      const forged = `written\ncomp guac push=written token=${FORGED_TOKEN} reg=absent running=true\nend\n`;
 
-    // Act
-    const { result, spied } = await spiedPush(PAIR, 'agent+guac', injectorSpy(forged));
+      // Act
+      const { result, spied } = await spiedPush(PAIR, 'agent+guac', injectorSpy(forged));
 
-    // Assess: the injection happened, and root printed none of it.
-    expect(spied).toMatch(new RegExp(`^injected ${forged.length}$`, 'm'));
-    expect(result.stdout).not.toContain(FORGED_TOKEN);
-    const parsed = parsePushOutput(result.stdout, ['agent', 'guac']);
-    expect(parsed.ok && parsed.value.outcomes).toEqual([
-      { kind: 'failed', name: 'agent', reason: 'write-failed' },
-      { kind: 'failed', name: 'guac', reason: 'write-denied' },
-    ]);
-  });
+      // Assess: the injection happened, and root printed none of it.
+      expect(spied).toMatch(new RegExp(`^injected ${forged.length}$`, 'm'));
+      expect(result.stdout).not.toContain(FORGED_TOKEN);
+      const parsed = parsePushOutput(result.stdout, ['agent', 'guac']);
+      expect(parsed.ok && parsed.value.outcomes).toEqual([
+        { kind: 'failed', name: 'agent', reason: 'write-failed' },
+        { kind: 'failed', name: 'guac', reason: 'write-denied' },
+      ]);
+    },
+  );
 
   it('reads in bounded time and size a config its owner swaps for a link to /dev/zero whenever root starts a reader', {
     timeout: 180_000,
@@ -393,6 +419,37 @@ describe('the Linux probe and push on a simulated host', () => {
       expect(result.timedOut).toBe(false);
       expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
     }
+  });
+
+  it('believes a write only when it finds the file meant, or the component already took it: a file the owner removes is not written', async () => {
+    // Prepare: the owner takes the file away the moment it appears, once as the component would (its
+    // config saved first), once by just removing it.
+    const config = '/opt/kasm/current/conf/app/agent/agent.app.config.yaml';
+    const pushTaken = async (runId: string, consume: boolean) => {
+      const spki = spkiOf(await probe(TAKEN, runId));
+      return step(
+        TAKEN,
+        'push',
+        {
+          SSM_InstallRoot: '/opt/kasm/current',
+          SSM_RunId: runId,
+          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+          SSM_WaitSeconds: '0',
+          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        },
+        false,
+        takerSpy(config, consume),
+      );
+    };
+
+    // Act
+    const consumed = await pushTaken('run-consumed', true);
+    const removed = await pushTaken('run-removed', false);
+
+    // Assess
+    expect(consumed.stdout).toMatch(/^comp agent push=written /m);
+    expect(removed.stdout).toContain('comp agent push=failed reason=write-unconfirmed');
+    expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8').match(/^took$/gm)).toHaveLength(2);
   });
 
   it('neither reads nor writes in a config directory its owner mounted FUSE over, however root-owned it looks', async () => {

@@ -214,3 +214,35 @@ try:
 except OSError:
     print("lost", flush=True)
 `;
+
+/**
+ * Takes `registration_token.txt` away the moment it appears in the directory of config file `config` (as
+ * the host names it), holding the writer stopped meanwhile: with `consume`, as the component does (its
+ * config saved with a new token first, then the file removed); without, as an owner who just removes it.
+ * Logs `took`.
+ */
+export function takerSpy(config: string, consume: boolean): string {
+  return `${FIND_OWN_PROCESSES}
+import signal
+CONFIG = "${config}"
+FILE = CONFIG.rsplit("/", 1)[0] + "/registration_token.txt"
+deadline = time.time() + 60
+while not os.path.lexists(FILE) and time.time() < deadline:
+    time.sleep(0.0001)
+held = own_processes(b"ktr-writer")
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+if ${consume ? 'True' : 'False'}:
+    os.utime(CONFIG)
+os.unlink(FILE)
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+print("took", flush=True)
+`;
+}

@@ -101,12 +101,20 @@ if mv -f -T -- "$tmp" "$final" 2>/dev/null; then echo written; else echo write-f
 # Whether registration_token.txt of the working directory is exactly what root meant to write: a regular
 # file of uid $1, mode 0600, holding $2 and a newline. Root looks itself, since whatever the owner's
 # processes print may be forged (the owner can trace them): lstat, then a bounded read that follows no
-# symlink and waits on no FIFO, compared by hash.
+# symlink and waits on no FIFO, compared by hash. A file already gone counts only when the component took
+# it: it saves its new token (config $3) before it removes the file, so the config is newer than the key.
 confirm_written() {
-  local uid="$1" want="$2" got
-  [ "$(stat -c '%F|%u|%a|%s' -- "$REG_FILE" 2>/dev/null)" = "regular file|$uid|600|$((${#want} + 1))" ] || return 1
+  local uid="$1" want="$2" config="$3" found got
+  found=$(stat -c '%F|%u|%a|%s' -- "$REG_FILE" 2>/dev/null) || { config_saved_since_key "$config"; return; }
+  [ "$found" = "regular file|$uid|600|$((${#want} + 1))" ] || return 1
   got=$(timeout -s KILL "$OWNER_SECONDS" dd if="./$REG_FILE" iflag=nofollow,nonblock bs=4096 count=1 status=none 2>/dev/null | sha256sum)
-  [ "$got" = "$(printf '%s\n' "$want" | sha256sum)" ]
+  [ "$got" = "$(printf '%s\n' "$want" | sha256sum)" ] && return 0
+  [ "$(entry_kind "$REG_FILE")" = absent ] && config_saved_since_key "$config"
+}
+
+# Whether config file $1 of the working directory was saved after this run's probe made its key.
+config_saved_since_key() {
+  [ -n "$(find -P "./$1" -maxdepth 0 -newer "$CLAIMED" 2>/dev/null)" ]
 }
 
 # Delivers token $3 into one component's config directory $1 (config file $2); prints the outcome. Nothing
@@ -121,13 +129,13 @@ deliver_to() {
     other) echo target-not-regular; return ;;
     regular) echo already-waiting; return ;;
   esac
-  [ -z "$(find -P "./$file" -maxdepth 0 -newer "$CLAIMED" 2>/dev/null)" ] || { echo config-changed; return; }
+  ! config_saved_since_key "$file" || { echo config-changed; return; }
   uid=$(dir_uid) || { echo dir-unsafe; return; }
   gid=$(group_of "$uid") || { echo dir-owner-unknown; return; }
   if [ "$uid" != 0 ] && ! command -v setpriv >/dev/null 2>&1; then echo setpriv-missing; return; fi
   word=$(printf '%s\n' "$token" | as_owner "$uid" "$gid" bash -c "$WRITER" ktr-writer "$REG_FILE" | bounded_read 64)
   case "$word" in
-    written) if confirm_written "$uid" "$token"; then echo written; else echo write-unconfirmed; fi ;;
+    written) if confirm_written "$uid" "$token" "$file"; then echo written; else echo write-unconfirmed; fi ;;
     write-denied | target-not-regular) echo "$word" ;;
     *) echo write-failed ;;
   esac
