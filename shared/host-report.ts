@@ -4,6 +4,7 @@
  * `problem`, never an exception, so one host's garbage cannot stop a run.
  */
 import { type ComponentName, isComponentName } from './catalog.ts';
+import { printable } from './printable.ts';
 
 /** The token as seen on the host: only header.payload ever leaves it. */
 export type TokenSighting =
@@ -42,9 +43,27 @@ export interface ProbeReport {
   readonly components: readonly ComponentSighting[];
 }
 
+/**
+ * Why a push wrote nothing for a component and stood back (`push=skipped`): another run's
+ * registration_token.txt already waits there, or the component saved a new config (a new token) after
+ * this run's probe looked. Overlapping runs deliver at most once this way.
+ */
+export const SKIP_REASONS = ['already-waiting', 'config-changed'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+function skipReason(value: string | undefined): SkipReason | undefined {
+  return SKIP_REASONS.find((r) => r === value);
+}
+
 export type PushOutcome =
   | { readonly kind: 'written'; readonly after: ComponentSighting }
+  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly after: ComponentSighting }
   | { readonly kind: 'failed'; readonly name: ComponentName; readonly reason: string };
+
+/** The component a push outcome is about. */
+export function outcomeName(outcome: PushOutcome): ComponentName {
+  return outcome.kind === 'failed' ? outcome.name : outcome.after.name;
+}
 
 export interface PushReport {
   readonly delivered: boolean;
@@ -95,8 +114,24 @@ function fields(words: readonly string[]): Map<string, string> | string {
   return map;
 }
 
+/** Host text quoted in a problem: at most 40 characters, and nothing a terminal would act on. */
 function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return printable(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/**
+ * Remembers which lines of a report were seen: a host answers each once, so a second `host`, `key` or
+ * `comp NAME` line (or the same `host` field twice) means the output is not what the script printed.
+ */
+class SeenOnce {
+  private readonly seen = new Set<string>();
+
+  /** The problem when `what` was seen before; records it otherwise. */
+  again(what: string): string | undefined {
+    if (this.seen.has(what)) return `duplicate ${what}`;
+    this.seen.add(what);
+    return undefined;
+  }
 }
 
 /** The lines between the version header and `end`; stderr after `end` is ignored. */
@@ -148,6 +183,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
   let canUnseal = false;
   let sealingKey: SealingKey | null = null;
   const components: ComponentSighting[] = [];
+  const once = new SeenOnce();
   for (const line of lines) {
     const [kind, ...rest] = line.split(' ');
     if (kind === 'comp') {
@@ -156,11 +192,15 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
       if (typeof f === 'string') return { ok: false, problem: f };
       const sighting = parseSighting(name, f);
       if (typeof sighting === 'string') return { ok: false, problem: sighting };
+      const duplicate = once.again(`line for component ${name}`);
+      if (duplicate) return { ok: false, problem: duplicate };
       components.push(sighting);
       continue;
     }
     const f = fields(rest);
     if (typeof f === 'string') return { ok: false, problem: f };
+    const duplicate = kind === 'host' || kind === 'key' ? once.again(`${kind} line`) : undefined;
+    if (duplicate) return { ok: false, problem: duplicate };
     if (kind === 'host') {
       if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
       const now = Number(f.get('now'));
@@ -184,7 +224,8 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
 
 /**
  * Parses the push's output. `delivered`: the components the push carried for this host; when the host
- * refused the push as too late (`host result=too-late`), each of them becomes a failed outcome.
+ * refused the push as too late (`host result=too-late`), each of them becomes a failed outcome, and a
+ * line about any other component is a problem (when the list is empty, any catalog component is read).
  */
 export function parsePushOutput(
   output: string,
@@ -196,12 +237,17 @@ export function parsePushOutput(
   let tooLate = false;
   let waitedSeconds: number | null = null;
   const outcomes: PushOutcome[] = [];
+  const once = new SeenOnce();
   for (const line of lines) {
     const [kind, ...rest] = line.split(' ');
     if (kind === 'host') {
       const f = fields(rest);
       if (typeof f === 'string') return { ok: false, problem: f };
       if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
+      for (const field of ['result', 'waited']) {
+        const duplicate = f.has(field) ? once.again(`host ${field}`) : undefined;
+        if (duplicate) return { ok: false, problem: duplicate };
+      }
       const result = pushResult(f.get('result'));
       if (result === 'no-delivery') wasDelivered = false;
       if (result === 'too-late') tooLate = true;
@@ -212,26 +258,38 @@ export function parsePushOutput(
       continue;
     }
     if (kind !== 'comp') return { ok: false, problem: `unexpected line "${clip(line)}"` };
-    const [name = '', ...more] = rest;
-    const f = fields(more);
-    if (typeof f === 'string') return { ok: false, problem: f };
-    if (!isComponentName(name)) return { ok: false, problem: `unknown component "${clip(name)}"` };
-    const push = f.get('push');
-    if (push === 'failed') {
-      const reason = f.get('reason') ?? '';
-      if (!REASON.test(reason)) return { ok: false, problem: `component ${name}: bad reason` };
-      outcomes.push({ kind: 'failed', name, reason });
-    } else if (push === 'written') {
-      const after = parseSighting(name, f);
-      if (typeof after === 'string') return { ok: false, problem: after };
-      outcomes.push({ kind: 'written', after });
-    } else {
-      return { ok: false, problem: `component ${name}: bad push field` };
-    }
+    const outcome = parsePushLine(rest, delivered);
+    if (typeof outcome === 'string') return { ok: false, problem: outcome };
+    const duplicate = once.again(`line for component ${outcomeName(outcome)}`);
+    if (duplicate) return { ok: false, problem: duplicate };
+    outcomes.push(outcome);
   }
   if (tooLate) {
     for (const name of delivered) outcomes.push({ kind: 'failed', name, reason: TOO_LATE_REASON });
     return { ok: true, value: { delivered: false, tooLate, waitedSeconds, outcomes } };
   }
   return { ok: true, value: { delivered: wasDelivered, waitedSeconds, outcomes } };
+}
+
+/** One `comp NAME push=…` line of a push (the words after `comp`), or its problem. */
+function parsePushLine(words: readonly string[], delivered: readonly ComponentName[]): PushOutcome | string {
+  const [name = '', ...more] = words;
+  const f = fields(more);
+  if (typeof f === 'string') return f;
+  if (!isComponentName(name)) return `unknown component "${clip(name)}"`;
+  if (delivered.length > 0 && !delivered.includes(name))
+    return `a line for component ${name}, which the push did not carry`;
+  const push = f.get('push');
+  if (push === 'failed') {
+    const reason = f.get('reason') ?? '';
+    if (!REASON.test(reason)) return `component ${name}: bad reason`;
+    return { kind: 'failed', name, reason };
+  }
+  if (push !== 'written' && push !== 'skipped') return `component ${name}: bad push field`;
+  const after = parseSighting(name, f);
+  if (typeof after === 'string') return after;
+  if (push === 'written') return { kind: 'written', after };
+  const reason = skipReason(f.get('reason'));
+  if (reason === undefined) return `component ${name}: bad skip reason`;
+  return { kind: 'skipped', reason, after };
 }

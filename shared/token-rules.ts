@@ -4,7 +4,7 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { type Platform, readsRegistrationFileOnlyAtStart } from './catalog.ts';
-import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
+import type { ComponentSighting, PushOutcome, SkipReason, TokenSighting } from './host-report.ts';
 
 /** Every status of the run report (docs/operating.md, "Runbook"). */
 export const COMPONENT_STATUSES = [
@@ -181,6 +181,14 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
     'setpriv (util-linux) is not installed on the host, so the file cannot be written as the config directory owner',
   'state-dir-unsafe':
     'the reconciler state directory is a link, a reparse point, or not owned by SYSTEM/Administrators (root on Linux); nothing was done',
+  'host-busy':
+    "another run held the host's delivery lock for longer than 10 s (or flock, util-linux, is missing); nothing was done, the next run tries again",
+  'write-unconfirmed':
+    "after the write, registration_token.txt was not the file meant (a regular file of the config directory's owner, mode 0600, holding exactly the token); nothing is believed written, check who writes in the config directory",
+  'dir-owner-unknown':
+    "the config directory's owner has no account on the host (or root's group as its primary group), so the file is not written as that owner; give the directory to Kasm's account",
+  'dir-on-user-mount':
+    'the config directory is on a FUSE file system, which its owner may have mounted over it, so nothing is placed there',
   'target-not-trusted':
     'registration_token.txt is a reparse point or owned by someone other than SYSTEM/Administrators; nothing was written, remove it',
 };
@@ -192,9 +200,23 @@ export function describePushFailure(reason: string): string {
   return PUSH_FAILURES[reason] ?? `the push failed on the host (${reason})`;
 }
 
+/** Why a push stood back (`push=skipped reason=…`), in the report's words. */
+const SKIPS: Readonly<Record<SkipReason, string>> = {
+  'already-waiting':
+    "another run's registration_token.txt was already waiting (written after this run's probe), so this run wrote nothing",
+  'config-changed':
+    "the component saved a new config after this run's probe (another run's delivery reached it first), so this run wrote nothing",
+};
+
+/** Words for a push's skip reason (shared/documents/README.md lists them). */
+export function describeSkip(reason: SkipReason): string {
+  return SKIPS[reason];
+}
+
 /** Judges one component after delivery from what the push saw on the host. */
 export function judgeDelivery(outcome: PushOutcome, nowSeconds: number, policy: Policy): Verdict {
   if (outcome.kind === 'failed') return { status: 'failed', reason: describePushFailure(outcome.reason) };
+  if (outcome.kind === 'skipped') return judgeSkip(outcome.reason, outcome.after, nowSeconds, policy);
   const after = outcome.after;
   const restarted = after.restarted === true ? { restarted: true } : {};
   const state = tokenState(after.token, nowSeconds, policy);
@@ -215,5 +237,29 @@ export function judgeDelivery(outcome: PushOutcome, nowSeconds: number, policy: 
     ...expiresAt,
     ...restarted,
     reason: `registration_token.txt delivered, not yet consumed${notRunning}`,
+  };
+}
+
+/**
+ * Judges a component the push stood back from because another run got there first: by how it is now,
+ * never as failed for standing back. A file still waiting is pending; a valid token is recovered (by the
+ * other run's delivery, which the reason says).
+ */
+function judgeSkip(
+  reason: SkipReason,
+  after: ComponentSighting,
+  nowSeconds: number,
+  policy: Policy,
+): Verdict {
+  const state = tokenState(after.token, nowSeconds, policy);
+  const expiresAt = 'expiresAt' in state ? { expiresAt: state.expiresAt } : {};
+  if (after.registrationFileAgeSeconds !== null) {
+    return { status: 'pending', ...expiresAt, reason: `${SKIPS[reason]}; the file waits to be consumed` };
+  }
+  if (state.kind === 'valid') return { status: 'recovered', ...expiresAt, reason: SKIPS[reason] };
+  return {
+    status: 'failed',
+    ...expiresAt,
+    reason: `${SKIPS[reason]}, yet it holds no valid token; the next run looks again`,
   };
 }

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { Platform } from '../../shared/catalog.ts';
 import type { FleetTag } from '../../shared/config.ts';
+import { printable } from '../../shared/printable.ts';
 import type { AwsCaller } from './aws-call.ts';
 
 export interface ManagedNode {
@@ -115,7 +116,8 @@ function toListing(infos: Iterable<InstanceInformation>): FleetListing {
       platform: info.PlatformType,
       online: info.PingStatus === 'Online',
       pingStatus: info.PingStatus ?? 'Unknown',
-      agentVersion: info.AgentVersion ?? '',
+      // What the host's agent says of itself: host text, so made printable before any report or log.
+      agentVersion: printable(info.AgentVersion ?? ''),
     });
   }
   nodes.sort((a, b) => a.instanceId.localeCompare(b.instanceId));

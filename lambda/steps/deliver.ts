@@ -5,7 +5,7 @@
  * confirmation: no separate probe is needed.
  */
 
-import { type PushOutcome, parsePushOutput } from '../../shared/host-report.ts';
+import { outcomeName, type PushOutcome, parsePushOutput } from '../../shared/host-report.ts';
 import { judgeDelivery, type Policy } from '../../shared/token-rules.ts';
 import type { InvocationResult } from '../fleet-api.ts';
 import { type ComponentReport, isoFromEpochSeconds } from '../report.ts';
@@ -83,7 +83,7 @@ function judgePush(
     problem = `the push ${result.kind === 'unreachable' ? 'could not be delivered' : 'failed'} (${result.detail})`;
   }
   return delivery.components.map((name): ComponentReport => {
-    const outcome = outcomes?.find((o) => (o.kind === 'written' ? o.after.name : o.name) === name);
+    const outcome = outcomes?.find((o) => outcomeName(o) === name);
     if (!outcome) {
       return {
         name,

@@ -143,15 +143,29 @@ function catalogBash(): string {
 }
 
 /**
+ * `script` without its comment lines (a line that is only a `#` comment), but a `#!` line and shellcheck's
+ * directives: a document's content may hold 64 KB, the push's parameters included, and the comments would
+ * be a third of it. The sources keep them; neither script has a multi-line string holding such a line.
+ */
+export function withoutCommentLines(script: string): string {
+  return script
+    .split('\n')
+    .filter((line) => !/^\s*#(?!!| shellcheck )/.test(line))
+    .join('\n');
+}
+
+/**
  * A Linux step's full bash text: the role's script with the catalog spliced in at `# @@CATALOG@@` and
- * linux/common.sh (the functions both documents use) at `# @@COMMON@@`.
+ * linux/common.sh (the functions both documents use) at `# @@COMMON@@`, without comment lines.
  */
 export function linuxScript(role: DocumentRole): string {
   const common = readScript('./linux/common.sh').replace(/^# shellcheck shell=bash\n/, '');
   // Replacer functions: a replacement string would expand `$'` (bash's ANSI-C quoting) and `$&`.
-  return readScript(`./linux/${role}.sh`)
-    .replace('# @@CATALOG@@', () => catalogBash())
-    .replace('# @@COMMON@@', () => common.trimEnd());
+  return withoutCommentLines(
+    readScript(`./linux/${role}.sh`)
+      .replace('# @@CATALOG@@', () => catalogBash())
+      .replace('# @@COMMON@@', () => common.trimEnd()),
+  );
 }
 
 /** A PowerShell single-quoted string literal. */
@@ -179,15 +193,17 @@ function catalogPowerShell(): string {
 
 /**
  * A Windows step's full PowerShell text: the role's script with the catalog spliced in at `# @@CATALOG@@`
- * and windows/common.ps1 (the functions both documents use) at `# @@COMMON@@`. Runs on Windows
+ * and windows/common.ps1 (the functions both documents use) at `# @@COMMON@@`, without comment lines. Runs on Windows
  * PowerShell 5.1 and PowerShell 7 (test/pwsh-check.ps1 holds it to 5.1 syntax).
  */
 export function windowsScript(role: DocumentRole): string {
   const common = readScript('./windows/common.ps1').trimEnd();
   // Replacer functions: PowerShell text is full of `$'` and `$&`, which a replacement string would expand.
-  return readScript(`./windows/${role}.ps1`)
-    .replace('# @@CATALOG@@', () => catalogPowerShell())
-    .replace('# @@COMMON@@', () => common);
+  return withoutCommentLines(
+    readScript(`./windows/${role}.ps1`)
+      .replace('# @@CATALOG@@', () => catalogPowerShell())
+      .replace('# @@COMMON@@', () => common),
+  );
 }
 
 function windowsStep(role: DocumentRole, timeoutSeconds: number): SsmDocumentStep {

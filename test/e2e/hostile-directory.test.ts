@@ -97,7 +97,96 @@ describe('a reconcile run against config directories whose owner attacks the pus
     );
     // Five full runs: about 35 s alone, more on a busy machine.
   }, 240_000);
+
+  it('gives the writer none of the directory group: root group canaries stay intact in a root-group (0770) directory raced by its owner', async () => {
+    await withGround(
+      {
+        hosts: [
+          {
+            id: ID(1),
+            components: Object.fromEntries(
+              LINUX.map((name) => [name, { token: 'expired', trap: 'race-group' }]),
+            ),
+          },
+        ],
+      },
+      async (ground) => {
+        for (let round = 0; round < 3; round++) {
+          // Prepare: clear what the attacker left, so that every run delivers and is raced again.
+          await resetRace(ground);
+
+          // Act
+          const run = await reconcileOnce(ground);
+
+          // Assess
+          for (const name of LINUX) {
+            const component = componentOf(run, ID(1), name);
+            expect(['failed', 'recovered', 'pending'], `${name}: ${component?.reason}`).toContain(
+              component?.status,
+            );
+            expect(run.fleet[ID(1)]?.[name]?.canary, name).toBe('intact');
+          }
+          expect(run.strayTokenFiles).toEqual({});
+        }
+      },
+    );
+  }, 240_000);
+
+  it("never waits on a config its owner keeps swapping for a FIFO, and still recovers the host's other components", async () => {
+    await withGround(
+      {
+        hosts: [
+          {
+            id: ID(1),
+            components: {
+              agent: { token: 'expired', trap: 'fifo' },
+              guac: { token: 'expired' },
+              rdp_gateway: { token: 'expired', trap: 'fifo' },
+            },
+          },
+        ],
+      },
+      async (ground) => {
+        for (let round = 0; round < 3; round++) {
+          // Prepare: every component locked out again (between steps the owner rests).
+          for (const name of ['agent', 'guac', 'rdp_gateway'] as const)
+            await ground.fleet.writeToken(ID(1), name, await expiredToken(ground, name));
+          const started = Date.now();
+
+          // Act
+          const run = await reconcileOnce(ground);
+
+          // Assess: the probe and the push answered (a blocked read would have held the host's whole
+          // command until its timeout), so the host's untrapped component recovered in a normal run time.
+          expect(componentOf(run, ID(1), 'guac'), JSON.stringify(run.report.hosts)).toMatchObject({
+            status: 'recovered',
+          });
+          for (const name of ['agent', 'rdp_gateway'] as const) {
+            // Whatever the probe caught: the config moved aside (left out), a FIFO (unreadable), the file.
+            const component = componentOf(run, ID(1), name);
+            expect([undefined, 'unreadable', 'failed', 'recovered', 'pending'], name).toContain(
+              component?.status,
+            );
+            expect(component?.reason ?? '', name).not.toMatch(/timed out|did not finish|not understood/);
+            expect(run.fleet[ID(1)]?.[name]?.canary, name).toBe('intact');
+          }
+          expect(Date.now() - started).toBeLessThan(30_000);
+        }
+      },
+    );
+  }, 240_000);
 });
+
+/** Removes the symlinks a race attacker left and makes every component expired again. */
+async function resetRace(ground: ProvingGround): Promise<void> {
+  for (const name of LINUX) {
+    const dir = dirname(ground.fleet.configPath(ID(1), name));
+    for (const entry of readdirSync(dir)) {
+      if (lstatSync(join(dir, entry)).isSymbolicLink()) rmSync(join(dir, entry));
+    }
+    await ground.fleet.writeToken(ID(1), name, await expiredToken(ground, name));
+  }
+}
 
 /** A token past grace for `name`, minted by the proving ground's Admin API. */
 function expiredToken(ground: ProvingGround, name: string): Promise<string> {

@@ -43,7 +43,7 @@ import { type StandInCall, StandInServer } from './hosts/windows-stand-ins.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
 import { COMPONENTS, type ComponentName, LINUX_COMPONENTS, REGISTRATION_FILE } from './kasm/catalog.ts';
 import { SimulatedComponent } from './kasm/component.ts';
-import { stringAt, writeConfigValue } from './kasm/config-file.ts';
+import { readRegularFileSync, stringAt, writeConfigValue } from './kasm/config-file.ts';
 import type { HostScenario, Scenario, TokenState } from './scenario.ts';
 import type { InstanceState, SimulatedFleet, SimulatedNode, StepResult, StepRun } from './types.ts';
 
@@ -136,6 +136,8 @@ export interface Fleet extends SimulatedFleet {
   setWindowsOwner(id: string, path: string, sid: string): void;
   /** Windows: what the ACL stand-in knows about a file or folder on the host (undefined: absent). */
   windowsAcl(id: string, path: string): WindowsAclView | undefined;
+  /** Windows: adds an explicit Allow entry (icacls rights, e.g. `F`, `RX`) for `sid` to a file or folder. */
+  addWindowsAce(id: string, path: string, sid: string, rights: string): void;
   /**
    * Per host, every file of the host's whole tree (config and state directories, /run, /tmp, the SSM
    * work directory, …) that holds `token` (as is, or base64 encoded) other than a component's regular
@@ -328,7 +330,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
 
   const readToken = (id: string, component: ComponentName): string | undefined => {
     try {
-      const doc = parseDocument(readFileSync(configPath(id, component), 'utf8'));
+      const doc = parseDocument(readRegularFileSync(configPath(id, component)));
       return stringAt(doc, COMPONENTS[component].tokenPath);
     } catch {
       return undefined;
@@ -574,7 +576,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
       const path = registrationFilePath(id, component);
       try {
         const st = statSync(path);
-        return { content: readFileSync(path, 'utf8'), mode: octal(st.mode), uid: st.uid, gid: st.gid };
+        return { content: readRegularFileSync(path), mode: octal(st.mode), uid: st.uid, gid: st.gid };
       } catch {
         return undefined;
       }
@@ -587,6 +589,7 @@ export async function createFleet(scenario: Scenario, options: FleetOptions): Pr
     standInCalls: (id) => [...windowsHost(id).standInCalls],
     setWindowsOwner: (id, path, sid) => windowsHost(id).setOwner(path, sid),
     windowsAcl: (id, path) => windowsHost(id).aclOf(path),
+    addWindowsAce: (id, path, sid, rights) => windowsHost(id).addAce(path, sid, rights),
 
     component: (id, component) => loops.get(`${id}/${component}`),
 

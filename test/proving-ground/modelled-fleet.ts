@@ -14,10 +14,15 @@
  * - push: refused past `NotAfter` or without an entry for `AWS_SSM_INSTANCE_ID`; the checks `fail_all`
  *   makes before unsealing, in its order; RSA-OAEP-SHA256 unseal with the host's key (removed afterwards,
  *   and on every way out); `registration_token.txt` written (0600, the config directory's owner) unless
- *   the component is not installed (`config-missing`), its config directory is read-only
- *   (`write-denied`) or the entry is not a regular file (`target-not-regular`, traps `dir` and
- *   `symlink`); the wait for consumption polled once a (host) second. No other push reason is
- *   modelled (`dir-unsafe`, `setpriv-missing`, `write-failed`, `target-replaced`).
+ *   the component is not installed (`config-missing`), the entry is not a regular file
+ *   (`target-not-regular`, traps `dir` and `symlink`), a regular one already waits (`push=skipped
+ *   reason=already-waiting`), the config was saved after the key was made (`push=skipped
+ *   reason=config-changed`) or its config directory is read-only (`write-denied`); the wait for
+ *   consumption polled once a (host) second. A push's check and write happen in one turn of the event
+ *   loop, so two overlapping pushes on a modelled host are serialized as the host's lock serializes
+ *   them. No other push reason is modelled (`host-busy`, `dir-unsafe`, `dir-owner-unknown`,
+ *   `dir-on-user-mount`, `setpriv-missing`, `write-failed`, `write-unconfirmed`, `target-replaced`),
+ *   nor the sweep of what a killed step left (a model is never killed half-way).
  *
  * Simulation shortcuts (say so wherever a figure depends on them):
  * - Sealing keys come from a pool of {@link KEY_POOL_SIZE} RSA-2048 key pairs generated once per fleet and
@@ -29,7 +34,8 @@
  *   `readToken`). A refresh or registration issues a real RS256 JWT with the Kasm Admin API's own signing
  *   code (`KasmAdminApi.issueToken`), in-process, with the heartbeat's time as issue time: no HTTPS.
  *   The Admin API's health is taken as it is when the heartbeats are played, not as it was at each one.
- * - Windows hosts and the `race` trap are not modelled (the scenario validator refuses them).
+ * - Windows hosts and the traps that attack a running step (`race`, `race-group`, `fifo`) are not
+ *   modelled (the scenario validator refuses them).
  * - `strayTokenFiles` is always empty: the model writes nothing but the registration file.
  *
  * With `awsTiming`, a probe takes {@link REAL_COSTS}.probeRun (+ keygen with KeyPair=create), a push
@@ -45,6 +51,7 @@ import {
   randomUUID,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { SKIP_REASONS } from '../../shared/host-report.ts';
 import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
 import type { Fleet, FleetOptions, FleetState } from './fleet.ts';
 import {
@@ -113,6 +120,8 @@ interface ModelComponent {
   exp: number | undefined;
   /** A regular `registration_token.txt` next to the config. */
   file: { content: string; mtimeMs: number; mode: number; uid: number; gid: number } | undefined;
+  /** When the config was last saved (ms; 0: before the fleet started): a new token was written. */
+  savedMs: number;
   /** Time of the last heartbeat played (ms); the next one is a heartbeat later. */
   lastBeat: number;
 }
@@ -179,6 +188,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
         token,
         exp: expOf(token),
         file: undefined,
+        savedMs: 0,
         lastBeat: 0,
       });
     }
@@ -225,6 +235,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   const issue = (c: ModelComponent, atMs: number): void => {
     c.token = kasm.issueToken(c.name, c.id, Math.floor(atMs / 1000 + lifetime), atMs);
     c.exp = expOf(c.token);
+    c.savedMs = atMs;
   };
 
   /** Plays the component's heartbeats up to `nowMs` (kasm/component-rules.ts, `beat`, step by step). */
@@ -416,11 +427,13 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       if (!wantedNames.has(name)) continue;
       const c = host.components.get(name);
       let outcome: string;
+      if (c) advance(host, c, now);
       if (!c) outcome = 'config-missing';
       else if (c.trap === 'dir' || c.trap === 'symlink') outcome = 'target-not-regular';
+      else if (c.file) outcome = 'already-waiting';
+      else if (c.savedMs > held.madeMs) outcome = 'config-changed';
       else if (c.readOnly) outcome = 'write-denied';
       else {
-        advance(host, c, now);
         c.file = { content: `${secret}\n`, mtimeMs: now, mode: 0o600, uid: owner.uid, gid: owner.gid };
         outcome = 'written';
         delivered.push(c);
@@ -452,8 +465,9 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       const s = status.get(name);
       if (s === undefined) continue;
       const c = host.components.get(name);
-      if (s !== 'written' || !c) out.push(`comp ${name} push=failed reason=${s}`);
-      else out.push(`comp ${name} push=written ${describe(host, c, now)}`);
+      if (!c || !['written', ...SKIP_REASONS].includes(s)) out.push(`comp ${name} push=failed reason=${s}`);
+      else if (s === 'written') out.push(`comp ${name} push=written ${describe(host, c, now)}`);
+      else out.push(`comp ${name} push=skipped reason=${s} ${describe(host, c, now)}`);
     }
     out.push('end');
     return ok(out);
@@ -613,6 +627,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       advance(e, c);
       c.token = token;
       c.exp = expOf(token);
+      c.savedMs = Date.now();
     },
 
     readLog: () => '',
@@ -655,6 +670,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     standInCalls: noFiles('standInCalls'),
     setWindowsOwner: noFiles('setWindowsOwner'),
     windowsAcl: noFiles('windowsAcl'),
+    addWindowsAce: noFiles('addWindowsAce'),
 
     async waitForHeartbeats(count = 1) {
       // Heartbeats are played when looked at: waiting `count` heartbeats is waiting that long.

@@ -22,13 +22,19 @@ export interface KasmScenario {
   readonly heartbeatSeconds: number;
 }
 
-export const TRAPS = ['dir', 'symlink', 'race'] as const;
+export const TRAPS = ['dir', 'symlink', 'race', 'race-group', 'fifo'] as const;
 /**
  * The config directory's unprivileged owner attacks the push: `dir` = registration_token.txt is already a
  * directory; `symlink` = it is already a symlink to a root-owned canary outside the directory; `race` =
- * while a step runs, the owner replaces every new entry in the directory with such a symlink.
+ * while a step runs, the owner replaces every new entry in the directory with such a symlink;
+ * `race-group` = as `race`, but the directory's group is root (gid 0, mode 0770) and the canary is
+ * root:root 0660, so whatever runs with the directory's group can write it; `fifo` = while a step runs,
+ * the owner keeps swapping the config file between a regular file and a FIFO that nobody writes.
  */
 export type Trap = (typeof TRAPS)[number];
+
+/** Traps whose attacker runs beside a step on the host: only a host running the real scripts has them. */
+export const RUNNING_STEP_TRAPS: ReadonlySet<Trap> = new Set(['race', 'race-group', 'fifo']);
 
 export interface ComponentScenario {
   readonly token: TokenState;
@@ -285,17 +291,17 @@ class Validator {
     return typeof root.description === 'string' ? { description: root.description, ...scenario } : scenario;
   }
 
-  /** What the host model does not cover: Windows hosts and the `race` trap need the real scripts. */
+  /** What the host model does not cover: Windows hosts and the traps that attack a running step need the real scripts. */
   private modelledHosts(hosts: readonly HostScenario[]): void {
     hosts.forEach((h, i) => {
       if (h.platform === 'Windows') {
         this.problem(`hosts[${i}].platform`, 'hostModel "modelled" covers Linux hosts only; use "scripts"');
       }
       for (const [name, c] of Object.entries(h.components)) {
-        if (c?.trap === 'race') {
+        if (c?.trap !== undefined && RUNNING_STEP_TRAPS.has(c.trap)) {
           this.problem(
             `hosts[${i}].components.${name}.trap`,
-            'the "race" trap needs a real host: use hostModel "scripts"',
+            `the "${c.trap}" trap needs a real host: use hostModel "scripts"`,
           );
         }
       }

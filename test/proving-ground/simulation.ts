@@ -103,9 +103,9 @@ export interface Invocation {
 }
 
 /**
- * Invokes one handler several times at once, as Lambda runs overlapping invocations of one function
- * (a scheduled run and an instance-start batch, say). Each result has that invocation's report, and the
- * fleet as it stands after all of them.
+ * Runs the handler several times at once, as Lambda runs overlapping invocations of one function (a
+ * scheduled run and an instance-start batch, say): each its own handler, as each has its own execution
+ * environment. Each result has that invocation's report, and the fleet as it stands after all of them.
  */
 export async function runTogether(
   ground: ProvingGround,
@@ -115,15 +115,17 @@ export async function runTogether(
   const env = { ...ground.handlerEnv, ...options.env };
   const restore = applyEnv(env);
   try {
-    const handler = options.loadHandler
-      ? await options.loadHandler(env)
-      : createHandler({ ...process.env, ...env });
+    const handlers = await Promise.all(
+      invocations.map(() =>
+        options.loadHandler ? options.loadHandler(env) : createHandler({ ...process.env, ...env }),
+      ),
+    );
     const sink = options.onLog ?? (() => undefined);
     const all = () =>
       Promise.all(
-        invocations.map(async ({ event, after }) => {
+        invocations.map(async ({ event, after }, i) => {
           await after?.();
-          return handler(event, options.context);
+          return (handlers[i] as ReconcileHandler)(event, options.context);
         }),
       );
     const invoke = () => capturing(process.stdout, sink, all);

@@ -8,7 +8,12 @@ import {
   WINDOWS_COMPONENTS,
   WINDOWS_STATE_DIR_NAME,
 } from '../../shared/catalog.ts';
-import { type DocumentRole, linuxScript, windowsScript } from '../../shared/documents/ssm-documents.ts';
+import {
+  type DocumentRole,
+  linuxScript,
+  windowsScript,
+  withoutCommentLines,
+} from '../../shared/documents/ssm-documents.ts';
 import { MAX_INSTANCES_PER_COMMAND } from '../../shared/limits.ts';
 
 /**
@@ -39,6 +44,29 @@ describe('the SSM documents', () => {
     expect(new RegExp(docs.PARAMETER_PATTERNS.deliveries).test(deliveries)).toBe(true);
     expect(JSON.stringify(docs.pushDocument()).length + deliveries.length).toBeLessThan(DOCUMENT_QUOTA);
     expect(JSON.stringify(docs.probeDocument()).length).toBeLessThan(DOCUMENT_QUOTA);
+  });
+
+  it('carry the scripts without their comment lines, but the shebang and shellcheck directives', () => {
+    // Prepare
+    const script = [
+      '#!/usr/bin/env bash',
+      '# why',
+      '  # indented why',
+      '# shellcheck disable=SC2016',
+      'echo "#x" # tail',
+    ];
+
+    // Act
+    const kept = docs.withoutCommentLines(script.join('\n'));
+
+    // Assess
+    expect(kept.split('\n')).toEqual([
+      '#!/usr/bin/env bash',
+      '# shellcheck disable=SC2016',
+      'echo "#x" # tail',
+    ]);
+    expect(docs.linuxScript('push')).not.toMatch(/^\s*# (?!shellcheck )/m);
+    expect(docs.windowsScript('push')).not.toMatch(/^\s*#/m);
   });
 
   it('leave the 50-delivery cap to the function, which sends no more hosts per push than one command may carry', () => {
@@ -187,9 +215,9 @@ describe('the scripts the documents carry', () => {
       // Act
       const script = linuxScript(role);
 
-      // Assess
-      expect(script.startsWith(`${before}STATE_DIR='`)).toBe(true);
-      expect(script.endsWith(`)${between}${commonBody}${after}`)).toBe(true);
+      // Assess: the sources' text, without comment lines (the documents' size quota).
+      expect(script.startsWith(`${withoutCommentLines(before)}STATE_DIR='`)).toBe(true);
+      expect(script.endsWith(withoutCommentLines(`)${between}${commonBody}${after}`))).toBe(true);
       expect(script).not.toContain('@@');
       expect(script).not.toContain('shellcheck shell=');
     },
@@ -217,8 +245,8 @@ describe('the scripts the documents carry', () => {
       // Act
       const script = windowsScript(role);
 
-      // Assess
-      expect(script).toBe(`${before}${catalog}${between}${common}${after}`);
+      // Assess: the sources' text, without comment lines (the documents' size quota).
+      expect(script).toBe(withoutCommentLines(`${before}${catalog}${between}${common}${after}`));
     },
   );
 

@@ -13,12 +13,14 @@ import {
   PUSH_RESULTS,
   parseProbeOutput,
   parsePushOutput,
+  SKIP_REASONS,
   TOO_LATE_REASON,
 } from '../../shared/host-report.ts';
 import { PUSH_FAILURE_REASONS } from '../../shared/token-rules.ts';
 
-type Kind = 'host error' | 'host result' | 'key error' | 'reason';
-const KINDS: readonly Kind[] = ['host error', 'host result', 'key error', 'reason'];
+type Kind = 'host error' | 'host result' | 'key error' | 'push=skipped reason' | 'reason';
+/** `push=skipped reason` before `reason`: the longer form is the one a skip line prints. */
+const KINDS: readonly Kind[] = ['host error', 'host result', 'key error', 'push=skipped reason', 'reason'];
 const ROLES: readonly DocumentRole[] = ['probe', 'push'];
 const PLATFORMS: readonly Platform[] = ['Linux', 'Windows'];
 const CODE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -56,21 +58,21 @@ function dynamicCodes(
   if (platform === 'Linux') {
     // fail_all prints `reason=$1` for each code it is called with.
     const failAll = all(push, /\bfail_all ([a-z0-9-]+)/g, 'fail_all call');
-    // `reason=${status[$name]}`: whatever deliver_to (and the writer it runs) echoes as a statement (an
-    // echo inside $(…) is no outcome), but `written`; or the default of the assignment.
+    // `reason=$outcome`: whatever deliver_to (and the writer it runs) echoes as a statement (an echo
+    // inside $(…) is no outcome), but `written` and the skip reasons (each printed on its own line); or
+    // the default of the assignment.
     const writer = region(push, /^WRITER='([\s\S]*?)'$/m, 'WRITER script');
     const deliverTo = region(push, /^deliver_to\(\) \{\n([\s\S]*?)\n\}$/m, 'deliver_to function');
     const echoed = all(
       `${writer}\n${deliverTo}`,
-      /\becho ([a-z][a-z0-9-]*)(?=;|$)/gm,
+      /\becho ([a-z][a-z0-9-]*)(?=\s*;|$)/gm,
       'outcome echoed by deliver_to',
     );
     const fallback = all(push, /status\[\$name\]="\$\{outcome:-([a-z0-9-]+)\}"/g, 'outcome default');
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash text as it stands in the script
-    const statusReason = '${status[$name]}';
+    const skips = all(push, /push=skipped reason=([a-z0-9-]+)/g, 'skip reason');
     return new Map([
       ['$1', failAll],
-      [statusReason, [...echoed, ...fallback].filter((c) => c !== 'written')],
+      ['$outcome', [...echoed, ...fallback].filter((c) => c !== 'written' && !skips.includes(c))],
     ]);
   }
   // Write-KtrPrivateFile's outcomes: `written`, or why not.
@@ -84,7 +86,11 @@ function dynamicCodes(
   );
   // `reason={1}`: Stop-KtrAll's reason, or a component's status (set literally or from Write-KtrPrivateFile).
   const stopAll = all(push, /\bStop-KtrAll '([a-z0-9-]+)'/g, 'Stop-KtrAll call');
-  const statuses = all(push, /\$status\[\$component\.Name\] = '([a-z0-9-]+)'/g, 'component status');
+  // A status that is a skip reason is printed on its own `push=skipped` line, never as `reason={1}`.
+  const skips = all(push, /push=skipped reason=([a-z0-9-]+)/g, 'skip reason');
+  const statuses = all(push, /\$status\[\$component\.Name\] = '([a-z0-9-]+)'/g, 'component status').filter(
+    (c) => !skips.includes(c),
+  );
   all(push, /\$status\[\$component\.Name\] = (\$written)$/gm, 'status from Write-KtrPrivateFile');
   all(probe, /'key error=key-' \+ (\$written)/g, 'key error from Write-KtrPrivateFile');
   return new Map([
@@ -100,7 +106,9 @@ function printedCodes(platform: Platform): Map<string, Set<DocumentRole>> {
   const codes = new Map<string, Set<DocumentRole>>();
   for (const role of ROLES) {
     const text = texts[role];
-    const occurrences = [...text.matchAll(/(host error|host result|key error|reason)=([^\s'"]*)/g)];
+    const occurrences = [
+      ...text.matchAll(/(host error|host result|key error|push=skipped reason|reason)=([^\s'"]*)/g),
+    ];
     // Every error=, result= and reason= in the script is one of the kinds above.
     if (occurrences.length !== [...text.matchAll(/\b(?:error|result|reason)=/g)].length) {
       throw new Error(`${platform} ${role}: an error=, result= or reason= of an unknown kind`);
@@ -152,7 +160,7 @@ const codesOf = (kind: Kind) =>
 describe('the codes the host scripts print', () => {
   it('are found for every kind, on both platforms', () => {
     for (const platform of PLATFORMS) {
-      const kinds = new Set([...printedCodes(platform).keys()].map((k) => k.split('=')[0]));
+      const kinds = new Set([...printedCodes(platform).keys()].map((k) => k.slice(0, k.lastIndexOf('='))));
       expect([...kinds].sort(), platform).toEqual([...KINDS].sort());
     }
   });
@@ -200,6 +208,19 @@ describe('the codes the host scripts print', () => {
       expect(parsed, code).toMatchObject({
         ok: true,
         value: { sealingKey: { kind: 'error', reason: code } },
+      });
+    }
+  });
+
+  it('include only skip reasons the parser knows, and every one it knows, each read as a push that stood back', () => {
+    expect(codesOf('push=skipped reason').sort()).toEqual([...SKIP_REASONS].sort());
+    for (const code of codesOf('push=skipped reason')) {
+      const parsed = parsePushOutput(
+        `ktr-push v1\ncomp agent push=skipped reason=${code} token=none reg=3 running=true\nend\n`,
+      );
+      expect(parsed, code).toMatchObject({
+        ok: true,
+        value: { outcomes: [{ kind: 'skipped', reason: code }] },
       });
     }
   });

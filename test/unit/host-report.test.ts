@@ -378,3 +378,92 @@ describe('what a damaged or unexpected report becomes', () => {
     });
   });
 });
+
+describe('what a forged or repeated line in a report becomes', () => {
+  const probe = (...body: string[]) =>
+    ['ktr-probe v1', 'host unseal=1 now=1800000000', ...body, 'end'].join('\n');
+  const push = (...body: string[]) => ['ktr-push v1', 'host result=unsealed', ...body, 'end'].join('\n');
+  const WRITTEN = 'token=aGVhZA.cGF5 reg=absent running=true';
+
+  it.each([
+    [
+      'a second line for one component',
+      probe(`comp agent ${WRITTEN}`, `comp agent ${WRITTEN}`),
+      'duplicate line for component agent',
+    ],
+    ['a second host line', probe('host unseal=1 now=1800000001'), 'duplicate host line'],
+    ['a second key line', probe(`key spki=${SPKI}`, 'key error=keygen-failed'), 'duplicate key line'],
+  ])('rejects a probe with %s', (_, output, problem) => {
+    expect(parseProbeOutput(output)).toStrictEqual({ ok: false, problem });
+  });
+
+  it.each([
+    [
+      'a component reported failed, then written (a line a traced writer could add)',
+      push(
+        'host waited=1',
+        'comp agent push=failed reason=write-failed',
+        `comp agent push=written ${WRITTEN}`,
+      ),
+      'duplicate line for component agent',
+    ],
+    [
+      'a line for a component the push did not carry',
+      push('host waited=1', `comp agent push=written ${WRITTEN}`, `comp guac push=written ${WRITTEN}`),
+      'a line for component guac, which the push did not carry',
+    ],
+    ['a second result', push('host result=unsealed waited=1'), 'duplicate host result'],
+    ['a second wait', push('host waited=1', 'host waited=2'), 'duplicate host waited'],
+  ])('rejects a push with %s', (_, output, problem) => {
+    expect(parsePushOutput(output, ['agent'])).toStrictEqual({ ok: false, problem });
+  });
+
+  it('reads a push that stood back from a component another run got to first, with how the component is now', () => {
+    // Act
+    const parsed = parsePushOutput(
+      push(
+        'host waited=0',
+        'comp agent push=skipped reason=already-waiting token=aGVhZA.cGF5 reg=2 running=true',
+      ),
+      ['agent'],
+    );
+
+    // Assess
+    expect(parsed).toStrictEqual({
+      ok: true,
+      value: {
+        delivered: true,
+        waitedSeconds: 0,
+        outcomes: [
+          {
+            kind: 'skipped',
+            reason: 'already-waiting',
+            after: {
+              name: 'agent',
+              token: { kind: 'jwt', headerAndPayload: 'aGVhZA.cGF5' },
+              registrationFileAgeSeconds: 2,
+              running: true,
+            },
+          },
+        ],
+      },
+    });
+    expect(
+      parsePushOutput(push('comp agent push=skipped reason=no-reason token=none reg=2 running=true')),
+    ).toStrictEqual({ ok: false, problem: 'component agent: bad skip reason' });
+  });
+
+  it('quotes host text in a problem with every control character made visible, never as it came', () => {
+    // Prepare: terminal escapes a host (or whoever controls its output) could print.
+    const output = probe('\u001b[2J\u001b]0;owned\u0007 x=1');
+
+    // Act
+    const parsed = parseProbeOutput(output);
+
+    // Assess
+    expect(parsed).toStrictEqual({
+      ok: false,
+      problem: 'unexpected line "\\u{1b}[2J\\u{1b}]0;owned\\u{7} x=1"',
+    });
+  });
+});

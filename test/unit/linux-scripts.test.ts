@@ -4,19 +4,57 @@
  * what an SSM Agent too old to pass parameters gets, and the static check that holds the scripts to
  * bash 4.2 (no bash 4.2 can be installed here; the steps themselves run under the system bash 5.2).
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealFor } from '../../lambda/seal.ts';
 import { linuxScript } from '../../shared/documents/ssm-documents.ts';
 import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
 import { bash42Problems } from '../bash42-check.ts';
 import { substitute } from '../proving-ground/aws/documents.ts';
-import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
+import { type Ground, REGISTRATION_TOKEN, startGround, waitFor } from '../proving-ground/testing.ts';
 import type { StepResult } from '../proving-ground/types.ts';
+import { FUSE_LOG, mountLines } from './fuse-owner.ts';
+import {
+  ENVIRON_SPY,
+  HOLD_WRITER_SPY,
+  injectorSpy,
+  spyLogPath,
+  takerSpy,
+  withOwnerSpy,
+  withRootLines,
+  zeroSwapperSpy,
+} from './owner-spies.ts';
 
 const HOST = 'i-0a1b2c3d4e5f60042';
 const OTHER = 'i-0a1b2c3d4e5f60043';
+/** Two components, one whose directory cannot be written: what a forged line would claim was written. */
+const PAIR = 'i-0a1b2c3d4e5f60044';
+/** A header.payload no Kasm issued: `{"forged":true}` . `{"exp":9999999999}`. */
+const FORGED_TOKEN = 'eyJmb3JnZWQiOnRydWV9.eyJleHAiOjk5OTk5OTk5OTl9';
+/** A host whose registration file its owner takes away the moment it appears. */
+const TAKEN = 'i-0a1b2c3d4e5f60048';
+/** A host whose push is killed half-way. */
+const KILLED = 'i-0a1b2c3d4e5f60047';
+/** A host two runs push to at once. */
+const TWIN = 'i-0a1b2c3d4e5f60046';
+/** A host whose owner mounts its own FUSE server over the agent's config directory. */
+const FUSED = 'i-0a1b2c3d4e5f60045';
+/** What root's command environment may hold that the owner must never read (a proxy password). */
+const PROXY = 'http://proxyuser:pr0xy-s3cret@proxy.internal:3128';
 
 describe('the bash 4.2 check', () => {
   it('finds nothing newer than bash 4.2 in the Linux steps as the documents carry them', () => {
@@ -53,6 +91,25 @@ describe('the bash 4.2 check', () => {
   });
 });
 
+/**
+ * The owner can attach to its own processes where Yama allows it (ptrace_scope 0, or no Yama: RHEL 7's
+ * default); the injection test needs that, and an x86_64 machine for its instruction.
+ */
+const PTRACE_SCOPE = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8'));
+  } catch {
+    return 0;
+  }
+})();
+const ptraceBlocked = PTRACE_SCOPE > 0 || process.arch !== 'x64';
+if (ptraceBlocked) {
+  console.warn(
+    `The ptrace injection test is skipped: ptrace_scope ${PTRACE_SCOPE}, arch ${process.arch} (it needs 0 and x64).`,
+  );
+}
+const itPtrace = it.skipIf(ptraceBlocked);
+
 describe('the Linux probe and push on a simulated host', () => {
   let ground: Ground;
   beforeAll(async () => {
@@ -61,6 +118,17 @@ describe('the Linux probe and push on a simulated host', () => {
       hosts: [
         { id: HOST, components: { agent: { token: 'expired', running: false } } },
         { id: OTHER, components: { agent: { token: 'expired', running: false } } },
+        { id: FUSED, components: { agent: { token: 'expired', running: false } } },
+        { id: TWIN, components: { agent: { token: 'expired', running: false } } },
+        { id: KILLED, components: { agent: { token: 'expired', running: false } } },
+        { id: TAKEN, components: { agent: { token: 'expired', running: false } } },
+        {
+          id: PAIR,
+          components: {
+            agent: { token: 'expired', running: false },
+            guac: { token: 'expired', running: false, readOnly: true },
+          },
+        },
       ],
     });
   });
@@ -78,12 +146,18 @@ describe('the Linux probe and push on a simulated host', () => {
     role: 'probe' | 'push',
     env: Record<string, string>,
     spliced = false,
+    spy?: string,
+    rootLines: readonly string[] = [],
   ): Promise<StepResult> => {
     const params = new Map(Object.entries(env).map(([k, v]) => [k.replace(/^SSM_/, ''), [v]]));
+    const script = withRootLines(
+      spliced ? substitute(linuxScript(role), params) : linuxScript(role),
+      rootLines,
+    );
     return ground.fleet.runStep({
       instanceId: id,
       action: 'aws:runShellScript',
-      script: spliced ? substitute(linuxScript(role), params) : linuxScript(role),
+      script: spy ? withOwnerSpy(script, spy) : script,
       env: { AWS_SSM_INSTANCE_ID: id, ...(spliced ? {} : env) },
       timeoutSeconds: 60,
     });
@@ -114,6 +188,27 @@ describe('the Linux probe and push on a simulated host', () => {
       },
       spliced,
     );
+  /** A push of `components` to `id` with an owner's `spy` beside it, and a proxy password in root's environment. */
+  const spiedPush = async (id: string, components: string, spy: string) => {
+    const spki = spkiOf(await probe(id, `run-spied-${components}`));
+    rmSync(spyLogPath(ground.fleet.hostRoot(id)), { force: true });
+    const result = await step(
+      id,
+      'push',
+      {
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: `run-spied-${components}`,
+        SSM_Deliveries: `${id}:${components}:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        https_proxy: PROXY,
+      },
+      false,
+      spy,
+    );
+    const spied = readFileSync(spyLogPath(ground.fleet.hostRoot(id)), 'utf8');
+    return { result, spied };
+  };
   const spkiOf = (result: StepResult): string => {
     const parsed = parseProbeOutput(result.stdout);
     if (!parsed.ok || parsed.value.sealingKey?.kind !== 'ready')
@@ -219,7 +314,8 @@ describe('the Linux probe and push on a simulated host', () => {
   });
 
   it('probes and delivers with the values an SSM Agent before 3.3.2746.0 splices into the text, with no SSM_ variables', async () => {
-    // Prepare
+    // Prepare: the earlier test's file is gone (a waiting one would make the push stand back).
+    rmSync(ground.fleet.registrationFilePath(HOST, 'agent'), { force: true });
     const probed = await probe(HOST, 'run-spliced', true);
     const spki = spkiOf(probed);
 
@@ -254,4 +350,259 @@ describe('the Linux probe and push on a simulated host', () => {
       expect(readdirSync(runDir(HOST)).sort(), role).toEqual(before);
     }
   });
+
+  it("gives the processes it runs as the directory owner nothing of root's environment", async () => {
+    // Prepare: a config directory owner reading /proc/<pid>/environ of every process of its uid.
+    rmSync(ground.fleet.registrationFilePath(HOST, 'agent'), { force: true });
+
+    // Act
+    const { result, spied } = await spiedPush(HOST, 'agent', ENVIRON_SPY);
+
+    // Assess: it saw the writer's environment: PATH, and what bash sets itself, nothing of root's.
+    expect(result.stdout).toMatch(/^comp agent push=written/m);
+    const vars = spied.split('\n').filter((l) => l.includes('='));
+    expect(vars, spied).toContain('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    expect(spied).not.toContain('pr0xy-s3cret');
+    expect(vars.filter((l) => !/^(PATH|PWD|OLDPWD|SHLVL|_)=/.test(l))).toEqual([]);
+  });
+
+  itPtrace(
+    'believes no line the directory owner makes the writer print: a traced writer cannot report another component written',
+    async () => {
+      // Prepare: the owner stops the writer, attaches with ptrace and makes it print a forged report
+      // (guac's directory is read-only: its real outcome is write-denied), ending it with `end`.
+      rmSync(ground.fleet.registrationFilePath(PAIR, 'agent'), { force: true });
+      const forged = `written\ncomp guac push=written token=${FORGED_TOKEN} reg=absent running=true\nend\n`;
+
+      // Act
+      const { result, spied } = await spiedPush(PAIR, 'agent+guac', injectorSpy(forged));
+
+      // Assess: the injection happened, and root printed none of it.
+      expect(spied).toMatch(new RegExp(`^injected ${forged.length}$`, 'm'));
+      expect(result.stdout).not.toContain(FORGED_TOKEN);
+      const parsed = parsePushOutput(result.stdout, ['agent', 'guac']);
+      expect(parsed.ok && parsed.value.outcomes).toEqual([
+        { kind: 'failed', name: 'agent', reason: 'write-failed' },
+        { kind: 'failed', name: 'guac', reason: 'write-denied' },
+      ]);
+    },
+  );
+
+  it('reads in bounded time and size a config its owner swaps for a link to /dev/zero whenever root starts a reader', {
+    timeout: 180_000,
+  }, async () => {
+    // Prepare
+    const config = ground.fleet.configPath(OTHER, 'agent');
+    const hostConfig = '/opt/kasm/current/conf/app/agent/agent.app.config.yaml';
+    rmSync(spyLogPath(ground.fleet.hostRoot(OTHER)), { force: true });
+    const started = Date.now();
+
+    // Act: five probes while the owner swaps; a read that follows the link even once never ends.
+    const results: StepResult[] = [];
+    for (let i = 0; i < 5; i++) {
+      results.push(
+        await step(
+          OTHER,
+          'probe',
+          { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: 'run-zero', SSM_KeyPair: 'none' },
+          false,
+          zeroSwapperSpy(hostConfig),
+        ),
+      );
+    }
+    restoreAside(config);
+
+    // Assess: the owner was swapping all along, and every probe answered at once.
+    expect(readFileSync(spyLogPath(ground.fleet.hostRoot(OTHER)), 'utf8')).toMatch(/^swapping$/m);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    for (const result of results) {
+      expect(result.timedOut).toBe(false);
+      expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
+    }
+  });
+
+  it('believes a write only when it finds the file meant, or the component already took it: a file the owner removes is not written', async () => {
+    // Prepare: the owner takes the file away the moment it appears, once as the component would (its
+    // config saved first), once by just removing it.
+    const config = '/opt/kasm/current/conf/app/agent/agent.app.config.yaml';
+    const pushTaken = async (runId: string, consume: boolean) => {
+      const spki = spkiOf(await probe(TAKEN, runId));
+      return step(
+        TAKEN,
+        'push',
+        {
+          SSM_InstallRoot: '/opt/kasm/current',
+          SSM_RunId: runId,
+          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+          SSM_WaitSeconds: '0',
+          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        },
+        false,
+        takerSpy(config, consume),
+      );
+    };
+
+    // Act
+    const consumed = await pushTaken('run-consumed', true);
+    const removed = await pushTaken('run-removed', false);
+
+    // Assess
+    expect(consumed.stdout).toMatch(/^comp agent push=written /m);
+    expect(removed.stdout).toContain('comp agent push=failed reason=write-unconfirmed');
+    expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8').match(/^took$/gm)).toHaveLength(2);
+  });
+
+  it('neither reads nor writes in a config directory its owner mounted FUSE over, however root-owned it looks', async () => {
+    // Prepare: the owner's server says "." is root's and serves a config whose token is past grace.
+    const { tokenLifetimeSeconds, gracePeriodSeconds } = ground.scenario.kasm;
+    const expired = await ground.api.mintToken(
+      'agent',
+      -(tokenLifetimeSeconds + gracePeriodSeconds),
+      'fused',
+    );
+    const config = { name: 'agent.app.config.yaml', text: `manager:\n  token: ${expired}\n` };
+    const fuse = mountLines('/opt/kasm/current/conf/app/agent', config);
+    const spki = spkiOf(await probe(FUSED, 'run-fuse'));
+    const log = join(ground.fleet.hostRoot(FUSED), FUSE_LOG);
+    rmSync(log, { force: true });
+    const env = { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: 'run-fuse' };
+
+    // Act
+    const probed = await step(FUSED, 'probe', { ...env, SSM_KeyPair: 'none' }, false, undefined, fuse);
+    const pushed = await step(
+      FUSED,
+      'push',
+      {
+        ...env,
+        SSM_Deliveries: `${FUSED}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      },
+      false,
+      undefined,
+      fuse,
+    );
+
+    // Assess: the server ran under both steps, and was asked to open, create or write nothing.
+    const served = readFileSync(log, 'utf8');
+    expect(served.match(/^init$/gm), served).toHaveLength(2);
+    expect(served).not.toMatch(/^(open|create|write|rename|setattr|unlink) /m);
+    expect(served).not.toContain(Buffer.from(REGISTRATION_TOKEN).toString('hex'));
+    expect(probed.stdout).toMatch(/^comp agent token=unreadable /m);
+    expect(parsePushOutput(pushed.stdout, ['agent'])).toMatchObject({
+      ok: true,
+      value: { outcomes: [{ kind: 'failed', name: 'agent', reason: 'dir-on-user-mount' }] },
+    });
+  });
+
+  it('lets two pushes at once on one host check and write one at a time: one writes, the other stands back', async () => {
+    // Prepare: two runs' keys, made before either pushed, for a component that does not consume the file.
+    const sealed = async (runId: string) => sealFor(spkiOf(await probe(TWIN, runId)), REGISTRATION_TOKEN);
+    const [a, b] = [await sealed('run-a'), await sealed('run-b')];
+    const pushWith = (runId: string, value: string) =>
+      step(TWIN, 'push', {
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: runId,
+        SSM_Deliveries: `${TWIN}:agent:${value}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      });
+
+    // Act
+    const results = await Promise.all([pushWith('run-a', a), pushWith('run-b', b)]);
+
+    // Assess
+    const outcomes = results.map((r) => {
+      const parsed = parsePushOutput(r.stdout, ['agent']);
+      return parsed.ok
+        ? parsed.value.outcomes.map((o) => (o.kind === 'skipped' ? `skipped ${o.reason}` : o.kind))
+        : r.stdout;
+    });
+    expect(outcomes.flat().sort()).toEqual(['skipped already-waiting', 'written']);
+    expect(ground.fleet.registrationFile(TWIN, 'agent')).toMatchObject({
+      content: `${REGISTRATION_TOKEN}\n`,
+    });
+  });
+
+  it('leaves nothing of a push killed while its writer held the token in a temp file, once the next probe ran', async () => {
+    // Prepare: the owner holds the writer stopped once its temp file holds the token; the step is then
+    // killed (SIGKILL to all of it: what an execution timeout or a cancel does).
+    const spki = spkiOf(await probe(KILLED, 'run-killed'));
+    rmSync(spyLogPath(ground.fleet.hostRoot(KILLED)), { force: true });
+    const stop = new AbortController();
+    const script = withOwnerSpy(linuxScript('push'), HOLD_WRITER_SPY);
+    const running = ground.fleet.runStep({
+      instanceId: KILLED,
+      action: 'aws:runShellScript',
+      script,
+      env: {
+        AWS_SSM_INSTANCE_ID: KILLED,
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: 'run-killed',
+        SSM_Deliveries: `${KILLED}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+        SSM_WaitSeconds: '0',
+        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+      },
+      timeoutSeconds: 60,
+      signal: stop.signal,
+    });
+    const spied = () =>
+      readFileSync(spyLogPath(ground.fleet.hostRoot(KILLED)), { encoding: 'utf8', flag: 'a+' });
+    await waitFor(() => /^(held|lost)$/m.test(spied()), 30_000, 'the owner to hold the writer');
+    stop.abort();
+    await running;
+    expect(spied()).toMatch(/^held$/m);
+    const left = ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[KILLED] ?? [];
+    expect(left.map((path) => path.replace(/\.[^.]+$/, '.*'))).toEqual([
+      '/opt/kasm/1.18.0/conf/app/agent/.registration_token.txt.*',
+    ]);
+
+    // Act: the next probe (a dry run's: no key).
+    const result = await step(KILLED, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-next',
+      SSM_KeyPair: 'none',
+    });
+
+    // Assess: no copy of the token left, and no key of the killed push.
+    expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[KILLED]).toBeUndefined();
+    expect(readdirSync(runDir(KILLED)).filter((n) => n.startsWith('seal-'))).toEqual([]);
+  });
+
+  it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {
+    // Prepare: what a SIGKILL between the writer's mktemp and its rename leaves (no EXIT trap runs),
+    // and a key a push had claimed (renamed) under the host's lock before it was killed.
+    const dir = dirname(ground.fleet.configPath(HOST, 'agent'));
+    const temp = join(dir, '.registration_token.txt.Xk3q9Z');
+    writeFileSync(temp, `${REGISTRATION_TOKEN}\n`, { mode: 0o600 });
+    chownSync(temp, 1000, 1000);
+    mkdirSync(runDir(HOST), { recursive: true, mode: 0o700 });
+    const claimed = join(runDir(HOST), 'seal-run-killed.key.used');
+    writeFileSync(claimed, 'a key a killed push had claimed', { mode: 0o600 });
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({
+      [HOST]: [`/${relative(ground.fleet.hostRoot(HOST), temp)}`],
+    });
+
+    // Act: the next probe, even one that makes no key (a dry run's).
+    const result = await step(HOST, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-after',
+      SSM_KeyPair: 'none',
+    });
+
+    // Assess
+    expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
+    expect(existsSync(temp)).toBe(false);
+    expect(existsSync(claimed)).toBe(false);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
+  });
 });
+
+/** Puts back a config a swapping spy left aside when its step ended (a real owner would, eventually). */
+function restoreAside(config: string): void {
+  const aside = `${config}.aside`;
+  if (!existsSync(aside)) return;
+  rmSync(config, { force: true });
+  renameSync(aside, config);
+}

@@ -142,6 +142,43 @@ describe('decide', () => {
 });
 
 describe('judgeDelivery', () => {
+  it('judges a component the push stood back from by how it is now, never as failed for standing back', () => {
+    // Act: another run's file still waits; the other run already recovered it; neither, and still locked out.
+    const waiting = judgeDelivery(
+      {
+        kind: 'skipped',
+        reason: 'already-waiting',
+        after: sighting(NOW - 700, { registrationFileAgeSeconds: 2 }),
+      },
+      NOW,
+      policy,
+    );
+    const recovered = judgeDelivery(
+      { kind: 'skipped', reason: 'config-changed', after: sighting(NOW + 120) },
+      NOW,
+      policy,
+    );
+    const still = judgeDelivery(
+      { kind: 'skipped', reason: 'config-changed', after: sighting(NOW - 700) },
+      NOW,
+      policy,
+    );
+
+    // Assess
+    expect(waiting).toMatchObject({
+      status: 'pending',
+      reason: expect.stringMatching(/another run.*waits to be consumed/),
+    });
+    expect(recovered).toMatchObject({
+      status: 'recovered',
+      expiresAt: NOW + 120,
+      reason: expect.stringMatching(/another run's delivery reached it first/),
+    });
+    expect(still).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/no valid token; the next run/),
+    });
+  });
   it('calls a consumed file with a fresh valid token recovered', () => {
     const v = judgeDelivery({ kind: 'written', after: sighting(NOW + 120) }, NOW, policy);
     expect(v).toEqual({ status: 'recovered', expiresAt: NOW + 120 });

@@ -9,12 +9,14 @@ import { execFile } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +47,10 @@ if (gate.skip) console.warn(`Windows script tests that run PowerShell are skippe
 const itPwsh = it.skipIf(gate.skip);
 const HOST = 'i-0a1b2c3d4e5f60799';
 const RUN_ID = 'run-0001';
+/** A local user's SID, not an administrator. */
+const USER_SID = 'S-1-5-21-1004336348-1177238915-682003330-1001';
+/** The state directory's DACL: inheritance off, SYSTEM and Administrators full control, nobody else. */
+const PRIVATE_DIR_SDDL = 'D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)';
 
 describe('the Windows steps of the SSM documents', () => {
   it('are PowerShell steps for Windows only, carrying exactly the generated script', () => {
@@ -271,8 +277,8 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       timeoutSeconds: 120,
     });
 
-  const probeKey = async (g: Ground): Promise<string> => {
-    const result = await step(g, 'probe', { SSM_KeyPair: 'create' });
+  const probeKey = async (g: Ground, runId = RUN_ID): Promise<string> => {
+    const result = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: runId });
     expect(result.exitCode, result.stderr).toBe(0);
     const parsed = parseProbeOutput(result.stdout);
     if (!parsed.ok) throw new Error(`${parsed.problem}\n${result.stdout}\n${result.stderr}`);
@@ -282,6 +288,9 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
   };
 
   const stateDir = (g: Ground) => join(g.fleet.hostRoot(HOST), 'C/ProgramData/kasm-token-reconciler');
+  const installDir = (g: Ground) => join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm');
+  /** The state directory's entries but its lock file, which stays (taking a lock never removes it). */
+  const stateEntries = (g: Ground) => readdirSync(stateDir(g)).filter((n) => n !== 'host.lock');
 
   itPwsh(
     `prints a SubjectPublicKeyInfo node accepts as RSA-2048, and keeps the private key for SYSTEM and Administrators only${gate.label}`,
@@ -346,7 +355,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
         readers: ['SYSTEM', 'Administrators'],
       });
       // The key is gone; the file still waits, so the marker of its first delivery stays (one restart per delivery).
-      expect(readdirSync(stateDir(g))).toEqual(['delivered-windows.txt']);
+      expect(stateEntries(g)).toEqual(['delivered-windows.txt']);
       // No temp file is left next to the config.
       expect(readdirSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm')).sort()).toEqual(
         ['config.yaml', 'log', REGISTRATION_FILE_NAME].sort(),
@@ -384,7 +393,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       expect(existsSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME))).toBe(
         false,
       );
-      expect(readdirSync(stateDir(g))).toEqual([]);
+      expect(stateEntries(g)).toEqual([]);
     },
   );
 
@@ -416,26 +425,191 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
     },
   );
   itPwsh(
-    `refuses a state directory a non-administrator made, or that is a junction, and writes nothing into it${gate.label}`,
+    `moves a state directory a non-administrator made, or a junction there, aside unread, and makes its key in a fresh private one${gate.label}`,
     async () => {
-      // Prepare: one host whose state directory a user made, then one where it is a link elsewhere.
+      // Prepare: one host whose state directory a user made (with a file of theirs in it).
       const g = await start({ token: 'expired' });
       mkdirSync(stateDir(g), { recursive: true });
-      g.fleet.setWindowsOwner(HOST, stateDir(g), 'S-1-5-21-1004336348-1177238915-682003330-1001');
+      writeFileSync(join(stateDir(g), 'planted.txt'), 'a user was here');
+      g.fleet.setWindowsOwner(HOST, stateDir(g), USER_SID);
 
       // Act
-      const owned = await step(g, 'probe', { SSM_KeyPair: 'create' });
+      const owned = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-owned' });
       rmSync(stateDir(g), { recursive: true });
       const elsewhere = join(g.fleet.hostRoot(HOST), 'C/Users/Public/trap');
       mkdirSync(elsewhere, { recursive: true });
       symlinkSync(elsewhere, stateDir(g));
-      const junction = await step(g, 'probe', { SSM_KeyPair: 'create' });
+      const junction = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-junction' });
+
+      // Assess: a key both times, in a real private directory; what stood there set aside as it was.
+      for (const result of [owned, junction]) {
+        expect(parseProbeOutput(result.stdout), result.stdout).toMatchObject({
+          ok: true,
+          value: { sealingKey: { kind: 'ready' } },
+        });
+      }
+      expect(lstatSync(stateDir(g)).isDirectory()).toBe(true);
+      expect(g.fleet.windowsAcl(HOST, stateDir(g))).toMatchObject({ sddl: PRIVATE_DIR_SDDL });
+      expect(readdirSync(elsewhere)).toEqual([]);
+      const aside = readdirSync(join(g.fleet.hostRoot(HOST), 'C/ProgramData')).filter((n) =>
+        n.startsWith('kasm-token-reconciler.untrusted-'),
+      );
+      expect(aside).toHaveLength(2);
+      const asideDirs = aside.map((n) => join(g.fleet.hostRoot(HOST), 'C/ProgramData', n));
+      expect(asideDirs.map((d) => lstatSync(d).isSymbolicLink()).sort()).toEqual([false, true]);
+      const userDir = asideDirs.find((d) => !lstatSync(d).isSymbolicLink()) ?? '';
+      expect(readdirSync(userDir)).toEqual(['planted.txt']);
+      expect(readFileSync(join(userDir, 'planted.txt'), 'utf8')).toBe('a user was here');
+    },
+  );
+
+  itPwsh(
+    `keeps no entry but SYSTEM's and Administrators' on the state directory: one with another explicit entry is set aside and made again${gate.label}`,
+    async () => {
+      // Prepare: a state directory of the product's own, to which someone then added Users: full control.
+      const g = await start({ token: 'expired' });
+      await probeKey(g);
+      g.fleet.addWindowsAce(HOST, stateDir(g), 'S-1-5-32-545', 'F');
+      expect(g.fleet.windowsAcl(HOST, stateDir(g))?.readers).toContain('Users');
+
+      // Act
+      const result = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-again' });
 
       // Assess
-      expect(owned.stdout).toContain('key error=state-dir-unsafe');
-      expect(junction.stdout).toContain('key error=state-dir-unsafe');
-      expect(readdirSync(elsewhere)).toEqual([]);
-      expect(parseProbeOutput(owned.stdout).ok).toBe(true);
+      expect(result.stdout).toMatch(/^key spki=/m);
+      expect(g.fleet.windowsAcl(HOST, stateDir(g))).toMatchObject({
+        sddl: PRIVATE_DIR_SDDL,
+        readers: ['SYSTEM', 'Administrators'],
+      });
+      expect(stateEntries(g)).toEqual(['seal-run-again.key']);
+    },
+  );
+
+  itPwsh(
+    `keeps the private key encrypted at rest with DPAPI, never as plain XML, and the push still opens what was sealed to it${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'expired', running: false });
+
+      // Act
+      const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
+      const atRest = readFileSync(join(stateDir(g), `seal-${RUN_ID}.key`), 'utf8');
+      const result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+
+      // Assess: no XML key in the file, in any encoding a reader would try, and the key worked.
+      for (const form of ['<RSAKeyValue>', '<Modulus>', '<D>']) {
+        expect(atRest).not.toContain(form);
+        expect(atRest.toLowerCase()).not.toContain(Buffer.from(form, 'utf16le').toString('hex'));
+        expect(atRest).not.toContain(Buffer.from(form).toString('base64').slice(0, 12));
+      }
+      expect(atRest).toMatch(/^01000000d08c9ddf0115d1118c7a00c04fc297eb[0-9a-f]+$/);
+      expect(result.stdout).toMatch(/^comp windows push=written/m);
+    },
+  );
+
+  itPwsh(
+    `replaces a registration file that waits from an earlier delivery in one rename, never leaving the name empty${gate.label}`,
+    async () => {
+      // Prepare: a first delivery the (stopped) service has not read; then this run's key.
+      const g = await start({ token: 'expired', running: false });
+      const first = sealFor(await probeKey(g), REGISTRATION_TOKEN);
+      await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${first}` });
+      const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
+      const events: string[] = [];
+      const watcher = watch(installDir(g), (type, name) => {
+        if (name === REGISTRATION_FILE_NAME) events.push(type);
+      });
+
+      // Act
+      let result: StepResult;
+      try {
+        result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      } finally {
+        watcher.close();
+      }
+
+      // Assess: the name changed hands once (a rename over it), not a delete and then a rename.
+      expect(result.stdout).toMatch(/^comp windows push=written/m);
+      expect(events).toEqual(['rename']);
+      expect(readFileSync(join(installDir(g), REGISTRATION_FILE_NAME), 'utf8')).toBe(REGISTRATION_TOKEN);
+    },
+  );
+
+  itPwsh(
+    `stands back, writing nothing, where another run's file waits or the config was saved since this run's key${gate.label}`,
+    async () => {
+      // Prepare: two runs' keys, made before either pushed; run A delivers first.
+      const g = await start({ token: 'expired', running: false });
+      const a = sealFor(await probeKey(g, 'run-a'), REGISTRATION_TOKEN);
+      const b = sealFor(await probeKey(g, 'run-b'), REGISTRATION_TOKEN);
+      const c = sealFor(await probeKey(g, 'run-c'), REGISTRATION_TOKEN);
+      const pushed = await step(g, 'push', { SSM_RunId: 'run-a', SSM_Deliveries: `${HOST}:windows:${a}` });
+      const file = join(installDir(g), REGISTRATION_FILE_NAME);
+
+      // Act: run B finds A's file waiting; run C finds the config saved (a new token) after its key.
+      const waiting = await step(g, 'push', { SSM_RunId: 'run-b', SSM_Deliveries: `${HOST}:windows:${b}` });
+      rmSync(file);
+      await g.fleet.writeToken(HOST, 'windows', g.fleet.readToken(HOST, 'windows'));
+      const changed = await step(g, 'push', { SSM_RunId: 'run-c', SSM_Deliveries: `${HOST}:windows:${c}` });
+
+      // Assess
+      expect(pushed.stdout).toMatch(/^comp windows push=written/m);
+      expect(parsePushOutput(waiting.stdout, ['windows'])).toMatchObject({
+        ok: true,
+        value: { outcomes: [{ kind: 'skipped', reason: 'already-waiting' }] },
+      });
+      expect(parsePushOutput(changed.stdout, ['windows'])).toMatchObject({
+        ok: true,
+        value: { outcomes: [{ kind: 'skipped', reason: 'config-changed' }] },
+      });
+      expect(existsSync(file)).toBe(false);
+      expect(stateEntries(g).filter((n) => n.startsWith('seal-'))).toEqual([]);
+    },
+  );
+
+  itPwsh(
+    `lets two pushes at once on one host check and write one at a time: one writes, the other stands back${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'expired', running: false });
+      const a = sealFor(await probeKey(g, 'run-a'), REGISTRATION_TOKEN);
+      const b = sealFor(await probeKey(g, 'run-b'), REGISTRATION_TOKEN);
+
+      // Act
+      const results = await Promise.all([
+        step(g, 'push', { SSM_RunId: 'run-a', SSM_Deliveries: `${HOST}:windows:${a}` }),
+        step(g, 'push', { SSM_RunId: 'run-b', SSM_Deliveries: `${HOST}:windows:${b}` }),
+      ]);
+
+      // Assess
+      const kinds = results.map((r) => {
+        const parsed = parsePushOutput(r.stdout, ['windows']);
+        return parsed.ok ? parsed.value.outcomes.map((o) => o.kind).join() : r.stdout;
+      });
+      expect(kinds.sort()).toEqual(['skipped', 'written']);
+    },
+  );
+
+  itPwsh(
+    `sweeps what a push killed half-way left, at the next probe: its temp file beside the config and its claimed key${gate.label}`,
+    async () => {
+      // Prepare
+      const g = await start({ token: 'expired', running: false });
+      await probeKey(g);
+      const temp = join(installDir(g), `.${REGISTRATION_FILE_NAME}.x1y2z3ab.c4d.tmp`);
+      writeFileSync(temp, REGISTRATION_TOKEN);
+      const claimed = join(stateDir(g), 'seal-run-killed.key.used');
+      writeFileSync(claimed, 'a key a killed push had claimed');
+
+      // Act
+      const result = await step(g, 'probe', { SSM_KeyPair: 'none', SSM_RunId: 'run-after' });
+
+      // Assess
+      expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
+      expect(existsSync(temp)).toBe(false);
+      expect(existsSync(claimed)).toBe(false);
+      expect(g.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
     },
   );
 
@@ -455,7 +629,36 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       // Assess
       expect(result.stdout).toContain('comp windows push=failed reason=target-not-trusted');
       expect(readFileSync(file, 'utf8')).toBe('planted by a user');
-      expect(readdirSync(stateDir(g))).toEqual([]);
+      expect(stateEntries(g)).toEqual([]);
+    },
+  );
+
+  itPwsh(
+    `never replaces a waiting file whose DACL gives someone else an explicit entry (a replace keeps the DACL), and limits an inherited one first${gate.label}`,
+    async () => {
+      // Prepare: an administrator's file inheriting the folder's DACL (Users may read), and later one with
+      // an explicit entry for a user.
+      const g = await start({ token: 'expired', running: false });
+      const file = join(installDir(g), REGISTRATION_FILE_NAME);
+      writeFileSync(file, 'placed by an administrator');
+      const first = sealFor(await probeKey(g, 'run-inherited'), REGISTRATION_TOKEN);
+
+      // Act
+      const inherited = await step(g, 'push', {
+        SSM_RunId: 'run-inherited',
+        SSM_Deliveries: `${HOST}:windows:${first}`,
+      });
+      g.fleet.addWindowsAce(HOST, file, USER_SID, 'R');
+      const second = sealFor(await probeKey(g, 'run-explicit'), REGISTRATION_TOKEN);
+      const explicit = await step(g, 'push', {
+        SSM_RunId: 'run-explicit',
+        SSM_Deliveries: `${HOST}:windows:${second}`,
+      });
+
+      // Assess
+      expect(inherited.stdout).toMatch(/^comp windows push=written/m);
+      expect(explicit.stdout).toContain('comp windows push=failed reason=target-not-trusted');
+      expect(g.fleet.windowsAcl(HOST, file)?.readers).toContain(USER_SID);
     },
   );
 
@@ -481,7 +684,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
 
       // Assess
       expect(late.stdout).toBe('ktr-push v1\nhost result=too-late\nend\n');
-      expect(readdirSync(stateDir(g))).toEqual([]);
+      expect(stateEntries(g)).toEqual([]);
       expect(existsSync(join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm', REGISTRATION_FILE_NAME))).toBe(
         false,
       );

@@ -28,19 +28,32 @@ if command -v openssl >/dev/null 2>&1; then can_unseal=1; else can_unseal=0; fi
 echo "host unseal=$can_unseal now=$(date +%s)"
 
 # Sealing keys of runs that ended without pushing are useless: remove them (and any an earlier
-# version left on persistent disk).
+# version left on persistent disk). What a killed step left is swept under the host's lock (without it
+# when there is no state directory: then no push can be writing); the key is made under it too, so a
+# sweep never takes a key half-written.
 remove_stale_keys
 if [ "$SSM_KeyPair" = create ] && [ "$can_unseal" = 1 ]; then
   key="$STATE_DIR/seal-$SSM_RunId.key"
   if ! state_dir_ready; then
     echo 'key error=state-dir-unsafe'
-  elif openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" 2>/dev/null &&
-    mv -f -T "$key.tmp" "$key"; then
-    echo "key spki=$(openssl pkey -in "$key" -pubout -outform DER 2>/dev/null | base64 -w0)"
+  elif ! take_host_lock; then
+    echo 'key error=host-busy'
   else
-    rm -f "$key.tmp"
-    echo 'key error=keygen-failed'
+    sweep_leftovers
+    if openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" 2>/dev/null &&
+      mv -f -T "$key.tmp" "$key"; then
+      echo "key spki=$(openssl pkey -in "$key" -pubout -outform DER 2>/dev/null | base64 -w0)"
+    else
+      rm -f "$key.tmp"
+      echo 'key error=keygen-failed'
+    fi
+    release_host_lock
   fi
+elif [ ! -e "$STATE_DIR" ] && [ ! -L "$STATE_DIR" ]; then
+  sweep_leftovers
+elif take_host_lock; then
+  sweep_leftovers
+  release_host_lock
 fi
 
 for row in "${COMPONENTS[@]}"; do

@@ -26,9 +26,11 @@ if parameters_missing InstallRoot RunId Deliveries WaitSeconds NotAfter; then
 fi
 ROOT="$SSM_InstallRoot"
 KEY="$STATE_DIR/seal-$SSM_RunId.key"
+# The key once this push claimed it (renamed under the host's lock): only a push killed half-way leaves one.
+CLAIMED="$KEY.used"
 WAIT="$SSM_WaitSeconds"
 # The key is of no use after this command, whatever happens: remove it on every way out.
-trap 'rm -f -- "$KEY"' EXIT
+trap 'rm -f -- "$KEY" "$CLAIMED"' EXIT
 
 # A push that arrives after the run gave up on it (agent offline, delivery queued) does nothing.
 if ! [[ $SSM_NotAfter =~ ^[0-9]+$ ]] || [ "$(date +%s)" -gt "$SSM_NotAfter" ]; then
@@ -59,22 +61,27 @@ fail_all() {
   exit 0
 }
 
+# From here until every file is written, this push holds the host's lock: overlapping runs check and
+# write one at a time, and what a killed push left is swept before anything else.
 command -v openssl >/dev/null 2>&1 || fail_all openssl-missing
-if [ ! -f "$KEY" ] || [ -L "$KEY" ]; then fail_all key-missing; fi
+if [ ! -f "$KEY" ] || [ -L "$KEY" ] || ! state_dir_safe; then fail_all key-missing; fi
+take_host_lock || fail_all host-busy
+sweep_leftovers
 key_mtime=$(stat -c %Y -- "$KEY" 2>/dev/null) || fail_all key-missing
 [ $(($(date +%s) - key_mtime)) -le "$KEY_TTL" ] || fail_all key-expired
+mv -f -T -- "$KEY" "$CLAIMED" 2>/dev/null || fail_all key-missing
 remove_stale_keys
 secret=$(printf '%s' "$sealed" | base64 -d 2>/dev/null |
-  openssl pkeyutl -decrypt -inkey "$KEY" -pkeyopt rsa_padding_mode:oaep \
+  openssl pkeyutl -decrypt -inkey "$CLAIMED" -pkeyopt rsa_padding_mode:oaep \
     -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 2>/dev/null) || fail_all unseal-failed
-rm -f -- "$KEY"
 [[ -n $secret && $secret =~ ^[A-Za-z0-9+/=._-]+$ ]] || fail_all unsealed-value-invalid
 echo 'host result=unsealed'
 
 # Runs as the config directory's owner, in that directory, with the token on standard input: a temp
 # file made there (mktemp: new, 0600), filled, checked, then renamed over the final name without
 # following anything (mv -T; rename(2) replaces a symlink, never writes through it). Whatever fails,
-# its EXIT trap removes the temp file, so no copy of the token is left behind. Prints one word.
+# its EXIT trap removes the temp file; a SIGKILL skips it, and the next probe or push sweeps the file.
+# Prints one word, which root takes only as a hint: it confirms a write itself (confirm_written).
 # shellcheck disable=SC2016 # expanded by the owner's bash, not here
 WRITER='set -u
 umask 077
@@ -91,16 +98,47 @@ case "$(stat -c %F -- "$final" 2>/dev/null || echo absent)" in
 esac
 if mv -f -T -- "$tmp" "$final" 2>/dev/null; then echo written; else echo write-failed; fi'
 
-# Delivers the token read from standard input into one component's config directory; prints the outcome.
+# Whether registration_token.txt of the working directory is exactly what root meant to write: a regular
+# file of uid $1, mode 0600, holding $2 and a newline. Root looks itself, since whatever the owner's
+# processes print may be forged (the owner can trace them): lstat, then a bounded read that follows no
+# symlink and waits on no FIFO, compared by hash. A file already gone counts only when the component took
+# it: it saves its new token (config $3) before it removes the file, so the config is newer than the key.
+confirm_written() {
+  local uid="$1" want="$2" config="$3" found got
+  found=$(stat -c '%F|%u|%a|%s' -- "$REG_FILE" 2>/dev/null) || { config_saved_since_key "$config"; return; }
+  [ "$found" = "regular file|$uid|600|$((${#want} + 1))" ] || return 1
+  got=$(timeout -s KILL "$OWNER_SECONDS" dd if="./$REG_FILE" iflag=nofollow,nonblock bs=4096 count=1 status=none 2>/dev/null | sha256sum)
+  [ "$got" = "$(printf '%s\n' "$want" | sha256sum)" ] && return 0
+  [ "$(entry_kind "$REG_FILE")" = absent ] && config_saved_since_key "$config"
+}
+
+# Whether config file $1 of the working directory was saved after this run's probe made its key.
+config_saved_since_key() {
+  [ -n "$(find -P "./$1" -maxdepth 0 -newer "$CLAIMED" 2>/dev/null)" ]
+}
+
+# Delivers token $3 into one component's config directory $1 (config file $2); prints the outcome. Nothing
+# is written when another run's file is already waiting (already-waiting) or the config was saved since
+# this run's probe made its key (config-changed: the component got a new token meanwhile).
 deliver_to() {
-  local dir="$1" file="$2" owner
+  local dir="$1" file="$2" token="$3" uid gid word
   cd -P -- "$dir" 2>/dev/null || { echo config-missing; return; }
   [ "$(entry_kind "$file")" = regular ] || { echo config-missing; return; }
-  [ "$(entry_kind "$REG_FILE")" != other ] || { echo target-not-regular; return; }
-  owner=$(dir_owner) || { echo dir-unsafe; return; }
-  if [ "$owner" != "0 0" ] && ! command -v setpriv >/dev/null 2>&1; then echo setpriv-missing; return; fi
-  # shellcheck disable=SC2086 # "uid gid", split on purpose
-  as_user $owner bash -c "$WRITER" ktr-writer "$REG_FILE" 2>/dev/null || echo write-failed
+  ! on_user_mount || { echo dir-on-user-mount; return; }
+  case "$(entry_kind "$REG_FILE")" in
+    other) echo target-not-regular; return ;;
+    regular) echo already-waiting; return ;;
+  esac
+  ! config_saved_since_key "$file" || { echo config-changed; return; }
+  uid=$(dir_uid) || { echo dir-unsafe; return; }
+  gid=$(group_of "$uid") || { echo dir-owner-unknown; return; }
+  if [ "$uid" != 0 ] && ! command -v setpriv >/dev/null 2>&1; then echo setpriv-missing; return; fi
+  word=$(printf '%s\n' "$token" | as_owner "$uid" "$gid" bash -c "$WRITER" ktr-writer "$REG_FILE" | bounded_read 64)
+  case "$word" in
+    written) if confirm_written "$uid" "$token" "$file"; then echo written; else echo write-unconfirmed; fi ;;
+    write-denied | target-not-regular) echo "$word" ;;
+    *) echo write-failed ;;
+  esac
 }
 
 # absent, regular or other: what the registration file in a delivered directory is now.
@@ -113,11 +151,13 @@ delivered=()
 for row in "${COMPONENTS[@]}"; do
   IFS='|' read -r name rel file section key container <<<"$row"
   case "+$wanted+" in *"+$name+"*) ;; *) continue ;; esac
-  outcome=$(printf '%s\n' "$secret" | deliver_to "$ROOT/$rel" "$file")
+  outcome=$(deliver_to "$ROOT/$rel" "$file" "$secret")
   status[$name]="${outcome:-write-failed}"
   [ "${status[$name]}" = written ] && delivered+=("$ROOT/$rel")
 done
 unset secret
+rm -f -- "$CLAIMED"
+release_host_lock
 
 # Wait on the host for the components to consume the file: saves a confirming round trip. A file
 # that is no longer a regular file (swapped by the directory's owner) is not waited for.
@@ -133,13 +173,19 @@ echo "host waited=$waited"
 
 for row in "${COMPONENTS[@]}"; do
   IFS='|' read -r name rel file section key container <<<"$row"
-  [ -n "${status[$name]:-}" ] || continue
-  if [ "${status[$name]}" != written ]; then
-    echo "comp $name push=failed reason=${status[$name]}"
-  elif [ "$(registration_kind "$ROOT/$rel")" = other ]; then
-    echo "comp $name push=failed reason=target-replaced"
-  else
-    echo "comp $name push=written $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")"
-  fi
+  outcome="${status[$name]:-}"
+  case "$outcome" in
+    '') ;;
+    written)
+      if [ "$(registration_kind "$ROOT/$rel")" = other ]; then
+        echo "comp $name push=failed reason=target-replaced"
+      else
+        echo "comp $name push=written $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")"
+      fi
+      ;;
+    already-waiting) echo "comp $name push=skipped reason=already-waiting $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")" ;;
+    config-changed) echo "comp $name push=skipped reason=config-changed $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")" ;;
+    *) echo "comp $name push=failed reason=$outcome" ;;
+  esac
 done
 echo end

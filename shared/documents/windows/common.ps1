@@ -62,13 +62,36 @@ function New-KtrUtf8 {
   return (New-Object System.Text.UTF8Encoding($false))
 }
 
+# Most of a config file that is read: Kasm's are a few kilobytes.
+$KtrConfigMaxBytes = 1048576
+
+# The lines of at most the first KtrConfigMaxBytes of a config file (UTF-8), or $null when it cannot be read.
+function Read-KtrConfigLines([string]$Path) {
+  try {
+    $stream = New-Object System.IO.FileStream($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::ReadWrite)
+  } catch {
+    return $null
+  }
+  try {
+    $buffer = New-Object byte[] $KtrConfigMaxBytes
+    $total = 0
+    while ($total -lt $buffer.Length) {
+      $read = $stream.Read($buffer, $total, $buffer.Length - $total)
+      if ($read -le 0) { break }
+      $total += $read
+    }
+    return ,((New-KtrUtf8).GetString($buffer, 0, $total) -split '\r?\n')
+  } catch {
+    return $null
+  } finally {
+    $stream.Dispose()
+  }
+}
+
 # The token's header.payload (never the signature), or none / unreadable.
 function Get-KtrToken([string]$ConfigPath, [string]$Section, [string]$Key) {
-  try {
-    $lines = [System.IO.File]::ReadAllLines($ConfigPath, (New-KtrUtf8))
-  } catch {
-    return 'unreadable'
-  }
+  $lines = Read-KtrConfigLines $ConfigPath
+  if ($null -eq $lines) { return 'unreadable' }
   $sectionPattern = '^' + [regex]::Escape($Section) + ':'
   $keyPattern = '^\s+' + [regex]::Escape($Key) + ':\s*(.*)$'
   $inSection = $false
@@ -186,11 +209,69 @@ function Test-KtrTrusted([string]$Path) {
   return ($KtrTrustedOwners -contains (Get-KtrOwnerSid $Path))
 }
 
+# Whether a file or directory's DACL is exactly what this product sets: inheritance off, and nothing but
+# Allow entries for SYSTEM and Administrators (icacls /grant:r keeps other explicit entries, so a DACL is
+# never fixed up in place: what is not exactly this is set aside or refused).
+function Test-KtrPrivateAcl([string]$Path) {
+  try {
+    $acl = Get-Acl -LiteralPath $Path
+    if (-not $acl.AreAccessRulesProtected) { return $false }
+    foreach ($rule in @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))) {
+      if ([string]$rule.AccessControlType -ne 'Allow') { return $false }
+      if ($KtrTrustedOwners -notcontains [string]$rule.IdentityReference.Value) { return $false }
+    }
+    return $true
+  } catch {
+    return $false
+  }
+}
+
+# Whether anything (a file, a directory, a link, even a dangling one) is at $Path.
+function Test-KtrPresent([string]$Path) {
+  try {
+    $null = [System.IO.File]::GetAttributes($Path)
+    return $true
+  } catch {
+    return $false
+  }
+}
+
+# A state directory this product can trust: a real directory, owned by SYSTEM or Administrators, with
+# exactly the private DACL.
+function Test-KtrStateDirTrusted([string]$Path) {
+  return ([System.IO.Directory]::Exists($Path) -and (Test-KtrTrusted $Path) -and (Test-KtrPrivateAcl $Path))
+}
+
+# A name beside $Path that nobody can guess: `<Path>.<what>-<UTC time>-<random>`.
+function Get-KtrSiblingName([string]$Path, [string]$What) {
+  $random = [System.IO.Path]::GetRandomFileName().Replace('.', '')
+  return ($Path + '.' + $What + '-' + [DateTime]::UtcNow.ToString('yyyyMMddHHmmss') + '-' + $random)
+}
+
+# Moves whatever stands at $Path out of the way, unread and unchanged, to a sibling named
+# `<Path>.untrusted-<time>-<random>` for an administrator to look at. Renaming a link or junction moves the link itself,
+# never what it points at; SYSTEM may rename any entry of ProgramData (it may delete its children).
+function Move-KtrAside([string]$Path) {
+  $aside = Get-KtrSiblingName $Path 'untrusted'
+  try {
+    [System.IO.Directory]::Move($Path, $aside)
+    return $true
+  } catch {
+    $null = $_
+  }
+  try {
+    [System.IO.File]::Move($Path, $aside)
+    return $true
+  } catch {
+    return $false
+  }
+}
+
 # Creates a directory whose protected DACL gives SYSTEM and Administrators full control and nobody
 # else anything, from its first moment: on .NET Framework (Windows PowerShell 5.1) the directory is
 # created with that security descriptor, so no non-administrator ever holds an inherited right to it.
 # Where .NET has no Windows ACL API (PowerShell 7 off Windows, the proving ground) it is created, then
-# restricted with icacls.
+# restricted with icacls (a new directory has no explicit entry but the ones icacls grants).
 function New-KtrPrivateDirectory([string]$Path) {
   $security = $null
   try {
@@ -218,19 +299,31 @@ function New-KtrPrivateDirectory([string]$Path) {
   $null = Set-KtrPrivateAcl $Path $true
 }
 
-# Makes the state directory (or accepts the existing one) only when it is a real directory, no reparse
-# point, owned by SYSTEM or Administrators; then (re)limits it to them. $false: do not use it.
+# Makes the state directory usable, or says it cannot ($false: do not use it). One that is exactly as
+# this product makes it is used as it is. Anything else at that name (a directory a user made, which
+# ProgramData lets any user do; a link or junction; a file; a DACL with another entry) is moved aside
+# unread, and a fresh private directory is made beside, then renamed into place: a rename fails when
+# something took the name meanwhile, where a create would silently accept it. A few tries, then give up
+# for this run (the next run tries again): a user can at most make runs fail, never read or plant a key.
 function Initialize-KtrStateDir([string]$Path) {
-  if (-not [System.IO.Directory]::Exists($Path) -and -not [System.IO.File]::Exists($Path) -and -not (Test-KtrReparsePoint $Path)) {
-    New-KtrPrivateDirectory $Path
+  for ($try = 0; $try -lt 3; $try++) {
+    if (Test-KtrStateDirTrusted $Path) { return $true }
+    if ((Test-KtrPresent $Path) -and -not (Move-KtrAside $Path)) { return $false }
+    $fresh = Get-KtrSiblingName $Path 'new'
+    try {
+      New-KtrPrivateDirectory $fresh
+      if (-not (Test-KtrStateDirTrusted $fresh)) { throw 'not private' }
+      [System.IO.Directory]::Move($fresh, $Path)
+    } catch {
+      try { [System.IO.Directory]::Delete($fresh, $true) } catch { $null = $_ }
+    }
   }
-  if (-not [System.IO.Directory]::Exists($Path)) { return $false }
-  if (-not (Test-KtrTrusted $Path)) { return $false }
-  return (Set-KtrPrivateAcl $Path $true)
+  return (Test-KtrStateDirTrusted $Path)
 }
 
 # Limits a file or directory to SYSTEM and Administrators (full control) with inheritance removed: the
-# NTFS counterpart of mode 0600 / 0700. Well-known SIDs, not names, so any display language works.
+# NTFS counterpart of mode 0600 / 0700. Well-known SIDs, not names, so any display language works. Only
+# used on objects this product just created, which hold no explicit entry of anyone else's.
 function Set-KtrPrivateAcl([string]$Path, [bool]$Container) {
   # Continue: with Stop, Windows PowerShell 5.1 turns a native command's stderr line into an exception.
   $ErrorActionPreference = 'Continue'
@@ -247,8 +340,9 @@ function New-KtrExclusiveFile([string]$Path) {
 
 # Writes text (UTF-8, no BOM) to $Path atomically and privately: a new temp file in the same directory,
 # held open and shared with nobody while its ACL is limited to SYSTEM and Administrators and the text is
-# written, then renamed over the final name. Returns written, write-denied (no temp file could be
-# created) or write-failed (nothing left behind).
+# written, then put in place in one step: File.Replace (ReplaceFile) over an existing file, File.Move
+# where there is none, so the name never stands empty. Returns written, write-denied (no temp file could
+# be created) or write-failed (nothing left behind).
 function Write-KtrPrivateFile([string]$Path, [string]$Text) {
   $dir = [System.IO.Path]::GetDirectoryName($Path)
   $tmp = [System.IO.Path]::Combine($dir, '.' + [System.IO.Path]::GetFileName($Path) + '.' + [System.IO.Path]::GetRandomFileName() + '.tmp')
@@ -274,8 +368,12 @@ function Write-KtrPrivateFile([string]$Path, [string]$Text) {
   }
   if ($ok) {
     try {
-      if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
-      [System.IO.File]::Move($tmp, $Path)
+      if ([System.IO.File]::Exists($Path)) {
+        # [NullString]::Value: PowerShell would pass $null to a string parameter as an empty string.
+        [System.IO.File]::Replace($tmp, $Path, [NullString]::Value)
+      } else {
+        [System.IO.File]::Move($tmp, $Path)
+      }
       return 'written'
     } catch {
       $ok = $false
@@ -283,6 +381,64 @@ function Write-KtrPrivateFile([string]$Path, [string]$Text) {
   }
   try { [System.IO.File]::Delete($tmp) } catch { $null = $_ }
   return 'write-failed'
+}
+
+# The private key as it rests on disk: encrypted with DPAPI for the account the step runs as (SYSTEM), so
+# the file alone (a backup, a disk image, a misplaced ACL) opens nothing. ConvertFrom-SecureString without
+# a key is DPAPI (CurrentUser scope) in Windows PowerShell 5.1 and PowerShell 7 on Windows.
+function Protect-KtrText([string]$Text) {
+  $secure = ConvertTo-SecureString -String $Text -AsPlainText -Force
+  try {
+    return (ConvertFrom-SecureString -SecureString $secure)
+  } finally {
+    $secure.Dispose()
+  }
+}
+
+# The text Protect-KtrText protected; throws when DPAPI cannot open it (another account or machine).
+function Unprotect-KtrText([string]$Protected) {
+  $secure = ConvertTo-SecureString -String $Protected
+  $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($secure)
+  try {
+    return [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr)
+  } finally {
+    [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
+    $secure.Dispose()
+  }
+}
+
+# The host's lock, for overlapping runs: a lock file in the (trusted, private) state directory, opened
+# for nobody else (FileShare.None), tried for 10 s. Held only while a step sweeps, claims its key and
+# checks and writes; a killed step's handle closes with it. $null: another step kept it all that time.
+function Enter-KtrHostLock([string]$StateDir) {
+  $path = [System.IO.Path]::Combine($StateDir, 'host.lock')
+  $clock = [System.Diagnostics.Stopwatch]::StartNew()
+  while ($true) {
+    try {
+      return (New-Object System.IO.FileStream($path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite, [System.IO.FileShare]::None))
+    } catch {
+      if ($clock.Elapsed.TotalSeconds -ge 10) { return $null }
+      Start-Sleep -Milliseconds 100
+    }
+  }
+}
+
+# Removes what a step killed half-way (the run's timeout or cancel: no finally block runs) can have left:
+# a key a push had claimed, the temp files of Write-KtrPrivateFile in the state directory, and the temp
+# files beside the config, which may hold the token. Called with the host's lock held, so nothing of a
+# live step goes.
+function Remove-KtrLeftovers([string]$StateDir, [string]$InstallDir) {
+  $found = @()
+  try { $found += [System.IO.Directory]::GetFiles($StateDir, 'seal-*.key.used') } catch { $null = $_ }
+  try { $found += [System.IO.Directory]::GetFiles($StateDir, '.*.tmp') } catch { $null = $_ }
+  try { $found += [System.IO.Directory]::GetFiles($InstallDir, '.' + $RegFile + '.*.tmp') } catch { $null = $_ }
+  foreach ($file in $found) {
+    try {
+      if (-not (Test-KtrReparsePoint $file)) { [System.IO.File]::Delete($file) }
+    } catch {
+      $null = $_
+    }
+  }
 }
 
 # An RSA object that can do OAEP with SHA-256. On Windows that is RSACng (.NET Framework 4.6 and later,

@@ -7,11 +7,15 @@ Set-StrictMode -Version 2.0
 $KeyTtlSeconds = 900
 
 # A fresh RSA-2048 key whose public half is returned as base64 DER SubjectPublicKeyInfo and whose private
-# half is kept in the state directory for the push. The key is proven able to unseal before it is kept.
-function New-KtrSealingKey([string]$StateDir, [string]$RunId) {
+# half is kept, DPAPI-protected, in the state directory for the push. The key is proven able to unseal
+# before it is kept. Made under the host's lock, after sweeping what a killed step left.
+function New-KtrSealingKey([string]$StateDir, [string]$RunId, [string]$InstallDir) {
   if (-not (Initialize-KtrStateDir $StateDir)) { return 'key error=state-dir-unsafe' }
+  $lock = Enter-KtrHostLock $StateDir
+  if ($null -eq $lock) { return 'key error=host-busy' }
   $rsa = New-KtrRsa
   try {
+    Remove-KtrLeftovers $StateDir $InstallDir
     $public = $rsa.ExportParameters($false)
     $spki = ConvertTo-KtrSpki $public.Modulus $public.Exponent
     $probe = New-Object byte[] 32
@@ -21,13 +25,14 @@ function New-KtrSealingKey([string]$StateDir, [string]$RunId) {
     $opened = $rsa.Decrypt($rsa.Encrypt($probe, (Get-KtrOaepSha256)), (Get-KtrOaepSha256))
     if ([Convert]::ToBase64String($opened) -ne [Convert]::ToBase64String($probe)) { return 'key error=oaep-self-test-failed' }
     $keyFile = [System.IO.Path]::Combine($StateDir, 'seal-' + $RunId + '.key')
-    $written = Write-KtrPrivateFile $keyFile ($rsa.ToXmlString($true))
+    $written = Write-KtrPrivateFile $keyFile (Protect-KtrText ($rsa.ToXmlString($true)))
     if ($written -ne 'written') { return 'key error=key-' + $written }
     return 'key spki=' + [Convert]::ToBase64String($spki)
   } catch {
     return 'key error=keygen-failed'
   } finally {
     $rsa.Dispose()
+    $lock.Dispose()
   }
 }
 
@@ -101,9 +106,10 @@ $canUnseal = Test-KtrUnsealSupport
 Write-KtrLine ('host unseal={0} now={1}' -f $canUnseal, (Get-KtrNow))
 
 # Sealing keys of runs that ended without pushing are useless: remove them. A state directory that is
-# a reparse point or belongs to someone else is never looked into.
+# not exactly as this product makes it is never looked into. What a killed step left is swept under the
+# host's lock (without it when there is no state directory: then no push can be writing).
 $trustedStateDir = ''
-if ([System.IO.Directory]::Exists($stateDir) -and (Test-KtrTrusted $stateDir)) { $trustedStateDir = $stateDir }
+if (Test-KtrStateDirTrusted $stateDir) { $trustedStateDir = $stateDir }
 if ($trustedStateDir -ne '') {
   foreach ($old in [System.IO.Directory]::GetFiles($trustedStateDir, '*seal-*')) {
     try {
@@ -118,10 +124,17 @@ if ($trustedStateDir -ne '') {
 
 if ($env:SSM_KeyPair -eq 'create' -and $canUnseal -eq 1) {
   try {
-    Write-KtrLine (New-KtrSealingKey $stateDir $runId)
+    Write-KtrLine (New-KtrSealingKey $stateDir $runId $installDir)
   } catch {
     Write-KtrLine 'key error=keygen-failed'
   }
+} elseif ($trustedStateDir -ne '') {
+  $lock = Enter-KtrHostLock $trustedStateDir
+  if ($null -ne $lock) {
+    try { Remove-KtrLeftovers $trustedStateDir $installDir } finally { $lock.Dispose() }
+  }
+} elseif (-not (Test-KtrPresent $stateDir)) {
+  Remove-KtrLeftovers $stateDir $installDir
 }
 
 foreach ($component in $Components) {

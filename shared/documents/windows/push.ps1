@@ -28,14 +28,18 @@ $serviceName = Get-KtrServiceName
 $stateDir = Get-KtrStateDir
 $runId = [string]$env:SSM_RunId
 $keyFile = [System.IO.Path]::Combine($stateDir, 'seal-' + $runId + '.key')
+# The key once this push claimed it (renamed under the host's lock): only a push killed half-way leaves one.
+$claimedKey = $keyFile + '.used'
 $waitSeconds = 0
 if ([string]$env:SSM_WaitSeconds -match '^[0-9]{1,3}$') { $waitSeconds = [int]$env:SSM_WaitSeconds }
 
 function Remove-KtrKey {
-  try {
-    if ([System.IO.File]::Exists($keyFile) -and -not (Test-KtrReparsePoint $keyFile)) { [System.IO.File]::Delete($keyFile) }
-  } catch {
-    $null = $_
+  foreach ($file in @($keyFile, $claimedKey)) {
+    try {
+      if ([System.IO.File]::Exists($file) -and -not (Test-KtrReparsePoint $file)) { [System.IO.File]::Delete($file) }
+    } catch {
+      $null = $_
+    }
   }
 }
 
@@ -66,17 +70,31 @@ if ($null -eq $entry -or $entry.IndexOf(':') -lt 1) {
 $wanted = $entry.Substring(0, $entry.IndexOf(':')) -split '\+'
 $sealed = $entry.Substring($entry.IndexOf(':') + 1)
 
+$lock = $null
 function Stop-KtrAll([string]$Reason) {
   Remove-KtrKey
   foreach ($name in $wanted) { Write-KtrLine ('comp {0} push=failed reason={1}' -f $name, $Reason) }
   Write-KtrLine 'end'
+  if ($null -ne $lock) { $lock.Dispose() }
   exit 0
 }
 
-# A state directory someone else could have made (or redirected) is not trusted with the key.
-if (-not [System.IO.Directory]::Exists($stateDir) -or -not (Test-KtrTrusted $stateDir)) { Stop-KtrAll 'state-dir-unsafe' }
+# From here until every file is written, this push holds the host's lock: overlapping runs check and
+# write one at a time, and what a killed push left is swept before anything else. A state directory
+# someone else could have made (or redirected, or opened to others) is not trusted with the key.
+if (-not (Test-KtrStateDirTrusted $stateDir)) { Stop-KtrAll 'state-dir-unsafe' }
 if (-not [System.IO.File]::Exists($keyFile) -or (Test-KtrReparsePoint $keyFile)) { Stop-KtrAll 'key-missing' }
-if (((Get-KtrNow) - [DateTimeOffset]::new([System.IO.File]::GetLastWriteTimeUtc($keyFile)).ToUnixTimeSeconds()) -gt 900) {
+$lock = Enter-KtrHostLock $stateDir
+if ($null -eq $lock) { Stop-KtrAll 'host-busy' }
+Remove-KtrLeftovers $stateDir $installDir
+$keyMade = [DateTime]::MinValue
+try {
+  $keyMade = [System.IO.File]::GetLastWriteTimeUtc($keyFile)
+  [System.IO.File]::Move($keyFile, $claimedKey)
+} catch {
+  Stop-KtrAll 'key-missing'
+}
+if (((Get-KtrNow) - [DateTimeOffset]::new($keyMade).ToUnixTimeSeconds()) -gt 900) {
   Stop-KtrAll 'key-expired'
 }
 $secret = $null
@@ -84,7 +102,7 @@ $plain = $null
 $rsa = $null
 try {
   $rsa = New-KtrRsa
-  $rsa.FromXmlString([System.IO.File]::ReadAllText($keyFile, (New-KtrUtf8)))
+  $rsa.FromXmlString((Unprotect-KtrText ([System.IO.File]::ReadAllText($claimedKey, (New-KtrUtf8)))))
   $plain = $rsa.Decrypt([Convert]::FromBase64String($sealed), (Get-KtrOaepSha256))
   $secret = (New-Object System.Text.UTF8Encoding($false, $true)).GetString($plain)
 } catch {
@@ -102,6 +120,15 @@ if (-not ($secret -cmatch '^[A-Za-z0-9+/=._-]+$')) {
 }
 Write-KtrLine 'host result=unsealed'
 
+# Whether $Path was written after this run's key was made (by the probe, before it read the components).
+function Test-KtrNewerThanKey([string]$Path) {
+  try {
+    return ([System.IO.File]::GetLastWriteTimeUtc($Path) -gt $keyMade)
+  } catch {
+    return $false
+  }
+}
+
 $status = @{}
 $deliveredDirs = New-Object System.Collections.Generic.List[string]
 foreach ($component in $Components) {
@@ -116,14 +143,35 @@ foreach ($component in $Components) {
     $status[$component.Name] = 'target-not-regular'
     continue
   }
-  if (([System.IO.File]::Exists($regPath) -or (Test-KtrReparsePoint $regPath)) -and -not (Test-KtrTrusted $regPath)) {
+  $regPresent = [System.IO.File]::Exists($regPath) -or (Test-KtrReparsePoint $regPath)
+  if ($regPresent -and -not (Test-KtrTrusted $regPath)) {
     $status[$component.Name] = 'target-not-trusted'
     continue
+  }
+  # Another run's file, written after this run's probe: it waits to be read (a file older than that is
+  # one this run meant to write again, so that the restart makes the service read it).
+  if ($regPresent -and (Test-KtrNewerThanKey $regPath)) {
+    $status[$component.Name] = 'already-waiting'
+    continue
+  }
+  # The component saved a new config (a new token) after this run's probe: another run got there first.
+  if (Test-KtrNewerThanKey $config) {
+    $status[$component.Name] = 'config-changed'
+    continue
+  }
+  # File.Replace keeps the replaced file's DACL: one an administrator placed (inheriting the folder's, which
+  # lets Users read) is limited first, and one with anyone else's explicit entry is not replaced at all.
+  if ($regPresent -and -not (Test-KtrPrivateAcl $regPath)) {
+    $null = Set-KtrPrivateAcl $regPath $false
+    if (-not (Test-KtrPrivateAcl $regPath)) {
+      $status[$component.Name] = 'target-not-trusted'
+      continue
+    }
   }
   # The first delivery of a file that then waits is remembered, so the next run can tell a service that
   # did not read it even after its restart (stuck) from one that just needs the restart.
   $marker = Get-KtrDeliveryMarker $stateDir $component.Name
-  $firstDelivery = -not ([System.IO.File]::Exists($regPath) -and [System.IO.File]::Exists($marker))
+  $firstDelivery = -not ($regPresent -and [System.IO.File]::Exists($marker))
   $written = Write-KtrPrivateFile $regPath $secret
   $status[$component.Name] = $written
   if ($written -eq 'written') {
@@ -132,6 +180,8 @@ foreach ($component in $Components) {
   }
 }
 $secret = $null
+$lock.Dispose()
+$lock = $null
 
 function Test-KtrAnyWaiting {
   foreach ($dir in $deliveredDirs) {
@@ -174,13 +224,21 @@ if (-not (Test-KtrAnyWaiting)) {
 foreach ($component in $Components) {
   if (-not $status.ContainsKey($component.Name)) { continue }
   $outcome = $status[$component.Name]
-  if ($outcome -ne 'written') {
+  if (@('written', 'already-waiting', 'config-changed') -notcontains $outcome) {
     Write-KtrLine ('comp {0} push=failed reason={1}' -f $component.Name, $outcome)
     continue
   }
   $fields = Get-KtrFields $component $installDir $serviceName ''
   if ($null -eq $fields) {
     Write-KtrLine ('comp {0} push=failed reason=config-missing' -f $component.Name)
+    continue
+  }
+  if ($outcome -eq 'already-waiting') {
+    Write-KtrLine ('comp {0} push=skipped reason=already-waiting {1}' -f $component.Name, $fields)
+    continue
+  }
+  if ($outcome -eq 'config-changed') {
+    Write-KtrLine ('comp {0} push=skipped reason=config-changed {1}' -f $component.Name, $fields)
     continue
   }
   $line = 'comp {0} push=written {1}' -f $component.Name, $fields

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, relative } from 'node:path';
 import { Document } from 'yaml';
@@ -40,6 +40,14 @@ export interface LinuxComponentSetup {
 
 /** Where a trapped component's canary lives on the host: root-owned, 0644, outside every config directory. */
 export const CANARY_DIR = '/var/lib/kasm-canary';
+
+/** The account the config directories belong to, in the host's own /etc/passwd (Kasm's installer makes one). */
+export const OWNER_ACCOUNT = 'kasm';
+
+/** Mode of a trap's canary: `race-group` makes it group-writable by root's group, as many root files are. */
+function canaryMode(trap: Trap): number {
+  return trap === 'race-group' ? 0o660 : 0o644;
+}
 
 export interface LinuxHostOptions {
   readonly id: string;
@@ -104,6 +112,7 @@ export class LinuxHost implements SimulatedHost {
     await chmod(join(root, 'tmp'), 0o1777);
     await mkdir(join(root, 'sim/runs'), { recursive: true });
     await mkdir(join(root, CANARY_DIR), { recursive: true, mode: 0o755 });
+    await this.writeAccounts();
     for (const c of components) {
       const file = this.configPath(c.name);
       await mkdir(join(file, '..'), { recursive: true });
@@ -113,6 +122,24 @@ export class LinuxHost implements SimulatedHost {
       this.components.set(c.name, { running: c.running, readOnly: c.readOnly, trap: c.trap });
       if (c.trap) await this.setTrap(c.name, c.trap);
     }
+  }
+
+  /**
+   * The host's own /etc/passwd and /etc/group (bound over the machine's inside each step's namespace): root,
+   * nobody and the account Kasm's files belong to, whose primary group is its own.
+   */
+  private async writeAccounts(): Promise<void> {
+    const { uid, gid } = this.owner;
+    const etc = join(this.root, 'etc');
+    await mkdir(etc, { recursive: true, mode: 0o755 });
+    const users = [
+      'root:x:0:0:root:/root:/bin/bash',
+      'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+      ...(uid === 0 ? [] : [`${OWNER_ACCOUNT}:x:${uid}:${gid}:Kasm Workspaces:/home/kasm:/usr/sbin/nologin`]),
+    ];
+    const groups = ['root:x:0:', 'nogroup:x:65534:', ...(gid === 0 ? [] : [`${OWNER_ACCOUNT}:x:${gid}:`])];
+    await writeFile(join(etc, 'passwd'), `${users.join('\n')}\n`, { mode: 0o644 });
+    await writeFile(join(etc, 'group'), `${groups.join('\n')}\n`, { mode: 0o644 });
   }
 
   /** The canary's known content: anything else (or another owner or mode) means it was written to. */
@@ -133,15 +160,18 @@ export class LinuxHost implements SimulatedHost {
     return isLinuxComponent(name) && this.trapOf(name) ? this.canaryState(name) : undefined;
   }
 
-  /** `intact` while the canary has its known content, owner root and mode 0644; otherwise `changed`. */
+  /** `intact` while the canary has its known content, owner and group root and its mode; otherwise `changed`. */
   canaryState(name: LinuxComponentName): 'intact' | 'changed' {
     const path = join(this.root, this.hostCanaryPath(name));
+    const trap = this.trapOf(name);
     try {
       const st = lstatSync(path);
       const same =
+        trap !== undefined &&
         st.isFile() &&
         st.uid === 0 &&
-        (st.mode & 0o7777) === 0o644 &&
+        st.gid === 0 &&
+        (st.mode & 0o7777) === canaryMode(trap) &&
         readFileSync(path, 'utf8') === this.canaryContent(name);
       return same ? 'intact' : 'changed';
     } catch {
@@ -153,9 +183,15 @@ export class LinuxHost implements SimulatedHost {
     const canary = join(this.root, this.hostCanaryPath(name));
     await mkdir(dirname(canary), { recursive: true, mode: 0o755 });
     await writeFile(canary, this.canaryContent(name));
-    await chmod(canary, 0o644);
-    const registration = join(dirname(this.configPath(name)), REGISTRATION_FILE);
-    if (trap === 'dir') {
+    await chown(canary, 0, 0);
+    await chmod(canary, canaryMode(trap));
+    const dir = dirname(this.configPath(name));
+    const registration = join(dir, REGISTRATION_FILE);
+    if (trap === 'race-group') {
+      // Made by root and handed over: the owner's directory, root's group.
+      await chmod(dir, 0o770);
+      await chown(dir, this.owner.uid, 0).catch(ignoreEperm);
+    } else if (trap === 'dir') {
       await mkdir(registration);
       await this.own(registration, 0o755);
     } else if (trap === 'symlink') {
@@ -165,23 +201,51 @@ export class LinuxHost implements SimulatedHost {
   }
 
   /**
-   * Setup lines that start the `race` attacker for this step: a Node process running as the config
-   * directories' owner (setpriv) inside the step's namespaces, replacing every entry that appears in a
-   * race-trapped directory with a symlink to that component's canary. It runs until the step ends (it
-   * dies with the step's PID namespace). The step starts only once the attacker has taken its snapshot.
+   * Setup lines that start this step's attackers: Node processes running as the config directories' owner
+   * (setpriv) inside the step's namespaces. The `race` attacker replaces every entry that appears in a
+   * `race` or `race-group` directory with a symlink to that component's canary; the `fifo` attacker keeps
+   * swapping `fifo` components' config files with FIFOs. They run until the step ends (they die with the
+   * step's PID namespace); the step starts only once each attacker is ready.
    */
   private attackerLines(runDir: string): string[] {
-    const targets = this.installed()
-      .filter((name) => this.trapOf(name) === 'race')
-      .map((name) => `${posix.dirname(this.hostConfigPath(name))}=${this.hostCanaryPath(name)}`);
-    if (targets.length === 0) return [];
+    const trapped = (...traps: Trap[]) =>
+      this.installed().filter((name) => traps.includes(this.trapOf(name) as Trap));
+    const race = trapped('race', 'race-group').map(
+      (name) => `${posix.dirname(this.hostConfigPath(name))}=${this.hostCanaryPath(name)}`,
+    );
+    const fifo = trapped('fifo').map((name) => this.hostConfigPath(name));
+    return [
+      ...this.attacker(join(runDir, 'race.ready'), RACE_ATTACKER, race),
+      ...this.attacker(join(runDir, 'fifo.ready'), FIFO_ATTACKER, fifo),
+    ];
+  }
+
+  private attacker(ready: string, program: string, args: readonly string[]): string[] {
+    if (args.length === 0) return [];
     const q = shellQuote;
-    const ready = join(runDir, 'attacker.ready');
     const { uid, gid } = this.owner;
     return [
-      `setpriv --reuid=${uid} --regid=${gid} --clear-groups -- ${q(process.execPath)} -e ${q(RACE_ATTACKER)} ${targets.map(q).join(' ')} >${q(ready)} 2>/dev/null &`,
-      `n=0; while [ ! -s ${q(ready)} ]; do n=$((n + 1)); [ $n -lt 200 ] || fail 'start the race attacker'; sleep 0.05; done`,
+      `setpriv --reuid=${uid} --regid=${gid} --clear-groups -- ${q(process.execPath)} -e ${q(program)} ${args.map(q).join(' ')} >${q(ready)} 2>/dev/null &`,
+      `n=0; while [ ! -s ${q(ready)} ]; do n=$((n + 1)); [ $n -lt 200 ] || fail 'start an attacker'; sleep 0.05; done`,
     ];
+  }
+
+  /**
+   * The `fifo` attacker stops with its step; what it was holding aside goes back, as an owner who stops
+   * attacking would leave it: the config where it was, unless the component saved a new one meanwhile.
+   */
+  private restoreFifoConfigs(): void {
+    for (const name of this.installed()) {
+      if (this.trapOf(name) !== 'fifo') continue;
+      const config = this.configPath(name);
+      const aside = fifoAsidePath(config);
+      if (!existsSync(aside)) continue;
+      if (lstatSync(config, { throwIfNoEntry: false })?.isFile()) rmSync(aside, { force: true });
+      else {
+        rmSync(config, { force: true });
+        renameSync(aside, config);
+      }
+    }
   }
 
   get owner(): Owner {
@@ -300,6 +364,7 @@ export class LinuxHost implements SimulatedHost {
       if (this.steps.closed) return stoppedBeforeRun(this.id);
       return await this.spawnInNamespace(setup, run);
     } finally {
+      this.restoreFifoConfigs();
       await rm(runDir, { recursive: true, force: true });
     }
   }
@@ -334,6 +399,8 @@ export class LinuxHost implements SimulatedHost {
       // The host's own /run, kept between its steps as a real host's tmpfs is kept until reboot.
       `mount --bind ${q(join(this.root, 'run'))} /run || fail 'bind /run'`,
       `mount --bind ${q(join(this.root, 'var/lib/amazon'))} /var/lib/amazon || fail 'bind /var/lib/amazon'`,
+      `mount --bind ${q(join(this.root, 'etc/passwd'))} /etc/passwd || fail 'bind /etc/passwd'`,
+      `mount --bind ${q(join(this.root, 'etc/group'))} /etc/group || fail 'bind /etc/group'`,
     ];
     for (const overlay of await layers.binOverlays(this.options.opensslMissing)) {
       const stack = [
@@ -472,5 +539,42 @@ const strike = (dir, canary) => {
 };
 for (const [dir, canary] of targets) fs.watch(dir, () => strike(dir, canary));
 setInterval(() => { for (const [dir, canary] of targets) strike(dir, canary); }, 5);
+process.stdout.write('ready\\n');
+`;
+
+/** Where the `fifo` attacker keeps a config while a FIFO stands in its place. */
+function fifoAsidePath(config: string): string {
+  return join(dirname(config), `.${posix.basename(config)}.aside`);
+}
+
+/**
+ * The `fifo` attacker (run with `node -e`, arguments: config files as the host sees them): every 10 ms it
+ * either moves each config aside and puts a FIFO that nobody writes in its place, or puts the config back
+ * (unless the component saved a new one meanwhile: then the old one is dropped). Whoever opens the config
+ * for reading while the FIFO is there waits for a writer that never comes.
+ */
+const FIFO_ATTACKER = `
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
+const configs = process.argv.slice(1);
+const aside = (p) => p.replace(/([^/]+)$/, '.$1.aside');
+let swapped = false;
+const swap = () => {
+  for (const p of configs) {
+    try {
+      if (!swapped) {
+        fs.renameSync(p, aside(p));
+        spawnSync('mkfifo', ['-m', '0640', p]);
+      } else if (fs.lstatSync(p).isFIFO()) {
+        fs.rmSync(p, { force: true });
+        fs.renameSync(aside(p), p);
+      } else {
+        fs.rmSync(aside(p), { force: true });
+      }
+    } catch {}
+  }
+  swapped = !swapped;
+};
+setInterval(swap, 10);
 process.stdout.write('ready\\n');
 `;

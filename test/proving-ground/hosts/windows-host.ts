@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -77,6 +77,8 @@ export class WindowsHost implements SimulatedHost {
   private readonly acls = new Map<string, NtfsAcl>();
   /** Owners (SIDs) set by tests, by `dev:inode`; anything else is owned by SYSTEM (the step runs as it). */
   private readonly owners = new Map<string, string>();
+  /** The SYSTEM account's DPAPI key on this host (the DPAPI stand-in encrypts with it). */
+  private readonly dpapiKey = randomBytes(32).toString('hex');
   private readonly steps: HostSteps;
 
   constructor(options: WindowsHostOptions) {
@@ -202,6 +204,15 @@ export class WindowsHost implements SimulatedHost {
     return undefined;
   }
 
+  /** Adds an explicit Allow entry for `sid` to a file or folder's ACL, as someone with WRITE_DAC on it could. */
+  addAce(path: string, sid: string, rights: string): void {
+    const st = lstatSync(path);
+    const key = `${st.dev}:${st.ino}`;
+    const acl = this.currentAcl(path, st.isDirectory(), key);
+    const flags = st.isDirectory() ? '(OI)(CI)' : '';
+    this.acls.set(key, { ...acl, aces: [{ sid, rights, flags, inherited: false }, ...acl.aces] });
+  }
+
   /** Makes `sid` the owner of a file or folder (not following a symlink), as a non-admin who made it would be. */
   setOwner(path: string, sid: string): void {
     const st = lstatSync(path);
@@ -310,7 +321,8 @@ export class WindowsHost implements SimulatedHost {
         } catch {
           st = undefined;
         }
-        const owner = st ? (this.owners.get(`${st.dev}:${st.ino}`) ?? 'S-1-5-18') : undefined;
+        const key = st ? `${st.dev}:${st.ino}` : '';
+        const owner = st ? (this.owners.get(key) ?? 'S-1-5-18') : undefined;
         this.standInCalls.push({
           at,
           command: 'Get-Acl',
@@ -318,8 +330,20 @@ export class WindowsHost implements SimulatedHost {
           outcome: owner ?? 'not-found',
           ...(this.hostPath(path) ? { hostPath: this.hostPath(path) } : {}),
         });
-        if (!owner) return { found: false };
-        return { found: true, owner, ownerName: WELL_KNOWN_SIDS[owner] ?? owner };
+        if (!owner || !st) return { found: false };
+        const acl = this.currentAcl(path, st.isDirectory(), key);
+        return {
+          found: true,
+          owner,
+          ownerName: WELL_KNOWN_SIDS[owner] ?? owner,
+          protected: acl.protected,
+          // icacls' N (no access) is a deny entry; every other right an allow entry.
+          aces: acl.aces.map((a) => ({
+            sid: a.sid,
+            type: a.rights === 'N' ? 'Deny' : 'Allow',
+            inherited: a.inherited,
+          })),
+        };
       }
       default:
         throw new Error(`no stand-in for ${request.command}`);
@@ -384,7 +408,11 @@ export class WindowsHost implements SimulatedHost {
       const prelude = join(runDir, 'prelude.ps1');
       await writeFile(
         prelude,
-        standInPrelude({ driveRoot: join(this.root, 'C'), url: this.options.standIns.url(this.id) }),
+        standInPrelude({
+          driveRoot: join(this.root, 'C'),
+          url: this.options.standIns.url(this.id),
+          dpapiKey: this.dpapiKey,
+        }),
       );
       const runner = join(runDir, 'run.ps1');
       await writeFile(

@@ -5,8 +5,12 @@
  * - maps drive `C:` onto the host's directory (`New-PSDrive C -Root <host>/C`), so `C:\Program Files\Kasm`
  *   and `$env:ProgramData` (set to `C:\ProgramData`) resolve to the host's files;
  * - defines stand-ins for the Windows-only commands the scripts use — `Get-Service`, `Restart-Service`,
- *   `Get-Acl` (the owner's SID) and `icacls.exe` — as functions that post each request to a local HTTP endpoint of the proving ground,
- *   which records it and acts on the simulated host (service state, agent restart, ACL model).
+ *   `Get-Acl` (the owner's SID and the DACL) and `icacls.exe` — as functions that post each request to a local HTTP endpoint of the proving ground,
+ *   which records it and acts on the simulated host (service state, agent restart, ACL model);
+ * - models DPAPI where Windows PowerShell uses it: `ConvertFrom-SecureString` / `ConvertTo-SecureString`
+ *   without a key encrypt and decrypt with the account's DPAPI key on Windows, and only hex-encode off it.
+ *   Here they encrypt with AES-256-GCM under a key the host keeps (its "DPAPI master key"), so what rests
+ *   on disk is ciphertext, as on Windows; `-AsPlainText` goes to the real cmdlet.
  * Everything else (files, .NET crypto, parsing, waiting) is the script's own code running on real .NET.
  */
 import { randomBytes } from 'node:crypto';
@@ -94,7 +98,12 @@ function psQuote(value: string): string {
  * The prelude run (dot-sourced) before a step's script on a simulated Windows host. PowerShell 7 only:
  * it is the proving ground's code, never shipped.
  */
-export function standInPrelude(options: { readonly driveRoot: string; readonly url: string }): string {
+export function standInPrelude(options: {
+  readonly driveRoot: string;
+  readonly url: string;
+  /** The host's DPAPI key for the SYSTEM account: 32 bytes, hex. */
+  readonly dpapiKey: string;
+}): string {
   return `# Proving ground prelude for a simulated Windows host (PowerShell 7 on Linux). The step's script runs
 # unchanged after it. Only drive C: and the Windows-only commands Get-Service, Restart-Service, Get-Acl
 # (the owner only) and icacls.exe are provided here; each stand-in asks the proving ground, which records the request.
@@ -123,9 +132,47 @@ function global:Get-Acl {
   if (-not $reply.found) {
     throw ("Cannot find path '" + $target + "' because it does not exist.")
   }
-  $acl = [pscustomobject]@{ Path = $target; Owner = [string]$reply.ownerName; OwnerSid = [string]$reply.owner }
+  $rules = @(foreach ($ace in @($reply.aces)) {
+    [pscustomobject]@{ IdentityReference = [pscustomobject]@{ Value = [string]$ace.sid }; AccessControlType = [string]$ace.type; IsInherited = [bool]$ace.inherited }
+  })
+  $acl = [pscustomobject]@{ Path = $target; Owner = [string]$reply.ownerName; OwnerSid = [string]$reply.owner; AreAccessRulesProtected = [bool]$reply.protected; Rules = $rules }
   $acl | Add-Member -MemberType ScriptMethod -Name GetOwner -Value { param($Type) [pscustomobject]@{ Value = $this.OwnerSid } }
+  $acl | Add-Member -MemberType ScriptMethod -Name GetAccessRules -Value {
+    param($Explicit, $Inherited, $Type)
+    @($this.Rules | Where-Object { ($_.IsInherited -and $Inherited) -or (-not $_.IsInherited -and $Explicit) })
+  }
   return $acl
+}
+
+$global:KtrDpapiKey = [Convert]::FromHexString(${psQuote(options.dpapiKey)})
+# A DPAPI blob's header (version 1, the DPAPI provider GUID), then nonce, tag and ciphertext.
+$global:KtrDpapiHeader = '01000000d08c9ddf0115d1118c7a00c04fc297eb'
+
+function global:ConvertFrom-SecureString {
+  [CmdletBinding()]
+  param([Parameter(Position = 0, ValueFromPipeline = $true)][System.Security.SecureString]$SecureString)
+  $plain = [System.Text.Encoding]::Unicode.GetBytes([System.Net.NetworkCredential]::new('', $SecureString).Password)
+  $nonce = [System.Security.Cryptography.RandomNumberGenerator]::GetBytes(12)
+  $tag = [byte[]]::new(16)
+  $cipher = [byte[]]::new($plain.Length)
+  $aes = [System.Security.Cryptography.AesGcm]::new($global:KtrDpapiKey, 16)
+  try { $aes.Encrypt($nonce, $plain, $cipher, $tag) } finally { $aes.Dispose(); [Array]::Clear($plain, 0, $plain.Length) }
+  return $global:KtrDpapiHeader + [Convert]::ToHexString([byte[]]($nonce + $tag + $cipher)).ToLowerInvariant()
+}
+
+function global:ConvertTo-SecureString {
+  [CmdletBinding()]
+  param([Parameter(Position = 0, ValueFromPipeline = $true)][string]$String, [switch]$AsPlainText, [switch]$Force)
+  if ($AsPlainText) { return Microsoft.PowerShell.Security\\ConvertTo-SecureString -String $String -AsPlainText -Force }
+  if (-not $String.StartsWith($global:KtrDpapiHeader)) { throw 'Key not valid for use in specified state.' }
+  $blob = [Convert]::FromHexString($String.Substring($global:KtrDpapiHeader.Length))
+  $nonce = $blob[0..11]
+  $tag = $blob[12..27]
+  $cipher = [byte[]]$blob[28..($blob.Length - 1)]
+  $plain = [byte[]]::new($cipher.Length)
+  $aes = [System.Security.Cryptography.AesGcm]::new($global:KtrDpapiKey, 16)
+  try { $aes.Decrypt([byte[]]$nonce, $cipher, [byte[]]$tag, $plain) } finally { $aes.Dispose() }
+  return Microsoft.PowerShell.Security\\ConvertTo-SecureString -String ([System.Text.Encoding]::Unicode.GetString($plain)) -AsPlainText -Force
 }
 
 function global:Get-Service {

@@ -18,14 +18,14 @@
  * for the file on a heartbeat: only when its service starts ({@link ComponentRules.startUp}) does it
  * read the file, register, save its config and delete the file.
  */
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { type ApiReply, callAdminApi } from './admin-client.ts';
 import { COMPONENTS, REGISTRATION_FILE } from './catalog.ts';
 import type { SimulatedComponentOptions } from './component.ts';
 import { type ComponentLog, kasmTime, pythonDict } from './component-log.ts';
-import { readConfig, stringAt, writeConfigValue } from './config-file.ts';
+import { readConfig, readRegularFile, stringAt, writeConfigValue } from './config-file.ts';
 
 /**
  * How long before `exp` a component refreshes its token: max(2 heartbeats, half the token
@@ -125,7 +125,7 @@ export class ComponentRules {
     let registrationToken: string | undefined;
     try {
       await access(file);
-      registrationToken = (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '');
+      registrationToken = (await readRegularFile(file)).replace(/[\r\n]+$/, '');
     } catch {
       registrationToken = undefined;
     }

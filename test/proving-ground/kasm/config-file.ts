@@ -3,14 +3,41 @@
  * comments and order preserved; owner and mode of the file kept.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { chmod, chown, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Document, parseDocument } from 'yaml';
 
 export async function readConfig(path: string): Promise<Document> {
-  const doc = parseDocument(await readFile(path, 'utf8'));
+  const doc = parseDocument(await readRegularFile(path));
   if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]?.message}`);
   return doc;
+}
+
+/**
+ * A file's text, read without ever waiting on a FIFO or a device (O_NONBLOCK) and only when it is a
+ * regular file: the `fifo` trap swaps a config for a FIFO nobody writes, and a blocking open of it would
+ * hold one of Node's few file-system threads forever.
+ */
+export async function readRegularFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${path} is not a regular file`);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** {@link readRegularFile}, synchronously (a blocking open of a FIFO would hang the whole proving ground). */
+export function readRegularFileSync(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The string at `path` in the document, or undefined when absent, empty or not a string. */

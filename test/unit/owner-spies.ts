@@ -1,0 +1,248 @@
+/**
+ * Programs a config directory's owner runs beside a push, to show what it can do to the processes the
+ * push starts as that owner (run in the step's own PID namespace, so they see the push's processes):
+ * read their environment, and (with ptrace, allowed for a process of one's own uid where Yama's
+ * ptrace_scope is 0 or absent, as on RHEL 7) make them print whatever it likes. Python 3, x86_64 Linux.
+ */
+import { join } from 'node:path';
+
+/** Where a spy writes what it found, on the simulated host (`/tmp`, the host's own). */
+export const SPY_LOG = '/tmp/owner-spy.log';
+const READY = '/tmp/owner-spy.ready';
+
+/** `script` (a Linux step) with sh `lines` run as root, in the step's namespaces, before anything it does (under bash). */
+export function withRootLines(script: string, lines: readonly string[]): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash text as it stands in the script
+  const marker = '[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"\n';
+  const at = script.indexOf(marker);
+  if (at < 0)
+    throw new Error('the step no longer starts by re-running itself with bash: teach withRootLines');
+  return `${script.slice(0, at + marker.length)}${lines.join('\n')}\n${script.slice(at + marker.length)}`;
+}
+
+/** `script` (a Linux step) with `program` started as uid:gid before anything else it does (under bash). */
+export function withOwnerSpy(script: string, program: string, owner = { uid: 1000, gid: 1000 }): string {
+  const encoded = Buffer.from(program).toString('base64');
+  return withRootLines(script, [
+    `rm -f ${READY}`,
+    `setpriv --reuid=${owner.uid} --regid=${owner.gid} --clear-groups -- /usr/bin/python3 -c "exec(__import__('base64').b64decode('${encoded}'))" >>${SPY_LOG} 2>&1 &`,
+    `n=0; while [ ! -e ${READY} ] && [ $n -lt 200 ]; do n=$((n + 1)); sleep 0.05; done`,
+  ]);
+}
+
+/** The spy's log on disk, for a host whose root directory is `hostRoot`. */
+export function spyLogPath(hostRoot: string): string {
+  return join(hostRoot, SPY_LOG);
+}
+
+const FIND_OWN_PROCESSES = `
+import os, time
+def own_processes(needle=b""):
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == os.getpid():
+            continue
+        try:
+            if os.stat("/proc/" + p).st_uid != os.getuid():
+                continue
+            if needle and needle not in open("/proc/" + p + "/cmdline", "rb").read():
+                continue
+            found.append(int(p))
+        except OSError:
+            pass
+    return found
+open("${READY}", "w").write("ready")
+`;
+
+/**
+ * Reads the environment of every process of the owner's uid it can, again and again, and logs each
+ * `NAME=value` it sees once (one per line).
+ */
+export const ENVIRON_SPY = `${FIND_OWN_PROCESSES}
+seen = set()
+while True:
+    for pid in own_processes():
+        try:
+            for var in open("/proc/%d/environ" % pid, "rb").read().split(b"\\0"):
+                if var and var not in seen:
+                    seen.add(var)
+                    print(var.decode("utf-8", "replace"), flush=True)
+        except OSError:
+            pass
+    time.sleep(0.0005)
+`;
+
+/**
+ * Waits for the push's writer (`ktr-writer` on its command line), stops it, attaches with ptrace and makes
+ * it write `forged` to its standard output (an x86_64 \`syscall\` put at its instruction pointer, single-
+ * stepped), then kills it. Logs `injected <bytes>` or why it could not.
+ */
+export function injectorSpy(forged: string): string {
+  return `${FIND_OWN_PROCESSES}
+import ctypes, signal, struct, sys
+FORGED = bytes.fromhex("${Buffer.from(forged).toString('hex')}")
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+NAMES = "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs"
+class Regs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_ulonglong) for n in NAMES.split()]
+PEEKTEXT, POKETEXT, POKEDATA, GETREGS, SETREGS, ATTACH, DETACH, SINGLESTEP = 1, 4, 5, 12, 13, 16, 17, 9
+WALL = 0x40000000
+def parent(pid):
+    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+def top_writer():
+    # The writer's own bash, not one of the subshells it forks for $(...) (they share its command line).
+    writers = own_processes(b"ktr-writer")
+    for pid in writers:
+        try:
+            if parent(pid) not in writers:
+                return pid
+        except OSError:
+            pass
+    return None
+deadline = time.time() + 60
+pid = None
+while pid is None and time.time() < deadline:
+    pid = top_writer()
+    if pid is None:
+        time.sleep(0.0002)
+        continue
+    os.kill(pid, signal.SIGSTOP)
+    if libc.ptrace(ATTACH, pid, None, None) != 0:
+        print("attach to %d refused: errno %d" % (pid, ctypes.get_errno()), flush=True)
+        os.kill(pid, signal.SIGCONT)
+        pid = None
+if pid is None:
+    print("no writer could be attached", flush=True); sys.exit(0)
+os.waitpid(pid, WALL)
+regs = Regs()
+libc.ptrace(GETREGS, pid, None, ctypes.byref(regs))
+saved = Regs.from_buffer_copy(regs)
+addr = (regs.rsp - 8192) & ~0xF
+data = FORGED + b"\\0" * (-len(FORGED) % 8)
+for i in range(0, len(data), 8):
+    libc.ptrace(POKEDATA, pid, ctypes.c_void_p(addr + i), ctypes.c_void_p(struct.unpack("<Q", data[i:i + 8])[0]))
+text = libc.ptrace(PEEKTEXT, pid, ctypes.c_void_p(regs.rip), None) & 0xFFFFFFFFFFFFFFFF
+libc.ptrace(POKETEXT, pid, ctypes.c_void_p(regs.rip), ctypes.c_void_p((text & ~0xFFFF) | 0x050F))
+regs.rax, regs.rdi, regs.rsi, regs.rdx, regs.orig_rax = 1, 1, addr, len(FORGED), 0xFFFFFFFFFFFFFFFF
+libc.ptrace(SETREGS, pid, None, ctypes.byref(regs))
+after = Regs()
+# A stop still pending (the SIGSTOP sent before attaching) ends a step before any instruction ran.
+for _ in range(5):
+    libc.ptrace(SINGLESTEP, pid, None, None)
+    os.waitpid(pid, WALL)
+    libc.ptrace(GETREGS, pid, None, ctypes.byref(after))
+    if after.rip != regs.rip:
+        break
+libc.ptrace(POKETEXT, pid, ctypes.c_void_p(saved.rip), ctypes.c_void_p(text))
+libc.ptrace(SETREGS, pid, None, ctypes.byref(saved))
+os.kill(pid, signal.SIGKILL)
+libc.ptrace(DETACH, pid, None, None)
+print("injected %d" % ctypes.c_longlong(after.rax).value, flush=True)
+`;
+}
+
+/**
+ * Watches for processes of its own uid (what root runs as the owner, e.g. the probe's config reader):
+ * while one runs, config file `config` (as the host names it) is a symlink to /dev/zero, the real file
+ * moved aside to `<config>.aside`; otherwise the real file is back. Root's lstat, made before it starts
+ * the reader, sees a regular file; a reader that follows the link then reads zeros without end.
+ */
+export function zeroSwapperSpy(config: string): string {
+  return `${FIND_OWN_PROCESSES}
+CONFIG = "${config}"
+ASIDE = CONFIG + ".aside"
+print("swapping", flush=True)
+linked = False
+while True:
+    try:
+        reader = len(own_processes()) > 0
+        if reader and not linked:
+            os.rename(CONFIG, ASIDE)
+            os.symlink("/dev/zero", CONFIG)
+            linked = True
+        elif linked and not reader:
+            os.unlink(CONFIG)
+            os.rename(ASIDE, CONFIG)
+            linked = False
+    except OSError:
+        pass
+    time.sleep(0.0001)
+`;
+}
+
+/**
+ * Holds the push's writer stopped once its temp file holds data: stops it at first sight, then lets it
+ * run a fifth of a millisecond at a time until the temp file (`.registration_token.txt.*`, in the
+ * writer's working directory) is not empty. Logs `held` (then the test kills the step, as a timeout or
+ * a cancel would), or `lost` when the writer finished first.
+ */
+export const HOLD_WRITER_SPY = `${FIND_OWN_PROCESSES}
+import signal
+def parent(pid):
+    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+def top_writer():
+    writers = own_processes(b"ktr-writer")
+    for pid in writers:
+        try:
+            if parent(pid) not in writers:
+                return pid
+        except OSError:
+            pass
+    return None
+pid = None
+deadline = time.time() + 60
+while pid is None and time.time() < deadline:
+    pid = top_writer()
+    if pid is None:
+        time.sleep(0.0002)
+os.kill(pid, signal.SIGSTOP)
+cwd = os.readlink("/proc/%d/cwd" % pid)
+def filled():
+    for name in os.listdir(cwd):
+        if name.startswith(".registration_token.txt.") and os.lstat(cwd + "/" + name).st_size > 0:
+            return True
+    return False
+try:
+    while not filled():
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.0002)
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.005)
+    print("held", flush=True)
+except OSError:
+    print("lost", flush=True)
+`;
+
+/**
+ * Takes `registration_token.txt` away the moment it appears in the directory of config file `config` (as
+ * the host names it), holding the writer stopped meanwhile: with `consume`, as the component does (its
+ * config saved with a new token first, then the file removed); without, as an owner who just removes it.
+ * Logs `took`.
+ */
+export function takerSpy(config: string, consume: boolean): string {
+  return `${FIND_OWN_PROCESSES}
+import signal
+CONFIG = "${config}"
+FILE = CONFIG.rsplit("/", 1)[0] + "/registration_token.txt"
+deadline = time.time() + 60
+while not os.path.lexists(FILE) and time.time() < deadline:
+    time.sleep(0.0001)
+held = own_processes(b"ktr-writer")
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+if ${consume ? 'True' : 'False'}:
+    os.utime(CONFIG)
+os.unlink(FILE)
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+print("took", flush=True)
+`;
+}
