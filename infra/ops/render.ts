@@ -1,5 +1,6 @@
 /** A run report as an operator reads it: the summary, a before/after table, what to do. */
 
+import { printable } from '../../shared/printable.ts';
 import { textTable } from '../../shared/text-table.ts';
 import type { ComponentStatus } from '../../shared/token-rules.ts';
 import { fitColumns } from './fit-columns.ts';
@@ -138,5 +139,6 @@ export function renderReport(report: Report, options: RenderOptions = {}): strin
     lines.push('Needs a person (docs/operating.md, "Runbook"):');
     lines.push(...actions);
   }
-  return `${lines.join('\n')}\n`;
+  // Reasons quote hosts; whatever escaped the function's own cleaning never acts on the terminal.
+  return `${lines.join('\n').split('\n').map(printable).join('\n')}\n`;
 }

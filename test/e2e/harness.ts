@@ -5,7 +5,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { createHandler, type HandlerReport } from '../../lambda/handler.ts';
 import { describeLeaks, scanForLeaks } from '../leak-scanner.ts';
 import {
   type ProvingGround,

@@ -162,6 +162,36 @@ describe('renderReport', () => {
   });
 });
 
+describe('renderReport, hostile text', () => {
+  it('shows control characters a host slipped into a reason as visible escapes, never raw to the terminal', () => {
+    // Act
+    const text = renderReport({
+      summary: '1 failed',
+      ok: true,
+      dryRun: false,
+      runId: 'r3',
+      startedAt: '2026-11-30T07:00:00.000Z',
+      durationMs: 1000,
+      kasmApi: 'healthy',
+      totals: { failed: 1 },
+      hosts: [
+        {
+          instanceId: 'i-0a1b2c3d4e5f60718',
+          components: [
+            { name: 'agent', status: 'failed', reason: 'bad \u001b[2J\u001b]0;owned\u0007 output' },
+          ],
+        },
+      ],
+      errors: ['host said \u009b31m'],
+    });
+
+    // Assess
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('bad \\u{1b}[2J\\u{1b}]0;owned\\u{7} output');
+    expect(text).toContain('error: host said \\u{9b}31m');
+  });
+});
+
 describe('renderReport, reports with less in them', () => {
   const base = {
     ok: false,
