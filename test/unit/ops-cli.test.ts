@@ -186,6 +186,7 @@ describe('renderReport, hostile text', () => {
     });
 
     // Assess
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     expect(text).toContain('bad \\u{1b}[2J\\u{1b}]0;owned\\u{7} output');
     expect(text).toContain('error: host said \\u{9b}31m');
