@@ -1,5 +1,6 @@
 /**
- * Runs may overlap (no reserved concurrency): two full reconciles at once on one fleet. Safety comes from
+ * Runs may overlap (no reserved concurrency): two full reconciles at once on one fleet, a scheduled run
+ * beside an instance-start run, and two scheduled runs (the second leaves the fleet to the first). Safety comes from
  * the hosts: each step checks and writes under the host's lock, and a push that finds another run's file
  * waiting (or the component already given a new token) stands back and says so. So every locked-out
  * component gets one registration file, from one run, and neither report says anything untrue.
@@ -7,7 +8,16 @@
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
 import type { ProvingGround } from '../proving-ground/proving-ground.ts';
-import { ID, reconcileTogether, withGround } from './harness.ts';
+import { startedRecord } from '../start-events.ts';
+import { ID, reconcileTogether, sendCommands, statusOf, until, withGround } from './harness.ts';
+
+const SCHEDULED = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+const lockedOut = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    id: ID(i + 1),
+    components: { agent: { token: 'expired' }, guac: { token: 'valid' } },
+  }));
 
 /** Every locked-out component of the fleet below. */
 const LOCKED_OUT = [
@@ -57,6 +67,81 @@ describe('two reconcile runs at once on one fleet', () => {
           expect(report.ok).toBe(true);
           expect(report.errors).toEqual([]);
         }
+      },
+    );
+  }, 120_000);
+});
+
+describe('two scheduled runs at once', () => {
+  it('leave the fleet to the first: the second sees its commands in SSM history and changes nothing', async () => {
+    await withGround({ hosts: lockedOut(3) }, async (ground) => {
+      // Act: the second starts once the first's probe shows in SSM's history (the first reads its results)
+      const read = () =>
+        ground.aws.calls.some((c) => c.operation === 'ListCommandInvocations' && c.status === 200);
+      const [first, second] = await reconcileTogether(ground, [
+        { event: SCHEDULED },
+        { event: SCHEDULED, after: () => until(read) },
+      ]);
+
+      // Assess
+      for (let n = 1; n <= 3; n++) expect(statusOf(first!, ID(n), 'agent')).toBe('recovered');
+      expect(first?.report.skipped).toBeUndefined();
+      expect(second?.report).toMatchObject({ ok: true, hosts: [], errors: [], hostTotals: {} });
+      expect(second?.report.skipped?.otherRunId).toBe(first?.report.runId);
+      expect((second?.report as { summary?: string } | undefined)?.summary).toMatch(
+        /^Skipped: run \S+ is still reconciling the whole fleet/,
+      );
+      // One probe and one push per host, all the first run's.
+      expect(
+        sendCommands(ground, 'push')
+          .flatMap((c) => c.ids)
+          .sort(),
+      ).toEqual([ID(1), ID(2), ID(3)]);
+      for (let n = 1; n <= 3; n++) expect(first?.fleet[ID(n)]?.agent).toMatchObject({ tokenValid: true });
+    });
+  });
+});
+
+describe('a scheduled run and an instance-start run at once', () => {
+  it('deliver to the started host once between them, and neither report says anything untrue', async () => {
+    await withGround(
+      {
+        hosts: [
+          { id: ID(1), components: { agent: { token: 'expired' }, guac: { token: 'expired' } } },
+          { id: ID(2), components: { agent: { token: 'expired' } } },
+        ],
+      },
+      async (ground) => {
+        // Act: the schedule fires as host 1's start batch arrives
+        const [scheduled, started] = await reconcileTogether(ground, [
+          { event: SCHEDULED },
+          { event: { Records: [startedRecord(ID(1))] } },
+        ]);
+
+        // Assess: one file per component over both runs, each consumed once
+        const written = writtenByPushes(ground);
+        for (const [id, name] of [
+          [ID(1), 'agent'],
+          [ID(1), 'guac'],
+          [ID(2), 'agent'],
+        ] as const) {
+          expect(written.get(`${id}/${name}`), `${id}/${name} files written`).toBe(1);
+          expect(loadedCount(ground, id, name), `${id}/${name} registrations`).toBe(1);
+          expect(scheduled?.fleet[id]?.[name]).toMatchObject({
+            tokenValid: true,
+            registrationFile: 'absent',
+          });
+        }
+        // The scheduled run covered the whole fleet, the start run host 1 only; both tell the truth.
+        expect(started?.report.hosts.map((h) => h.instanceId)).toStrictEqual([ID(1)]);
+        for (const run of [scheduled, started]) {
+          expect(run?.report).toMatchObject({ ok: true, errors: [] });
+          for (const host of run?.report.hosts ?? []) {
+            for (const c of host.components) expect(['recovered', 'pending', 'healthy']).toContain(c.status);
+          }
+        }
+        const host1 = [scheduled, started].map((r) => statusIn(r?.report as RunReport, ID(1), 'agent'));
+        expect(host1).toContain('recovered');
       },
     );
   }, 120_000);
