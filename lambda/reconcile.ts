@@ -9,7 +9,6 @@
  * agents are online, so the first back are not kept waiting for the last.
  */
 import type { ReconcileRequest } from '../shared/event-schema.ts';
-import type { Policy } from '../shared/token-rules.ts';
 import { errorName } from './aws/aws-call.ts';
 import type { RunScope } from './command-comment.ts';
 import type { ManagedNode } from './fleet-api.ts';
@@ -23,10 +22,10 @@ import type { HostOutcome } from './steps/host-outcome.ts';
 import { inventory } from './steps/inventory.ts';
 import { observe } from './steps/observe.ts';
 import { fleetRunAtWork, type RunAtWork } from './steps/other-runs.ts';
-import { plan } from './steps/plan.ts';
+import { type Circumstances, plan } from './steps/plan.ts';
 import { prepare } from './steps/prepare.ts';
 
-export interface ReconcileDeps extends Omit<RunContext, 'scope'> {
+export interface ReconcileDeps extends Omit<RunContext, 'scope' | 'secret' | 'kasmHealth'> {
   readonly readSecret: () => Promise<SecretRead>;
   readonly checkKasm: () => Promise<KasmHealthResult>;
 }
@@ -40,55 +39,15 @@ export function scopeOf(request: ReconcileRequest): RunScope {
 /** Runs one reconcile pass and returns its report; throws only on programming errors. */
 export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps): Promise<RunReport> {
   const started = deps.now();
-  const ctx: RunContext = { ...deps, scope: scopeOf(request) };
+  const scope = scopeOf(request);
   // A scheduled run that finds another still reconciling the whole fleet leaves the fleet to it.
   if (request.trigger === 'schedule') {
-    const other = await fleetRunAtWork(ctx);
-    if (other) return skippedReport(request, ctx, started, other);
+    const other = await fleetRunAtWork(deps);
+    if (other) return skippedReport(request, deps, started, other);
   }
+  const ctx = runContext(deps, scope);
   const errors: string[] = [];
   let ok = true;
-  const policy: Policy = {
-    gracePeriodSeconds: deps.config.gracePeriodSeconds,
-    stuckAfterSeconds: deps.config.stuckAfterSeconds,
-  };
-
-  // Independent reads first, concurrently: secret, API health, inventory.
-  // Registered for redaction the moment it is read, before any pass can log a word.
-  const secretRead = deps.readSecret().then((read) => {
-    if (read.ok) registerSecret(read.token);
-    return read;
-  });
-  const healthRead = deps.checkKasm().catch(
-    (error): KasmHealthResult => ({
-      health: 'unhealthy',
-      detail: `health check failed: ${errorName(error)}`,
-    }),
-  );
-  // One pass: observe → plan → prepare → deliver and confirm, for hosts the inventory handed over.
-  const startRun = request.trigger === 'instance-start' && !request.dryRun;
-  const pass = async (nodes: readonly ManagedNode[]): Promise<HostOutcome[]> => {
-    const [secret, health] = await Promise.all([secretRead, healthRead]);
-    const observed = await observe(nodes, ctx, startRun);
-    const planned = plan(observed.sightings, {
-      nowSeconds: observed.observedAt,
-      policy,
-      dryRun: request.dryRun,
-      secretUsable: secret.ok,
-      kasmApi: health.health,
-    });
-    const prepared = secret.ok
-      ? await prepare(
-          planned.deliveries,
-          secret.token,
-          policy,
-          ctx,
-          new Map(observed.sightings.map((s) => [s.node.instanceId, s.report])),
-        )
-      : { sealed: [], settled: [] };
-    const delivered = await deliverAndConfirm(prepared.sealed, policy, ctx);
-    return [...observed.settled, ...planned.settled, ...prepared.settled, ...delivered];
-  };
 
   // Each wave of hosts goes through a pass as soon as the inventory hands it over: started hosts
   // as their agents come online, not after the last one.
@@ -98,19 +57,19 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     for await (const wave of inventory(request, ctx)) {
       settled.push(...wave.settled);
       errors.push(...wave.errors);
-      if (wave.online.length > 0) passes.push(pass(wave.online));
+      if (wave.online.length > 0) passes.push(pass(wave.online, ctx));
     }
   } catch (error) {
     ok = false;
     const left = passes.length > 0 ? 'hosts not listed by then were not reconciled' : 'nothing was done';
     errors.push(`Listing the managed nodes failed (${errorName(error)}); ${left}.`);
   }
-  const secret = await secretRead;
+  const secret = await ctx.secret;
   if (!secret.ok) {
     ok = false;
     errors.push(`${secret.problem} Nothing was delivered.`);
   }
-  const health = await healthRead;
+  const health = await ctx.kasmHealth;
   if (health.health === 'unhealthy') {
     errors.push(
       `The Kasm Admin API is unhealthy (${health.detail ?? 'no detail'}); deliveries are deferred.`,
@@ -141,10 +100,53 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   return report;
 }
 
+/**
+ * One pass over a wave of online hosts, read straight through: each step takes the previous step's
+ * value and the run context.
+ */
+async function pass(nodes: readonly ManagedNode[], ctx: RunContext): Promise<HostOutcome[]> {
+  const observed = await observe(nodes, ctx);
+  const planned = plan(observed, await circumstances(ctx));
+  const prepared = await prepare(planned, ctx);
+  const delivered = await deliverAndConfirm(prepared, ctx);
+  return [...observed.settled, ...planned.settled, ...prepared.settled, ...delivered];
+}
+
+/**
+ * The run context: the dependencies, the run's scope, and the run-wide reads started at once,
+ * concurrently with the inventory: the secret (registered for redaction the moment it is read, before
+ * any step can log a word) and the Kasm Admin API's health.
+ */
+export function runContext(deps: ReconcileDeps, scope: RunScope): RunContext {
+  const { readSecret, checkKasm, ...rest } = deps;
+  const secret = readSecret().then((read) => {
+    if (read.ok) registerSecret(read.token);
+    return read;
+  });
+  const kasmHealth = checkKasm().catch(
+    (error): KasmHealthResult => ({
+      health: 'unhealthy',
+      detail: `health check failed: ${errorName(error)}`,
+    }),
+  );
+  return { ...rest, scope, secret, kasmHealth };
+}
+
+/** What the pure plan step needs of the run besides the observations. */
+async function circumstances(ctx: RunContext): Promise<Omit<Circumstances, 'nowSeconds'>> {
+  const [secret, health] = await Promise.all([ctx.secret, ctx.kasmHealth]);
+  return {
+    policy: ctx.config,
+    dryRun: ctx.scope === 'dry-run',
+    secretUsable: secret.ok,
+    kasmApi: health.health,
+  };
+}
+
 /** The report of a scheduled run that left the fleet to another run still at work on it. */
 function skippedReport(
   request: ReconcileRequest,
-  ctx: RunContext,
+  ctx: Pick<RunContext, 'runId' | 'now' | 'log'>,
   started: number,
   other: RunAtWork,
 ): RunReport {

@@ -1,11 +1,14 @@
 /**
  * What every step of a run is given: the settings, the fleet behind its narrow interface,
- * the clock, the deadline and a logger. Steps take the previous step's value and return
- * their own; none of them keeps state between runs.
+ * the clock, the deadline, a logger and the run-wide reads (the secret, the Kasm API's health).
+ * Steps take the previous step's value and return their own; none of them keeps state between
+ * runs.
  */
 import type { ReconcilerConfig } from '../../shared/config.ts';
 import type { RunScope } from '../command-comment.ts';
 import type { FleetApi } from '../fleet-api.ts';
+import type { KasmHealthResult } from '../kasm-health.ts';
+import type { SecretRead } from '../registration-secret.ts';
 
 export interface RunLog {
   info(message: string, extra?: object): void;
@@ -22,6 +25,10 @@ export interface RunContext {
   readonly deadlineAt: number;
   readonly now: () => number;
   readonly log: RunLog;
+  /** The registration token, read once per run, as soon as the run starts. */
+  readonly secret: Promise<SecretRead>;
+  /** The Kasm Admin API's health, checked once per run, as soon as the run starts. */
+  readonly kasmHealth: Promise<KasmHealthResult>;
 }
 
 export const nowSeconds = (ctx: Pick<RunContext, 'now'>): number => Math.floor(ctx.now() / 1000);

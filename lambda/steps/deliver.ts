@@ -12,16 +12,13 @@ import { type ComponentReport, isoFromEpochSeconds } from '../report.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
 import { commentFor, commonParameters, PINNED_DOCUMENT_VERSION } from './document-runs.ts';
 import { type HostOutcome, someComponents } from './host-outcome.ts';
-import type { SealedDelivery } from './prepare.ts';
+import type { Prepared, SealedDelivery } from './prepare.ts';
 
 /** Time the push needs besides its wait on the host: agent pick-up, unseal, write, report. */
 export const PUSH_OVERHEAD_SECONDS = 15;
 
-export async function deliverAndConfirm(
-  deliveries: readonly SealedDelivery[],
-  policy: Policy,
-  ctx: RunContext,
-): Promise<HostOutcome[]> {
+export async function deliverAndConfirm(prepared: Prepared, ctx: RunContext): Promise<HostOutcome[]> {
+  const deliveries = prepared.sealed;
   if (deliveries.length === 0) return [];
   const { config } = ctx;
   // No push starts without time to finish: it must be picked up, run and waited for.
@@ -54,7 +51,7 @@ export async function deliverAndConfirm(
   });
   return deliveries.map((d) => ({
     node: d.node,
-    components: judgePush(d, results.get(d.node.instanceId), nowSeconds(ctx), policy),
+    components: judgePush(d, results.get(d.node.instanceId), nowSeconds(ctx), config),
   }));
 }
 

@@ -7,6 +7,7 @@
  * the external contract that names the two documents `probe` and `push`.
  */
 
+import { PROBE_TIMEOUT_SECONDS } from '../../shared/documents/ssm-documents.ts';
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
@@ -36,21 +37,19 @@ export interface Observations {
 }
 
 /** Longest the probe runs once a host has picked it up: its steps' timeoutSeconds (pick-up is waited for apart). */
-export const PROBE_EXECUTION_SECONDS = 120;
+export const PROBE_EXECUTION_SECONDS = PROBE_TIMEOUT_SECONDS;
 /** What a probe takes on a healthy host, sealing key included: a few seconds. */
 export const PROBE_EXPECTED_SECONDS = 5;
 
 /**
- * `withKeys`: each host also makes its sealing key now. Instance-start runs do, since hosts
- * back from a power-down mostly need a delivery: it saves the prepare round trip (about 15 s
- * of a two-minute power-on budget). A host that turns out healthy keeps an unused key on
- * tmpfs, root-only, until its TTL; it opens nothing without a ciphertext sealed to it.
+ * The probe, with `KeyPair=auto`: a host whose own reading of the rule says a component is locked out
+ * (its token expired longer than GraceSeconds ago, no file waiting: shared/token-rules.ts `decide`,
+ * mirrored in the scripts) makes its sealing key now, so the prepare round is not needed for it. A key a
+ * host made that the function does not use (clocks that disagree) opens nothing without a ciphertext
+ * sealed to it and is swept after its TTL; a host the function delivers to that made none is probed
+ * again by prepare, alone. A dry run makes no key anywhere.
  */
-export async function observe(
-  nodes: readonly ManagedNode[],
-  ctx: RunContext,
-  withKeys = false,
-): Promise<Observations> {
+export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
   const observedAt = nowSeconds(ctx);
   if (nodes.length === 0) return { sightings: [], settled: [], observedAt };
   if (ctx.now() >= ctx.deadlineAt) {
@@ -66,7 +65,11 @@ export async function observe(
     documentVersion: PINNED_DOCUMENT_VERSION,
     documentHash: ctx.config.documentHashes.probe,
     instanceIds: ordered.map((n) => n.instanceId),
-    parametersFor: () => ({ ...commonParameters(ctx), KeyPair: [withKeys ? 'create' : 'none'] }),
+    parametersFor: () => ({
+      ...commonParameters(ctx),
+      KeyPair: [ctx.scope === 'dry-run' ? 'none' : 'auto'],
+      GraceSeconds: [String(ctx.config.gracePeriodSeconds)],
+    }),
     comment: commentFor(ctx, 'observe'),
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,

@@ -29,7 +29,9 @@ export interface RunAtWork {
 }
 
 /** Another full (not dry) run at work on the fleet, if any; undefined also when the history cannot be read. */
-export async function fleetRunAtWork(ctx: RunContext): Promise<RunAtWork | undefined> {
+export async function fleetRunAtWork(
+  ctx: Pick<RunContext, 'config' | 'fleet' | 'now' | 'runId' | 'log'>,
+): Promise<RunAtWork | undefined> {
   const { probe, push } = ctx.config.documents;
   const now = ctx.now();
   const ofAnotherFleetRun = (command: CommandSent) => {

@@ -1,9 +1,10 @@
 /**
- * Step 3, plan: pure. From what the hosts showed, the clock, the policy and the run's
- * circumstances (dry run, secret, API health), each component is either settled for this
- * run or planned for delivery. No I/O, no clock reads.
+ * Step 3, plan: pure. From what the hosts showed (judged as of when the probe went out), the policy
+ * and the run's circumstances (dry run, secret, API health), each component is either settled for
+ * this run or planned for delivery. No I/O, no clock reads.
  */
 import type { ComponentName, Platform } from '../../shared/catalog.ts';
+import type { ProbeReport } from '../../shared/host-report.ts';
 import {
   type ComponentStatus,
   cannotUnsealReason,
@@ -14,10 +15,9 @@ import {
 import type { ManagedNode } from '../fleet-api.ts';
 import { isoFromEpochSeconds } from '../report.ts';
 import { type HostOutcome, reportOfDecision } from './host-outcome.ts';
-import type { Sighting } from './observe.ts';
+import type { Observations } from './observe.ts';
 
 export interface Circumstances {
-  readonly nowSeconds: number;
   readonly policy: Policy;
   readonly dryRun: boolean;
   readonly secretUsable: boolean;
@@ -27,6 +27,8 @@ export interface Circumstances {
 export interface PlannedDelivery {
   readonly node: ManagedNode;
   readonly components: readonly ComponentName[];
+  /** What the probe showed of the host: its sealing key, if it made one. */
+  readonly report: ProbeReport;
 }
 
 export interface Plan {
@@ -34,14 +36,14 @@ export interface Plan {
   readonly deliveries: readonly PlannedDelivery[];
 }
 
-export function plan(sightings: readonly Sighting[], c: Circumstances): Plan {
+export function plan(observed: Observations, c: Circumstances): Plan {
   const settled: HostOutcome[] = [];
   const deliveries: PlannedDelivery[] = [];
-  for (const { node, report } of sightings) {
+  for (const { node, report } of observed.sightings) {
     const components = [];
     const deliver: ComponentName[] = [];
     for (const sighting of report.components) {
-      const decision = decide(sighting, c.nowSeconds, c.policy);
+      const decision = decide(sighting, observed.observedAt, c.policy);
       if (decision.action === 'none') {
         components.push(reportOfDecision(sighting.name, decision));
         continue;
@@ -61,7 +63,7 @@ export function plan(sightings: readonly Sighting[], c: Circumstances): Plan {
     }
     // A host with nothing installed is still listed, with no components.
     if (components.length > 0 || deliver.length === 0) settled.push({ node, components });
-    if (deliver.length > 0) deliveries.push({ node, components: deliver });
+    if (deliver.length > 0) deliveries.push({ node, components: deliver, report });
   }
   return { settled, deliveries };
 }

@@ -1,11 +1,12 @@
 /**
- * Step 4, prepare: only on hosts that need a delivery, the probe again with KeyPair=create,
- * so each makes an ephemeral RSA key and shows its public half; each component is decided
- * again from that fresher look, and the token is sealed to the host's key.
+ * Step 4, prepare: the token sealed to each planned host's key. Most hosts made theirs while observed
+ * (KeyPair=auto); only a planned host that made none is probed again, with KeyPair=create, so it makes
+ * an ephemeral RSA key and shows its public half; its components are decided again from that fresher
+ * look.
  */
 import type { ComponentName, Platform } from '../../shared/catalog.ts';
 import { type ProbeReport, parseProbeOutput } from '../../shared/host-report.ts';
-import { cannotUnsealReason, decide, type Policy } from '../../shared/token-rules.ts';
+import { cannotUnsealReason, decide } from '../../shared/token-rules.ts';
 import type { ManagedNode } from '../fleet-api.ts';
 import { SealError, sealFor } from '../seal.ts';
 import { LEFT_FOR_NEXT_RUN, nowSeconds, type RunContext } from './context.ts';
@@ -18,7 +19,7 @@ import {
 } from './document-runs.ts';
 import { type HostOutcome, reportOfDecision, someComponents } from './host-outcome.ts';
 import { PROBE_EXECUTION_SECONDS, PROBE_EXPECTED_SECONDS } from './observe.ts';
-import type { PlannedDelivery } from './plan.ts';
+import type { Plan, PlannedDelivery } from './plan.ts';
 
 export interface SealedDelivery {
   readonly node: ManagedNode;
@@ -32,28 +33,30 @@ export interface Prepared {
   readonly settled: readonly HostOutcome[];
 }
 
-export async function prepare(
-  planned: readonly PlannedDelivery[],
-  token: string,
-  policy: Policy,
-  ctx: RunContext,
-  observed: ReadonlyMap<string, ProbeReport> = new Map(),
-): Promise<Prepared> {
-  // Hosts that made their key while observed (instance-start runs) are sealed to at once,
-  // from the look that just planned them; the others are probed again with KeyPair=create.
+export async function prepare(planned: Plan, ctx: RunContext): Promise<Prepared> {
+  if (planned.deliveries.length === 0) return { sealed: [], settled: [] };
+  // The plan delivers nothing without a usable secret; should it be unusable, nothing is sealed.
+  const secret = await ctx.secret;
+  const token = secret.ok ? secret.token : '';
+  // Hosts that made their key while observed are sealed to at once, from the look that just planned
+  // them; the others (a host whose reading of the rule or clock differed) are probed again with
+  // KeyPair=create.
   const sealed: SealedDelivery[] = [];
   const settled: HostOutcome[] = [];
   const deliveries: PlannedDelivery[] = [];
-  for (const delivery of planned) {
-    const report = observed.get(delivery.node.instanceId);
-    if (report?.sealingKey?.kind !== 'ready') {
+  for (const delivery of planned.deliveries) {
+    if (!secret.ok) {
+      settled.push(someComponents(delivery.node, delivery.components, 'failed', secret.problem));
+      continue;
+    }
+    if (delivery.report.sealingKey?.kind !== 'ready') {
       deliveries.push(delivery);
       continue;
     }
-    const result = sealingProblem(delivery.node.platform, report, token);
+    const result = sealingProblem(delivery.node.platform, delivery.report, token);
     if (typeof result === 'string')
       settled.push(someComponents(delivery.node, delivery.components, 'failed', result));
-    else sealed.push({ ...delivery, sealed: result.sealed });
+    else sealed.push({ node: delivery.node, components: delivery.components, sealed: result.sealed });
   }
   if (deliveries.length === 0) return { sealed, settled };
   if (ctx.now() >= ctx.deadlineAt) {
@@ -70,7 +73,11 @@ export async function prepare(
     documentVersion: PINNED_DOCUMENT_VERSION,
     documentHash: ctx.config.documentHashes.probe,
     instanceIds: deliveries.map((d) => d.node.instanceId),
-    parametersFor: () => ({ ...commonParameters(ctx), KeyPair: ['create'] }),
+    parametersFor: () => ({
+      ...commonParameters(ctx),
+      KeyPair: ['create'],
+      GraceSeconds: [String(ctx.config.gracePeriodSeconds)],
+    }),
     comment: commentFor(ctx, 'prepare'),
     expectedSeconds: PROBE_EXPECTED_SECONDS,
     executionSeconds: PROBE_EXECUTION_SECONDS,
@@ -94,7 +101,7 @@ export async function prepare(
         done.push({ name, status: 'failed' as const, reason: 'the component disappeared between probes' });
         continue;
       }
-      const decision = decide(sighting, now, policy);
+      const decision = decide(sighting, now, ctx.config);
       if (decision.action === 'deliver') still.push(name);
       else done.push(reportOfDecision(name, decision));
     }

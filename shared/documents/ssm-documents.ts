@@ -41,6 +41,11 @@ export interface SsmDocumentContent {
 
 export type DocumentRole = 'probe' | 'push';
 
+/** The probe's step timeout (`timeoutSeconds`): longest it runs once a host has picked it up. */
+export const PROBE_TIMEOUT_SECONDS = 120;
+/** The push's step timeout; its wait on the host (WaitSeconds, at most 999) and its work fit inside. */
+export const PUSH_TIMEOUT_SECONDS = 1200;
+
 /**
  * Per-environment names that carry a hash of the document's content, so the function and
  * the stack agree without lookups, and each content is its own document at version 1.
@@ -78,7 +83,9 @@ export const MAX_DELIVERIES_PER_PUSH = 50;
 export const PARAMETER_PATTERNS = Object.freeze({
   installRoot: '^/[A-Za-z0-9._/-]{0,255}$',
   runId: '^[A-Za-z0-9-]{1,64}$',
-  keyPair: '^(none|create)$',
+  keyPair: '^(none|create|auto)$',
+  /** Kasm's grace period in whole seconds (up to a year): the probe's own reading of who needs a delivery. */
+  graceSeconds: '^[0-9]{1,8}$',
   waitSeconds: '^[0-9]{1,3}$',
   /** Epoch seconds after which the push does nothing on the host (the run has given up on it). */
   notAfter: '^[0-9]{10}$',
@@ -229,20 +236,31 @@ export function probeDocument(): SsmDocumentContent {
     schemaVersion: '2.2',
     description:
       'kasm-token-reconciler probe: reports each Kasm component token header and payload (never the signature), ' +
-      'a waiting registration file and its age; with KeyPair=create, makes an ephemeral sealing key.',
+      'a waiting registration file and its age; makes an ephemeral sealing key with KeyPair=create, or with ' +
+      'KeyPair=auto where a component is locked out (token expired past GraceSeconds, no file waiting).',
     parameters: {
       InstallRoot: installRoot,
       RunId: runId,
       KeyPair: {
         type: 'String',
-        description: 'create: make an ephemeral RSA key for sealed delivery and return its public key.',
+        description:
+          'create: make an ephemeral RSA key for sealed delivery and return its public key; auto: only where ' +
+          "a component needs a delivery by the host's own reading of the rule; none: make no key.",
         default: 'none',
         allowedPattern: PARAMETER_PATTERNS.keyPair,
         interpolationType: 'ENV_VAR',
       },
+      GraceSeconds: {
+        type: 'String',
+        description:
+          "Kasm's grace period in seconds, for KeyPair=auto: a token expired longer ago is locked out.",
+        default: '3600',
+        allowedPattern: PARAMETER_PATTERNS.graceSeconds,
+        interpolationType: 'ENV_VAR',
+      },
       ...windowsParameters,
     },
-    mainSteps: [linuxStep('probe', 120), windowsStep('probe', 120)],
+    mainSteps: [linuxStep('probe', PROBE_TIMEOUT_SECONDS), windowsStep('probe', PROBE_TIMEOUT_SECONDS)],
   };
 }
 
@@ -277,6 +295,6 @@ export function pushDocument(): SsmDocumentContent {
       },
       ...windowsParameters,
     },
-    mainSteps: [linuxStep('push', 1200), windowsStep('push', 1200)],
+    mainSteps: [linuxStep('push', PUSH_TIMEOUT_SECONDS), windowsStep('push', PUSH_TIMEOUT_SECONDS)],
   };
 }

@@ -52,7 +52,9 @@ function delivery(n: number, components: readonly ComponentName[]): SealedDelive
 const SENT: Readonly<Record<string, readonly string[]>> = {
   InstallRoot: ['/opt', '/opt/kasm/current', '/srv/kasm-1.15.0_x/'],
   RunId: [randomUUID(), 'c0ffee00-1234-4abc-8def-0123456789ab', 'run-0001'],
-  KeyPair: ['none', 'create'],
+  KeyPair: ['none', 'create', 'auto'],
+  // The grace period setting's whole range (shared/settings.ts gracePeriodSeconds: 0 to 31536000).
+  GraceSeconds: ['0', '60', '3600', '31536000'],
   WaitSeconds: ['0', '65', '999'],
   NotAfter: [String(Math.floor(Date.now() / 1000)), '1800000000', '9999999999'],
   Deliveries: [
@@ -75,7 +77,8 @@ const SENT: Readonly<Record<string, readonly string[]>> = {
 const NONSENSE: Readonly<Record<string, readonly string[]>> = {
   InstallRoot: ['', 'opt/kasm', "/opt/kasm'; rm -rf /", '/opt/$(id)', '/opt/ka sm', '/opt/kasm\n'],
   RunId: ['', 'x'.repeat(65), "run'", 'run id', 'run;id', '{{RunId}}'],
-  KeyPair: ['', 'yes', 'none ', 'createx'],
+  KeyPair: ['', 'yes', 'none ', 'createx', 'Auto'],
+  GraceSeconds: ['', '-1', '1.5', '123456789', '60 ', '3600;'],
   WaitSeconds: ['', '1000', '-1', '6 5'],
   NotAfter: ['', '180000000', '18000000000', '1800000000;'],
   Deliveries: [

@@ -92,9 +92,11 @@ describe('the fallback for SSM Agents that splice parameters into the script tex
     // Assess
     expect(sites.map((s) => `${s.document}.${s.step}.${s.name}`).sort()).toEqual(
       [
+        'probe.probeLinux.GraceSeconds',
         'probe.probeLinux.InstallRoot',
         'probe.probeLinux.KeyPair',
         'probe.probeLinux.RunId',
+        'probe.probeWindows.GraceSeconds',
         'probe.probeWindows.KeyPair',
         'probe.probeWindows.RunId',
         'probe.probeWindows.WindowsInstallDir',

@@ -8,7 +8,8 @@
  * - both: each parameter from its `SSM_*` variable or, where an agent before 3.3.2746.0 set none, from
  *   the value it spliced into the script's fallback line (see {@link scriptParameters});
  *   `host error=missing-parameters` for an agent that passed neither.
- * - probe: stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create` a sealing key kept
+ * - probe: stale sealing keys (older than KEY_TTL) removed; with `KeyPair=create`, or `KeyPair=auto` and a
+ *   component locked out (exp + GraceSeconds not after the host clock, no file waiting), a sealing key kept
  *   per RunId (never a `key error=`); `unseal=0` and no key on an `opensslMissing` host; a `comp` line
  *   per installed component.
  * - push: refused past `NotAfter` or without an entry for `AWS_SSM_INSTANCE_ID`; the checks `fail_all`
@@ -343,24 +344,35 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   const probe = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
     const env = scriptParameters(run);
     const out = ['ktr-probe v1'];
-    if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_KeyPair) {
+    if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_KeyPair || !env.SSM_GraceSeconds) {
       return ok([...out, 'host error=missing-parameters', 'end'], 1);
     }
-    const create = env.SSM_KeyPair === 'create' && !host.scenario.opensslMissing;
-    const cost = timing.ms('probeRun') + (create ? timing.ms('keygen') : 0);
+    const cost = timing.ms('probeRun');
     if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
     const now = Date.now();
     out.push(`host unseal=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
     removeStaleKeys(host, now);
-    if (create) {
+    const comps: string[] = [];
+    let lockedOut = false;
+    if (env.SSM_InstallRoot === LINUX_INSTALL_ROOT) {
+      const grace = Number(env.SSM_GraceSeconds);
+      for (const c of host.components.values()) {
+        const fields = describe(host, c, now);
+        comps.push(`comp ${c.name} ${fields}`);
+        // The script's locked_out: exp + GraceSeconds not after the host's clock, no file waiting.
+        if (c.exp !== undefined && !c.file && /^token=[^ ]+\./.test(fields) && now / 1000 >= c.exp + grace)
+          lockedOut = true;
+      }
+    }
+    const wanted = env.SSM_KeyPair === 'create' || (env.SSM_KeyPair === 'auto' && lockedOut);
+    if (wanted && !host.scenario.opensslMissing) {
+      const keygen = timing.ms('keygen');
+      if (keygen > 0 && !(await sleep(keygen, run.signal))) return killed([]);
       const key = pool[(host.index + keyCounter++) % pool.length]!;
       host.keys.set(env.SSM_RunId, { key, madeMs: now });
       out.push(`key spki=${key.spki}`);
     }
-    if (env.SSM_InstallRoot === LINUX_INSTALL_ROOT) {
-      for (const c of host.components.values()) out.push(`comp ${c.name} ${describe(host, c, now)}`);
-    }
-    out.push('end');
+    out.push(...comps, 'end');
     return ok(out);
   };
 

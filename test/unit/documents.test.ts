@@ -117,11 +117,13 @@ describe('what SSM receives', () => {
     },
   );
 
-  it('declare exactly the parameters the function sends: the common ones, KeyPair to the probe, the deliveries to the push', () => {
+  it('declare exactly the parameters the function sends: the common ones, KeyPair and GraceSeconds to the probe, the deliveries to the push', () => {
     // The function sends InstallRoot, RunId, WindowsInstallDir and WindowsServiceName with every
     // command (lambda/steps/document-runs.ts), and SSM refuses a parameter the document does not declare.
     const common = ['InstallRoot', 'RunId', 'WindowsInstallDir', 'WindowsServiceName'];
-    expect(Object.keys(docs.probeDocument().parameters).sort()).toEqual([...common, 'KeyPair'].sort());
+    expect(Object.keys(docs.probeDocument().parameters).sort()).toEqual(
+      [...common, 'KeyPair', 'GraceSeconds'].sort(),
+    );
     expect(Object.keys(docs.pushDocument().parameters).sort()).toEqual(
       [...common, 'Deliveries', 'WaitSeconds', 'NotAfter'].sort(),
     );

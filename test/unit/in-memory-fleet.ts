@@ -37,6 +37,8 @@ export interface ModelHost {
   listed: boolean;
   /** Carries the fleet tag in EC2 (for instance-start runs). */
   ec2Tagged: boolean;
+  /** How far the host's clock is ahead of the function's (negative: behind). */
+  clockSkewSeconds: number;
   canUnseal: boolean;
   /** Answers every document with this instead (e.g. an undelivered command). */
   answer?: InvocationResult;
@@ -97,6 +99,7 @@ export class InMemoryFleet implements FleetApi {
       agentVersion: '3.3.2746.0',
       listed: true,
       ec2Tagged: true,
+      clockSkewSeconds: 0,
       canUnseal: true,
       components: new Map(),
       ...host,
@@ -197,8 +200,16 @@ export class InMemoryFleet implements FleetApi {
   }
 
   #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
-    const lines = [`host unseal=${host.canUnseal ? 1 : 0} now=${this.nowSeconds()}`];
-    if (parameters.KeyPair?.[0] === 'create' && host.canUnseal) {
+    const now = this.nowSeconds() + host.clockSkewSeconds;
+    const lines = [`host unseal=${host.canUnseal ? 1 : 0} now=${now}`];
+    // KeyPair=auto: a key where the host's own clock says a component is locked out (past the grace
+    // period, no file waiting), as the scripts read the rule.
+    const grace = Number(parameters.GraceSeconds?.[0] ?? 3600);
+    const lockedOut = [...host.components.values()].some(
+      (c) => typeof c.token === 'number' && now >= c.token + grace && c.registrationFileAge === null,
+    );
+    const keyPair = parameters.KeyPair?.[0];
+    if ((keyPair === 'create' || (keyPair === 'auto' && lockedOut)) && host.canUnseal) {
       const { publicDer, privateKey } = pooledKey();
       host.key = privateKey;
       lines.push(`key spki=${publicDer}`);

@@ -1,6 +1,6 @@
 /** The inventory step on its own: the waves of hosts it hands the rest of a run. */
 import { describe, expect, it } from 'vitest';
-import { type ReconcileDeps, scopeOf } from '../../lambda/reconcile.ts';
+import { type ReconcileDeps, runContext, scopeOf } from '../../lambda/reconcile.ts';
 import { inventory, secondsToReconcileAWave, type Wave } from '../../lambda/steps/inventory.ts';
 import { parseEvent, type ReconcileRequest } from '../../shared/event-schema.ts';
 import { startBatch } from '../start-events.ts';
@@ -9,7 +9,7 @@ import { ID, loopSetup } from './loop-fixture.ts';
 async function waves(event: unknown, deps: ReconcileDeps): Promise<Wave[]> {
   const request = parseEvent(event) as ReconcileRequest;
   const all: Wave[] = [];
-  for await (const wave of inventory(request, { ...deps, scope: scopeOf(request) })) all.push(wave);
+  for await (const wave of inventory(request, runContext(deps, scopeOf(request)))) all.push(wave);
   return all;
 }
 

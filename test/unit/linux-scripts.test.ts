@@ -166,7 +166,12 @@ describe('the Linux probe and push on a simulated host', () => {
     step(
       id,
       'probe',
-      { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: runId, SSM_KeyPair: 'create' },
+      {
+        SSM_InstallRoot: '/opt/kasm/current',
+        SSM_RunId: runId,
+        SSM_KeyPair: 'create',
+        SSM_GraceSeconds: '3600',
+      },
       spliced,
     );
   const push = (
@@ -256,6 +261,7 @@ describe('the Linux probe and push on a simulated host', () => {
       SSM_InstallRoot: '/opt/kasm/current',
       SSM_RunId: 'run-x',
       SSM_KeyPair: 'none',
+      SSM_GraceSeconds: '3600',
     });
 
     // Assess
@@ -404,7 +410,12 @@ describe('the Linux probe and push on a simulated host', () => {
         await step(
           OTHER,
           'probe',
-          { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: 'run-zero', SSM_KeyPair: 'none' },
+          {
+            SSM_InstallRoot: '/opt/kasm/current',
+            SSM_RunId: 'run-zero',
+            SSM_KeyPair: 'none',
+            SSM_GraceSeconds: '3600',
+          },
           false,
           zeroSwapperSpy(hostConfig),
         ),
@@ -468,7 +479,14 @@ describe('the Linux probe and push on a simulated host', () => {
     const env = { SSM_InstallRoot: '/opt/kasm/current', SSM_RunId: 'run-fuse' };
 
     // Act
-    const probed = await step(FUSED, 'probe', { ...env, SSM_KeyPair: 'none' }, false, undefined, fuse);
+    const probed = await step(
+      FUSED,
+      'probe',
+      { ...env, SSM_KeyPair: 'none', SSM_GraceSeconds: '3600' },
+      false,
+      undefined,
+      fuse,
+    );
     const pushed = await step(
       FUSED,
       'push',
@@ -562,6 +580,7 @@ describe('the Linux probe and push on a simulated host', () => {
       SSM_InstallRoot: '/opt/kasm/current',
       SSM_RunId: 'run-next',
       SSM_KeyPair: 'none',
+      SSM_GraceSeconds: '3600',
     });
 
     // Assess: no copy of the token left, and no key of the killed push.
@@ -589,6 +608,7 @@ describe('the Linux probe and push on a simulated host', () => {
       SSM_InstallRoot: '/opt/kasm/current',
       SSM_RunId: 'run-after',
       SSM_KeyPair: 'none',
+      SSM_GraceSeconds: '3600',
     });
 
     // Assess

@@ -4,7 +4,7 @@
  * and find a component in the report.
  */
 import type { ManagedNode } from '../../lambda/fleet-api.ts';
-import { type ReconcileDeps, reconcile } from '../../lambda/reconcile.ts';
+import { type ReconcileDeps, reconcile, runContext } from '../../lambda/reconcile.ts';
 import type { RunReport } from '../../lambda/report.ts';
 import type { RunContext } from '../../lambda/steps/context.ts';
 import { readConfig } from '../../shared/config.ts';
@@ -54,10 +54,7 @@ export function loopSetup(env: Record<string, string> = {}) {
     ...overrides,
   });
   /** What a step gets: the dependencies and the scope of a full run. */
-  const ctx = (overrides: Partial<ReconcileDeps> = {}): RunContext => ({
-    ...deps(overrides),
-    scope: 'fleet',
-  });
+  const ctx = (overrides: Partial<ReconcileDeps> = {}): RunContext => runContext(deps(overrides), 'fleet');
   const expired = () => fleet.nowSeconds() - 3600;
   return { config, fleet, deps, ctx, expired, logs };
 }

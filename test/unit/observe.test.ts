@@ -26,12 +26,28 @@ describe('observe', () => {
     expect(sent).toStrictEqual([]);
   });
 
-  it('has hosts make no sealing key unless asked to', async () => {
+  it('has only hosts that see a component locked out make a sealing key, and none at all in a dry run', async () => {
+    // Prepare: host 1 is healthy, host 2 locked out
     const { fleet, ctx, node } = setup();
     fleet.add(ID(1), { agent: {} });
-    const observed = await observe([node(1)], ctx());
-    expect(fleet.runs.map((r) => r.parameters.KeyPair)).toStrictEqual([['none']]);
-    expect(observed.sightings.map((s) => s.report.sealingKey?.kind)).toStrictEqual([undefined]);
+    fleet.add(ID(2), { agent: { token: fleet.nowSeconds() - 3600 } });
+
+    // Act
+    const observed = await observe([node(1), node(2)], ctx());
+    const dry = await observe([node(1), node(2)], { ...ctx(), scope: 'dry-run' });
+
+    // Assess
+    expect(fleet.runs.map((r) => r.parameters.KeyPair)).toStrictEqual([['auto'], ['none']]);
+    const keys = (o: typeof observed) =>
+      o.sightings.map((s) => [s.node.instanceId, s.report.sealingKey?.kind]).sort();
+    expect(keys(observed)).toStrictEqual([
+      [ID(1), undefined],
+      [ID(2), 'ready'],
+    ]);
+    expect(keys(dry)).toStrictEqual([
+      [ID(1), undefined],
+      [ID(2), undefined],
+    ]);
   });
 
   it('sends nothing once the deadline is reached, and fails every host as left for the next run', async () => {

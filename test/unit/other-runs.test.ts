@@ -169,8 +169,10 @@ describe('a run while another is at work on the whole fleet', () => {
 
   it('tells other runs through its own commands what it covers', async () => {
     // Prepare
-    const { fleet, deps } = busy();
+    // Prepare: host 2's clock lags two hours, so it makes no key while observed and is prepared apart
+    const { fleet, deps, expired } = busy();
     fleet.otherCommands.length = 0;
+    fleet.add(ID(2), { agent: { token: expired() } }, { clockSkewSeconds: -7200 });
 
     // Act
     await run(SCHEDULED, deps());

@@ -11,11 +11,10 @@ describe('plan', () => {
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
     const node = (await fleet.listFleet()).nodes[0];
     if (!node) throw new Error('no node listed');
-    const { sightings, observedAt } = await observe([node], ctx());
+    const observed = await observe([node], ctx());
 
     // Act
-    const planned = plan(sightings, {
-      nowSeconds: observedAt,
+    const planned = plan(observed, {
       policy: { gracePeriodSeconds: 60, stuckAfterSeconds: 300 },
       dryRun: false,
       secretUsable: true,
@@ -23,6 +22,9 @@ describe('plan', () => {
     });
 
     // Assess
-    expect(planned).toStrictEqual({ settled: [], deliveries: [{ node, components: ['agent', 'guac'] }] });
+    expect(planned).toStrictEqual({
+      settled: [],
+      deliveries: [{ node, components: ['agent', 'guac'], report: observed.sightings[0]?.report }],
+    });
   });
 });

@@ -2,24 +2,40 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
+import type { Plan } from '../../lambda/steps/plan.ts';
 import { prepare } from '../../lambda/steps/prepare.ts';
-import { ID, linuxNode, loopSetup, TOKEN } from './loop-fixture.ts';
+import type { ComponentName } from '../../shared/catalog.ts';
+import type { ProbeReport } from '../../shared/host-report.ts';
+import { ID, linuxNode, loopSetup } from './loop-fixture.ts';
 
-const policy = { gracePeriodSeconds: 60, stuckAfterSeconds: 300 };
+/** What the probe showed of host n: nothing of its components (prepare does not look), and its key if any. */
+function probed(spkiDerBase64?: string): ProbeReport {
+  return {
+    hostEpochSeconds: Math.floor(Date.now() / 1000),
+    canUnseal: true,
+    sealingKey: spkiDerBase64 ? { kind: 'ready', spkiDerBase64 } : null,
+    components: [],
+  };
+}
+
+const planOf = (...deliveries: [number, ComponentName[], ProbeReport][]): Plan => ({
+  settled: [],
+  deliveries: deliveries.map(([n, components, report]) => ({ node: linuxNode(n), components, report })),
+});
+
+function spki(): string {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+}
 
 describe('prepare', () => {
-  it('seals to a host whose components all still need the delivery, and settles nothing of it', async () => {
+  it('probes again, with KeyPair=create, a planned host that made no key while observed, and seals to it', async () => {
     // Prepare
     const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
 
     // Act
-    const prepared = await prepare(
-      [{ node: linuxNode(1), components: ['agent', 'guac'] }],
-      TOKEN,
-      policy,
-      ctx(),
-    );
+    const prepared = await prepare(planOf([1, ['agent', 'guac'], probed()]), ctx());
 
     // Assess
     expect(prepared.settled).toStrictEqual([]);
@@ -29,14 +45,24 @@ describe('prepare', () => {
     expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair])).toStrictEqual([['probe', ['create']]]);
   });
 
+  it('seals at once to a host that made its key while observed, asking nothing of it', async () => {
+    // Prepare
+    const { fleet, ctx } = loopSetup();
+
+    // Act
+    const prepared = await prepare(planOf([1, ['agent'], probed(spki())]), ctx());
+
+    // Assess
+    expect(prepared.sealed.map((s) => [s.node.instanceId, s.components])).toStrictEqual([[ID(1), ['agent']]]);
+    expect(fleet.runs).toStrictEqual([]);
+  });
+
   it('sends nothing once the deadline is reached, and leaves the deliveries for the next run', async () => {
     const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() } });
     const now = Date.now();
     const prepared = await prepare(
-      [{ node: linuxNode(1), components: ['agent'] }],
-      TOKEN,
-      policy,
+      planOf([1, ['agent'], probed()]),
       ctx({ now: () => now, deadlineAt: now }),
     );
     expect(prepared).toStrictEqual({
@@ -51,27 +77,12 @@ describe('prepare', () => {
   it('fails the delivery, naming no token, when sealing itself throws', async () => {
     // Prepare: a host that made its key while observed; a value too long for RSA-OAEP to seal
     const { ctx } = loopSetup();
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const tooLong = 'A'.repeat(300);
 
     // Act
     const prepared = await prepare(
-      [{ node: linuxNode(1), components: ['agent'] }],
-      tooLong,
-      policy,
-      ctx(),
-      new Map([
-        [
-          ID(1),
-          {
-            hostEpochSeconds: Math.floor(Date.now() / 1000),
-            canUnseal: true,
-            sealingKey: { kind: 'ready' as const, spkiDerBase64: spki },
-            components: [],
-          },
-        ],
-      ]),
+      planOf([1, ['agent'], probed(spki())]),
+      ctx({ readSecret: async () => ({ ok: true, token: tooLong }) }),
     );
 
     // Assess

@@ -7,9 +7,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { InvocationResult } from '../../lambda/fleet-api.ts';
+import { runContext } from '../../lambda/reconcile.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { prepare } from '../../lambda/steps/prepare.ts';
-import { startBatch } from '../start-events.ts';
 import { componentOf, ID, linuxNode, loopSetup, run, TOKEN } from './loop-fixture.ts';
 
 type Step = 'observe' | 'prepare' | 'deliver';
@@ -60,14 +60,20 @@ function setup() {
   return { config, fleet, deps, expired, answer, rewrite, steps };
 }
 
+/**
+ * A host whose clock is two hours behind the function's: by its own reading no component is locked
+ * out, so it makes no key while observed (KeyPair=auto), and the function probes it again to prepare.
+ */
+const BEHIND = { clockSkewSeconds: -7200 };
+
 /** A key line the probe's pattern accepts but that is no DER public key. */
 const BAD_KEY = `key spki=${'A'.repeat(392)}`;
 
-describe('prepare: the second probe, with KeyPair=create', () => {
+describe('prepare: the second probe, with KeyPair=create, of a host that made no key while observed', () => {
   it('reports a host the second probe cannot reach as unreachable, and keeps what the first probe found of the rest', async () => {
     // Prepare
     const { fleet, deps, expired, answer, steps } = setup();
-    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} }, BEHIND);
     answer('prepare', () => ({ kind: 'unreachable', detail: 'DeliveryTimedOut' }));
 
     // Act
@@ -114,7 +120,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   ])('fails the components to deliver when the second probe gives %s', async (_, result, expected) => {
     // Prepare
     const { fleet, deps, expired, answer, steps } = setup();
-    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} }, BEHIND);
     answer('prepare', () => result);
 
     // Act
@@ -129,7 +135,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   it('decides again from the second look: a component whose token is gone needs a redeploy, not a push', async () => {
     // Prepare
     const { fleet, deps, expired, rewrite, steps } = setup();
-    fleet.add(ID(1), { agent: { token: expired() } });
+    fleet.add(ID(1), { agent: { token: expired() } }, BEHIND);
     rewrite('prepare', (line) =>
       line.startsWith('comp agent ') ? line.replace(/ token=\S+/, ' token=none') : line,
     );
@@ -148,7 +154,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   it('fails a component that disappeared between the probes', async () => {
     // Prepare
     const { fleet, deps, expired, rewrite, steps } = setup();
-    fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
+    fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } }, BEHIND);
     rewrite('prepare', (line) => (line.startsWith('comp guac ') ? undefined : line));
 
     // Act
@@ -188,7 +194,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
   ])('fails the components to deliver, and pushes nothing, with %s', async (_, lines, reason) => {
     // Prepare
     const { fleet, deps, expired, rewrite, steps } = setup();
-    fleet.add(ID(1), { agent: { token: expired() }, guac: {} });
+    fleet.add(ID(1), { agent: { token: expired() }, guac: {} }, BEHIND);
     rewrite('prepare', lines);
 
     // Act
@@ -200,7 +206,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
     expect(steps).toStrictEqual(['observe', 'prepare']);
   });
 
-  it('fails at once a started host whose key made while observed does not parse, with no second probe', async () => {
+  it('fails at once a host whose key made while observed does not parse, with no second probe', async () => {
     // Prepare
     const { fleet, deps, expired, rewrite, steps } = setup();
     fleet.add(ID(1), { agent: { token: expired() } });
@@ -208,7 +214,7 @@ describe('prepare: the second probe, with KeyPair=create', () => {
     rewrite('observe', (line, id) => (id === ID(1) && line.startsWith('key ') ? BAD_KEY : line));
 
     // Act
-    const report = await run(startBatch([ID(1), ID(2)]), deps());
+    const report = await run({}, deps());
 
     // Assess: host 2 is delivered to as usual
     expect(componentOf(report, ID(1), 'agent')).toStrictEqual({
@@ -230,33 +236,33 @@ describe('prepare: the second probe, with KeyPair=create', () => {
     const now = Date.now();
 
     // Act
+    const report = (key?: string) => ({
+      hostEpochSeconds: Math.floor(now / 1000),
+      canUnseal: true,
+      sealingKey: key ? { kind: 'ready' as const, spkiDerBase64: key } : null,
+      components: [],
+    });
     const prepared = await prepare(
-      [
-        { node: one, components: ['agent'] },
-        { node: two, components: ['agent', 'guac'] },
-      ],
-      TOKEN,
-      { gracePeriodSeconds: 60, stuckAfterSeconds: 300 },
       {
-        config,
-        fleet,
-        runId: 'run-1',
-        scope: 'fleet',
-        now: () => now,
-        deadlineAt: now - 1,
-        log: { info: () => undefined, warn: () => undefined },
-      },
-      new Map([
-        [
-          ID(1),
-          {
-            hostEpochSeconds: Math.floor(now / 1000),
-            canUnseal: true,
-            sealingKey: { kind: 'ready', spkiDerBase64: spki },
-            components: [],
-          },
+        settled: [],
+        deliveries: [
+          { node: one, components: ['agent'], report: report(spki) },
+          { node: two, components: ['agent', 'guac'], report: report() },
         ],
-      ]),
+      },
+      runContext(
+        {
+          config,
+          fleet,
+          runId: 'run-1',
+          now: () => now,
+          deadlineAt: now - 1,
+          log: { info: () => undefined, warn: () => undefined },
+          readSecret: async () => ({ ok: true, token: TOKEN }),
+          checkKasm: async () => ({ health: 'healthy' }),
+        },
+        'fleet',
+      ),
     );
 
     // Assess

@@ -37,21 +37,22 @@ describe('a full reconcile pass', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names).toHaveLength(240);
     expect(report.totals).toEqual({ recovered: 40, healthy: 200 });
-    // 120 hosts: three probe batches; 40 deliveries: one prepare and one push batch.
+    // 120 hosts: three probe batches, the locked-out hosts making their keys meanwhile; 40 deliveries:
+    // one push batch, and no prepare round.
     expect(fleet.runs.map((r) => `${r.role}:${r.instanceIds.length}`)).toEqual([
       'probe:50',
       'probe:50',
       'probe:20',
-      'probe:40',
       'push:40',
     ]);
+    expect(fleet.runs[0]?.parameters).toMatchObject({ KeyPair: ['auto'], GraceSeconds: ['60'] });
   });
 
   it('runs the document version the stack deployed, never $DEFAULT', async () => {
     const { fleet, deps, expired } = setup();
     fleet.add(ID(1), { agent: { token: expired() } });
     await run({}, deps());
-    expect(fleet.runs.map((r) => r.documentVersion)).toEqual(['1', '1', '1']);
+    expect(fleet.runs.map((r) => r.documentVersion)).toEqual(['1', '1']);
   });
 
   it('predicts a delivery on a dry run and sends neither a key request nor a push', async () => {
@@ -97,8 +98,9 @@ describe('a full reconcile pass', () => {
   });
 
   it('takes a component that recovered between observe and prepare as it now is', async () => {
+    // A host whose clock lags by two hours made no key while observed, so prepare probes it again.
     const { fleet, deps, expired } = setup();
-    const host = fleet.add(ID(1), { agent: { token: expired() } });
+    const host = fleet.add(ID(1), { agent: { token: expired() } }, { clockSkewSeconds: -7200 });
     const original = fleet.runDocument.bind(fleet);
     fleet.runDocument = async (r) => {
       if (r.parametersFor([ID(1)]).KeyPair?.[0] === 'create') {
@@ -140,7 +142,11 @@ describe('hosts that cannot unseal a sealed token', () => {
   it('names .NET, not openssl, for a Windows host that lost the ability between observe and prepare', async () => {
     // Prepare
     const { fleet, deps, expired } = setup();
-    const host = fleet.add(ID(1), { windows: { token: expired() } }, { platform: 'Windows' });
+    const host = fleet.add(
+      ID(1),
+      { windows: { token: expired() } },
+      { platform: 'Windows', clockSkewSeconds: -7200 },
+    );
     const original = fleet.runDocument.bind(fleet);
     fleet.runDocument = async (r) => {
       if (r.parametersFor([ID(1)]).KeyPair?.[0] === 'create') host.canUnseal = false;
@@ -231,7 +237,7 @@ describe('named and started hosts', () => {
     expect(fleet.listCalls).toBe(3);
   });
 
-  it('has started hosts make their sealing key while observed, saving the prepare round trip', async () => {
+  it('has locked-out hosts make their sealing key while observed, saving the prepare round trip', async () => {
     const { fleet, deps, expired } = setup();
     fleet.add(ID(1), { agent: { token: expired() } });
     fleet.add(ID(2), { agent: {} });
@@ -239,9 +245,44 @@ describe('named and started hosts', () => {
     expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
     expect(statusOf(report, ID(2), 'agent')?.status).toBe('healthy');
     expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair?.[0]])).toEqual([
-      ['probe', 'create'],
+      ['probe', 'auto'],
       ['push', undefined],
     ]);
+    expect(fleet.hosts.get(ID(2))?.key).toBeUndefined();
+  });
+
+  it('probes again, alone, a host whose clock lags so far that it saw no component locked out', async () => {
+    // Prepare: host 1's clock is two hours behind the function's; host 2's agrees
+    const { fleet, deps, expired } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } }, { clockSkewSeconds: -7200 });
+    fleet.add(ID(2), { agent: { token: expired() } });
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess: both recovered; only host 1 had the prepare round
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(statusOf(report, ID(2), 'agent')?.status).toBe('recovered');
+    expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair?.[0], [...r.instanceIds].sort()])).toEqual([
+      ['probe', 'auto', [ID(1), ID(2)]],
+      ['probe', 'create', [ID(1)]],
+      ['push', undefined, [ID(1), ID(2)]],
+    ]);
+  });
+
+  it('leaves unused the key a host made when its clock runs ahead into a grace period the function still sees', async () => {
+    // Prepare: the token expired 30 s ago (grace 60 s); host 1's clock is 10 minutes ahead
+    const { fleet, deps } = setup();
+    const inGrace = fleet.nowSeconds() - 30;
+    fleet.add(ID(1), { agent: { token: inGrace } }, { clockSkewSeconds: 600 });
+
+    // Act
+    const report = await run({}, deps());
+
+    // Assess: in grace by the function's clock, so nothing is pushed; the host's key is never used
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('in-grace');
+    expect(fleet.runs.map((r) => r.role)).toEqual(['probe']);
+    expect(fleet.hosts.get(ID(1))?.key).toBeDefined();
   });
 
   it('names a started fleet instance that never checks in within the wait, for the next scheduled run', async () => {
@@ -270,7 +311,7 @@ describe('a run short of time', () => {
     const report = await run({}, deps({ deadlineAt: Date.now() + 40_000 }));
     expect(statusOf(report, ID(1), 'agent')?.status).toBe('failed');
     expect(statusOf(report, ID(1), 'agent')?.reason).toContain('next run');
-    expect(fleet.runs.map((r) => r.role)).toEqual(['probe', 'probe']);
+    expect(fleet.runs.map((r) => r.role)).toEqual(['probe']);
   });
 
   it('shortens the wait on the host to the time left instead of overrunning the deadline', async () => {
@@ -453,7 +494,7 @@ describe('what the report says of each component', () => {
     });
     fleet.add(ID(1), { agent: { token: expired() } });
     await run({}, deps({ runId: 'run-42' }));
-    expect(fleet.runs.map((r) => r.role)).toStrictEqual(['probe', 'probe', 'push']);
+    expect(fleet.runs.map((r) => r.role)).toStrictEqual(['probe', 'push']);
     for (const { parameters } of fleet.runs) {
       expect(parameters).toMatchObject({
         InstallRoot: ['/srv/kasm/current'],
@@ -682,7 +723,7 @@ describe('the push, as sent', () => {
       status: 'failed',
       reason: LEFT_FOR_NEXT_RUN,
     });
-    expect(fleet.runs.map((r) => r.role)).toStrictEqual(['probe', 'probe']);
+    expect(fleet.runs.map((r) => r.role)).toStrictEqual(['probe']);
   });
 
   it('says the push had not finished when the run had to give up on it', async () => {

@@ -270,6 +270,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
         SSM_RunId: RUN_ID,
         // What the documents' defaults (probe) and the function (push) always pass.
         SSM_KeyPair: 'none',
+        SSM_GraceSeconds: '3600',
         SSM_WaitSeconds: '0',
         SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 3600),
         ...env,

@@ -1,4 +1,5 @@
-# Observes each installed Kasm Windows component; with KeyPair=create also makes the sealing key.
+# Observes each installed Kasm Windows component; makes the sealing key with KeyPair=create, or with
+# KeyPair=auto where a component is locked out by the host's own reading of the rule.
 # Answers in the host line protocol, as the Linux probe does (shared/documents/README.md).
 # @@CATALOG@@
 # @@COMMON@@
@@ -34,6 +35,34 @@ function New-KtrSealingKey([string]$StateDir, [string]$RunId, [string]$InstallDi
     $rsa.Dispose()
     $lock.Dispose()
   }
+}
+
+# `exp` of a token's header.payload (base64url JSON), or $null when it has none that is a whole number.
+function Get-KtrTokenExp([string]$HeaderAndPayload) {
+  $payload = $HeaderAndPayload.Substring($HeaderAndPayload.IndexOf('.') + 1).Replace('-', '+').Replace('_', '/')
+  switch ($payload.Length % 4) { 2 { $payload += '==' } 3 { $payload += '=' } }
+  try {
+    $json = (New-KtrUtf8).GetString([Convert]::FromBase64String($payload))
+  } catch {
+    return $null
+  }
+  $match = [regex]::Match($json, '"exp"\s*:\s*([0-9]{1,12})(?:[^0-9.eE]|$)')
+  if (-not $match.Success) { return $null }
+  return [long]$match.Groups[1].Value
+}
+
+# Whether a component whose fields Get-KtrFields gave needs a delivery, by the host's own reading of the
+# rule the function applies (shared/token-rules.ts decide): its token expired at least GraceSeconds ago
+# (host clock), and no file waits that a push already delivered (the agent reads the file only at start,
+# so a waiting file no push delivered still needs one). The function decides again by its own clock;
+# this only says whether to make a sealing key now.
+function Test-KtrLockedOut([string]$Fields, [long]$GraceSeconds) {
+  $token = [regex]::Match($Fields, '(?:^| )token=(\S+)').Groups[1].Value
+  if ($token -eq '' -or $token -eq 'none' -or $token -eq 'unreadable') { return $false }
+  if ($Fields -match '(?:^| )delivered=') { return $false }
+  $exp = Get-KtrTokenExp $token
+  if ($null -eq $exp) { return $false }
+  return (Get-KtrNow) -ge ($exp + $GraceSeconds)
 }
 
 # DER: one tag-length-value.
@@ -94,9 +123,10 @@ Write-KtrLine 'ktr-probe v1'
 # test/documents/splice.test.ts proves it from the patterns themselves.
 if ($null -eq $env:SSM_RunId) { $env:SSM_RunId = '{{RunId}}' }
 if ($null -eq $env:SSM_KeyPair) { $env:SSM_KeyPair = '{{KeyPair}}' }
+if ($null -eq $env:SSM_GraceSeconds) { $env:SSM_GraceSeconds = '{{GraceSeconds}}' }
 if ($null -eq $env:SSM_WindowsInstallDir) { $env:SSM_WindowsInstallDir = '{{WindowsInstallDir}}' }
 if ($null -eq $env:SSM_WindowsServiceName) { $env:SSM_WindowsServiceName = '{{WindowsServiceName}}' }
-if (-not (Test-KtrParameters @('RunId', 'KeyPair', 'WindowsInstallDir', 'WindowsServiceName'))) { Stop-KtrMissingParameters }
+if (-not (Test-KtrParameters @('RunId', 'KeyPair', 'GraceSeconds', 'WindowsInstallDir', 'WindowsServiceName'))) { Stop-KtrMissingParameters }
 $installDir = Get-KtrInstallDir
 $serviceName = Get-KtrServiceName
 $stateDir = Get-KtrStateDir
@@ -122,7 +152,17 @@ if ($trustedStateDir -ne '') {
   }
 }
 
-if ($env:SSM_KeyPair -eq 'create' -and $canUnseal -eq 1) {
+$graceSeconds = [long]([string]$env:SSM_GraceSeconds)
+$comps = New-Object System.Collections.Generic.List[string]
+$needKey = $false
+foreach ($component in $Components) {
+  $fields = Get-KtrFields $component $installDir $serviceName $trustedStateDir
+  if ($null -eq $fields) { continue }
+  $comps.Add(('comp {0} {1}' -f $component.Name, $fields))
+  if ($env:SSM_KeyPair -eq 'auto' -and (Test-KtrLockedOut $fields $graceSeconds)) { $needKey = $true }
+}
+
+if (($env:SSM_KeyPair -eq 'create' -or $needKey) -and $canUnseal -eq 1) {
   try {
     Write-KtrLine (New-KtrSealingKey $stateDir $runId $installDir)
   } catch {
@@ -137,9 +177,6 @@ if ($env:SSM_KeyPair -eq 'create' -and $canUnseal -eq 1) {
   Remove-KtrLeftovers $stateDir $installDir
 }
 
-foreach ($component in $Components) {
-  $fields = Get-KtrFields $component $installDir $serviceName $trustedStateDir
-  if ($null -ne $fields) { Write-KtrLine ('comp {0} {1}' -f $component.Name, $fields) }
-}
+foreach ($line in $comps) { Write-KtrLine $line }
 Write-KtrLine 'end'
 exit 0
