@@ -1,9 +1,20 @@
 /**
  * Parses what the probe and push scripts print (the host line protocol, described once in
- * shared/documents/README.md) into typed observations. Pure: anything malformed becomes a
- * `problem`, never an exception, so one host's garbage cannot stop a run.
+ * shared/documents/README.md; its words and its writing side are in host-protocol.ts) into typed
+ * observations. Pure: anything malformed becomes a `problem`, never an exception, so one host's
+ * garbage cannot stop a run.
  */
 import { type ComponentName, isComponentName } from './catalog.ts';
+import {
+  END_MARKER,
+  HEADERS,
+  MISSING_PARAMETERS,
+  PUSH_RESULTS,
+  type PushResult,
+  SKIP_REASONS,
+  type SkipReason,
+  TOO_LATE_REASON,
+} from './host-protocol.ts';
 import { printable } from './printable.ts';
 
 /** The token as seen on the host: only header.payload ever leaves it. */
@@ -43,14 +54,6 @@ export interface ProbeReport {
   readonly components: readonly ComponentSighting[];
 }
 
-/**
- * Why a push wrote nothing for a component and stood back (`push=skipped`): another run's
- * registration_token.txt already waits there, or the component saved a new config (a new token) after
- * this run's probe looked. Overlapping runs deliver at most once this way.
- */
-export const SKIP_REASONS = ['already-waiting', 'config-changed'] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
-
 function skipReason(value: string | undefined): SkipReason | undefined {
   return SKIP_REASONS.find((r) => r === value);
 }
@@ -86,13 +89,6 @@ export type Parsed<T> =
  */
 export const MISSING_PARAMETERS_PROBLEM =
   'the SSM Agent ran the script without its parameters (no SSM_ variables, nothing spliced into the script); update the SSM Agent (AWS-UpdateSSMAgent)';
-
-/** Reason of every component of a push the host refused because it arrived past its NotAfter time. */
-export const TOO_LATE_REASON = 'too-late';
-
-/** Every `host result=` the push prints (shared/documents/README.md); the parser ignores any other. */
-export const PUSH_RESULTS = ['unsealed', 'too-late', 'no-delivery'] as const;
-export type PushResult = (typeof PUSH_RESULTS)[number];
 
 function pushResult(value: string | undefined): PushResult | undefined {
   return PUSH_RESULTS.find((r) => r === value);
@@ -139,8 +135,8 @@ function bodyLines(output: string, header: string): string[] | string {
   const lines = output.split(/\r?\n/).map((l) => l.trimEnd());
   const start = lines.indexOf(header);
   if (start < 0) return `output does not start with "${header}"`;
-  const end = lines.indexOf('end', start + 1);
-  if (end < 0) return 'output is incomplete (no "end" line)';
+  const end = lines.indexOf(END_MARKER, start + 1);
+  if (end < 0) return `output is incomplete (no "${END_MARKER}" line)`;
   return lines.slice(start + 1, end).filter((l) => l.length > 0);
 }
 
@@ -177,7 +173,7 @@ function parseSighting(name: string, f: Map<string, string>): ComponentSighting 
 }
 
 export function parseProbeOutput(output: string): Parsed<ProbeReport> {
-  const lines = bodyLines(output, 'ktr-probe v1');
+  const lines = bodyLines(output, HEADERS.probe);
   if (typeof lines === 'string') return { ok: false, problem: lines };
   let hostEpochSeconds: number | undefined;
   let canUnseal = false;
@@ -202,7 +198,7 @@ export function parseProbeOutput(output: string): Parsed<ProbeReport> {
     const duplicate = kind === 'host' || kind === 'key' ? once.again(`${kind} line`) : undefined;
     if (duplicate) return { ok: false, problem: duplicate };
     if (kind === 'host') {
-      if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
+      if (f.get('error') === MISSING_PARAMETERS) return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
       const now = Number(f.get('now'));
       if (!Number.isSafeInteger(now)) return { ok: false, problem: 'bad host clock field' };
       hostEpochSeconds = now;
@@ -231,7 +227,7 @@ export function parsePushOutput(
   output: string,
   delivered: readonly ComponentName[] = [],
 ): Parsed<PushReport> {
-  const lines = bodyLines(output, 'ktr-push v1');
+  const lines = bodyLines(output, HEADERS.push);
   if (typeof lines === 'string') return { ok: false, problem: lines };
   let wasDelivered = true;
   let tooLate = false;
@@ -243,7 +239,7 @@ export function parsePushOutput(
     if (kind === 'host') {
       const f = fields(rest);
       if (typeof f === 'string') return { ok: false, problem: f };
-      if (f.get('error') === 'missing-parameters') return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
+      if (f.get('error') === MISSING_PARAMETERS) return { ok: false, problem: MISSING_PARAMETERS_PROBLEM };
       for (const field of ['result', 'waited']) {
         const duplicate = f.has(field) ? once.again(`host ${field}`) : undefined;
         if (duplicate) return { ok: false, problem: duplicate };

@@ -4,7 +4,8 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { type Platform, readsRegistrationFileOnlyAtStart } from './catalog.ts';
-import type { ComponentSighting, PushOutcome, SkipReason, TokenSighting } from './host-report.ts';
+import type { SkipReason } from './host-protocol.ts';
+import type { ComponentSighting, PushOutcome, TokenSighting } from './host-report.ts';
 
 /** Every status of the run report (docs/operating.md, "Runbook"). */
 export const COMPONENT_STATUSES = [

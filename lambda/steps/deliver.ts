@@ -5,6 +5,7 @@
  * confirmation: no separate probe is needed.
  */
 
+import { encodeDeliveries } from '../../shared/host-protocol.ts';
 import { outcomeName, type PushOutcome, parsePushOutput } from '../../shared/host-report.ts';
 import { judgeDelivery, type Policy } from '../../shared/token-rules.ts';
 import type { InvocationResult } from '../fleet-api.ts';
@@ -56,12 +57,13 @@ export async function deliverAndConfirm(prepared: Prepared, ctx: RunContext): Pr
 }
 
 /**
- * The push's Deliveries value: `instanceId:component+component:ciphertext` per host, space-separated
- * (the push document's allowedPattern, PARAMETER_PATTERNS.deliveries). At most MAX_DELIVERIES_PER_PUSH
+ * The push's Deliveries value (shared/host-protocol.ts encodes it). At most MAX_DELIVERIES_PER_PUSH
  * entries, one per host: the command runner's batches hold no more, and no host twice.
  */
 export function deliveriesValue(deliveries: readonly SealedDelivery[]): string {
-  return deliveries.map((d) => `${d.node.instanceId}:${d.components.join('+')}:${d.sealed}`).join(' ');
+  return encodeDeliveries(
+    deliveries.map((d) => ({ instanceId: d.node.instanceId, components: d.components, sealed: d.sealed })),
+  );
 }
 
 function judgePush(

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../lambda/report.ts';
+import { roleOfScript } from '../../shared/host-protocol.ts';
 import type { ProvingGround } from '../proving-ground/proving-ground.ts';
 import { startedRecord } from '../start-events.ts';
 import { ID, reconcileTogether, sendCommands, statusOf, until, withGround } from './harness.ts';
@@ -151,7 +152,7 @@ describe('a scheduled run and an instance-start run at once', () => {
 function writtenByPushes(ground: ProvingGround): Map<string, number> {
   const counts = new Map<string, number>();
   for (const { run, result } of ground.steps) {
-    if (!run.script.includes("echo 'ktr-push v1'")) continue;
+    if (roleOfScript(run.script) !== 'push') continue;
     for (const [, name] of result.stdout.matchAll(/^comp (\S+) push=written /gm)) {
       const key = `${run.instanceId}/${name}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -161,7 +162,7 @@ function writtenByPushes(ground: ProvingGround): Map<string, number> {
 }
 
 function pushCount(ground: ProvingGround): number {
-  return ground.steps.filter(({ run }) => run.script.includes("echo 'ktr-push v1'")).length;
+  return ground.steps.filter(({ run }) => roleOfScript(run.script) === 'push').length;
 }
 
 /** How often the component read a registration file (its log line for each). */

@@ -52,7 +52,18 @@ import {
   randomUUID,
 } from 'node:crypto';
 import { promisify } from 'node:util';
-import { SKIP_REASONS } from '../../shared/host-report.ts';
+import {
+  answer,
+  deliveryFor,
+  missingParametersLine,
+  type PushAnswer,
+  probeLines,
+  pushLines,
+  roleOfScript,
+  SKIP_REASONS,
+  unfinished,
+} from '../../shared/host-protocol.ts';
+import type { ComponentSighting, PushOutcome, SealingKey, TokenSighting } from '../../shared/host-report.ts';
 import { type AwsTiming, awsTimingFor } from './aws-timing.ts';
 import type { Fleet, FleetOptions, FleetState } from './fleet.ts';
 import {
@@ -298,15 +309,17 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
 
   // ------------------------------------------------------------------ the documents
 
-  const describe = (host: ModelHost, c: ModelComponent, nowMs: number): string => {
+  /** The component as the script reads it: `header.payload` of a JWT, `none` or `unreadable`. */
+  const sighting = (host: ModelHost, c: ModelComponent, nowMs: number): ComponentSighting => {
     advance(host, c, nowMs);
-    let token: string;
-    if (c.token === undefined || c.token === '' || c.token === 'null' || c.token === '~') token = 'none';
+    let token: TokenSighting;
+    if (c.token === undefined || c.token === '' || c.token === 'null' || c.token === '~')
+      token = { kind: 'none' };
     else if (c.token.length <= 8000 && JWT_SHAPE.test(c.token))
-      token = c.token.slice(0, c.token.lastIndexOf('.'));
-    else token = 'unreadable';
-    const reg = c.file ? String(Math.floor(nowMs / 1000) - Math.floor(c.file.mtimeMs / 1000)) : 'absent';
-    return `token=${token} reg=${reg} running=${c.running}`;
+      token = { kind: 'jwt', headerAndPayload: c.token.slice(0, c.token.lastIndexOf('.')) };
+    else token = { kind: 'unreadable' };
+    const age = c.file ? Math.floor(nowMs / 1000) - Math.floor(c.file.mtimeMs / 1000) : null;
+    return { name: c.name, token, registrationFileAgeSeconds: age, running: c.running };
   };
 
   const removeStaleKeys = (host: ModelHost, nowMs: number): void => {
@@ -328,57 +341,50 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       signal?.addEventListener('abort', onAbort, { once: true });
     });
 
-  const ok = (lines: string[], exitCode = 0): StepResult => ({
+  const ok = (stdout: string, exitCode = 0): StepResult => ({
     exitCode,
-    stdout: `${lines.join('\n')}\n`,
+    stdout,
     stderr: '',
     timedOut: false,
   });
-  const killed = (lines: string[]): StepResult => ({
-    exitCode: -1,
-    stdout: lines.length > 0 ? `${lines.join('\n')}\n` : '',
-    stderr: '',
-    timedOut: false,
-  });
+  /** SIGKILL: no clean-up ran, and the output stops where the step was (no end marker). */
+  const killed = (stdout = ''): StepResult => ({ exitCode: -1, stdout, stderr: '', timedOut: false });
 
   const probe = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
     const env = scriptParameters(run);
-    const out = ['ktr-probe v1'];
     if (!env.SSM_InstallRoot || !env.SSM_RunId || !env.SSM_KeyPair || !env.SSM_GraceSeconds) {
-      return ok([...out, 'host error=missing-parameters', 'end'], 1);
+      return ok(answer('probe', [missingParametersLine]), 1);
     }
     const cost = timing.ms('probeRun');
-    if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
+    if (cost > 0 && !(await sleep(cost, run.signal))) return killed();
     const now = Date.now();
-    out.push(`host unseal=${host.scenario.opensslMissing ? 0 : 1} now=${Math.floor(now / 1000)}`);
     removeStaleKeys(host, now);
-    const comps: string[] = [];
-    let lockedOut = false;
-    if (env.SSM_InstallRoot === LINUX_INSTALL_ROOT) {
-      const grace = Number(env.SSM_GraceSeconds);
-      for (const c of host.components.values()) {
-        const fields = describe(host, c, now);
-        comps.push(`comp ${c.name} ${fields}`);
-        // The script's locked_out: exp + GraceSeconds not after the host's clock, no file waiting.
-        if (c.exp !== undefined && !c.file && /^token=[^ ]+\./.test(fields) && now / 1000 >= c.exp + grace)
-          lockedOut = true;
-      }
-    }
-    const wanted = env.SSM_KeyPair === 'create' || (env.SSM_KeyPair === 'auto' && lockedOut);
-    if (wanted && !host.scenario.opensslMissing) {
+    const grace = Number(env.SSM_GraceSeconds);
+    const installed = env.SSM_InstallRoot === LINUX_INSTALL_ROOT ? [...host.components.values()] : [];
+    const components = installed.map((c) => sighting(host, c, now));
+    // The script's locked_out: a JWT whose exp + GraceSeconds is not after the host's clock, no file waiting.
+    const lockedOut = installed.some(
+      (c, i) =>
+        c.exp !== undefined &&
+        components[i]?.token.kind === 'jwt' &&
+        components[i]?.registrationFileAgeSeconds === null &&
+        now / 1000 >= c.exp + grace,
+    );
+    const canUnseal = !host.scenario.opensslMissing;
+    let sealingKey: SealingKey | null = null;
+    if ((env.SSM_KeyPair === 'create' || (env.SSM_KeyPair === 'auto' && lockedOut)) && canUnseal) {
       const keygen = timing.ms('keygen');
-      if (keygen > 0 && !(await sleep(keygen, run.signal))) return killed([]);
+      if (keygen > 0 && !(await sleep(keygen, run.signal))) return killed();
       const key = pool[(host.index + keyCounter++) % pool.length]!;
       host.keys.set(env.SSM_RunId, { key, madeMs: now });
-      out.push(`key spki=${key.spki}`);
+      sealingKey = { kind: 'ready', spkiDerBase64: key.spki };
     }
-    out.push(...comps, 'end');
-    return ok(out);
+    const report = { hostEpochSeconds: Math.floor(now / 1000), canUnseal, sealingKey, components };
+    return ok(answer('probe', probeLines(report)));
   };
 
   const push = async (host: ModelHost, run: StepRun): Promise<StepResult> => {
     const env = scriptParameters(run);
-    const out = ['ktr-push v1'];
     if (
       !env.SSM_InstallRoot ||
       !env.SSM_RunId ||
@@ -386,29 +392,23 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
       !env.SSM_WaitSeconds ||
       !env.SSM_NotAfter
     ) {
-      return ok([...out, 'host error=missing-parameters', 'end'], 1);
+      return ok(answer('push', [missingParametersLine]), 1);
     }
     const runId = env.SSM_RunId;
     // The script's EXIT trap: the key is gone after this command, whatever happens.
-    const done = (lines: string[]): StepResult => {
+    const done = (answered: PushAnswer): StepResult => {
       host.keys.delete(runId);
-      return ok(lines);
+      return ok(answer('push', pushLines(answered)));
     };
     const cost = timing.ms('pushRun');
-    if (cost > 0 && !(await sleep(cost, run.signal))) return killed([]);
+    if (cost > 0 && !(await sleep(cost, run.signal))) return killed();
     if (!/^[0-9]+$/.test(env.SSM_NotAfter) || Math.floor(Date.now() / 1000) > Number(env.SSM_NotAfter)) {
-      return done([...out, 'host result=too-late', 'end']);
+      return done({ result: 'too-late' });
     }
-    let entry = '';
-    for (const e of env.SSM_Deliveries.split(/\s+/)) {
-      if (e.startsWith(`${env.AWS_SSM_INSTANCE_ID ?? ''}:`)) entry = e.slice(e.indexOf(':') + 1);
-    }
-    if (entry === '') return done([...out, 'host result=no-delivery', 'end']);
-    const sep = entry.indexOf(':');
-    const wanted = sep < 0 ? entry : entry.slice(0, sep);
-    const sealed = sep < 0 ? entry : entry.slice(sep + 1);
+    const entry = deliveryFor(env.SSM_Deliveries, env.AWS_SSM_INSTANCE_ID ?? '');
+    if (!entry) return done({ result: 'no-delivery' });
     const failAll = (reason: string) =>
-      done([...out, ...wanted.split('+').map((n) => `comp ${n} push=failed reason=${reason}`), 'end']);
+      done({ result: 'not-unsealed', components: entry.components, reason });
 
     if (host.scenario.opensslMissing) return failAll('openssl-missing');
     let now = Date.now();
@@ -420,7 +420,7 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     try {
       secret = privateDecrypt(
         { key: held.key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-        Buffer.from(sealed, 'base64'),
+        Buffer.from(entry.sealed, 'base64'),
       )
         .toString('utf8')
         .replace(/\n+$/, ''); // $(...) drops trailing newlines
@@ -429,11 +429,10 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
     }
     host.keys.delete(runId);
     if (!SECRET.test(secret)) return failAll('unsealed-value-invalid');
-    out.push('host result=unsealed');
 
     const status = new Map<LinuxComponentName, string>();
     const delivered: ModelComponent[] = [];
-    const wantedNames = new Set(wanted.split('+'));
+    const wantedNames = new Set(entry.components);
     now = Date.now();
     for (const name of LINUX_COMPONENTS) {
       if (!wantedNames.has(name)) continue;
@@ -468,21 +467,24 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
         if (c.file) left = true;
       }
       if (!left) break;
-      if (!(await sleep(stepMs, run.signal))) return killed(out);
+      if (!(await sleep(stepMs, run.signal))) return killed(unfinished('push', ['host result=unsealed']));
       poll += 1;
     }
-    out.push(`host waited=${Math.floor(poll / pollsPerSecond)}`);
     now = Date.now();
-    for (const name of LINUX_COMPONENTS) {
-      const s = status.get(name);
-      if (s === undefined) continue;
+    const outcomes: PushOutcome[] = [];
+    for (const [name, s] of status) {
       const c = host.components.get(name);
-      if (!c || !['written', ...SKIP_REASONS].includes(s)) out.push(`comp ${name} push=failed reason=${s}`);
-      else if (s === 'written') out.push(`comp ${name} push=written ${describe(host, c, now)}`);
-      else out.push(`comp ${name} push=skipped reason=${s} ${describe(host, c, now)}`);
+      const skip = SKIP_REASONS.find((r) => r === s);
+      if (c && s === 'written') outcomes.push({ kind: 'written', after: sighting(host, c, now) });
+      else if (c && skip) outcomes.push({ kind: 'skipped', reason: skip, after: sighting(host, c, now) });
+      else outcomes.push({ kind: 'failed', name, reason: s });
     }
-    out.push('end');
-    return ok(out);
+    return ok(
+      answer(
+        'push',
+        pushLines({ result: 'unsealed', waitedSeconds: Math.floor(poll / pollsPerSecond), outcomes }),
+      ),
+    );
   };
 
   // ------------------------------------------------------------------ the fleet
@@ -536,8 +538,9 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
           timedOut: false,
         };
       }
-      if (run.script.includes("echo 'ktr-probe v1'")) return probe(e, run);
-      if (run.script.includes("echo 'ktr-push v1'")) return push(e, run);
+      const role = roleOfScript(run.script);
+      if (role === 'probe') return probe(e, run);
+      if (role === 'push') return push(e, run);
       return {
         exitCode: 1,
         stdout: '',

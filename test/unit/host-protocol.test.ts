@@ -8,14 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Platform } from '../../shared/catalog.ts';
 import { type DocumentRole, linuxScript, windowsScript } from '../../shared/documents/ssm-documents.ts';
-import {
-  MISSING_PARAMETERS_PROBLEM,
-  PUSH_RESULTS,
-  parseProbeOutput,
-  parsePushOutput,
-  SKIP_REASONS,
-  TOO_LATE_REASON,
-} from '../../shared/host-report.ts';
+import { PUSH_RESULTS, SKIP_REASONS, TOO_LATE_REASON } from '../../shared/host-protocol.ts';
+import { MISSING_PARAMETERS_PROBLEM, parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
 import { PUSH_FAILURE_REASONS } from '../../shared/token-rules.ts';
 
 type Kind = 'host error' | 'host result' | 'key error' | 'push=skipped reason' | 'reason';

@@ -15,6 +15,8 @@ import type {
   ManagedNode,
 } from '../../lambda/fleet-api.ts';
 import type { ComponentName, Platform } from '../../shared/catalog.ts';
+import { answer, deliveryFor, type PushAnswer, probeLines, pushLines } from '../../shared/host-protocol.ts';
+import type { ComponentSighting, ProbeReport, PushOutcome } from '../../shared/host-report.ts';
 import { segments } from './jwt-fixtures.ts';
 
 export interface ModelComponent {
@@ -195,13 +197,14 @@ export class InMemoryFleet implements FleetApi {
   }
 
   #answer(host: ModelHost, role: 'probe' | 'push', parameters: Record<string, string[]>): string {
-    const lines = role === 'probe' ? this.#probe(host, parameters) : this.#push(host, parameters);
-    return [`ktr-${role} v1`, ...lines, 'end'].join('\n');
+    return answer(
+      role,
+      role === 'probe' ? probeLines(this.#probe(host, parameters)) : pushLines(this.#push(host, parameters)),
+    );
   }
 
-  #probe(host: ModelHost, parameters: Record<string, string[]>): string[] {
+  #probe(host: ModelHost, parameters: Record<string, string[]>): ProbeReport {
     const now = this.nowSeconds() + host.clockSkewSeconds;
-    const lines = [`host unseal=${host.canUnseal ? 1 : 0} now=${now}`];
     // KeyPair=auto: a key where the host's own clock says a component is locked out (past the grace
     // period, no file waiting), as the scripts read the rule.
     const grace = Number(parameters.GraceSeconds?.[0] ?? 3600);
@@ -209,32 +212,28 @@ export class InMemoryFleet implements FleetApi {
       (c) => typeof c.token === 'number' && now >= c.token + grace && c.registrationFileAge === null,
     );
     const keyPair = parameters.KeyPair?.[0];
+    let sealingKey: ProbeReport['sealingKey'] = null;
     if ((keyPair === 'create' || (keyPair === 'auto' && lockedOut)) && host.canUnseal) {
       const { publicDer, privateKey } = pooledKey();
       host.key = privateKey;
-      lines.push(`key spki=${publicDer}`);
+      sealingKey = { kind: 'ready', spkiDerBase64: publicDer };
     }
-    for (const [name, c] of host.components) lines.push(`comp ${name} ${this.#describe(c)}`);
-    return lines;
+    const components = [...host.components].map(([name, c]) => this.#sighting(name, c));
+    return { hostEpochSeconds: now, canUnseal: host.canUnseal, sealingKey, components };
   }
 
-  #push(host: ModelHost, parameters: Record<string, string[]>): string[] {
-    const entry = (parameters.Deliveries?.[0] ?? '').split(' ').find((e) => e.startsWith(`${host.id}:`));
-    if (!entry) return ['host result=no-delivery'];
-    const [, names = '', sealed = ''] = entry.split(':');
-    if (!host.key) return names.split('+').map((n) => `comp ${n} push=failed reason=key-missing`);
+  #push(host: ModelHost, parameters: Record<string, string[]>): PushAnswer {
+    const entry = deliveryFor(parameters.Deliveries?.[0] ?? '', host.id);
+    if (!entry) return { result: 'no-delivery' };
+    if (!host.key) return { result: 'not-unsealed', components: entry.components, reason: 'key-missing' };
     const token = privateDecrypt(
       { key: host.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      Buffer.from(sealed, 'base64'),
+      Buffer.from(entry.sealed, 'base64'),
     ).toString();
     host.key = undefined;
-    const lines = ['host result=unsealed'];
-    for (const name of names.split('+') as ComponentName[]) {
+    const outcomes = (entry.components as ComponentName[]).map((name): PushOutcome => {
       const c = host.components.get(name);
-      if (!c) {
-        lines.push(`comp ${name} push=failed reason=config-missing`);
-        continue;
-      }
+      if (!c) return { kind: 'failed', name, reason: 'config-missing' };
       c.received = token;
       if (c.consumes) {
         c.token = this.nowSeconds() + 3600;
@@ -242,19 +241,18 @@ export class InMemoryFleet implements FleetApi {
       } else {
         c.registrationFileAge = 0;
       }
-      lines.push(`comp ${name} push=written ${this.#describe(c)}`);
-    }
-    return lines;
+      return { kind: 'written', after: this.#sighting(name, c) };
+    });
+    return { result: 'unsealed', waitedSeconds: 0, outcomes };
   }
 
-  #describe(c: ModelComponent): string {
-    const token =
+  #sighting(name: ComponentName, c: ModelComponent): ComponentSighting {
+    const token: ComponentSighting['token'] =
       c.token === 'none'
-        ? 'none'
+        ? { kind: 'none' }
         : c.token === 'garbage'
-          ? 'unreadable'
-          : segments({ exp: c.token, authorizations: [] });
-    const reg = c.registrationFileAge === null ? 'absent' : String(c.registrationFileAge);
-    return `token=${token} reg=${reg} running=true`;
+          ? { kind: 'unreadable' }
+          : { kind: 'jwt', headerAndPayload: segments({ exp: c.token, authorizations: [] }) };
+    return { name, token, registrationFileAgeSeconds: c.registrationFileAge, running: true };
   }
 }
