@@ -1,8 +1,33 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+/**
+ * One tier per folder: the folder a test sits in says what it may start and how long it takes
+ * (test/README.md). `npm run test:unit` runs the first alone, in seconds.
+ */
+function tier(
+  name: string,
+  extra: TestProjectInlineConfiguration['test'] = {},
+): TestProjectInlineConfiguration {
+  return { extends: true, test: { name, include: [`test/${name}/**/*.test.ts`], ...extra } };
+}
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'shared/**/*.test.ts', 'lambda/**/*.test.ts', 'infra/**/*.test.ts'],
+    projects: [
+      // Pure parts and the whole loop on an in-memory fleet. A process or a socket fails the test that
+      // opens it: no-io.ts holds the tier to its promise.
+      tier('unit', { setupFiles: ['test/unit/no-io.ts'] }),
+      // The function in process against loopback servers: the handler, the Kasm health check.
+      tier('io'),
+      // The host scripts in real bash and PowerShell, their patterns compiled by Go.
+      tier('documents'),
+      // The local AWS, Kasm API and hosts, held to how AWS behaves.
+      tier('proving-ground'),
+      // The real handler against the proving ground: statuses, the command line, scale, leaks.
+      tier('e2e'),
+      // The CDK app: templates, cdk-nag, the bundle, the docs it generates.
+      tier('infra'),
+    ],
     // Hang guards, not assertions: a CDK synth takes up to 56 s and the Windows e2e nearly a minute
     // on an idle 2-core machine, and twice that under load, so 60 s failed runs by timing alone.
     testTimeout: 180_000,

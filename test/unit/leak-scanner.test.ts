@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sealFor } from '../lambda/seal.ts';
-import { artifactSources, type HostTree, type RunArtifacts } from './e2e/run-artifacts.ts';
+import { sealFor } from '../../lambda/seal.ts';
+import { artifactSources, type HostTree, type RunArtifacts } from '../e2e/run-artifacts.ts';
 import {
   describeLeaks,
   type LeakForm,
@@ -17,8 +17,8 @@ import {
   PARTIAL_LENGTH,
   scanForLeaks,
   stableBase64,
-} from './leak-scanner.ts';
-import type { RecordedCall } from './proving-ground/types.ts';
+} from '../leak-scanner.ts';
+import type { RecordedCall } from '../proving-ground/types.ts';
 
 /** The end-to-end tests' token: base64 letters only, so URL and JSON forms equal the raw one. */
 const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';

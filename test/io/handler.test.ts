@@ -17,8 +17,8 @@ import { createHandler, createLambdaHandler } from '../../lambda/handler.ts';
 import { LEFT_FOR_NEXT_RUN } from '../../lambda/steps/context.ts';
 import { createTlsMaterial } from '../proving-ground/kasm/tls.ts';
 import { startBatch, startedRecord } from '../start-events.ts';
-import { awsError } from './fake-ssm.ts';
-import { DOCUMENTS, ID, TOKEN } from './loop-fixture.ts';
+import { awsError } from '../unit/fake-ssm.ts';
+import { DOCUMENTS, ID, TOKEN } from '../unit/loop-fixture.ts';
 
 const ENV = {
   REGISTRATION_TOKEN_SECRET_ID: 'kasm/token',
