@@ -21,13 +21,14 @@ import {
 } from './document-runs.ts';
 import { type HostOutcome, wholeHost } from './host-outcome.ts';
 
-export interface Sighting {
+/** A host the probe answered, and what it answered (its sightings of each component, its key). */
+export interface ProbedHost {
   readonly node: ManagedNode;
   readonly report: ProbeReport;
 }
 
 export interface Observations {
-  readonly sightings: readonly Sighting[];
+  readonly probed: readonly ProbedHost[];
   readonly settled: readonly HostOutcome[];
   /**
    * Epoch seconds when the probe went out. Tokens are judged as of then: one that was
@@ -51,10 +52,10 @@ export const PROBE_EXPECTED_SECONDS = 5;
  */
 export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): Promise<Observations> {
   const observedAt = nowSeconds(ctx);
-  if (nodes.length === 0) return { sightings: [], settled: [], observedAt };
+  if (nodes.length === 0) return { probed: [], settled: [], observedAt };
   if (ctx.now() >= ctx.deadlineAt) {
     return {
-      sightings: [],
+      probed: [],
       settled: nodes.map((n) => wholeHost(n, 'failed', LEFT_FOR_NEXT_RUN)),
       observedAt,
     };
@@ -76,12 +77,12 @@ export async function observe(nodes: readonly ManagedNode[], ctx: RunContext): P
     giveUpAt: ctx.deadlineAt,
     giveUpReason: LEFT_FOR_NEXT_RUN,
   });
-  const sightings: Sighting[] = [];
+  const probed: ProbedHost[] = [];
   const settled: HostOutcome[] = [];
   for (const node of ordered) {
     const report = interpret(results.get(node.instanceId), parseProbeOutput, 'probe');
     if (isUnusable(report)) settled.push(wholeHost(node, report.status, report.reason));
-    else sightings.push({ node, report });
+    else probed.push({ node, report });
   }
-  return { sightings, settled, observedAt };
+  return { probed, settled, observedAt };
 }

@@ -39,7 +39,7 @@ export interface Plan {
 export function plan(observed: Observations, c: Circumstances): Plan {
   const settled: HostOutcome[] = [];
   const deliveries: PlannedDelivery[] = [];
-  for (const { node, report } of observed.sightings) {
+  for (const { node, report } of observed.probed) {
     const components = [];
     const deliver: ComponentName[] = [];
     for (const sighting of report.components) {

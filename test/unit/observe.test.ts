@@ -22,7 +22,7 @@ describe('observe', () => {
     const { ctx, sent } = setup();
     const now = Date.now();
     const observed = await observe([], ctx({ now: () => now }));
-    expect(observed).toStrictEqual({ sightings: [], settled: [], observedAt: Math.floor(now / 1000) });
+    expect(observed).toStrictEqual({ probed: [], settled: [], observedAt: Math.floor(now / 1000) });
     expect(sent).toStrictEqual([]);
   });
 
@@ -39,7 +39,7 @@ describe('observe', () => {
     // Assess
     expect(fleet.runs.map((r) => r.parameters.KeyPair)).toStrictEqual([['auto'], ['none']]);
     const keys = (o: typeof observed) =>
-      o.sightings.map((s) => [s.node.instanceId, s.report.sealingKey?.kind]).sort();
+      o.probed.map((s) => [s.node.instanceId, s.report.sealingKey?.kind]).sort();
     expect(keys(observed)).toStrictEqual([
       [ID(1), undefined],
       [ID(2), 'ready'],
@@ -55,7 +55,7 @@ describe('observe', () => {
     fleet.add(ID(1), { agent: {} });
     const now = Date.now();
     const observed = await observe([node(1)], ctx({ now: () => now, deadlineAt: now }));
-    expect(observed.sightings).toStrictEqual([]);
+    expect(observed.probed).toStrictEqual([]);
     expect(observed.settled).toStrictEqual([
       {
         node: node(1),

@@ -24,7 +24,7 @@ describe('plan', () => {
     // Assess
     expect(planned).toStrictEqual({
       settled: [],
-      deliveries: [{ node, components: ['agent', 'guac'], report: observed.sightings[0]?.report }],
+      deliveries: [{ node, components: ['agent', 'guac'], report: observed.probed[0]?.report }],
     });
   });
 });
