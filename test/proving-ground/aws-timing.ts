@@ -1,5 +1,5 @@
 /**
- * `awsTiming: true` (contract section 3): AWS-like time costs, each drawn from a range of real-world
+ * `awsTiming: true` (the scenario file: test/proving-ground/README.md): AWS-like time costs, each drawn from a range of real-world
  * seconds and divided by the scenario's `timeScale` (real Kasm heartbeat 30 s / the scenario's
  * heartbeat), so that `report.durationMs × timeScale` estimates a run on a real fleet.
  *

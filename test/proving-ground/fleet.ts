@@ -25,14 +25,7 @@ import type { FleetTag } from '../../shared/settings.ts';
 import { RealAgent } from './agent/real-agent.ts';
 import type { AgentCheckIn, MessageDelivery } from './aws/ssm/message-delivery.ts';
 import { awsTimingFor } from './aws-timing.ts';
-import {
-  agentCheckInSeconds,
-  computerName,
-  FleetTimers,
-  hostById,
-  ipAddress,
-  octal,
-} from './fleet-common.ts';
+import { computerName, ipAddress, octal } from './fleet-common.ts';
 import { NamespaceLayers } from './hosts/layers.ts';
 import { Limiter } from './hosts/limiter.ts';
 import { LinuxHost, type Owner } from './hosts/linux-host.ts';
@@ -40,6 +33,13 @@ import { findPwsh, pwshMissingReason } from './hosts/pwsh.ts';
 import type { SimulatedHost } from './hosts/simulated-host.ts';
 import { type WindowsAclView, WindowsHost } from './hosts/windows-host.ts';
 import { type StandInCall, StandInServer } from './hosts/windows-stand-ins.ts';
+import {
+  type Instance,
+  InstanceLifecycle,
+  initialInstance,
+  nodeOf,
+  scheduledAgent,
+} from './instance-lifecycle.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
 import { COMPONENTS, type ComponentName, LINUX_COMPONENTS, REGISTRATION_FILE } from './kasm/catalog.ts';
 import { SimulatedComponent } from './kasm/component.ts';
@@ -152,452 +152,461 @@ export interface Fleet extends SimulatedFleet {
   agentsCheckedIn(timeoutMs: number): Promise<void>;
 }
 
-interface HostEntry {
-  readonly scenario: HostScenario;
-  readonly index: number;
+interface HostEntry extends Instance {
   readonly host: SimulatedHost;
-  online: boolean;
-  /** EC2 state now: a `startsAfterSeconds` host goes from stopped to running on its own. */
-  state: InstanceState;
-  /** False while a just-started host's agent has not checked in yet. */
-  agentCheckedIn: boolean;
-  /** When the agent stopped answering (`goesOfflineAfterSeconds`); ConnectionLost from then on. */
-  agentLostAt: Date | undefined;
   /** `hostModel: "agent"`, Linux: the real SSM Agent of this host, and what it last told SSM of itself. */
   readonly agent?: RealAgent;
   readonly agentCheckIn?: () => AgentCheckIn | undefined;
 }
 
+/** What building the hosts needs, and what it leaves for the fleet (the stand-in server, once made). */
+interface Build {
+  readonly scenario: Scenario;
+  readonly options: FleetOptions;
+  readonly rootDir: string;
+  readonly layers: NamespaceLayers;
+  readonly limiter: Limiter;
+  readonly owner: Owner;
+  readonly api: { readonly host: string; readonly port: number };
+  /** The running component loops, by `instanceId/component` (a Windows service restart restarts one). */
+  readonly loops: Map<string, SimulatedComponent>;
+  standIns?: StandInServer;
+}
+
 export async function createFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
-  const { kasm, fleetTag } = options;
   const createdRoot = options.rootDir === undefined;
   const rootDir = options.rootDir ?? (await mkdtemp(join(tmpdir(), 'ktr-pg-')));
   if (/[:,\s]/.test(rootDir)) throw new Error(`rootDir must not contain ':', ',' or spaces: ${rootDir}`);
   await mkdir(rootDir, { recursive: true });
   const layers = new NamespaceLayers(join(rootDir, 'layers'));
   await layers.prepare();
-  const limiter = new Limiter(options.maxConcurrentSteps ?? 8);
-  const owner = options.configOwner ?? { uid: 1000, gid: 1000 };
-  const apiUrl = new URL(kasm.url);
-  const api = { host: apiUrl.hostname, port: Number(apiUrl.port || 443) };
-  const hb = scenario.kasm.heartbeatSeconds;
-  const timing = awsTimingFor(scenario);
-  const checkInSeconds = (): number => agentCheckInSeconds(timing);
-  let standIns: StandInServer | undefined;
-  const loops = new Map<string, SimulatedComponent>();
-
-  const tokenFor = async (
-    component: ComponentName,
-    state: TokenState,
-    id: string,
-  ): Promise<string | undefined> => {
-    const { tokenLifetimeSeconds: lifetime, gracePeriodSeconds: grace } = kasm;
-    const now = Date.now() / 1000;
-    switch (state) {
-      case 'valid':
-        return kasm.mintToken(component, lifetime, id);
-      case 'expiring': {
-        // Expires one heartbeat from now, rounded up to JWT's whole seconds: the component's first
-        // heartbeat comes one heartbeat after start, and Kasm has it refresh *before* exp.
-        const exp = Math.ceil(now + hb);
-        return kasm.mintToken(component, exp - now, id);
-      }
-      case 'in-grace':
-        return kasm.mintToken(component, -grace / 2, id);
-      case 'expired':
-        return kasm.mintToken(component, -(grace + lifetime), id);
-      case 'missing':
-        return undefined;
-      case 'garbage':
-        return randomBytes(36).toString('base64url');
-    }
+  const apiUrl = new URL(options.kasm.url);
+  const build: Build = {
+    scenario,
+    options,
+    rootDir,
+    layers,
+    limiter: new Limiter(options.maxConcurrentSteps ?? 8),
+    owner: options.configOwner ?? { uid: 1000, gid: 1000 },
+    api: { host: apiUrl.hostname, port: Number(apiUrl.port || 443) },
+    loops: new Map(),
   };
-
-  /** The one place that chooses a host's class by its platform. */
-  const createHost = async (h: HostScenario, index: number, root: string): Promise<SimulatedHost> => {
-    if (h.platform === 'Linux') {
-      const host = new LinuxHost({
-        id: h.id,
-        root,
-        fleetRoot: rootDir,
-        layers,
-        limiter,
-        opensslMissing: h.opensslMissing,
-        owner,
-        ipAddress: ipAddress(index),
-        apiHost: api.host,
-        apiPort: api.port,
-      });
-      const setups = [];
-      for (const name of LINUX_COMPONENTS) {
-        const c = h.components[name];
-        if (!c) continue;
-        const componentId = randomUUID();
-        setups.push({
-          name,
-          token: await tokenFor(name, c.token, componentId),
-          componentId,
-          running: c.running,
-          readOnly: c.readOnly,
-          ...(c.trap ? { trap: c.trap } : {}),
-        });
-      }
-      await host.create(setups);
-      return host;
-    }
-    if (!standIns) {
-      standIns = new StandInServer();
-      await standIns.start();
-      if (!findPwsh()) {
-        const count = scenario.hosts.filter((x) => x.platform === 'Windows').length;
-        process.stderr.write(
-          `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
-        );
-      }
-    }
-    const host = new WindowsHost({
-      id: h.id,
-      root,
-      limiter,
-      standIns,
-      pwshHome: join(rootDir, 'pwsh-home'),
-      computerName: computerName(h, index),
-      onServiceRestart: async () => {
-        await loops.get(`${h.id}/windows`)?.restart();
-      },
-    });
-    const c = h.components.windows;
-    const componentId = randomUUID();
-    await host.create(
-      c && {
-        token: await tokenFor('windows', c.token, componentId),
-        componentId,
-        running: c.running,
-        readOnly: c.readOnly,
-      },
-      api,
-    );
-    return host;
-  };
-
-  const hosts = new Map<string, HostEntry>();
   try {
-    for (const [index, h] of scenario.hosts.entries()) {
-      const root = join(rootDir, 'hosts', h.id);
-      await mkdir(root, { recursive: true });
-      const host = await createHost(h, index, root);
-      const agent =
-        options.agents && host instanceof LinuxHost ? new RealAgent({ host, ...options.agents }) : undefined;
-      const mds = options.agents?.messageDelivery;
-      hosts.set(h.id, {
-        scenario: h,
-        index,
-        host,
-        ...initialTiming(h),
-        ...(agent && mds ? { agent, agentCheckIn: () => mds.checkIn(h.id) } : {}),
-      });
-    }
+    const hosts = await buildHosts(build);
+    return new ScriptFleet(build, hosts, createdRoot);
   } catch (error) {
-    await standIns?.close();
+    await build.standIns?.close();
     if (createdRoot) await rm(rootDir, { recursive: true, force: true });
     throw error;
   }
+}
 
-  let started = false;
-  let stopping: Promise<void> | undefined;
-  const timers = new FleetTimers();
-  /** Components run only on a powered (`running`) host that is not switched off (`online`). */
-  const runs = (e: HostEntry): boolean => e.online && e.state === 'running';
+/** A component's first token, in the state the scenario gives it, signed by the Kasm API. */
+async function tokenFor(
+  { options: { kasm }, scenario }: Build,
+  component: ComponentName,
+  state: TokenState,
+  id: string,
+): Promise<string | undefined> {
+  const { tokenLifetimeSeconds: lifetime, gracePeriodSeconds: grace } = kasm;
+  const hb = scenario.kasm.heartbeatSeconds;
+  const now = Date.now() / 1000;
+  switch (state) {
+    case 'valid':
+      return kasm.mintToken(component, lifetime, id);
+    case 'expiring': {
+      // Expires one heartbeat from now, rounded up to JWT's whole seconds: the component's first
+      // heartbeat comes one heartbeat after start, and Kasm has it refresh *before* exp.
+      const exp = Math.ceil(now + hb);
+      return kasm.mintToken(component, exp - now, id);
+    }
+    case 'in-grace':
+      return kasm.mintToken(component, -grace / 2, id);
+    case 'expired':
+      return kasm.mintToken(component, -(grace + lifetime), id);
+    case 'missing':
+      return undefined;
+    case 'garbage':
+      return randomBytes(36).toString('base64url');
+  }
+}
 
-  const entry = (id: string): HostEntry => hostById(hosts, id);
-  // Only the agent drops: the host and its components keep running (a real agent is stopped).
-  const dropAgent = (e: HostEntry): void => {
-    e.agentLostAt ??= new Date();
-    void e.agent?.stop();
-  };
+async function buildHosts(build: Build): Promise<Map<string, HostEntry>> {
+  const hosts = new Map<string, HostEntry>();
+  const { agents } = build.options;
+  for (const [index, h] of build.scenario.hosts.entries()) {
+    const root = join(build.rootDir, 'hosts', h.id);
+    await mkdir(root, { recursive: true });
+    // The one place that chooses a host's class by its platform.
+    const host =
+      h.platform === 'Linux'
+        ? await createLinuxHost(build, h, index, root)
+        : await createWindowsHost(build, h, index, root);
+    const agent = agents && host instanceof LinuxHost ? new RealAgent({ host, ...agents }) : undefined;
+    hosts.set(h.id, {
+      ...initialInstance(h, index),
+      host,
+      ...(agent && agents ? { agent, agentCheckIn: () => agents.messageDelivery.checkIn(h.id) } : {}),
+    });
+  }
+  return hosts;
+}
 
-  const configPath = (id: string, component: ComponentName): string => entry(id).host.configPath(component);
+async function createLinuxHost(
+  build: Build,
+  h: HostScenario,
+  index: number,
+  root: string,
+): Promise<LinuxHost> {
+  const host = new LinuxHost({
+    id: h.id,
+    root,
+    fleetRoot: build.rootDir,
+    layers: build.layers,
+    limiter: build.limiter,
+    opensslMissing: h.opensslMissing,
+    owner: build.owner,
+    ipAddress: ipAddress(index),
+    apiHost: build.api.host,
+    apiPort: build.api.port,
+  });
+  const setups = [];
+  for (const name of LINUX_COMPONENTS) {
+    const c = h.components[name];
+    if (!c) continue;
+    const componentId = randomUUID();
+    setups.push({
+      name,
+      token: await tokenFor(build, name, c.token, componentId),
+      componentId,
+      running: c.running,
+      readOnly: c.readOnly,
+      ...(c.trap ? { trap: c.trap } : {}),
+    });
+  }
+  await host.create(setups);
+  return host;
+}
+
+async function createWindowsHost(
+  build: Build,
+  h: HostScenario,
+  index: number,
+  root: string,
+): Promise<WindowsHost> {
+  if (!build.standIns) {
+    build.standIns = new StandInServer();
+    await build.standIns.start();
+    if (!findPwsh()) {
+      const count = build.scenario.hosts.filter((x) => x.platform === 'Windows').length;
+      process.stderr.write(
+        `proving ground: warning: ${pwshMissingReason()}; every step on the ${count} Windows host(s) of this scenario will fail.\n`,
+      );
+    }
+  }
+  const host = new WindowsHost({
+    id: h.id,
+    root,
+    limiter: build.limiter,
+    standIns: build.standIns,
+    pwshHome: join(build.rootDir, 'pwsh-home'),
+    computerName: computerName(h, index),
+    onServiceRestart: async () => {
+      await build.loops.get(`${h.id}/windows`)?.restart();
+    },
+  });
+  const c = h.components.windows;
+  const componentId = randomUUID();
+  await host.create(
+    c && {
+      token: await tokenFor(build, 'windows', c.token, componentId),
+      componentId,
+      running: c.running,
+      readOnly: c.readOnly,
+    },
+    build.api,
+  );
+  return host;
+}
+
+/** Hosts that run the documents' real scripts (and, with `hostModel: "agent"`, the real SSM Agent). */
+class ScriptFleet implements Fleet {
+  readonly rootDir: string;
+  readonly heartbeatSeconds: number;
+  private readonly kasm: KasmAdminApi;
+  private readonly loops: Map<string, SimulatedComponent>;
+  private readonly lifecycle: InstanceLifecycle<HostEntry>;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly build: Build,
+    private readonly hosts: ReadonlyMap<string, HostEntry>,
+    private readonly createdRoot: boolean,
+  ) {
+    this.rootDir = build.rootDir;
+    this.heartbeatSeconds = build.scenario.kasm.heartbeatSeconds;
+    this.kasm = build.options.kasm;
+    this.loops = build.loops;
+    this.lifecycle = new InstanceLifecycle(hosts, awsTimingFor(build.scenario), {
+      running: (e, runs) => {
+        if (runs) {
+          this.startLoops(e);
+          void e.agent?.start();
+        } else {
+          void this.stopLoops(e.scenario.id);
+          void e.agent?.stop();
+        }
+      },
+      left: (e) => {
+        void e.agent?.stop();
+        build.options.agents?.messageDelivery.forget(e.scenario.id);
+      },
+      // Only the agent drops: the host and its components keep running (a real agent is stopped).
+      agentDropped: (e) => void e.agent?.stop(),
+    });
+  }
+
+  private entry(id: string): HostEntry {
+    return this.lifecycle.entry(id);
+  }
 
   /** The Windows-only operations (stand-ins, ACLs) are an error on any other host. */
-  const windowsHost = (id: string): WindowsHost => {
-    const { host } = entry(id);
+  private windowsHost(id: string): WindowsHost {
+    const { host } = this.entry(id);
     if (!(host instanceof WindowsHost)) throw new Error(`${id} is not a Windows host`);
     return host;
-  };
+  }
 
-  const registrationFilePath = (id: string, component: ComponentName): string =>
-    join(dirname(configPath(id, component)), REGISTRATION_FILE);
+  private startLoops({ host }: HostEntry): void {
+    for (const name of host.installed()) {
+      const key = `${host.id}/${name}`;
+      if (this.loops.has(key)) continue;
+      const component = new SimulatedComponent({
+        ...host.componentOptions(name),
+        apiUrl: this.kasm.url,
+        ca: this.kasm.ca,
+        heartbeatSeconds: this.heartbeatSeconds,
+        tokenLifetimeSeconds: this.kasm.tokenLifetimeSeconds,
+      });
+      this.loops.set(key, component);
+      component.start();
+    }
+  }
 
-  const readToken = (id: string, component: ComponentName): string | undefined => {
+  private async stopLoops(id: string): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const [key, loop] of this.loops) {
+      if (!key.startsWith(`${id}/`)) continue;
+      this.loops.delete(key);
+      stops.push(loop.stop());
+    }
+    await Promise.all(stops);
+  }
+
+  nodes(): readonly SimulatedNode[] {
+    return [...this.hosts.values()].map((e) =>
+      nodeOf(e, this.build.options.fleetTag, agentView(e, this.lifecycle.runs(e))),
+    );
+  }
+
+  deliversByAgent(id: string): boolean {
+    return this.hosts.get(id)?.agent !== undefined;
+  }
+
+  realAgent(id: string): RealAgent | undefined {
+    return this.entry(id).agent;
+  }
+
+  async agentsCheckedIn(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const waiting = [...this.hosts.values()].filter(
+        (e) => e.agent !== undefined && this.lifecycle.runs(e) && e.agentCheckIn?.() === undefined,
+      );
+      if (waiting.length === 0) return;
+      const failed = waiting.find((e) => e.agent?.running === false && e.agent.failure !== undefined);
+      if (failed) throw new Error(`the real SSM Agent of ${failed.scenario.id} ${failed.agent?.failure}`);
+      if (Date.now() > until) {
+        const ids = waiting.map((e) => e.scenario.id).join(', ');
+        throw new Error(
+          `the real SSM Agent did not check in within ${timeoutMs} ms on ${ids} (its log: ${waiting[0]?.agent?.logPath})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  async runStep(run: StepRun): Promise<StepResult> {
+    return this.lifecycle.hostForStep(run.instanceId).host.runStep(run);
+  }
+
+  start(): void {
+    if (this.stopping) return;
+    this.lifecycle.start();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.lifecycle.stop();
+      const hosts = [...this.hosts.values()];
+      await Promise.all(hosts.map((e) => e.agent?.stop()));
+      await Promise.all([...this.loops.values()].map((l) => l.stop()));
+      this.loops.clear();
+      await Promise.all(hosts.map((e) => e.host.abortAll()));
+      await this.build.standIns?.close();
+      if (this.build.options.keepFiles) return;
+      if (this.createdRoot) await rm(this.rootDir, { recursive: true, force: true });
+      else {
+        await rm(join(this.rootDir, 'hosts'), { recursive: true, force: true });
+        await rm(join(this.rootDir, 'layers'), { recursive: true, force: true });
+      }
+    })();
+    return this.stopping;
+  }
+
+  state(): FleetState {
+    const state: FleetState = {};
+    for (const e of this.hosts.values()) {
+      const components: Record<string, ComponentState> = {};
+      for (const name of e.host.installed()) components[name] = this.componentState(e, name);
+      state[e.scenario.id] = components;
+    }
+    return state;
+  }
+
+  private componentState(e: HostEntry, name: ComponentName): ComponentState {
+    const token = this.readToken(e.scenario.id, name);
+    const tokenValid = token !== undefined && this.kasm.checkToken(token).valid;
+    let mode: number | undefined;
+    const file = this.registrationFilePath(e.scenario.id, name);
     try {
-      const doc = parseDocument(readRegularFileSync(configPath(id, component)));
+      mode = statSync(file).mode;
+    } catch {
+      mode = undefined;
+    }
+    const trapped = e.host.canary(name);
+    const canary = trapped ? { canary: trapped } : {};
+    if (mode === undefined) return { tokenValid, registrationFile: 'absent', ...canary };
+    const acl = e.host.fileAcl(file);
+    return {
+      tokenValid,
+      registrationFile: 'present',
+      registrationFileMode: octal(mode),
+      ...(acl ? { registrationFileAcl: acl } : {}),
+      ...canary,
+    };
+  }
+
+  hostRoot(id: string): string {
+    return this.entry(id).host.root;
+  }
+
+  strayTokenFiles(token: string): Record<string, string[]> {
+    const stray: Record<string, string[]> = {};
+    for (const e of this.hosts.values()) {
+      const { host } = e;
+      const keep = new Set(host.installed().map((name) => this.registrationFilePath(e.scenario.id, name)));
+      const found = filesHolding(host.root, token, keep).map((path) => host.hostPath(path) ?? path);
+      if (found.length > 0) stray[e.scenario.id] = found;
+    }
+    return stray;
+  }
+
+  dropAgent(id: string): void {
+    this.lifecycle.dropAgent(id);
+  }
+
+  setOnline(id: string, online: boolean): void {
+    this.lifecycle.setOnline(id, online);
+  }
+
+  setState(id: string, state: InstanceState): void {
+    this.lifecycle.setState(id, state);
+  }
+
+  configPath(id: string, component: ComponentName): string {
+    return this.entry(id).host.configPath(component);
+  }
+
+  readToken(id: string, component: ComponentName): string | undefined {
+    try {
+      const doc = parseDocument(readRegularFileSync(this.configPath(id, component)));
       return stringAt(doc, COMPONENTS[component].tokenPath);
     } catch {
       return undefined;
     }
-  };
+  }
 
-  const startLoops = ({ host }: HostEntry): void => {
-    for (const name of host.installed()) {
-      const key = `${host.id}/${name}`;
-      if (loops.has(key)) continue;
-      const component = new SimulatedComponent({
-        ...host.componentOptions(name),
-        apiUrl: kasm.url,
-        ca: kasm.ca,
-        heartbeatSeconds: hb,
-        tokenLifetimeSeconds: kasm.tokenLifetimeSeconds,
-      });
-      loops.set(key, component);
-      component.start();
+  async writeToken(id: string, component: ComponentName, token: string | undefined): Promise<void> {
+    await writeConfigValue(this.configPath(id, component), COMPONENTS[component].tokenPath, token);
+  }
+
+  readLog(id: string, component: ComponentName): string {
+    try {
+      return readFileSync(this.entry(id).host.logPath(component), 'utf8');
+    } catch {
+      return '';
     }
-  };
+  }
 
-  const stopLoops = async (id: string): Promise<void> => {
-    const stops: Promise<void>[] = [];
-    for (const [key, loop] of loops) {
-      if (!key.startsWith(`${id}/`)) continue;
-      loops.delete(key);
-      stops.push(loop.stop());
+  registrationFilePath(id: string, component: ComponentName): string {
+    return join(dirname(this.configPath(id, component)), REGISTRATION_FILE);
+  }
+
+  async placeRegistrationFile(
+    id: string,
+    component: ComponentName,
+    content: string,
+    opts: { mode?: number; uid?: number; gid?: number } = {},
+  ): Promise<void> {
+    const path = this.registrationFilePath(id, component);
+    const config = await stat(this.configPath(id, component));
+    await writeFile(path, content);
+    await chown(path, opts.uid ?? config.uid, opts.gid ?? config.gid).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPERM') throw error;
+      },
+    );
+    await chmod(path, opts.mode ?? 0o600);
+  }
+
+  registrationFile(id: string, component: ComponentName): RegistrationFileInfo | undefined {
+    const path = this.registrationFilePath(id, component);
+    try {
+      const st = statSync(path);
+      return { content: readRegularFileSync(path), mode: octal(st.mode), uid: st.uid, gid: st.gid };
+    } catch {
+      return undefined;
     }
-    await Promise.all(stops);
-  };
+  }
 
-  const fleet: Fleet = {
-    rootDir,
-    heartbeatSeconds: hb,
+  setRunning(id: string, component: ComponentName, running: boolean): void {
+    this.entry(id).host.setRunning(component, running);
+  }
 
-    nodes(): readonly SimulatedNode[] {
-      return [...hosts.values()].map((e) => ({
-        instanceId: e.scenario.id,
-        platform: e.scenario.platform,
-        ...agentView(e, runs(e)),
-        state: e.state,
-        tags: {
-          Name: `kasm-${e.scenario.platform.toLowerCase()}-${e.index + 1}`,
-          ...(e.scenario.managed ? { [fleetTag.key]: fleetTag.value } : {}),
-        },
-        computerName: computerName(e.scenario, e.index),
-        ipAddress: ipAddress(e.index),
-      }));
-    },
+  standInCalls(id: string): readonly StandInCall[] {
+    return [...this.windowsHost(id).standInCalls];
+  }
 
-    deliversByAgent: (id) => hosts.get(id)?.agent !== undefined,
+  setWindowsOwner(id: string, path: string, sid: string): void {
+    this.windowsHost(id).setOwner(path, sid);
+  }
 
-    realAgent: (id) => entry(id).agent,
+  windowsAcl(id: string, path: string): WindowsAclView | undefined {
+    return this.windowsHost(id).aclOf(path);
+  }
 
-    async agentsCheckedIn(timeoutMs) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const waiting = [...hosts.values()].filter(
-          (e) => e.agent !== undefined && runs(e) && e.agentCheckIn?.() === undefined,
-        );
-        if (waiting.length === 0) return;
-        const failed = waiting.find((e) => e.agent?.running === false && e.agent.failure !== undefined);
-        if (failed) throw new Error(`the real SSM Agent of ${failed.scenario.id} ${failed.agent?.failure}`);
-        if (Date.now() > until) {
-          const ids = waiting.map((e) => e.scenario.id).join(', ');
-          throw new Error(
-            `the real SSM Agent did not check in within ${timeoutMs} ms on ${ids} (its log: ${waiting[0]?.agent?.logPath})`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    },
+  addWindowsAce(id: string, path: string, sid: string, rights: string): void {
+    this.windowsHost(id).addAce(path, sid, rights);
+  }
 
-    async runStep(run: StepRun): Promise<StepResult> {
-      const e = entry(run.instanceId);
-      if (stopping) throw new Error('The simulated fleet is stopped');
-      if (!runs(e)) throw new Error(`runStep called for offline host ${run.instanceId}`);
-      return e.host.runStep(run);
-    },
+  component(id: string, component: ComponentName): SimulatedComponent | undefined {
+    return this.loops.get(`${id}/${component}`);
+  }
 
-    start(): void {
-      if (started || stopping) return;
-      started = true;
-      for (const e of hosts.values()) {
-        if (runs(e)) {
-          startLoops(e);
-          void e.agent?.start();
-        }
-        const { startsAfterSeconds, goesOfflineAfterSeconds } = e.scenario;
-        if (startsAfterSeconds !== undefined) {
-          timers.after(startsAfterSeconds, () => {
-            e.state = 'running';
-            if (runs(e)) {
-              startLoops(e);
-              void e.agent?.start();
-            }
-            timers.after(checkInSeconds(), () => {
-              e.agentCheckedIn = true;
-            });
-          });
-        }
-        if (goesOfflineAfterSeconds !== undefined) {
-          timers.after(goesOfflineAfterSeconds, () => dropAgent(e));
-        }
-      }
-    },
-
-    stop(): Promise<void> {
-      stopping ??= (async () => {
-        timers.stop();
-        await Promise.all([...hosts.values()].map((e) => e.agent?.stop()));
-        await Promise.all([...loops.values()].map((l) => l.stop()));
-        loops.clear();
-        await Promise.all([...hosts.values()].map((e) => e.host.abortAll()));
-        await standIns?.close();
-        if (!options.keepFiles) {
-          if (createdRoot) await rm(rootDir, { recursive: true, force: true });
-          else {
-            await rm(join(rootDir, 'hosts'), { recursive: true, force: true });
-            await rm(join(rootDir, 'layers'), { recursive: true, force: true });
-          }
-        }
-      })();
-      return stopping;
-    },
-
-    state(): FleetState {
-      const state: FleetState = {};
-      for (const e of hosts.values()) {
-        const components: Record<string, ComponentState> = {};
-        for (const name of e.host.installed()) {
-          const token = readToken(e.scenario.id, name);
-          const tokenValid = token !== undefined && kasm.checkToken(token).valid;
-          let mode: number | undefined;
-          const file = registrationFilePath(e.scenario.id, name);
-          try {
-            mode = statSync(file).mode;
-          } catch {
-            mode = undefined;
-          }
-          const acl = mode !== undefined ? e.host.fileAcl(file) : undefined;
-          const trapped = e.host.canary(name);
-          const canary = trapped ? { canary: trapped } : {};
-          components[name] =
-            mode === undefined
-              ? { tokenValid, registrationFile: 'absent', ...canary }
-              : {
-                  tokenValid,
-                  registrationFile: 'present',
-                  registrationFileMode: octal(mode),
-                  ...(acl ? { registrationFileAcl: acl } : {}),
-                  ...canary,
-                };
-        }
-        state[e.scenario.id] = components;
-      }
-      return state;
-    },
-
-    hostRoot: (id) => entry(id).host.root,
-
-    strayTokenFiles(token) {
-      const stray: Record<string, string[]> = {};
-      for (const e of hosts.values()) {
-        const { host } = e;
-        const keep = new Set(host.installed().map((name) => registrationFilePath(e.scenario.id, name)));
-        const found = filesHolding(host.root, token, keep).map((path) => host.hostPath(path) ?? path);
-        if (found.length > 0) stray[e.scenario.id] = found;
-      }
-      return stray;
-    },
-
-    dropAgent(id) {
-      dropAgent(entry(id));
-    },
-
-    setOnline(id, online) {
-      const e = entry(id);
-      if (e.online === online) return;
-      e.online = online;
-      if (!started || stopping) return;
-      if (runs(e)) {
-        startLoops(e);
-        void e.agent?.start();
-      } else {
-        void stopLoops(id);
-        void e.agent?.stop();
-      }
-    },
-
-    setState(id, state) {
-      const e = entry(id);
-      if (e.state === state) return;
-      e.state = state;
-      if (state !== 'running') {
-        e.agentCheckedIn = false;
-        if (started && !stopping) void stopLoops(id);
-        void e.agent?.stop();
-        options.agents?.messageDelivery.forget(id);
-        return;
-      }
-      if (started && !stopping && runs(e)) {
-        startLoops(e);
-        void e.agent?.start();
-      }
-      timers.after(checkInSeconds(), () => {
-        e.agentCheckedIn = true;
-      });
-    },
-
-    configPath,
-    readToken,
-
-    async writeToken(id, component, token) {
-      await writeConfigValue(configPath(id, component), COMPONENTS[component].tokenPath, token);
-    },
-
-    readLog(id, component) {
-      const path = entry(id).host.logPath(component);
-      try {
-        return readFileSync(path, 'utf8');
-      } catch {
-        return '';
-      }
-    },
-
-    registrationFilePath,
-
-    async placeRegistrationFile(id, component, content, opts = {}) {
-      const path = registrationFilePath(id, component);
-      const config = await stat(configPath(id, component));
-      await writeFile(path, content);
-      await chown(path, opts.uid ?? config.uid, opts.gid ?? config.gid).catch(
-        (error: NodeJS.ErrnoException) => {
-          if (error.code !== 'EPERM') throw error;
-        },
-      );
-      await chmod(path, opts.mode ?? 0o600);
-    },
-
-    registrationFile(id, component) {
-      const path = registrationFilePath(id, component);
-      try {
-        const st = statSync(path);
-        return { content: readRegularFileSync(path), mode: octal(st.mode), uid: st.uid, gid: st.gid };
-      } catch {
-        return undefined;
-      }
-    },
-
-    setRunning(id, component, running) {
-      entry(id).host.setRunning(component, running);
-    },
-
-    standInCalls: (id) => [...windowsHost(id).standInCalls],
-    setWindowsOwner: (id, path, sid) => windowsHost(id).setOwner(path, sid),
-    windowsAcl: (id, path) => windowsHost(id).aclOf(path),
-    addWindowsAce: (id, path, sid, rights) => windowsHost(id).addAce(path, sid, rights),
-
-    component: (id, component) => loops.get(`${id}/${component}`),
-
-    async waitForHeartbeats(count = 1) {
-      await Promise.all([...loops.values()].map((l) => l.waitForHeartbeats(count)));
-    },
-  };
-  return fleet;
+  async waitForHeartbeats(count = 1): Promise<void> {
+    await Promise.all([...this.loops.values()].map((l) => l.waitForHeartbeats(count)));
+  }
 }
 
 /**
@@ -609,30 +618,13 @@ function agentView(
   e: HostEntry,
   runs: boolean,
 ): Pick<SimulatedNode, 'online' | 'agentVersion' | 'lastPingAt'> {
-  if (e.agent === undefined) {
-    return {
-      online: runs && e.agentCheckedIn && e.agentLostAt === undefined,
-      agentVersion: e.scenario.agentVersion,
-      ...(e.agentLostAt === undefined ? {} : { lastPingAt: e.agentLostAt }),
-    };
-  }
+  if (e.agent === undefined) return scheduledAgent(e, runs);
   const checkIn = e.agentCheckIn?.();
   const online = runs && e.agent.running && checkIn !== undefined;
   return {
     online,
     agentVersion: checkIn?.agentVersion ?? e.scenario.agentVersion,
     ...(online || checkIn === undefined ? {} : { lastPingAt: checkIn.lastAt }),
-  };
-}
-
-function initialTiming(
-  h: HostScenario,
-): Pick<HostEntry, 'online' | 'state' | 'agentCheckedIn' | 'agentLostAt'> {
-  return {
-    online: h.online,
-    state: h.state,
-    agentCheckedIn: h.startsAfterSeconds === undefined,
-    agentLostAt: undefined,
   };
 }
 

@@ -16,13 +16,13 @@ import { ensureAgentBuild } from './agent/build.ts';
 import { FunctionFailure } from './aws/lambda.ts';
 import { ACCOUNT_ID, type AwsServer, startAwsServer } from './aws/server.ts';
 import { MessageDelivery } from './aws/ssm/message-delivery.ts';
-import { awsTimingFor, compressedWaits } from './aws-timing.ts';
-import { createFleet, type Fleet, type FleetState } from './fleet.ts';
+import { type AwsTiming, awsTimingFor, compressedWaits } from './aws-timing.ts';
+import { createFleet, type Fleet, type FleetOptions, type FleetState } from './fleet.ts';
 import { type KasmAdminApi, startKasmAdminApi } from './kasm/admin-api.ts';
 import { createModelledFleet } from './modelled-fleet.ts';
 import type { Scenario } from './scenario.ts';
 import { applyEnv, capturing } from './simulation.ts';
-import type { SimulatedFleet, StepResult, StepRun } from './types.ts';
+import type { RecordedCall, SimulatedFleet, StepResult, StepRun } from './types.ts';
 
 export const REGION = 'eu-west-1';
 export const SECRET_ID = 'kasm/registration-token';
@@ -112,16 +112,8 @@ export async function startProvingGround(
     const timing = awsTimingFor(scenario);
     const create = scenario.hostModel === 'modelled' ? createModelledFleet : createFleet;
     const messageDelivery = new MessageDelivery(REGION);
-    let agents:
-      | { binDir: string; socketDir: string; region: string; messageDelivery: MessageDelivery }
-      | undefined;
-    if (scenario.hostModel === 'agent') {
-      const { binDir } = await ensureAgentBuild(options.log);
-      // Outside the fleet's tree: each host's namespace hides that tree, and mounts this folder.
-      const socketDir = await mkdtemp(join(tmpdir(), 'ktr-pg-agents-'));
-      stops.push(() => rm(socketDir, { recursive: true, force: true }));
-      agents = { binDir, socketDir, region: REGION, messageDelivery };
-    }
+    const agents =
+      scenario.hostModel === 'agent' ? await realAgents(messageDelivery, stops, options.log) : undefined;
     const fleet = await create(scenario, {
       kasm: api,
       fleetTag,
@@ -131,18 +123,8 @@ export async function startProvingGround(
     });
     stops.push(() => fleet.stop());
     const steps: { run: StepRun; result: StepResult }[] = [];
-    const recordingFleet: SimulatedFleet = {
-      nodes: () => fleet.nodes(),
-      deliversByAgent: (id) => fleet.deliversByAgent?.(id) ?? false,
-      runStep: async (run) => {
-        const ran = await fleet.runStep(run);
-        const result = options.tamper ? options.tamper(run, ran) : ran;
-        steps.push({ run, result });
-        return result;
-      },
-    };
     const aws = await startAwsServer({
-      fleet: recordingFleet,
+      fleet: recording(fleet, steps, options.tamper),
       region: REGION,
       // Created from the very Content strings the stack deploys, so SSM's hash of them is the stack's.
       documents: new Map<string, object | string>([
@@ -166,7 +148,6 @@ export async function startProvingGround(
     // Hosts that are up when the scenario starts have checked in, as with the other host models.
     if (agents) await fleet.agentsCheckedIn(AGENT_CHECK_IN_TIMEOUT_MS);
 
-    const heartbeat = Math.max(1, Math.ceil(scenario.kasm.heartbeatSeconds));
     const timingNotes: string[] = [];
     const info: ProvingGroundInfo = {
       region: REGION,
@@ -178,62 +159,9 @@ export async function startProvingGround(
       documents: names,
       documentHashes: { probe: deployed.probe.sha256, push: deployed.push.sha256 },
     };
-    const handlerEnv = {
-      AWS_ENDPOINT_URL: aws.endpoint,
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: 'AKIDPROVINGGROUND',
-      AWS_SECRET_ACCESS_KEY: 'proving-ground-secret-key',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      FLEET_TAG_KEY: fleetTag.key,
-      FLEET_TAG_VALUE: fleetTag.value,
-      REGISTRATION_TOKEN_SECRET_ID: SECRET_ID,
-      PROBE_DOCUMENT_NAME: names.probe,
-      PUSH_DOCUMENT_NAME: names.push,
-      PROBE_DOCUMENT_HASH: deployed.probe.sha256,
-      PUSH_DOCUMENT_HASH: deployed.push.sha256,
-      KASM_API_URL: api.url,
-      KASM_CA_FILE: api.caFile,
-      KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),
-      // The product's waits derive from the heartbeat, so a scenario runs in seconds.
-      KASM_HEARTBEAT_SECONDS: String(heartbeat),
-      COMMAND_POLL_INTERVAL_MS: '100',
-      ONLINE_WAIT_SECONDS: String(3 * heartbeat),
-      ...compressedWaits(timing, timingNotes),
-    };
-    // Lambda Invoke runs the real handler, warm across invocations like one execution
-    // environment, and its log lines land in the function's log group.
-    const reconciler = createLambdaHandler({ ...process.env, ...handlerEnv });
-    aws.lambda.register({
-      name: FUNCTION_NAME,
-      logGroupName: LOG_GROUP_NAME,
-      timeoutSeconds: 900,
-      // The deployed function reserves no concurrency (runs may overlap). Here every invocation runs
-      // in this one process, whose environment variables and stdout capture two runs cannot share.
-      reservedConcurrency: 1,
-      environment: Object.fromEntries(
-        Object.entries(handlerEnv).filter(([name]) => !RUNTIME_VARIABLES.test(name)),
-      ),
-      run: async (event, context) => {
-        const restore = applyEnv(handlerEnv);
-        try {
-          // Lambda sends both stdout and stderr to the log group (Powertools writes warnings and
-          // errors, such as the "needs attention" lines, to stderr), line by line as they come.
-          const result = await capturing(process.stderr, context.log, () =>
-            capturing(process.stdout, context.log, () => reconciler(event, context)),
-          );
-          return { result, logLines: [] };
-        } catch (error) {
-          const e = error instanceof Error ? error : new Error(String(error));
-          throw new FunctionFailure(e.name, e.message, (e.stack ?? '').split('\n').slice(1), []);
-        } finally {
-          restore();
-        }
-      },
-    });
-    // The alarms every stack deploys, notifying a topic with one confirmed subscription.
-    aws.sns.topics.set(ALARM_TOPIC_ARN, { confirmed: 1, pending: 0 });
-    for (const id of ALARM_IDS)
-      aws.cloudwatch.alarms.push({ name: alarmName(ENVIRONMENT, id), actions: [ALARM_TOPIC_ARN] });
+    const handlerEnv = handlerEnvironment(scenario, aws.endpoint, api, fleetTag, timing, timingNotes);
+    registerFunction(aws, handlerEnv);
+    deployAlarms(aws);
     return {
       info,
       scenario,
@@ -245,26 +173,139 @@ export async function startProvingGround(
       timingNotes,
       steps,
       fleetState: () => fleet.state(),
-      awsCalls: () => {
-        const counts: Record<string, number> = {};
-        for (const call of aws.calls) counts[call.operation] = (counts[call.operation] ?? 0) + 1;
-        return counts;
-      },
-      awsBytes: () => {
-        const bytes: Record<string, { requests: number; responses: number }> = {};
-        for (const call of aws.calls) {
-          if (call.requestBody === undefined && call.responseBody === undefined) continue;
-          const b = bytes[call.operation] ?? { requests: 0, responses: 0 };
-          b.requests += Buffer.byteLength(call.requestBody ?? '');
-          b.responses += Buffer.byteLength(call.responseBody ?? '');
-          bytes[call.operation] = b;
-        }
-        return bytes;
-      },
+      awsCalls: () => callCounts(aws.calls),
+      awsBytes: () => callBytes(aws.calls),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** `hostModel: "agent"`: the built agent, and a folder for its socket outside the fleet's tree. */
+async function realAgents(
+  messageDelivery: MessageDelivery,
+  stops: Array<() => Promise<void>>,
+  log: ProvingGroundOptions['log'],
+): Promise<NonNullable<FleetOptions['agents']>> {
+  const { binDir } = await ensureAgentBuild(log);
+  // Outside the fleet's tree: each host's namespace hides that tree, and mounts this folder.
+  const socketDir = await mkdtemp(join(tmpdir(), 'ktr-pg-agents-'));
+  stops.push(() => rm(socketDir, { recursive: true, force: true }));
+  return { binDir, socketDir, region: REGION, messageDelivery };
+}
+
+/** The fleet as the AWS server sees it, every step recorded (and, when a test asks, its result tampered with). */
+function recording(
+  fleet: Fleet,
+  steps: { run: StepRun; result: StepResult }[],
+  tamper: ProvingGroundOptions['tamper'],
+): SimulatedFleet {
+  return {
+    nodes: () => fleet.nodes(),
+    deliversByAgent: (id) => fleet.deliversByAgent?.(id) ?? false,
+    runStep: async (run) => {
+      const ran = await fleet.runStep(run);
+      const result = tamper ? tamper(run, ran) : ran;
+      steps.push({ run, result });
+      return result;
+    },
+  };
+}
+
+/** The function's environment on this proving ground: its endpoints, names, and the scenario's pace. */
+function handlerEnvironment(
+  scenario: Scenario,
+  awsEndpoint: string,
+  api: KasmAdminApi,
+  fleetTag: FleetTag,
+  timing: AwsTiming,
+  timingNotes: string[],
+): Record<string, string> {
+  const names = documentNames(ENVIRONMENT);
+  const deployed = deployedDocuments();
+  const heartbeat = Math.max(1, Math.ceil(scenario.kasm.heartbeatSeconds));
+  return {
+    AWS_ENDPOINT_URL: awsEndpoint,
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'AKIDPROVINGGROUND',
+    AWS_SECRET_ACCESS_KEY: 'proving-ground-secret-key',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    FLEET_TAG_KEY: fleetTag.key,
+    FLEET_TAG_VALUE: fleetTag.value,
+    REGISTRATION_TOKEN_SECRET_ID: SECRET_ID,
+    PROBE_DOCUMENT_NAME: names.probe,
+    PUSH_DOCUMENT_NAME: names.push,
+    PROBE_DOCUMENT_HASH: deployed.probe.sha256,
+    PUSH_DOCUMENT_HASH: deployed.push.sha256,
+    KASM_API_URL: api.url,
+    KASM_CA_FILE: api.caFile,
+    KASM_GRACE_PERIOD_SECONDS: String(scenario.kasm.gracePeriodSeconds),
+    // The product's waits derive from the heartbeat, so a scenario runs in seconds.
+    KASM_HEARTBEAT_SECONDS: String(heartbeat),
+    COMMAND_POLL_INTERVAL_MS: '100',
+    ONLINE_WAIT_SECONDS: String(3 * heartbeat),
+    ...compressedWaits(timing, timingNotes),
+  };
+}
+
+/**
+ * Lambda Invoke runs the real handler, warm across invocations like one execution environment, and its
+ * log lines land in the function's log group.
+ */
+function registerFunction(aws: AwsServer, handlerEnv: Record<string, string>): void {
+  const reconciler = createLambdaHandler({ ...process.env, ...handlerEnv });
+  aws.lambda.register({
+    name: FUNCTION_NAME,
+    logGroupName: LOG_GROUP_NAME,
+    timeoutSeconds: 900,
+    // The deployed function reserves no concurrency (runs may overlap). Here every invocation runs
+    // in this one process, whose environment variables and stdout capture two runs cannot share.
+    reservedConcurrency: 1,
+    environment: Object.fromEntries(
+      Object.entries(handlerEnv).filter(([name]) => !RUNTIME_VARIABLES.test(name)),
+    ),
+    run: async (event, context) => {
+      const restore = applyEnv(handlerEnv);
+      try {
+        // Lambda sends both stdout and stderr to the log group (Powertools writes warnings and
+        // errors, such as the "needs attention" lines, to stderr), line by line as they come.
+        const result = await capturing(process.stderr, context.log, () =>
+          capturing(process.stdout, context.log, () => reconciler(event, context)),
+        );
+        return { result, logLines: [] };
+      } catch (error) {
+        const e = error instanceof Error ? error : new Error(String(error));
+        throw new FunctionFailure(e.name, e.message, (e.stack ?? '').split('\n').slice(1), []);
+      } finally {
+        restore();
+      }
+    },
+  });
+}
+
+/** The alarms every stack deploys, notifying a topic with one confirmed subscription. */
+function deployAlarms(aws: AwsServer): void {
+  aws.sns.topics.set(ALARM_TOPIC_ARN, { confirmed: 1, pending: 0 });
+  for (const id of ALARM_IDS)
+    aws.cloudwatch.alarms.push({ name: alarmName(ENVIRONMENT, id), actions: [ALARM_TOPIC_ARN] });
+}
+
+function callCounts(calls: readonly RecordedCall[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const call of calls) counts[call.operation] = (counts[call.operation] ?? 0) + 1;
+  return counts;
+}
+
+function callBytes(calls: readonly RecordedCall[]): Record<string, { requests: number; responses: number }> {
+  const bytes: Record<string, { requests: number; responses: number }> = {};
+  for (const call of calls) {
+    if (call.requestBody === undefined && call.responseBody === undefined) continue;
+    const b = bytes[call.operation] ?? { requests: 0, responses: 0 };
+    b.requests += Buffer.byteLength(call.requestBody ?? '');
+    b.responses += Buffer.byteLength(call.responseBody ?? '');
+    bytes[call.operation] = b;
+  }
+  return bytes;
 }

@@ -82,7 +82,6 @@ export const CURRENT_AGENT_VERSION = '3.3.2746.0';
 const AGENT_VERSION = /^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$/;
 const OPERATION = /^[A-Z][A-Za-z0-9]{2,63}$/;
 
-/** How hosts answer documents: the documents' real scripts, or a model of them (contract section 3). */
 /**
  * `scripts`: every host runs the documents' real bash or PowerShell; `modelled`: hosts answer from a model of
  * what the scripts print and do; `agent`: every Linux host runs the real Amazon SSM Agent, which fetches its
@@ -112,7 +111,7 @@ export interface Scenario {
   readonly hosts: readonly HostScenario[];
   readonly faults: FaultsScenario;
   /**
-   * Fields the proving ground does not know, ignored and reported here. The contract lets
+   * Fields the proving ground does not know, ignored and reported here. The format lets
    * scenarios grow optional fields, so an annotation must not make a scenario unusable.
    */
   readonly warnings?: readonly string[];
@@ -401,7 +400,7 @@ class Validator {
     return { id, platform, online, managed, opensslMissing, components, ...timing };
   }
 
-  /** Host fields for real-world behaviour: EC2 state over time and the agent (the scenario format in the contract). */
+  /** Host fields for real-world behaviour: EC2 state over time and the agent (the scenario file: README.md). */
   private hostTiming(
     path: string,
     o: Json,

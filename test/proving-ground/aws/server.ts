@@ -105,32 +105,93 @@ const AGENT_SSM_OPERATIONS = new Set(['UpdateInstanceInformation', 'ListInstance
 /** Default of `consistencyDelayMs`: a second, like the reports in aws-cli#3546 and aws-sdk#190. */
 export const DEFAULT_CONSISTENCY_DELAY_MS = 1000;
 
-export async function startAwsServer(options: AwsServerOptions): Promise<AwsServer> {
-  const calls: RecordedCall[] = [];
-  const random = options.random ?? seededRandom(options.faults?.seed ?? 1);
-  const buckets = new TokenBuckets(options.faults?.throttle ?? {});
-  const mds = options.messageDelivery ?? new MessageDelivery(options.region);
-  const ssm = new SsmService({
-    messageDelivery: mds,
-    fleet: options.fleet,
-    documents: options.documents,
-    region: options.region,
-    deliveryDelayMs: options.deliveryDelayMs ?? 0,
-    cancellingMs: options.cancellingMs ?? DEFAULT_CANCELLING_MS,
-    consistencyDelayMs: options.consistencyDelayMs ?? DEFAULT_CONSISTENCY_DELAY_MS,
-  });
-  const secrets = new SecretsService({ secrets: options.secrets, region: options.region });
-  const ec2 = new Ec2Service(options.fleet);
+type Outcome = { status: number; errorType?: string };
 
-  const handleEc2 = (form: URLSearchParams, res: ServerResponse): { status: number; errorType?: string } => {
+/** Every request the endpoint gets, routed to the service it is for, recorded with its outcome. */
+class AwsRouter {
+  readonly calls: RecordedCall[] = [];
+  readonly mds: MessageDelivery;
+  readonly ssm: SsmService;
+  readonly cloudwatch: CloudWatchService;
+  readonly sns = new SnsService(ACCOUNT_ID);
+  readonly logs = new LogsService();
+  readonly lambda: LambdaService;
+  private readonly random: () => number;
+  private readonly buckets: TokenBuckets;
+  private readonly secrets: SecretsService;
+  private readonly ec2: Ec2Service;
+
+  constructor(private readonly options: AwsServerOptions) {
+    this.random = options.random ?? seededRandom(options.faults?.seed ?? 1);
+    this.buckets = new TokenBuckets(options.faults?.throttle ?? {});
+    this.mds = options.messageDelivery ?? new MessageDelivery(options.region);
+    this.ssm = new SsmService({
+      messageDelivery: this.mds,
+      fleet: options.fleet,
+      documents: options.documents,
+      region: options.region,
+      deliveryDelayMs: options.deliveryDelayMs ?? 0,
+      cancellingMs: options.cancellingMs ?? DEFAULT_CANCELLING_MS,
+      consistencyDelayMs: options.consistencyDelayMs ?? DEFAULT_CONSISTENCY_DELAY_MS,
+    });
+    this.secrets = new SecretsService({ secrets: options.secrets, region: options.region });
+    this.ec2 = new Ec2Service(options.fleet);
+    this.lambda = new LambdaService({ region: options.region, account: ACCOUNT_ID, logs: this.logs });
+    this.cloudwatch = new CloudWatchService(options.region, ACCOUNT_ID);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    if (isLambdaRequest(req.url)) return this.lambdaRequest(req, res, body);
+    const target = header(req, 'x-amz-target');
+    if (
+      target === undefined &&
+      (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
+    )
+      return this.queryRequest(req, res, body);
+    return this.jsonRequest(req, res, body, target);
+  }
+
+  private async lambdaRequest(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    // Lambda speaks REST-JSON (the operation is in the method and path); no injected faults.
+    const reply = await this.lambda.handle(req.method ?? 'GET', req.url ?? '', lowerCaseHeaders(req), body);
+    res.writeHead(reply.status, { ...reply.headers, 'x-amzn-requestid': randomUUID() });
+    res.end(reply.body);
+    this.calls.push({
+      service: 'lambda',
+      operation: reply.operation,
+      params: body,
+      at: new Date().toISOString(),
+      status: reply.status,
+      ...(reply.errorType === undefined ? {} : { errorType: reply.errorType }),
+    });
+  }
+
+  /** EC2 and SNS speak the Query protocol. */
+  private async queryRequest(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    const form = new URLSearchParams(body);
+    await hold(this.options.latencyMs?.(form.get('Action') ?? ''));
+    // Both speak the Query protocol: the credential scope (or the API version) says which.
+    const isSns = scopeService(header(req, 'authorization')) === 'sns' || form.get('Version') === SNS_VERSION;
+    const outcome = isSns ? this.snsRequest(form, res) : this.ec2Request(form, res);
+    this.calls.push({
+      service: isSns ? 'sns' : 'ec2',
+      operation: form.get('Action') ?? '',
+      params: Object.fromEntries(form),
+      at: new Date().toISOString(),
+      ...outcome,
+    });
+  }
+
+  private ec2Request(form: URLSearchParams, res: ServerResponse): Outcome {
     const requestId = randomUUID();
     const action = form.get('Action') ?? '';
     try {
-      const fault = buckets.take(action)
-        ? drawFault(options.faults, random, 'ec2')
+      const fault = this.buckets.take(action)
+        ? drawFault(this.options.faults, this.random, 'ec2')
         : new AwsError('RequestLimitExceeded', 503, 'Request limit exceeded.');
       if (fault !== undefined) throw new Ec2Error(fault.type, fault.status, fault.message);
-      const xml = ec2.handle(action, form, requestId);
+      const xml = this.ec2.handle(action, form, requestId);
       // EC2's answer for an Action it does not have (EC2 common client errors: InvalidAction).
       if (xml === undefined)
         throw new Ec2Error('InvalidAction', 400, `The action ${action} is not valid for this web service.`);
@@ -144,15 +205,14 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       sendXml(res, e.status, e.xml(requestId), requestId);
       return { status: e.status, errorType: e.code };
     }
-  };
-  const cloudwatch = new CloudWatchService(options.region, ACCOUNT_ID);
-  const sns = new SnsService(ACCOUNT_ID);
-  const handleSns = (form: URLSearchParams, res: ServerResponse): { status: number; errorType?: string } => {
+  }
+
+  private snsRequest(form: URLSearchParams, res: ServerResponse): Outcome {
     const requestId = randomUUID();
     try {
-      const fault = drawFault(options.faults, random, 'sns');
+      const fault = drawFault(this.options.faults, this.random, 'sns');
       if (fault !== undefined) throw new SnsError(fault.type, fault.status, fault.message);
-      const xml = sns.handle(form.get('Action') ?? '', form, requestId);
+      const xml = this.sns.handle(form.get('Action') ?? '', form, requestId);
       // The Query protocol's answer for an Action the service does not have.
       if (xml === undefined)
         throw new SnsError('InvalidAction', 400, `Unrecognized action: ${form.get('Action') ?? ''}`);
@@ -163,47 +223,15 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       sendXml(res, e.status, e.xml(requestId), requestId);
       return { status: e.status, errorType: e.code };
     }
-  };
-  const logs = new LogsService();
-  const lambda = new LambdaService({ region: options.region, account: ACCOUNT_ID, logs });
+  }
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = await readBody(req);
-    if (isLambdaRequest(req.url)) {
-      // Lambda speaks REST-JSON (the operation is in the method and path); no injected faults.
-      const reply = await lambda.handle(req.method ?? 'GET', req.url ?? '', lowerCaseHeaders(req), body);
-      res.writeHead(reply.status, { ...reply.headers, 'x-amzn-requestid': randomUUID() });
-      res.end(reply.body);
-      calls.push({
-        service: 'lambda',
-        operation: reply.operation,
-        params: body,
-        at: new Date().toISOString(),
-        status: reply.status,
-        ...(reply.errorType === undefined ? {} : { errorType: reply.errorType }),
-      });
-      return;
-    }
-    const target = header(req, 'x-amz-target');
-    if (
-      target === undefined &&
-      (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
-    ) {
-      const form = new URLSearchParams(body);
-      await hold(options.latencyMs?.(form.get('Action') ?? ''));
-      // Both speak the Query protocol: the credential scope (or the API version) says which.
-      const isSns =
-        scopeService(header(req, 'authorization')) === 'sns' || form.get('Version') === SNS_VERSION;
-      const outcome = isSns ? handleSns(form, res) : handleEc2(form, res);
-      calls.push({
-        service: isSns ? 'sns' : 'ec2',
-        operation: form.get('Action') ?? '',
-        params: Object.fromEntries(form),
-        at: new Date().toISOString(),
-        ...outcome,
-      });
-      return;
-    }
+  /** The JSON 1.1 services: SSM, Secrets Manager, CloudWatch Logs, CloudWatch, and the agents' ec2messages. */
+  private async jsonRequest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: string,
+    target: string | undefined,
+  ): Promise<void> {
     const routed = route(target, header(req, 'authorization'));
     let params: unknown = body;
     let status = 200;
@@ -225,24 +253,15 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       const agentSide = routed.service === 'ec2messages' || AGENT_SSM_OPERATIONS.has(routed.operation);
       if (!agentSide) {
         // Decided before any work: a throttled or faulted call has no side effect.
-        const throttled = !buckets.take(routed.operation);
+        const throttled = !this.buckets.take(routed.operation);
         if (throttled) throw new AwsError('ThrottlingException', 400, 'Rate exceeded', 'message');
-        const fault = drawFault(options.faults, random, routed.service);
+        const fault = drawFault(this.options.faults, this.random, routed.service);
         if (fault !== undefined) throw fault;
-        options.beforeOperation?.(routed.operation, input);
+        this.options.beforeOperation?.(routed.operation, input);
       }
-      const result =
-        routed.service === 'ec2messages'
-          ? await mds.handle(routed.operation, input)
-          : routed.service === 'ssm'
-            ? (mds.handleSsm(routed.operation, input) ?? ssm.handle(routed.operation, input))
-            : routed.service === 'logs'
-              ? logs.handle(routed.operation, input)
-              : routed.service === 'monitoring'
-                ? cloudwatch.handle(routed.operation, input)
-                : secrets.handle(routed.operation, input);
+      const result = await this.dispatch(routed.service, routed.operation, input);
       if (result === undefined) throw new AwsError('UnknownOperationException', 400); // see above
-      await hold(options.latencyMs?.(routed.operation));
+      await hold(this.options.latencyMs?.(routed.operation));
       responseBody = send(res, 200, result);
     } catch (error) {
       const awsError =
@@ -251,7 +270,7 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
           : new AwsError(SERVER_ERROR[routed.service], 500, 'An error occurred on the server side.');
       status = awsError.status;
       errorType = awsError.type;
-      await hold(options.latencyMs?.(routed.operation ?? ''));
+      await hold(this.options.latencyMs?.(routed.operation ?? ''));
       // A Query-compatible service (CloudWatch) adds the Query error code for older clients.
       const queryError = (awsError as { queryError?: string }).queryError;
       responseBody = send(res, awsError.status, awsError.body(), awsError.type, queryError);
@@ -266,12 +285,35 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
         requestBody: body,
         responseBody,
       };
-      calls.push(call);
+      this.calls.push(call);
     }
-  };
+  }
 
+  /** The service's answer to one JSON operation; undefined for an operation it does not have. */
+  private async dispatch(
+    service: Service,
+    operation: string,
+    input: Record<string, unknown>,
+  ): Promise<unknown> {
+    switch (service) {
+      case 'ec2messages':
+        return this.mds.handle(operation, input);
+      case 'ssm':
+        return this.mds.handleSsm(operation, input) ?? this.ssm.handle(operation, input);
+      case 'logs':
+        return this.logs.handle(operation, input);
+      case 'monitoring':
+        return this.cloudwatch.handle(operation, input);
+      default:
+        return this.secrets.handle(operation, input);
+    }
+  }
+}
+
+export async function startAwsServer(options: AwsServerOptions): Promise<AwsServer> {
+  const router = new AwsRouter(options);
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch(() => {
+    router.handle(req, res).catch(() => {
       if (!res.headersSent) send(res, 500, { __type: 'InternalFailure' }, 'InternalFailure');
     });
   };
@@ -286,12 +328,12 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    calls,
-    idle: () => ssm.idle(),
-    lambda,
-    logs,
-    cloudwatch,
-    sns,
+    calls: router.calls,
+    idle: () => router.ssm.idle(),
+    lambda: router.lambda,
+    logs: router.logs,
+    cloudwatch: router.cloudwatch,
+    sns: router.sns,
     listenUnix: async (path) => {
       const unix = createServer(listener);
       unixServers.push(unix);
@@ -301,8 +343,8 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
       });
     },
     close: async () => {
-      ssm.close();
-      mds.close();
+      router.ssm.close();
+      router.mds.close();
       await Promise.all(
         [server, ...unixServers].map(
           (s) =>

@@ -23,14 +23,14 @@
  * await api.close();
  * ```
  */
-import { createPublicKey, KeyObject, randomBytes, randomUUID, sign as rsaSign, verify } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compactVerify, exportSPKI, generateKeyPair } from 'jose';
-import { COMPONENTS, type ComponentName, isComponentName } from './catalog.ts';
+import { type ComponentName, isComponentName } from './catalog.ts';
+import { KasmSigner, type TokenCheck } from './signing.ts';
 import { createTlsMaterial } from './tls.ts';
 
 export const EXPIRED_MESSAGE = 'The JWT token has expired.';
@@ -49,17 +49,7 @@ export interface KasmAdminApiOptions {
 }
 
 export type KasmEndpoint = 'healthcheck' | 'refresh_token' | 'register_component' | 'other';
-
-export interface TokenCheck {
-  /** The text is a JWT whose RS256 signature verifies with this API's key. */
-  readonly signatureValid: boolean;
-  /** Signature valid and exp in the future. */
-  readonly valid: boolean;
-  /** Signature valid and now < exp + grace: it can still be exchanged. */
-  readonly exchangeable: boolean;
-  readonly exp?: number;
-  readonly payload?: Readonly<Record<string, unknown>>;
-}
+export type { TokenCheck };
 
 export interface KasmAdminApi {
   /** `https://127.0.0.1:PORT` (no trailing slash). */
@@ -94,169 +84,21 @@ export interface KasmAdminApi {
 const MAX_BODY = 64 * 1024;
 
 export async function startKasmAdminApi(options: KasmAdminApiOptions): Promise<KasmAdminApi> {
-  const lifetime = options.tokenLifetimeSeconds;
-  const grace = options.gracePeriodSeconds;
-  let healthy = options.healthy ?? true;
-  let registrationToken = (options.registrationToken ?? randomBytes(27).toString('base64')).trim();
-  const counts: Record<KasmEndpoint, number> = {
-    healthcheck: 0,
-    refresh_token: 0,
-    register_component: 0,
-    other: 0,
+  const state: AdminState = {
+    healthy: options.healthy ?? true,
+    registrationToken: (options.registrationToken ?? randomBytes(27).toString('base64')).trim(),
+    grace: options.gracePeriodSeconds,
+    log: [],
+    counts: { healthcheck: 0, refresh_token: 0, register_component: 0, other: 0 },
   };
-  const log: string[] = [];
-  const adminLog = (level: string, message: string): void => {
-    log.push(`${new Date().toISOString()} [${level}] ${message}`);
-  };
-
   const dir = await mkdtemp(join(tmpdir(), 'ktr-pg-kasm-'));
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const publicKeyPem = await exportSPKI(publicKey);
-  const publicKeyObject: KeyObject = createPublicKey(publicKeyPem);
+  const signer = await KasmSigner.create(options.tokenLifetimeSeconds, options.gracePeriodSeconds);
   const tls = await createTlsMaterial(dir).catch(async (error: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
-
-  const privateKeyObject = KeyObject.from(privateKey);
-  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'JWT' })).toString('base64url');
-  /** An RS256 JWT laid out as jose's SignJWT lays it out (claims, then iat, then exp), signed synchronously. */
-  const signSync = (claims: Record<string, unknown>, exp: number, nowMs = Date.now()): string => {
-    const iat = Math.min(Math.floor(nowMs / 1000), exp - Math.ceil(lifetime));
-    const payload = Buffer.from(JSON.stringify({ ...claims, iat, exp })).toString('base64url');
-    const signature = rsaSign('RSA-SHA256', Buffer.from(`${header}.${payload}`), privateKeyObject);
-    return `${header}.${payload}.${signature.toString('base64url')}`;
-  };
-  const sign = async (claims: Record<string, unknown>, exp: number): Promise<string> => signSync(claims, exp);
-
-  const claimsFor = (component: ComponentName, id: string): Record<string, unknown> => {
-    const spec = COMPONENTS[component];
-    return { [spec.idClaim]: id, authorizations: [...spec.authorizations] };
-  };
-
-  const mintToken = (component: ComponentName, expSecondsFromNow: number, id?: string): Promise<string> =>
-    sign(claimsFor(component, id ?? randomUUID()), Math.floor(Date.now() / 1000 + expSecondsFromNow));
-
-  const newExp = (): number => Math.floor(Date.now() / 1000 + lifetime);
-
-  const checkToken = (token: string, nowMs = Date.now()): TokenCheck => {
-    const invalid: TokenCheck = { signatureValid: false, valid: false, exchangeable: false };
-    const parts = token.trim().split('.');
-    if (parts.length !== 3) return invalid;
-    const [h, p, s] = parts as [string, string, string];
-    try {
-      const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: unknown };
-      if (header.alg !== 'RS256') return invalid;
-      const ok = verify('RSA-SHA256', Buffer.from(`${h}.${p}`), publicKeyObject, Buffer.from(s, 'base64url'));
-      if (!ok) return invalid;
-      const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
-      const exp = typeof payload.exp === 'number' ? payload.exp : undefined;
-      const now = nowMs / 1000;
-      return {
-        signatureValid: true,
-        valid: exp !== undefined && exp > now,
-        exchangeable: exp !== undefined && now < exp + grace,
-        ...(exp === undefined ? {} : { exp }),
-        payload,
-      };
-    } catch {
-      return invalid;
-    }
-  };
-
-  /** Verifies with jose (the signature only); undefined when the token is not ours. */
-  const verifiedPayload = async (token: string): Promise<Record<string, unknown> | undefined> => {
-    try {
-      const { payload } = await compactVerify(token, publicKey, { algorithms: ['RS256'] });
-      return JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-    } catch {
-      return undefined;
-    }
-  };
-
-  const refresh = async (body: Record<string, unknown>, bearer: string | undefined): Promise<Reply> => {
-    const token = typeof body.token === 'string' ? body.token : bearer;
-    if (!token) return [403, { error_message: 'Missing token.' }];
-    const payload = await verifiedPayload(token.trim());
-    if (!payload || typeof payload.exp !== 'number') {
-      adminLog('ERROR', 'Invalid JWT utilized on refresh_token');
-      return [403, { error_message: 'Invalid token.' }];
-    }
-    if (Date.now() / 1000 >= payload.exp + grace) {
-      adminLog('WARNING', 'Expired JWT utilized on refresh_token');
-      return [403, { error_message: EXPIRED_MESSAGE }];
-    }
-    const { exp: _exp, iat: _iat, ...claims } = payload;
-    return [200, { token: await sign(claims, newExp()) }];
-  };
-
-  const register = async (body: Record<string, unknown>, bearer: string | undefined): Promise<Reply> => {
-    const type = body.component_type;
-    const id = typeof body.component_id === 'string' && body.component_id ? body.component_id : randomUUID();
-    if (typeof body.registration_token === 'string') {
-      if (typeof type !== 'string' || !isComponentName(type)) {
-        return [400, { error_message: `Unknown component_type ${JSON.stringify(type)}.` }];
-      }
-      if (body.registration_token.trim() !== registrationToken) {
-        adminLog('ERROR', `Invalid registration token utilized on register_component (${type} ${id})`);
-        return [403, { error_message: INVALID_REGISTRATION_MESSAGE }];
-      }
-      adminLog('INFO', `Registered component ${type} ${id} with the component registration token`);
-      return [200, { token: await sign(claimsFor(type, id), newExp()), component_id: id }];
-    }
-    const token = typeof body.token === 'string' ? body.token : bearer;
-    if (!token) return [403, { error_message: 'Missing token.' }];
-    const payload = await verifiedPayload(token.trim());
-    if (!payload || typeof payload.exp !== 'number') {
-      adminLog('ERROR', 'Invalid JWT utilized on register_component');
-      return [403, { error_message: 'Invalid token.' }];
-    }
-    if (Date.now() / 1000 >= payload.exp) {
-      adminLog('WARNING', 'Expired JWT utilized on register_component');
-      return [200, { error_message: EXPIRED_MESSAGE }];
-    }
-    const { exp: _exp, iat: _iat, ...claims } = payload;
-    return [200, { token: await sign(claims, newExp()) }];
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '').split('?')[0];
-    const endpoint: KasmEndpoint =
-      path === '/api/__healthcheck'
-        ? 'healthcheck'
-        : path === '/api/admin/refresh_token'
-          ? 'refresh_token'
-          : path === '/api/admin/register_component'
-            ? 'register_component'
-            : 'other';
-    counts[endpoint] += 1;
-    const send = ([status, body]: Reply): void => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(text),
-      });
-      res.end(text);
-    };
-    if (endpoint === 'other') return send([404, { error_message: 'Not Found' }]);
-    const method = endpoint === 'healthcheck' ? 'GET' : 'POST';
-    if (req.method !== method)
-      return send([405, { error_message: `Method ${req.method} not allowed; use ${method}.` }]);
-    if (endpoint === 'healthcheck') return send(healthy ? [200, { ok: true }] : [503, { ok: false }]);
-    let body: Record<string, unknown>;
-    try {
-      body = await readJson(req);
-    } catch (error) {
-      return send([400, { error_message: (error as Error).message }]);
-    }
-    if (!healthy) return send([503, { error_message: 'Service Unavailable' }]);
-    const auth = req.headers.authorization;
-    const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    send(endpoint === 'refresh_token' ? await refresh(body, bearer) : await register(body, bearer));
-  };
-
   const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(signer, state, req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error_message: String(error) }));
     });
@@ -273,9 +115,9 @@ export async function startKasmAdminApi(options: KasmAdminApiOptions): Promise<K
     url: `https://127.0.0.1:${port}`,
     caFile: tls.caFile,
     ca: tls.ca,
-    publicKeyPem,
-    tokenLifetimeSeconds: lifetime,
-    gracePeriodSeconds: grace,
+    publicKeyPem: signer.publicKeyPem,
+    tokenLifetimeSeconds: options.tokenLifetimeSeconds,
+    gracePeriodSeconds: options.gracePeriodSeconds,
     close: () => {
       closed ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -287,19 +129,135 @@ export async function startKasmAdminApi(options: KasmAdminApiOptions): Promise<K
       return closed;
     },
     setHealthy: (value) => {
-      healthy = value;
+      state.healthy = value;
     },
-    isHealthy: () => healthy,
-    registrationToken: () => registrationToken,
+    isHealthy: () => state.healthy,
+    registrationToken: () => state.registrationToken,
     setRegistrationToken: (value) => {
-      registrationToken = value.trim();
+      state.registrationToken = value.trim();
     },
-    mintToken,
-    issueToken: (component, id, exp, nowMs) => signSync(claimsFor(component, id), exp, nowMs),
-    checkToken,
-    requestCounts: () => ({ ...counts }),
-    adminLog: () => [...log],
+    mintToken: async (component, expSecondsFromNow, id) =>
+      signer.sign(signer.claimsFor(component, id), Math.floor(Date.now() / 1000 + expSecondsFromNow)),
+    issueToken: (component, id, exp, nowMs) => signer.sign(signer.claimsFor(component, id), exp, nowMs),
+    checkToken: (token, nowMs) => signer.check(token, nowMs),
+    requestCounts: () => ({ ...state.counts }),
+    adminLog: () => [...state.log],
   };
+}
+
+/** What the endpoints share and change: health, the registration token, the admin log, request counts. */
+interface AdminState {
+  healthy: boolean;
+  registrationToken: string;
+  readonly grace: number;
+  readonly log: string[];
+  readonly counts: Record<KasmEndpoint, number>;
+}
+
+function adminLog(state: AdminState, level: string, message: string): void {
+  state.log.push(`${new Date().toISOString()} [${level}] ${message}`);
+}
+
+function endpointOf(url: string | undefined): KasmEndpoint {
+  switch ((url ?? '').split('?')[0]) {
+    case '/api/__healthcheck':
+      return 'healthcheck';
+    case '/api/admin/refresh_token':
+      return 'refresh_token';
+    case '/api/admin/register_component':
+      return 'register_component';
+    default:
+      return 'other';
+  }
+}
+
+async function handle(
+  signer: KasmSigner,
+  state: AdminState,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const endpoint = endpointOf(req.url);
+  state.counts[endpoint] += 1;
+  const send = ([status, body]: Reply): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  if (endpoint === 'other') return send([404, { error_message: 'Not Found' }]);
+  const method = endpoint === 'healthcheck' ? 'GET' : 'POST';
+  if (req.method !== method)
+    return send([405, { error_message: `Method ${req.method} not allowed; use ${method}.` }]);
+  if (endpoint === 'healthcheck') return send(state.healthy ? [200, { ok: true }] : [503, { ok: false }]);
+  let body: Record<string, unknown>;
+  try {
+    body = await readJson(req);
+  } catch (error) {
+    return send([400, { error_message: (error as Error).message }]);
+  }
+  if (!state.healthy) return send([503, { error_message: 'Service Unavailable' }]);
+  const auth = req.headers.authorization;
+  const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+  send(
+    endpoint === 'refresh_token'
+      ? await refresh(signer, state, body, bearer)
+      : await register(signer, state, body, bearer),
+  );
+}
+
+async function refresh(
+  signer: KasmSigner,
+  state: AdminState,
+  body: Record<string, unknown>,
+  bearer: string | undefined,
+): Promise<Reply> {
+  const token = typeof body.token === 'string' ? body.token : bearer;
+  if (!token) return [403, { error_message: 'Missing token.' }];
+  const payload = await signer.verifiedPayload(token.trim());
+  if (!payload || typeof payload.exp !== 'number') {
+    adminLog(state, 'ERROR', 'Invalid JWT utilized on refresh_token');
+    return [403, { error_message: 'Invalid token.' }];
+  }
+  if (Date.now() / 1000 >= payload.exp + state.grace) {
+    adminLog(state, 'WARNING', 'Expired JWT utilized on refresh_token');
+    return [403, { error_message: EXPIRED_MESSAGE }];
+  }
+  const { exp: _exp, iat: _iat, ...claims } = payload;
+  return [200, { token: signer.sign(claims, signer.newExp()) }];
+}
+
+async function register(
+  signer: KasmSigner,
+  state: AdminState,
+  body: Record<string, unknown>,
+  bearer: string | undefined,
+): Promise<Reply> {
+  const type = body.component_type;
+  const id = typeof body.component_id === 'string' && body.component_id ? body.component_id : randomUUID();
+  if (typeof body.registration_token === 'string') {
+    if (typeof type !== 'string' || !isComponentName(type)) {
+      return [400, { error_message: `Unknown component_type ${JSON.stringify(type)}.` }];
+    }
+    if (body.registration_token.trim() !== state.registrationToken) {
+      adminLog(state, 'ERROR', `Invalid registration token utilized on register_component (${type} ${id})`);
+      return [403, { error_message: INVALID_REGISTRATION_MESSAGE }];
+    }
+    adminLog(state, 'INFO', `Registered component ${type} ${id} with the component registration token`);
+    return [200, { token: signer.sign(signer.claimsFor(type, id), signer.newExp()), component_id: id }];
+  }
+  const token = typeof body.token === 'string' ? body.token : bearer;
+  if (!token) return [403, { error_message: 'Missing token.' }];
+  const payload = await signer.verifiedPayload(token.trim());
+  if (!payload || typeof payload.exp !== 'number') {
+    adminLog(state, 'ERROR', 'Invalid JWT utilized on register_component');
+    return [403, { error_message: 'Invalid token.' }];
+  }
+  if (Date.now() / 1000 >= payload.exp) {
+    adminLog(state, 'WARNING', 'Expired JWT utilized on register_component');
+    return [200, { error_message: EXPIRED_MESSAGE }];
+  }
+  const { exp: _exp, iat: _iat, ...claims } = payload;
+  return [200, { token: signer.sign(claims, signer.newExp()) }];
 }
 
 type Reply = [number, Record<string, unknown>];
