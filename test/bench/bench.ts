@@ -25,12 +25,14 @@ const BUSY_FLEET = Number(flag('--busy-fleet') ?? 1000);
 /** Share of hosts locked out after a power-down. */
 const LOCKED_SHARE = 0.3;
 /**
- * The components' heartbeat: 2 s, so timeScale = 30 / 2 = 15. At 15 every product setting compresses
- * inside its range in shared/config.ts except PICKUP_WAIT_SECONDS (2 s < min 5), which only matters for
- * hosts that never start a command; at 30, API_CALLS_PER_SECOND (150 > max 100) would be clamped and
- * slow the run below the pace it stands for.
+ * The components' heartbeat (`--heartbeat`): 6 s by default, so timeScale = 30 / 6 = 5. Everything the
+ * simulation itself spends (its CPU on two cores: RSA for every push, a JWT for every refresh, the wire
+ * JSON) is multiplied by timeScale too, so a larger timeScale overstates a large fleet's run: at 10,000
+ * hosts, 7.1 min at timeScale 15 (`--heartbeat 2`) against 3.1 min at 5, the same calls and waits. At 5
+ * every product setting compresses inside its range in shared/config.ts; at 30, API_CALLS_PER_SECOND
+ * (150 > max 100) would be clamped and slow the run below the pace it stands for.
  */
-const HEARTBEAT_SECONDS = 2;
+const HEARTBEAT_SECONDS = Number(flag('--heartbeat') ?? 6);
 /** The stack's SQS maxBatchingWindow, real seconds. */
 const BATCHING_WINDOW_SECONDS = INSTANCE_START_BATCHING_WINDOW_SECONDS;
 const TARGETS = {
