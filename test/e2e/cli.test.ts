@@ -49,7 +49,8 @@ describe('npm run simulate', () => {
     };
     expect(output.report.hosts[0]?.components[0]?.status).toBe('recovered');
     expect(output.fleet[ID(1)]?.agent).toEqual({ tokenValid: true, registrationFile: 'absent' });
-    expect(output.awsCalls.SendCommand).toBe(3);
+    // The probe (the locked-out host makes its key while observed) and the push: no prepare round.
+    expect(output.awsCalls.SendCommand).toBe(2);
     expect(output.awsCalls.GetSecretValue).toBe(1);
     expect(`${result.stdout}${result.stderr}`).not.toContain(TOKEN);
   });

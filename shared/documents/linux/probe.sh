@@ -59,15 +59,20 @@ echo "host unseal=$can_unseal now=$(date +%s)"
 # when there is no state directory: then no push can be writing); the key is made under it too, so a
 # sweep never takes a key half-written.
 remove_stale_keys
-comps=()
+# Reads every installed component into `comps`; sets need_key when one is locked out (KeyPair=auto).
+read_components() {
+  local row name rel file section key container fields
+  comps=()
+  for row in "${COMPONENTS[@]}"; do
+    IFS='|' read -r name rel file section key container <<<"$row"
+    if fields=$(describe "$ROOT/$rel" "$file" "$section" "$key" "$container"); then
+      comps+=("comp $name $fields")
+      if [ "$SSM_KeyPair" = auto ] && locked_out "$fields"; then need_key=1; fi
+    fi
+  done
+}
 need_key=0
-for row in "${COMPONENTS[@]}"; do
-  IFS='|' read -r name rel file section key container <<<"$row"
-  if fields=$(describe "$ROOT/$rel" "$file" "$section" "$key" "$container"); then
-    comps+=("comp $name $fields")
-    if [ "$SSM_KeyPair" = auto ] && locked_out "$fields"; then need_key=1; fi
-  fi
-done
+read_components
 
 if { [ "$SSM_KeyPair" = create ] || [ "$need_key" = 1 ]; } && [ "$can_unseal" = 1 ]; then
   key="$STATE_DIR/seal-$SSM_RunId.key"
@@ -80,6 +85,7 @@ if { [ "$SSM_KeyPair" = create ] || [ "$need_key" = 1 ]; } && [ "$can_unseal" = 
     if openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key.tmp" 2>/dev/null &&
       mv -f -T "$key.tmp" "$key"; then
       echo "key spki=$(openssl pkey -in "$key" -pubout -outform DER 2>/dev/null | base64 -w0)"
+      made_key=1
     else
       rm -f "$key.tmp"
       echo 'key error=keygen-failed'
@@ -93,5 +99,8 @@ elif take_host_lock; then
   release_host_lock
 fi
 
+# The push stands back from a component whose config was saved after the key was made (config-changed),
+# trusting that the probe which made the key reported each component as it was from then on: read again.
+if [ "${made_key:-0}" = 1 ]; then read_components; fi
 for line in ${comps[@]+"${comps[@]}"}; do echo "$line"; done
 echo end

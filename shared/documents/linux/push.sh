@@ -171,6 +171,16 @@ while [ "$waited" -lt "$WAIT" ]; do
 done
 echo "host waited=$waited"
 
+# `comp NAME push=…` with the component as it is now; a config its owner moved away meanwhile (or
+# swapped for something describe will not read) cannot be described: that component failed.
+report_after() {
+  local fields
+  if fields=$(describe "$ROOT/$rel" "$file" "$section" "$key" "$container"); then
+    echo "comp $name $1 $fields"
+  else
+    echo "comp $name push=failed reason=config-missing"
+  fi
+}
 for row in "${COMPONENTS[@]}"; do
   IFS='|' read -r name rel file section key container <<<"$row"
   outcome="${status[$name]:-}"
@@ -180,11 +190,11 @@ for row in "${COMPONENTS[@]}"; do
       if [ "$(registration_kind "$ROOT/$rel")" = other ]; then
         echo "comp $name push=failed reason=target-replaced"
       else
-        echo "comp $name push=written $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")"
+        report_after push=written
       fi
       ;;
-    already-waiting) echo "comp $name push=skipped reason=already-waiting $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")" ;;
-    config-changed) echo "comp $name push=skipped reason=config-changed $(describe "$ROOT/$rel" "$file" "$section" "$key" "$container")" ;;
+    already-waiting) report_after 'push=skipped reason=already-waiting' ;;
+    config-changed) report_after 'push=skipped reason=config-changed' ;;
     *) echo "comp $name push=failed reason=$outcome" ;;
   esac
 done

@@ -153,20 +153,36 @@ if ($trustedStateDir -ne '') {
 }
 
 $graceSeconds = [long]([string]$env:SSM_GraceSeconds)
-$comps = New-Object System.Collections.Generic.List[string]
-$needKey = $false
-foreach ($component in $Components) {
-  $fields = Get-KtrFields $component $installDir $serviceName $trustedStateDir
-  if ($null -eq $fields) { continue }
-  $comps.Add(('comp {0} {1}' -f $component.Name, $fields))
-  if ($env:SSM_KeyPair -eq 'auto' -and (Test-KtrLockedOut $fields $graceSeconds)) { $needKey = $true }
+# Each installed component's line; whether one is locked out by this host's reading of the rule.
+function Read-KtrComponents([string]$trusted) {
+  $lines = New-Object System.Collections.Generic.List[string]
+  $lockedOut = $false
+  foreach ($component in $Components) {
+    $fields = Get-KtrFields $component $installDir $serviceName $trusted
+    if ($null -eq $fields) { continue }
+    $lines.Add(('comp {0} {1}' -f $component.Name, $fields))
+    if (Test-KtrLockedOut $fields $graceSeconds) { $lockedOut = $true }
+  }
+  return @{ Lines = $lines; LockedOut = $lockedOut }
 }
+$read = Read-KtrComponents $trustedStateDir
+$needKey = $env:SSM_KeyPair -eq 'auto' -and $read.LockedOut
 
 if (($env:SSM_KeyPair -eq 'create' -or $needKey) -and $canUnseal -eq 1) {
+  $keyLine = 'key error=keygen-failed'
   try {
-    Write-KtrLine (New-KtrSealingKey $stateDir $runId $installDir)
+    $keyLine = New-KtrSealingKey $stateDir $runId $installDir
   } catch {
-    Write-KtrLine 'key error=keygen-failed'
+    $null = $_
+  }
+  Write-KtrLine $keyLine
+  # The push stands back from a component whose config was saved after the key was made
+  # (config-changed), trusting that the probe which made the key reported each component as it was
+  # from then on: read again.
+  if ($keyLine.StartsWith('key spki=')) {
+    $trusted = ''
+    if (Test-KtrStateDirTrusted $stateDir) { $trusted = $stateDir }
+    $read = Read-KtrComponents $trusted
   }
 } elseif ($trustedStateDir -ne '') {
   $lock = Enter-KtrHostLock $trustedStateDir
@@ -177,6 +193,6 @@ if (($env:SSM_KeyPair -eq 'create' -or $needKey) -and $canUnseal -eq 1) {
   Remove-KtrLeftovers $stateDir $installDir
 }
 
-foreach ($line in $comps) { Write-KtrLine $line }
+foreach ($line in $read.Lines) { Write-KtrLine $line }
 Write-KtrLine 'end'
 exit 0
