@@ -37,6 +37,7 @@ import {
   type Instance,
   InstanceLifecycle,
   initialInstance,
+  LifecycleFleet,
   nodeOf,
   scheduledAgent,
 } from './instance-lifecycle.ts';
@@ -330,12 +331,12 @@ async function createWindowsHost(
 }
 
 /** Hosts that run the documents' real scripts (and, with `hostModel: "agent"`, the real SSM Agent). */
-class ScriptFleet implements Fleet {
+class ScriptFleet extends LifecycleFleet<HostEntry> implements Fleet {
   readonly rootDir: string;
   readonly heartbeatSeconds: number;
   private readonly kasm: KasmAdminApi;
   private readonly loops: Map<string, SimulatedComponent>;
-  private readonly lifecycle: InstanceLifecycle<HostEntry>;
+  protected readonly lifecycle: InstanceLifecycle<HostEntry>;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -343,6 +344,7 @@ class ScriptFleet implements Fleet {
     private readonly hosts: ReadonlyMap<string, HostEntry>,
     private readonly createdRoot: boolean,
   ) {
+    super();
     this.rootDir = build.rootDir;
     this.heartbeatSeconds = build.scenario.kasm.heartbeatSeconds;
     this.kasm = build.options.kasm;
@@ -364,10 +366,6 @@ class ScriptFleet implements Fleet {
       // Only the agent drops: the host and its components keep running (a real agent is stopped).
       agentDropped: (e) => void e.agent?.stop(),
     });
-  }
-
-  private entry(id: string): HostEntry {
-    return this.lifecycle.entry(id);
   }
 
   /** The Windows-only operations (stand-ins, ACLs) are an error on any other host. */
@@ -510,18 +508,6 @@ class ScriptFleet implements Fleet {
       if (found.length > 0) stray[e.scenario.id] = found;
     }
     return stray;
-  }
-
-  dropAgent(id: string): void {
-    this.lifecycle.dropAgent(id);
-  }
-
-  setOnline(id: string, online: boolean): void {
-    this.lifecycle.setOnline(id, online);
-  }
-
-  setState(id: string, state: InstanceState): void {
-    this.lifecycle.setState(id, state);
   }
 
   configPath(id: string, component: ComponentName): string {

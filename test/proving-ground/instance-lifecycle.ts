@@ -141,6 +141,27 @@ export class InstanceLifecycle<E extends Instance> {
   }
 }
 
+/** What every host model's Fleet does the same way: instances and agents change through the lifecycle. */
+export abstract class LifecycleFleet<E extends Instance> {
+  protected abstract readonly lifecycle: InstanceLifecycle<E>;
+
+  protected entry(id: string): E {
+    return this.lifecycle.entry(id);
+  }
+
+  dropAgent(id: string): void {
+    this.lifecycle.dropAgent(id);
+  }
+
+  setOnline(id: string, online: boolean): void {
+    this.lifecycle.setOnline(id, online);
+  }
+
+  setState(id: string, state: InstanceState): void {
+    this.lifecycle.setState(id, state);
+  }
+}
+
 /** What SSM knows of an agent that follows the scenario's timing and `agentVersion` (no real agent). */
 export function scheduledAgent(
   e: Instance,

@@ -51,7 +51,13 @@ import { awsTimingFor } from './aws-timing.ts';
 import type { Fleet, FleetOptions, FleetState, RegistrationFileInfo } from './fleet.ts';
 import { octal } from './fleet-common.ts';
 import type { Owner } from './hosts/linux-host.ts';
-import { InstanceLifecycle, initialInstance, nodeOf, scheduledAgent } from './instance-lifecycle.ts';
+import {
+  InstanceLifecycle,
+  initialInstance,
+  LifecycleFleet,
+  nodeOf,
+  scheduledAgent,
+} from './instance-lifecycle.ts';
 import type { KasmAdminApi } from './kasm/admin-api.ts';
 import {
   COMPONENTS,
@@ -71,7 +77,7 @@ import {
 } from './modelled-components.ts';
 import { KEY_POOL_SIZE, keyPool, ModelledScripts } from './modelled-scripts.ts';
 import type { Scenario } from './scenario.ts';
-import type { InstanceState, SimulatedNode, StepResult, StepRun } from './types.ts';
+import type { SimulatedNode, StepResult, StepRun } from './types.ts';
 
 export async function createModelledFleet(scenario: Scenario, options: FleetOptions): Promise<Fleet> {
   const player = new ComponentPlayer(options.kasm, scenario.kasm.heartbeatSeconds);
@@ -109,12 +115,12 @@ export async function createModelledFleet(scenario: Scenario, options: FleetOpti
   return new ModelledFleet(scenario, options, hosts, player, await keyPool(KEY_POOL_SIZE));
 }
 
-class ModelledFleet implements Fleet {
+class ModelledFleet extends LifecycleFleet<ModelHost> implements Fleet {
   readonly rootDir = '';
   readonly heartbeatSeconds: number;
   private readonly kasm: KasmAdminApi;
   private readonly owner: Owner;
-  private readonly lifecycle: InstanceLifecycle<ModelHost>;
+  protected readonly lifecycle: InstanceLifecycle<ModelHost>;
   private readonly scripts: ModelledScripts;
   private nodeList: SimulatedNode[] | undefined;
 
@@ -125,6 +131,7 @@ class ModelledFleet implements Fleet {
     private readonly player: ComponentPlayer,
     pool: readonly PoolKey[],
   ) {
+    super();
     this.heartbeatSeconds = scenario.kasm.heartbeatSeconds;
     this.kasm = options.kasm;
     this.owner = options.configOwner ?? { uid: 1000, gid: 1000 };
@@ -137,10 +144,6 @@ class ModelledFleet implements Fleet {
         this.nodeList = undefined;
       },
     });
-  }
-
-  private entry(id: string): ModelHost {
-    return this.lifecycle.entry(id);
   }
 
   private installed(id: string, name: ComponentName): ModelComponent {
@@ -212,18 +215,6 @@ class ModelledFleet implements Fleet {
 
   strayTokenFiles(): Record<string, string[]> {
     return {};
-  }
-
-  dropAgent(id: string): void {
-    this.lifecycle.dropAgent(id);
-  }
-
-  setOnline(id: string, online: boolean): void {
-    this.lifecycle.setOnline(id, online);
-  }
-
-  setState(id: string, state: InstanceState): void {
-    this.lifecycle.setState(id, state);
   }
 
   configPath(id: string, name: ComponentName): string {
