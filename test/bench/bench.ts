@@ -13,6 +13,7 @@ import { INSTANCE_START_BATCHING_WINDOW_SECONDS } from '../../shared/limits.ts';
 import { decide } from '../../shared/token-rules.ts';
 import { awsTimingFor, compressedWaits } from '../proving-ground/aws-timing.ts';
 import { parseScenario, type Scenario } from '../proving-ground/scenario.ts';
+import { startBatch } from '../start-events.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
@@ -276,18 +277,7 @@ async function benchPowerOn(size: number, dir: string): Promise<void> {
     await new Promise((resolve) =>
       setTimeout(resolve, startsAfter * 1000 + (BATCHING_WINDOW_SECONDS * 1000) / timeScale),
     );
-    const event = {
-      Records: scenario.hosts.map((h, i) => ({
-        messageId: `m-${i}`,
-        eventSource: 'aws:sqs',
-        body: JSON.stringify({
-          'detail-type': 'EC2 Instance State-change Notification',
-          source: 'aws.ec2',
-          detail: { 'instance-id': h.id, state: 'running' },
-        }),
-      })),
-    };
-    const m = await measure(handlerEnv(info, scenario), event);
+    const m = await measure(handlerEnv(info, scenario), startBatch(scenario.hosts.map((h) => h.id)));
     const ground = await stats();
     const realS = ((m.endedAt - runningAt) * timeScale) / 1000;
     console.log(
@@ -341,17 +331,7 @@ async function benchPowerOnDuringRun(fleetSize: number, starts: number, dir: str
       setTimeout(resolve, startsAfter * 1000 + (BATCHING_WINDOW_SECONDS * 1000) / timeScale),
     );
     const busyWhenBatchArrived = scheduledEndedAt === undefined;
-    const startReport = await handler({
-      Records: started.map((h, i) => ({
-        messageId: `m-${i}`,
-        eventSource: 'aws:sqs',
-        body: JSON.stringify({
-          'detail-type': 'EC2 Instance State-change Notification',
-          source: 'aws.ec2',
-          detail: { 'instance-id': h.id, state: 'running' },
-        }),
-      })),
-    });
+    const startReport = await handler(startBatch(started.map((h) => h.id)));
     const startEndedAt = Date.now();
     const scheduledReport = await scheduled;
     const ground = await stats();
