@@ -129,6 +129,14 @@ describe('what SSM receives', () => {
     );
   });
 
+  it('say in the console what each KeyPair value makes the probe do', () => {
+    const probe = build.probe();
+    expect(probe.description).toMatch(
+      /sealing key with KeyPair=create, or with KeyPair=auto where a component is locked out/,
+    );
+    expect(probe.parameters.KeyPair?.description).toMatch(/^create: .+; auto: .+; none: make no key\.$/);
+  });
+
   it('type and describe every parameter for whoever runs a document by hand', () => {
     for (const document of Object.values(build).map((b) => b())) {
       for (const [name, parameter] of Object.entries(document.parameters)) {
@@ -286,5 +294,19 @@ describe('document names', () => {
     expect(names.push).toMatch(/^KasmTokenReconciler-dev-Push-[0-9a-f]{12}$/);
     expect(names.probe.slice(-12)).not.toBe(names.push.slice(-12));
     expect(documentNames('dev')).toEqual(names);
+  });
+});
+
+describe('the content the stack deploys', () => {
+  it('is the document as JSON, pinned by the SHA-256 of exactly those bytes, built once', async () => {
+    const deployedContent = await import('../../shared/documents/deployed-content.ts');
+    // FIPS 180-2's test vector: the digest SendCommand's DocumentHash must equal.
+    expect(deployedContent.sha256Hex('abc')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+    const deployed = deployedContent.deployedDocuments();
+    expect(JSON.parse(deployed.probe.content)).toEqual(docs.probeDocument());
+    expect(deployed.push.sha256).toBe(deployedContent.sha256Hex(deployed.push.content));
+    expect(deployedContent.deployedDocuments()).toBe(deployed);
   });
 });

@@ -104,6 +104,13 @@ describe('push answers', () => {
     ]),
   ];
 
+  it('print the lines the scripts print, in their order', () => {
+    const outcomes: PushOutcome[] = [{ kind: 'failed', name: 'guac', reason: 'write-denied' }];
+    expect(answer('push', pushLines({ result: 'unsealed', waitedSeconds: 3, outcomes }))).toBe(
+      'ktr-push v1\nhost result=unsealed\nhost waited=3\ncomp guac push=failed reason=write-denied\nend\n',
+    );
+  });
+
   it('read back with every outcome the push can print', () => {
     for (const outcomes of outcomeSets) {
       const push: PushAnswer = { result: 'unsealed', waitedSeconds: 12, outcomes };
@@ -172,6 +179,13 @@ describe('the Deliveries encoding', () => {
       { ...entries[0]!, components: ['guac'], sealed: 'bGFzdA==' },
     ]);
     expect(deliveryFor(value, entries[0]!.instanceId)).toEqual({ components: ['guac'], sealed: 'bGFzdA==' });
+  });
+
+  it('reads an entry without its ciphertext as an empty one, which no host can unseal', () => {
+    expect(deliveryFor('i-0123456789abcdef0:agent+guac', 'i-0123456789abcdef0')).toEqual({
+      components: ['agent', 'guac'],
+      sealed: '',
+    });
   });
 
   it('never takes an instance id that only starts like another for it', () => {
