@@ -173,13 +173,21 @@ while True:
 }
 
 /**
- * Holds the push's writer stopped once its temp file holds data: stops it at first sight, then lets it
- * run a fifth of a millisecond at a time until the temp file (`.registration_token.txt.*`, in the
- * writer's working directory) is not empty. Logs `held` (then the test kills the step, as a timeout or
- * a cancel would), or `lost` when the writer finished first.
+ * Holds the push's writer once its temp file holds the token: traces it (ptrace, following its forks) and
+ * keeps everything stopped at the moment its `mv` has been exec'd but has not run an instruction, so the
+ * temp file (`.registration_token.txt.*`, in the writer's working directory) is full and not yet renamed.
+ * Event-driven, not timed: a busy machine only makes it slower. Logs `held` (then the test kills the
+ * step, as a timeout or a cancel would), or `lost` and why.
  */
 export const HOLD_WRITER_SPY = `${FIND_OWN_PROCESSES}
-import signal
+import ctypes, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+CONT, ATTACH, SETOPTIONS = 7, 16, 0x4200
+# Follow fork, vfork, clone and exec; kill every tracee should this spy die first.
+OPTIONS = 0x2 | 0x4 | 0x8 | 0x10 | 0x100000
+EVENT_EXEC, WALL = 4, 0x40000000
 def parent(pid):
     return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
 def top_writer():
@@ -191,28 +199,43 @@ def top_writer():
         except OSError:
             pass
     return None
-pid = None
+def lost(why):
+    print("lost: " + why, flush=True)
+    sys.exit(0)
 deadline = time.time() + 60
-while pid is None and time.time() < deadline:
-    pid = top_writer()
-    if pid is None:
+writer, refused = None, 0
+while writer is None:
+    writer = top_writer()
+    # Refused (EPERM) while setpriv, having changed uid, has not yet exec'd bash: not dumpable until then.
+    if writer is not None and libc.ptrace(ATTACH, writer, None, None) != 0:
+        refused, writer = ctypes.get_errno(), None
+    if writer is None:
+        if time.time() > deadline:
+            lost("no writer could be attached (last errno %d)" % refused)
         time.sleep(0.0002)
-os.kill(pid, signal.SIGSTOP)
-cwd = os.readlink("/proc/%d/cwd" % pid)
+cwd = os.readlink("/proc/%d/cwd" % writer)
 def filled():
-    for name in os.listdir(cwd):
-        if name.startswith(".registration_token.txt.") and os.lstat(cwd + "/" + name).st_size > 0:
-            return True
-    return False
-try:
-    while not filled():
-        os.kill(pid, signal.SIGCONT)
-        time.sleep(0.0002)
-        os.kill(pid, signal.SIGSTOP)
-        time.sleep(0.005)
-    print("held", flush=True)
-except OSError:
-    print("lost", flush=True)
+    return any(n.startswith(".registration_token.txt.") and os.lstat(cwd + "/" + n).st_size > 0 for n in os.listdir(cwd))
+configured = False
+while True:
+    pid, status = os.waitpid(-1, WALL)
+    if not os.WIFSTOPPED(status):
+        if pid == writer:
+            lost("the writer ended before its mv")
+        continue
+    sig, event = os.WSTOPSIG(status), (status >> 16) & 0xFF
+    if not configured and pid == writer:
+        libc.ptrace(SETOPTIONS, writer, None, ctypes.c_void_p(OPTIONS))
+        configured = True
+    if event == EVENT_EXEC and open("/proc/%d/cmdline" % pid, "rb").read().startswith(b"mv\\0"):
+        if not filled():
+            lost("its mv ran with no full temp file")
+        print("held", flush=True)
+        while True:
+            time.sleep(3600)
+    # Stops of our own making (attach, a new child's first stop, events) pass on no signal; others go on.
+    passed = 0 if event or sig in (signal.SIGSTOP, signal.SIGTRAP) else sig
+    libc.ptrace(CONT, pid, None, ctypes.c_void_p(passed))
 `;
 
 /**
