@@ -9,6 +9,7 @@
 import {
   CancelCommandCommand,
   type Command,
+  type CommandFilter,
   type CommandInvocation,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
@@ -137,27 +138,38 @@ export class CommandTracker {
     return finished;
   }
 
-  /** Status of every open command, by id; commands SSM does not show yet are absent. */
+  /**
+   * Status of the open commands that may be done, by id; commands SSM does not show yet are absent.
+   * Only finished commands are listed (ExecutionStage Complete: "command executions that have already
+   * completed", API_CommandFilter), since each listed command carries all its parameters (a push's
+   * sealed deliveries, about 20 KB) and one still running needs no look. Except for a document with a
+   * command that has invocations the run gave up on still Cancelling: those count as done here (see
+   * isComplete) but keep SSM from calling the command complete, so that document is listed whole.
+   */
   async #listOpenCommands(): Promise<Map<string, Command>> {
     const seen = new Map<string, Command>();
-    const open = [...this.#open.values()].map((o) => o.command);
-    const documents = [...new Set(open.map((c) => c.documentName))];
+    const opens = [...this.#open.values()];
+    const documents = [...new Set(opens.map((o) => o.command.documentName))];
     // Whole seconds, a minute early: "InvokedAfter: Specify a timestamp ... 2021-07-07T00:00:00Z".
-    const since = new Date(Math.min(...open.map((c) => c.sentAt)) - 60_000)
+    const since = new Date(Math.min(...opens.map((o) => o.command.sentAt)) - 60_000)
       .toISOString()
       .replace(/\.\d+Z$/, 'Z');
     for (const documentName of documents) {
-      const wanted = new Set(open.filter((c) => c.documentName === documentName).map((c) => c.commandId));
+      const ofDocument = opens.filter((o) => o.command.documentName === documentName);
+      const wanted = new Set(ofDocument.map((o) => o.command.commandId));
+      const cancelling = ofDocument.some((o) => o.givenUp.size > o.givenUpEnded.size);
+      const filters: CommandFilter[] = [
+        { key: 'InvokedAfter', value: since },
+        { key: 'DocumentName', value: documentName },
+        ...(cancelling ? [] : [{ key: 'ExecutionStage', value: 'Complete' } as const]),
+      ];
       let nextToken: string | undefined;
       try {
         do {
           const page = await this.#o.caller.call('ListCommands', (abortSignal) =>
             this.#o.ssm.send(
               new ListCommandsCommand({
-                Filters: [
-                  { key: 'InvokedAfter', value: since },
-                  { key: 'DocumentName', value: documentName },
-                ],
+                Filters: filters,
                 MaxResults: PAGE_SIZE,
                 NextToken: nextToken,
               }),

@@ -419,6 +419,35 @@ describe('CommandTracker: picking up and giving up', () => {
     expect(ssm.calls.at(-1)?.operation).toBe('CancelCommand');
   });
 
+  it('lists a document whole, running commands included, only while one of its commands has an invocation it cancelled still Cancelling', async () => {
+    // Prepare: host 1 never starts and, once cancelled at the pick-up time (40 s), shows Cancelling
+    // until 50 s; host 2 finishes at 70 s
+    const { ssm, runner } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 70_000 },
+    );
+    ssm.cancellingMs = 10_000;
+
+    // Act
+    await runner.run(documentRun(ids(2), { executionSeconds: 600 }));
+
+    // Assess: only finished commands until the cancel; all while it is Cancelling; only finished once
+    // a read showed it Cancelled
+    const lists = ssm.calls.flatMap((c, at) =>
+      c.operation === 'ListCommands'
+        ? [{ at, all: !(c.input.Filters as { key: string }[]).some((f) => f.key === 'ExecutionStage') }]
+        : [],
+    );
+    const stages = lists.map((l) => (l.all ? 'all' : 'finished'));
+    expect(stages.filter((stage, i) => stage !== stages[i - 1])).toStrictEqual([
+      'finished',
+      'all',
+      'finished',
+    ]);
+    expect(lists.find((l) => l.all)?.at).toBeGreaterThan(
+      ssm.calls.findIndex((c) => c.operation === 'CancelCommand'),
+    );
+  });
+
   it('takes no host for missing when a cancelled invocation turns Cancelled while another still runs', async () => {
     // Prepare: host 1 is cancelled at 40 s and shows Cancelled 3 s later, when ListCommands counts it
     // (and the run has already settled it); host 2 runs until 90 s
@@ -574,7 +603,7 @@ const tracked = (
 });
 
 describe('CommandTracker: what it asks SSM', () => {
-  it('lists commands of the document sent since a minute before the earliest send, in whole seconds, and reads results with details', async () => {
+  it('lists finished commands of the document sent since a minute before the earliest send, in whole seconds, and reads results with details', async () => {
     // Prepare: two commands of one document, sent at 07:00:30.500 and 07:00:10.250
     const { ssm, tracker } = setup(() => succeed);
     const first = await send(ssm, 'Probe-doc', [ID(1)]);
@@ -595,6 +624,7 @@ describe('CommandTracker: what it asks SSM', () => {
       Filters: [
         { key: 'InvokedAfter', value: '2026-11-30T06:59:10Z' },
         { key: 'DocumentName', value: 'Probe-doc' },
+        { key: 'ExecutionStage', value: 'Complete' },
       ],
       MaxResults: 50,
       NextToken: undefined,

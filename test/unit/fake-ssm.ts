@@ -105,7 +105,8 @@ export class FakeSsm {
       case 'SendCommand':
         return this.#sendCommand(input);
       case 'ListCommands': {
-        // DocumentName and ExecutionStage=Executing ("currently still running", API_CommandFilter) are modelled.
+        // DocumentName and ExecutionStage ("Executing: ... currently still running", "Complete: ... have
+        // already completed", API_CommandFilter) are modelled.
         const running = (c: (typeof this.commands)[number]) =>
           c.invocations.some((i) => !TERMINAL.has(i.status));
         const all = this.commands.filter((c) =>

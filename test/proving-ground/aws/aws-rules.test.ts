@@ -316,6 +316,7 @@ describe('ListCommands', () => {
     const page2 = await list({ MaxResults: 2, NextToken: page1.NextToken });
     const byStatus = await list({ Filters: [{ key: 'Status', value: 'Failed' }] });
     const executing = await list({ Filters: [{ key: 'ExecutionStage', value: 'Executing' }] });
+    const complete = await list({ Filters: [{ key: 'ExecutionStage', value: 'Complete' }] });
     const byDocument = await list({ Filters: [{ key: 'DocumentName', value: 'Test-Deliver' }] });
     const future = await list({ Filters: [{ key: 'InvokedAfter', value: '2999-01-01T00:00:00Z' }] });
     const forNode = await list({ InstanceId: hybridId(3) });
@@ -350,6 +351,9 @@ describe('ListCommands', () => {
     expect(page2.NextToken).toBeUndefined();
     expect(byStatus.Commands?.map((c) => c.CommandId)).toEqual([failed.Command?.CommandId]);
     expect(executing.Commands?.map((c) => c.CommandId)).toEqual([waiting.Command?.CommandId]);
+    expect(new Set(complete.Commands?.map((c) => c.CommandId))).toEqual(
+      new Set([ok.Command?.CommandId, failed.Command?.CommandId]),
+    );
     expect(byDocument.Commands).toEqual([]);
     expect(future.Commands).toEqual([]);
     expect(forNode.Commands?.map((c) => c.CommandId)).toEqual([waiting.Command?.CommandId]);
