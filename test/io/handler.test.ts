@@ -359,7 +359,18 @@ describe('the deployed entry point, for an event typed by hand', () => {
     const report = await createLambdaHandler(ENV)({ dryrun: true }, { awsRequestId: 'req-9' });
 
     // Assess
-    expect(report).toMatchObject({ ok: false, rejected: true, runId: 'req-9', hosts: [], totals: {} });
+    expect(report).toMatchObject({
+      ok: false,
+      rejected: true,
+      dryRun: false,
+      trigger: 'rejected',
+      runId: 'req-9',
+      durationMs: 0,
+      kasmApi: 'unchecked',
+      hosts: [],
+      totals: {},
+      hostTotals: {},
+    });
     expect(report.summary).toMatch(/^Event rejected, nothing was done: Invalid event: dryrun: unknown field/);
     expect(report.errors).toHaveLength(1);
     expect(aws.logged('event rejected')).toHaveLength(1);
@@ -372,6 +383,22 @@ describe('the deployed entry point, for an event typed by hand', () => {
     expect(metrics).not.toHaveProperty('RunOk');
     expect(aws.operations()).toStrictEqual([]);
   });
+
+  it.each(['run', 42, [{ dryRun: true }]])(
+    'answers a payload that is no JSON object (%j) with a report saying why, not a function error',
+    async (payload) => {
+      // Prepare
+      const aws = fakeAws(emptyWorld);
+
+      // Act
+      const report = await createLambdaHandler(ENV)(payload, { awsRequestId: 'req-10' });
+
+      // Assess
+      expect(report).toMatchObject({ ok: false, rejected: true, runId: 'req-10' });
+      expect(report.summary).toMatch(/^Event rejected, nothing was done: Invalid event: /);
+      expect(aws.operations()).toStrictEqual([]);
+    },
+  );
 
   it('still fails an SQS batch that is not one SQS sends, so SQS keeps its messages', async () => {
     // Prepare

@@ -119,7 +119,7 @@ describe('a run while another is at work on the whole fleet', () => {
 
   it('is skipped when scheduled: nothing listed, probed or pushed, and the report and summary say why', async () => {
     // Prepare
-    const { fleet, deps } = busy();
+    const { fleet, deps, logs } = busy();
     let secretRead = false;
 
     // Act
@@ -135,7 +135,16 @@ describe('a run while another is at work on the whole fleet', () => {
     );
 
     // Assess
-    expect(report).toMatchObject({ ok: true, hosts: [], totals: {}, errors: [], kasmApi: 'unchecked' });
+    expect(report).toMatchObject({
+      ok: true,
+      hosts: [],
+      totals: {},
+      errors: [],
+      kasmApi: 'unchecked',
+      startedAt: '2026-12-05T10:01:00.000Z',
+      durationMs: 0,
+    });
+    expect(logs).toContain('run skipped {"otherRunId":"run-old","otherStep":"deliver"}');
     expect(report.skipped).toStrictEqual({
       otherRunId: 'run-old',
       reason:

@@ -57,6 +57,26 @@ describe('prepare', () => {
     expect(fleet.runs).toStrictEqual([]);
   });
 
+  it('seals nothing and asks nothing of a host when the secret is unusable, failing the planned components with why', async () => {
+    // Prepare: one host with its key, one without
+    const { fleet, ctx } = loopSetup();
+    const problem = 'The secret is empty.';
+
+    // Act
+    const prepared = await prepare(
+      planOf([1, ['agent'], probed(spki())], [2, ['guac'], probed()]),
+      ctx({ readSecret: async () => ({ ok: false, problem }) }),
+    );
+
+    // Assess
+    expect(prepared.sealed).toStrictEqual([]);
+    expect(prepared.settled.map((o) => [o.node.instanceId, o.components])).toStrictEqual([
+      [ID(1), [{ name: 'agent', status: 'failed', reason: problem }]],
+      [ID(2), [{ name: 'guac', status: 'failed', reason: problem }]],
+    ]);
+    expect(fleet.runs).toStrictEqual([]);
+  });
+
   it('sends nothing once the deadline is reached, and leaves the deliveries for the next run', async () => {
     const { fleet, ctx, expired } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() } });

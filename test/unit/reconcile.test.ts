@@ -365,6 +365,27 @@ describe('what the run reports of itself', () => {
     expect(fleet.runs).toStrictEqual([]);
   });
 
+  it('fails the run but keeps the first wave when listing the started hosts fails while it waits for the rest', async () => {
+    // Prepare: host 1 is online at once; host 2 has not checked in, and the next look fails
+    const { fleet, deps, expired } = setup({ COMMAND_POLL_INTERVAL_MS: '200' });
+    fleet.add(ID(1), { agent: { token: expired() } });
+    fleet.add(ID(2), { agent: { token: expired() } }, { listed: false });
+    fleet.beforeListing = (calls) => {
+      if (calls === 2) throw new Error('ThrottlingException');
+    };
+
+    // Act
+    const report = await run(startBatch([ID(1), ID(2)]), deps());
+
+    // Assess
+    expect(report.ok).toBe(false);
+    expect(report.errors).toStrictEqual([
+      'Listing the managed nodes failed (ThrottlingException); hosts not listed by then were not reconciled.',
+    ]);
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(report.hosts.map((h) => h.instanceId)).toStrictEqual([ID(1)]);
+  });
+
   it('says what is wrong with the secret and that nothing was delivered', async () => {
     const { fleet, deps, expired } = setup();
     fleet.add(ID(1), { agent: { token: expired() } });

@@ -69,6 +69,20 @@ describe('summarize', () => {
     );
   });
 
+  it('names only the components of hosts examined one by one beside a host that failed as a whole', () => {
+    // Prepare: host 1 failed as a whole (both its components failed); host 2's agent failed on its own
+    const wholly: HostReport = { ...host(1, 'failed', 'failed'), reason: 'why', status: 'failed' };
+    const hosts = [wholly, host(2, 'failed', 'healthy')];
+
+    // Act
+    const summary = summarize(reportOf(hosts));
+
+    // Assess
+    expect(summary).toBe(
+      '1 healthy, 1 failed (i-0a1b2c3d4e5f60002/agent); 1 host failed (i-0a1b2c3d4e5f60001)',
+    );
+  });
+
   it('names at most three components per status and counts the rest', () => {
     const hosts = Array.from({ length: 5 }, (_, i) => host(i * 4096 + 1, 'failed'));
     const summary = summarize(reportOf(hosts));
