@@ -448,6 +448,45 @@ describe('CommandTracker: picking up and giving up', () => {
     );
   });
 
+  it('lists a document whole while any one of its commands has a cancel pending, not only when all have', async () => {
+    // Prepare: command 1: host 1 never starts and stays Cancelling once cancelled at 40 s, host 2
+    // finishes at 45 s; command 2, of the same document: host 3 runs until 200 s
+    const { ssm, runner, elapsed } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: id === ID(2) ? 45_000 : 200_000 },
+    );
+    ssm.cancellingMs = Number.POSITIVE_INFINITY;
+    let firstDoneAt = 0;
+
+    // Act
+    await Promise.all([
+      runner.run(documentRun(ids(2), { executionSeconds: 600 })).then(() => {
+        firstDoneAt = elapsed();
+      }),
+      runner.run(documentRun([ID(3)], { executionSeconds: 600 })),
+    ]);
+
+    // Assess: command 1 is done once host 2 is, not held until host 3's command ends
+    expect(firstDoneAt).toBeGreaterThanOrEqual(45_000);
+    expect(firstDoneAt).toBeLessThan(50_000);
+  });
+
+  it('keeps all its patience for results SSM is slow to show after a cancelled invocation turned Cancelled mid-run', async () => {
+    // Prepare: host 1 is cancelled at 40 s and shows Cancelled 3 s later, so one read finds host 2 still
+    // running; once host 2 is done at 90 s, SSM shows no invocation for four reads
+    const { ssm, runner } = setup((id) =>
+      id === ID(1) ? { kind: 'never-start' } : { kind: 'succeed', afterMs: 90_000 },
+    );
+    ssm.cancellingMs = 3000;
+    ssm.interject('ListCommandInvocations', null, null, {}, {}, {}, {});
+
+    // Act
+    const results = await runner.run(documentRun(ids(2), { executionSeconds: 600 }));
+
+    // Assess: the read that found host 2 running was no short read, so four short reads are not five
+    expect(results.get(ID(2))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.count('ListCommandInvocations')).toBe(7);
+  });
+
   it('takes no host for missing when a cancelled invocation turns Cancelled while another still runs', async () => {
     // Prepare: host 1 is cancelled at 40 s and shows Cancelled 3 s later, when ListCommands counts it
     // (and the run has already settled it); host 2 runs until 90 s
@@ -763,6 +802,30 @@ describe('CommandTracker: what it asks SSM', () => {
 });
 
 describe('CommandTracker: when it polls', () => {
+  it('sleeps on the real clock between polls when given no sleep of its own', async () => {
+    // Prepare: the real clock throughout; the host finishes 300 ms after the send, polled every 50 ms
+    const ssm = new FakeSsm(() => ({ kind: 'succeed', afterMs: 300 }));
+    const caller = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 1000, burst: 1000 }),
+      deadlineAt: Date.now() + 60_000,
+    });
+    const tracker = new CommandTracker({
+      ssm: ssm.client,
+      caller,
+      pollIntervalMs: 50,
+      maxPollIntervalMs: 50,
+    });
+    const runner = new CommandRunner({ ssm: ssm.client, caller, tracker, pickupSeconds: 30 });
+
+    // Act
+    const results = await runner.run(documentRun(ids(1), { giveUpAt: Date.now() + 60_000 }));
+
+    // Assess: about six polls, not one after another without a pause
+    expect(results.get(ID(1))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.count('ListCommands')).toBeGreaterThanOrEqual(2);
+    expect(ssm.count('ListCommands')).toBeLessThanOrEqual(12);
+  });
+
   it('backs off while nothing finishes, up to the longest interval', async () => {
     // Prepare: the host finishes after 7 s
     const { runner, pauses } = setup(() => ({ kind: 'succeed', afterMs: 7000 }));

@@ -132,6 +132,26 @@ describe('AwsCaller', () => {
     expect(highest).toEqual([1000, 1999, 3998, 7996, 15_992, 19_990, 19_990]);
   });
 
+  it('sleeps on the real clock between attempts when given no sleep of its own', async () => {
+    // Prepare: the lowest jitter draw, so the one backoff is half a second
+    const c = new AwsCaller({
+      pacer: new Pacer({ ratePerSecond: 100, burst: 100 }),
+      deadlineAt: Date.now() + 60_000,
+      random: () => 0,
+    });
+    const attempts: number[] = [];
+
+    // Act
+    await c.call('SendCommand', async () => {
+      attempts.push(performance.now());
+      if (attempts.length === 1) throw awsError('ThrottlingException');
+    });
+
+    // Assess: the second attempt came after the backoff, not at once
+    expect(attempts).toHaveLength(2);
+    expect((attempts[1] ?? 0) - (attempts[0] ?? 0)).toBeGreaterThanOrEqual(495);
+  });
+
   it('gives up on throttling with a DeadlineError once the backoff would pass the deadline', async () => {
     const c = caller(3000);
     await expect(

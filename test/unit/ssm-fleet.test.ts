@@ -10,7 +10,8 @@ import { AwsCaller } from '../../lambda/aws/aws-call.ts';
 import type { DocumentRun } from '../../lambda/aws/command-runner.ts';
 import { Pacer } from '../../lambda/aws/pacer.ts';
 import { ssmFleet } from '../../lambda/aws/ssm-fleet.ts';
-import { awsError, type Behaviour, FakeSsm } from './fake-ssm.ts';
+import type { FleetApi } from '../../lambda/fleet-api.ts';
+import { awsError, type Behaviour, FakeSsm, HANG } from './fake-ssm.ts';
 
 /** A SHA-256 as the stack computes it for a document's content. */
 const DOCUMENT_HASH = '3f'.repeat(32);
@@ -36,12 +37,17 @@ const filterValues = (input: Record<string, unknown>) =>
 function fleetOf(
   ssm: FakeSsm,
   ec2: EC2Client,
-  options: { now?: () => number; log?: { info: string[]; warn: string[] }; throttled?: string[] } = {},
+  options: {
+    now?: () => number;
+    log?: { info: string[]; warn: string[] };
+    throttled?: string[];
+    deadlineInMs?: number;
+  } = {},
 ) {
   const throttled = options.throttled;
   const caller = new AwsCaller({
     pacer: new Pacer({ ratePerSecond: 1000, burst: 1000 }),
-    deadlineAt: Date.now() + 10 * 60_000,
+    deadlineAt: Date.now() + (options.deadlineInMs ?? 10 * 60_000),
     // No real wait between retries of a throttled call.
     sleep: async () => {},
     ...(throttled ? { onThrottle: (operation: string) => throttled.push(operation) } : {}),
@@ -179,6 +185,25 @@ describe('ssmFleet.describeNodes', () => {
     ]);
   });
 
+  it('reads every page SSM gives for a call, and makes one call for exactly 50 ids', async () => {
+    // Prepare: the one call is answered over two pages
+    const ids = Array.from({ length: 50 }, (_, i) => ID(i + 1));
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
+    ssm.interject(
+      'DescribeInstanceInformation',
+      { InstanceInformationList: [node(ID(1))], NextToken: 'page-2' },
+      { InstanceInformationList: [node(ID(50))] },
+    );
+
+    // Act
+    const listing = await fleetOf(ssm, fakeEc2([]).client).describeNodes(ids);
+
+    // Assess
+    expect(listing.nodes.map((n) => n.instanceId)).toStrictEqual([ID(1), ID(50)]);
+    expect(ssm.calls.map((c) => c.input.NextToken)).toStrictEqual([undefined, 'page-2']);
+  });
+
   it('fails when SSM fails for another reason than an unknown id', async () => {
     // Prepare
     const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
@@ -190,6 +215,36 @@ describe('ssmFleet.describeNodes', () => {
     // Assess
     await expect(described).rejects.toThrow('not authorized');
   });
+});
+
+describe('ssmFleet: a call that hangs', () => {
+  /** An EC2 client whose every call hangs until its abort signal fires. */
+  const hangingEc2 = {
+    send: (_: unknown, options?: { abortSignal?: AbortSignal }) =>
+      new Promise((_resolve, reject) =>
+        options?.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason)),
+      ),
+  } as unknown as EC2Client;
+
+  it.each([
+    ['listFleet', 'DescribeInstanceInformation', (f: FleetApi) => f.listFleet()],
+    ['describeNodes', 'DescribeInstanceInformation', (f: FleetApi) => f.describeNodes([ID(1)])],
+    ['taggedInstances', 'DescribeTags', (f: FleetApi) => f.taggedInstances([ID(1)])],
+  ])(
+    '%s stops waiting for %s once the run reaches its deadline, naming the call',
+    async (_, operation, act) => {
+      // Prepare: the deadline falls 100 ms after the call is made, and the call never answers
+      const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+      ssm.interject('DescribeInstanceInformation', HANG);
+
+      // Act
+      const done = act(fleetOf(ssm, hangingEc2, { deadlineInMs: 100 }));
+
+      // Assess
+      await expect(done).rejects.toThrow(`${operation} was not completed: the run reached its deadline`);
+    },
+    3000,
+  );
 });
 
 describe('ssmFleet: throttles', () => {
@@ -228,6 +283,7 @@ describe('ssmFleet.taggedInstances', () => {
         Tags: [
           { ResourceId: ID(1), Key: TAG.key, Value: TAG.value },
           { ResourceId: ID(2), Key: TAG.key, Value: 'false' },
+          { ResourceId: ID(3), Key: 'kasm:other', Value: TAG.value },
           { Key: TAG.key, Value: TAG.value },
         ],
         NextToken: 'more',
@@ -349,21 +405,45 @@ describe('ssmFleet.runDocument', () => {
       Object.assign(new Error('Internal failure'), { name: 'InternalServerError' }),
     );
     const log = { info: [] as string[], warn: [] as string[] };
-    let virtual = Date.now();
+    let virtual = Date.parse('2030-01-01T00:00:00Z');
     const now = () => {
       virtual += 10_000;
       return virtual;
     };
 
     // Act
-    const results = await fleetOf(ssm, fakeEc2([]).client, { log, now }).runDocument(
-      documentRun([ID(1)], 'observe'),
-    );
+    const results = await fleetOf(ssm, fakeEc2([]).client, { log, now }).runDocument({
+      ...documentRun([ID(1)], 'observe'),
+      giveUpAt: Date.parse('2030-01-01T01:00:00Z'),
+    });
 
     // Assess
     expect(results.get(ID(1))).toMatchObject({ kind: 'unreachable' });
     expect(log.warn).toStrictEqual([
       'listing command statuses failed {"error":"InternalServerError: Internal failure"}',
     ]);
+    // Sent at 00:00:10 by the given clock (not the machine's): listed from a minute earlier.
+    const listed = ssm.calls.filter((c) => c.operation === 'ListCommands').map((c) => c.input.Filters);
+    expect(listed[0]).toContainEqual({ key: 'InvokedAfter', value: '2029-12-31T23:59:10Z' });
+  });
+});
+
+describe('ssmFleet.findCommand', () => {
+  it('reads the command history through ListCommands', async () => {
+    // Prepare
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    ssm.interject('ListCommands', {
+      Commands: [{ Comment: 'kasm-token-reconciler run-1 fleet deliver', RequestedDateTime: new Date(5000) }],
+    });
+
+    // Act
+    const found = await fleetOf(ssm, fakeEc2([]).client).findCommand(
+      { documentNames: ['Push-doc'], sentAfter: 0, executingOnly: true },
+      () => true,
+    );
+
+    // Assess
+    expect(found).toStrictEqual({ comment: 'kasm-token-reconciler run-1 fleet deliver', requestedAt: 5000 });
+    expect(ssm.count('ListCommands')).toBe(1);
   });
 });
