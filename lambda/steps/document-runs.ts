@@ -69,7 +69,8 @@ export function fairOrder<T extends { readonly instanceId: string }>(
   );
 }
 
-function fnv1a(text: string): number {
+/** 32-bit FNV-1a of the UTF-16 code units (each below 256 for the ids and run ids it is given). */
+export function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -249,6 +249,31 @@ describe('checkKasmHealth against the Admin API', () => {
     });
   });
 
+  it('reports the API unhealthy, at once, when the connection drops in the middle of the answer', async () => {
+    // Prepare: an answer that promises 100 bytes and is cut after 5
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"ok"', () => res.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+
+    try {
+      // Act: a timeout far beyond the test's own, so only the dropped connection can end the check
+      const result = await checkKasmHealth({
+        url: `http://127.0.0.1:${port}`,
+        attempts: 1,
+        timeoutMs: 60_000,
+      });
+
+      // Assess
+      expect(result).toEqual({ health: 'unhealthy', detail: 'health check failed: aborted' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 3000);
+
   // The test's own timeout is a hang guard, 30 times the health check's, so that a check that
   // ignored `timeoutMs` (and waited its default 5 s) fails here instead of passing slowly.
   it('gives up on an API that accepts the request but never answers, after timeoutMs', async () => {

@@ -31,7 +31,7 @@ function spki(): string {
 describe('prepare', () => {
   it('probes again, with KeyPair=create, a planned host that made no key while observed, and seals to it', async () => {
     // Prepare
-    const { fleet, ctx, expired } = loopSetup();
+    const { fleet, ctx, expired, config } = loopSetup();
     fleet.add(ID(1), { agent: { token: expired() }, guac: { token: expired() } });
 
     // Act
@@ -42,7 +42,9 @@ describe('prepare', () => {
     expect(prepared.sealed.map((s) => [s.node.instanceId, s.components])).toStrictEqual([
       [ID(1), ['agent', 'guac']],
     ]);
-    expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair])).toStrictEqual([['probe', ['create']]]);
+    expect(fleet.runs.map((r) => [r.role, r.parameters.KeyPair, r.parameters.GraceSeconds])).toStrictEqual([
+      ['probe', ['create'], [String(config.gracePeriodSeconds)]],
+    ]);
   });
 
   it('seals at once to a host that made its key while observed, asking nothing of it', async () => {

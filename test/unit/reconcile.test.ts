@@ -594,13 +594,38 @@ describe('which hosts a run covers', () => {
 
 describe('an instance-start run', () => {
   it('does nothing, and reports nothing wrong, when no started instance is in the fleet', async () => {
-    const { fleet, deps } = setup();
+    const { fleet, deps, logs } = setup();
     fleet.add(ID(1), { agent: {} }, { listed: false, ec2Tagged: false });
     const report = await run(startBatch([ID(1)]), deps());
     expect(report.ok).toBe(true);
     expect(report.hosts).toStrictEqual([]);
     expect(report.errors).toStrictEqual([]);
     expect(fleet.runs).toStrictEqual([]);
+    // Nothing awaited, so SSM is not even asked.
+    expect(fleet.describedIds).toStrictEqual([]);
+    expect(logs).toContain('inventory {"started":1,"awaited":0}');
+  });
+
+  it('says which started instances are unsupported fleet nodes, and names no other', async () => {
+    // Prepare: ID(7), started, is a tagged node on another platform; ID(8), not started, too
+    const { fleet, deps, expired } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+    fleet.add(ID(7), { agent: {} }, { listed: false });
+    const describe = fleet.describeNodes.bind(fleet);
+    fleet.describeNodes = async (ids) => ({
+      ...(await describe(ids)),
+      unsupported: [ID(7), ID(8)].filter((id) => ids.includes(id) || id === ID(8)),
+    });
+
+    // Act
+    const report = await run(startBatch([ID(1), ID(7)]), deps());
+
+    // Assess: ID(7) is not waited for until the run's wait ends
+    expect(report.errors).toStrictEqual([
+      `${ID(7)} carries the fleet tag but runs a platform other than Linux or Windows; it was skipped.`,
+    ]);
+    expect(statusOf(report, ID(1), 'agent')?.status).toBe('recovered');
+    expect(fleet.describedIds).toStrictEqual([[ID(1), ID(7)]]);
   });
 
   it('waits for every started instance when EC2 cannot say which carry the fleet tag, and says so', async () => {
