@@ -149,12 +149,14 @@ describe('ssmFleet.listFleet', () => {
   });
 });
 
+/** An online Linux node as DescribeInstanceInformation shows it. */
+const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
+
 describe('ssmFleet.describeNodes', () => {
   it('asks SSM about the named ids alone, 50 a call, and leaves out ids it refuses as not yet managed', async () => {
     // Prepare: 51 ids; SSM refuses any call naming ID(7) (never checked in), and lists ID(1) and ID(51)
     const ids = Array.from({ length: 51 }, (_, i) => ID(i + 1));
     const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
-    const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
     ssm.interject(
       'DescribeInstanceInformation',
       awsError('InvalidInstanceId', ''), // 1–50
@@ -189,7 +191,6 @@ describe('ssmFleet.describeNodes', () => {
     // Prepare: the one call is answered over two pages
     const ids = Array.from({ length: 50 }, (_, i) => ID(i + 1));
     const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
-    const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
     ssm.interject(
       'DescribeInstanceInformation',
       { InstanceInformationList: [node(ID(1))], NextToken: 'page-2' },
