@@ -487,6 +487,24 @@ describe('CommandTracker: picking up and giving up', () => {
     expect(ssm.count('ListCommandInvocations')).toBe(7);
   });
 
+  it('reads a command again only once the cancels it still waits on end, one by one, and a cancel that never ends holds nothing', async () => {
+    // Prepare: hosts 1 and 2 never start and are cancelled at 40 s; host 1 shows Cancelled at 43 s, host 2
+    // stays Cancelling; host 3 finishes at 60 s
+    const { ssm, runner, elapsed } = setup((id) =>
+      id === ID(3) ? { kind: 'succeed', afterMs: 60_000 } : { kind: 'never-start' },
+    );
+    ssm.cancellingMs = (id) => (id === ID(1) ? 3000 : Number.POSITIVE_INFINITY);
+
+    // Act
+    const results = await runner.run(documentRun(ids(3), { executionSeconds: 600 }));
+
+    // Assess: read at the pick-up time, when host 1's cancel ended (counted twice once), and when host 3
+    // finished; not held until the give-up time by host 2's cancel
+    expect(results.get(ID(3))).toMatchObject({ kind: 'output', succeeded: true });
+    expect(ssm.count('ListCommandInvocations')).toBe(3);
+    expect(elapsed()).toBeLessThan(70_000);
+  });
+
   it('takes no host for missing when a cancelled invocation turns Cancelled while another still runs', async () => {
     // Prepare: host 1 is cancelled at 40 s and shows Cancelled 3 s later, when ListCommands counts it
     // (and the run has already settled it); host 2 runs until 90 s

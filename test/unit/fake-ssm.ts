@@ -52,9 +52,10 @@ export class FakeSsm {
   listCommandsPageSize: number | undefined;
   /**
    * How long a cancelled invocation shows Cancelling before it is Cancelled (Infinity: it stays
-   * Cancelling); unset, cancelling is at once ("Understanding command statuses", monitor-commands.html).
+   * Cancelling), for all hosts or per host; unset, cancelling is at once ("Understanding command
+   * statuses", monitor-commands.html).
    */
-  cancellingMs: number | undefined;
+  cancellingMs: number | ((instanceId: string) => number) | undefined;
   #reads = new Map<string, number>();
   #seq = 0;
   readonly #interjected = new Map<string, (Error | object | null)[]>();
@@ -164,11 +165,15 @@ export class FakeSsm {
             !TERMINAL.has(i.status) &&
             i.status !== 'Cancelling'
           ) {
-            const cancelling = this.cancellingMs !== undefined && this.cancellingMs > 0;
+            const ms =
+              typeof this.cancellingMs === 'function'
+                ? this.cancellingMs(i.instanceId)
+                : (this.cancellingMs ?? 0);
+            const cancelling = ms > 0;
             i.status = cancelling ? 'Cancelling' : 'Cancelled';
             i.details = i.status;
             i.finishAt = undefined;
-            if (cancelling) i.cancelledAt = this.now() + (this.cancellingMs ?? 0);
+            if (cancelling) i.cancelledAt = this.now() + ms;
           }
         }
         return {};
