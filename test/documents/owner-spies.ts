@@ -54,6 +54,26 @@ def own_processes(needle=b""):
 open("${READY}", "w").write("ready")
 `;
 
+/** For the spies that trace the push's writer: ptrace through libc, and the writer's top process. */
+const FIND_WRITER = `${FIND_OWN_PROCESSES}
+import ctypes, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+def parent(pid):
+    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
+def top_writer():
+    # The writer's own bash, not one of the subshells it forks for $(...) (they share its command line).
+    writers = own_processes(b"ktr-writer")
+    for pid in writers:
+        try:
+            if parent(pid) not in writers:
+                return pid
+        except OSError:
+            pass
+    return None
+`;
+
 /**
  * Reads the environment of every process of the owner's uid it can, again and again, and logs each
  * `NAME=value` it sees once (one per line).
@@ -78,29 +98,14 @@ while True:
  * stepped), then kills it. Logs `injected <bytes>` or why it could not.
  */
 export function injectorSpy(forged: string): string {
-  return `${FIND_OWN_PROCESSES}
-import ctypes, signal, struct, sys
+  return `${FIND_WRITER}
+import struct
 FORGED = bytes.fromhex("${Buffer.from(forged).toString('hex')}")
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.restype = ctypes.c_long
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 NAMES = "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs"
 class Regs(ctypes.Structure):
     _fields_ = [(n, ctypes.c_ulonglong) for n in NAMES.split()]
 PEEKTEXT, POKETEXT, POKEDATA, GETREGS, SETREGS, ATTACH, DETACH, SINGLESTEP = 1, 4, 5, 12, 13, 16, 17, 9
 WALL = 0x40000000
-def parent(pid):
-    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
-def top_writer():
-    # The writer's own bash, not one of the subshells it forks for $(...) (they share its command line).
-    writers = own_processes(b"ktr-writer")
-    for pid in writers:
-        try:
-            if parent(pid) not in writers:
-                return pid
-        except OSError:
-            pass
-    return None
 deadline = time.time() + 60
 pid = None
 while pid is None and time.time() < deadline:
@@ -179,26 +184,11 @@ while True:
  * Event-driven, not timed: a busy machine only makes it slower. Logs `held` (then the test kills the
  * step, as a timeout or a cancel would), or `lost` and why.
  */
-export const HOLD_WRITER_SPY = `${FIND_OWN_PROCESSES}
-import ctypes, signal, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.ptrace.restype = ctypes.c_long
-libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+export const HOLD_WRITER_SPY = `${FIND_WRITER}
 CONT, ATTACH, SETOPTIONS = 7, 16, 0x4200
 # Follow fork, vfork, clone and exec; kill every tracee should this spy die first.
 OPTIONS = 0x2 | 0x4 | 0x8 | 0x10 | 0x100000
 EVENT_EXEC, WALL = 4, 0x40000000
-def parent(pid):
-    return int(open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[1])
-def top_writer():
-    writers = own_processes(b"ktr-writer")
-    for pid in writers:
-        try:
-            if parent(pid) not in writers:
-                return pid
-        except OSError:
-            pass
-    return None
 def lost(why):
     print("lost: " + why, flush=True)
     sys.exit(0)
