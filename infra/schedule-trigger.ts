@@ -1,16 +1,35 @@
 /**
  * The periodic full reconcile: an EventBridge Scheduler schedule invoking the function
- * (asynchronously) with the console's "reconcile everything" payload `{}`.
+ * (asynchronously) with a scheduled event, so the run knows the schedule started it.
  */
 import { Aws } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+} from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../shared/names.ts';
 import { acknowledgeWildcardResources } from './reconciler-policy.ts';
+
+/**
+ * What the schedule sends: a "Scheduled Event" as the contract accepts it, not the console's
+ * `{}`. Only a scheduled run leaves the fleet to another run still at work (lambda/reconcile.ts);
+ * an operator's `{}` always runs. Scheduler fills in the `<aws.scheduler.*>` keywords at each
+ * invocation (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+ */
+export const SCHEDULED_RUN_INPUT = {
+  'detail-type': 'Scheduled Event',
+  source: 'aws.scheduler',
+  time: ContextAttribute.scheduledTime,
+  resources: [ContextAttribute.scheduleArn],
+  detail: {},
+} as const;
 
 export interface ScheduleTriggerProps {
   readonly function: IFunction;
@@ -37,7 +56,7 @@ export class ScheduleTrigger extends Construct {
     });
     const target = new LambdaInvoke(props.function, {
       role: this.role,
-      input: ScheduleTargetInput.fromObject({}),
+      input: ScheduleTargetInput.fromObject(SCHEDULED_RUN_INPUT),
       deadLetterQueue: props.deadLetterQueue,
     });
     this.schedule = new Schedule(this, 'Schedule', {

@@ -13,6 +13,7 @@ import { INSTANCE_START_BATCHING_WINDOW_SECONDS } from '../../shared/limits.ts';
 import { decide } from '../../shared/token-rules.ts';
 import { awsTimingFor, compressedWaits, REAL_COSTS } from '../proving-ground/aws-timing.ts';
 import { parseScenario, REAL_HEARTBEAT_SECONDS, type Scenario } from '../proving-ground/scenario.ts';
+import { scheduledEvent } from '../scheduled-event.ts';
 import { startBatch } from '../start-events.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -334,12 +335,10 @@ async function benchPowerOnDuringRun(fleetSize: number, starts: number, dir: str
   try {
     const runningAt = Date.now() + startsAfter * 1000;
     let scheduledEndedAt: number | undefined;
-    const scheduled = handler({ 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} }).then(
-      (report) => {
-        scheduledEndedAt = Date.now();
-        return report;
-      },
-    );
+    const scheduled = handler(scheduledEvent()).then((report) => {
+      scheduledEndedAt = Date.now();
+      return report;
+    });
     await new Promise((resolve) =>
       setTimeout(resolve, startsAfter * 1000 + (BATCHING_WINDOW_SECONDS * 1000) / timeScale),
     );

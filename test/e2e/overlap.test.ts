@@ -10,10 +10,11 @@ import { parseComment } from '../../lambda/command-comment.ts';
 import type { RunReport } from '../../lambda/report.ts';
 import { roleOfScript } from '../../shared/host-protocol.ts';
 import type { ProvingGround } from '../proving-ground/proving-ground.ts';
+import { scheduledEvent } from '../scheduled-event.ts';
 import { startedRecord } from '../start-events.ts';
 import { ID, reconcileTogether, sendCommands, statusOf, until, withGround } from './harness.ts';
 
-const SCHEDULED = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+const SCHEDULED = scheduledEvent();
 
 const lockedOut = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
@@ -44,7 +45,7 @@ describe('two reconcile runs at once on one fleet', () => {
         ],
       },
       async (ground) => {
-        // Act: two scheduled-style runs ({}), started together.
+        // Act: two whole-fleet runs as an operator starts them ({}), started together.
         const runs = await reconcileTogether(ground, [{ event: {} }, { event: {} }]);
         const reports = runs.map((r) => r.report);
         const run = runs[0] as (typeof runs)[number];
@@ -137,6 +138,8 @@ describe('a scheduled run and an instance-start run at once', () => {
             registrationFile: 'absent',
           });
         }
+        // They overlapped for real: both observed before either delivered.
+        expect(observedBeforeAnyDelivery(ground).size).toBe(2);
         // The scheduled run covered the whole fleet, the start run host 1 only; both tell the truth.
         expect(started?.report.hosts.map((h) => h.instanceId)).toStrictEqual([ID(1)]);
         for (const run of [scheduled, started]) {

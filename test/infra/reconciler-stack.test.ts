@@ -10,11 +10,13 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runbookAnchor } from '../../infra/alarm-runbook.ts';
 import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
+import { SCHEDULED_RUN_INPUT } from '../../infra/schedule-trigger.ts';
 import { CONFIG_VARIABLES, readConfig } from '../../shared/config.ts';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import { documentNames, probeDocument, pushDocument } from '../../shared/documents/ssm-documents.ts';
 import { parseEvent } from '../../shared/event-schema.ts';
 import { BUNDLED_CA_FILE_PATH } from '../../shared/names.ts';
+import { scheduledEvent } from '../scheduled-event.ts';
 import { type Synthesized, synthStacks, temporaryCaFile } from './synth-stacks.ts';
 
 const ca = temporaryCaFile();
@@ -285,7 +287,7 @@ describe('the SSM documents', () => {
 });
 
 describe('the schedule', () => {
-  it('invokes the function with {} on the configured expression, parking undeliverable runs in the failed-runs queue', () => {
+  it('invokes the function with a scheduled event on the configured expression, parking undeliverable runs in the failed-runs queue', () => {
     // Act
     const schedule = resource(full, 'AWS::Scheduler::Schedule', 'Schedule');
 
@@ -296,12 +298,23 @@ describe('the schedule', () => {
       FlexibleTimeWindow: { Mode: 'OFF' },
       Target: {
         Arn: getAtt(resource(full, 'AWS::Lambda::Function', 'ReconcilerFunction').id),
-        Input: '{}',
+        Input: JSON.stringify(SCHEDULED_RUN_INPUT),
         RoleArn: getAtt(resource(full, 'AWS::IAM::Role', 'ScheduleInvokeRole').id),
         DeadLetterConfig: { Arn: getAtt(resource(full, 'AWS::SQS::Queue', 'ReconcilerFailedRuns').id) },
       },
     });
-    expect(parseEvent(JSON.parse(schedule.properties.Target.Input))).toMatchObject({ trigger: 'direct' });
+    // The function must know the schedule started it: only a scheduled run leaves the fleet to
+    // another run at work. Scheduler fills in its <aws.scheduler.*> keywords; either way it parses.
+    expect(JSON.parse(schedule.properties.Target.Input)).toMatchObject({
+      time: '<aws.scheduler.scheduled-time>',
+      resources: ['<aws.scheduler.schedule-arn>'],
+    });
+    expect(parseEvent(JSON.parse(schedule.properties.Target.Input))).toMatchObject({ trigger: 'schedule' });
+    expect(parseEvent(scheduledEvent())).toStrictEqual({
+      trigger: 'schedule',
+      dryRun: false,
+      waitForOnline: false,
+    });
   });
 
   it('defaults to every 5 minutes', () => {

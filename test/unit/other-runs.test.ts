@@ -6,10 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { formatComment, parseComment } from '../../lambda/command-comment.ts';
 import { summarize } from '../../lambda/report-summary.ts';
 import { BETWEEN_STEPS_MS, fleetRunAtWork, LONGEST_RUN_MS } from '../../lambda/steps/other-runs.ts';
+import { scheduledEvent } from '../scheduled-event.ts';
 import { startBatch } from '../start-events.ts';
 import { ID, loopSetup, run } from './loop-fixture.ts';
 
-const SCHEDULED = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+const SCHEDULED = scheduledEvent();
 
 describe('the command Comment', () => {
   it('reads back what it wrote, and nothing another tool wrote', () => {
