@@ -28,8 +28,14 @@ export const ALARM_RUNBOOK: Readonly<Record<AlarmId, AlarmRunbook>> = {
       'queued behind each other for an hour: runs take longer than the schedule period, so lengthen `schedule`.',
   },
   InstanceStartsWaiting: {
-    means: 'Instance-start notifications were received five times without being handled.',
-    todo: 'The next scheduled run covers those hosts anyway. Fix the cause (the function log says it) and purge the queue.',
+    means:
+      'Instance-start notifications were received five times without being handled: the runs failed as a whole, ' +
+      'or a started fleet instance never checked in with SSM.',
+    todo:
+      'Each message names its instance. A run that names it under `notCheckedIn` waited for it in vain: its SSM Agent ' +
+      'cannot reach SSM (instance profile or hybrid activation, agent, network to the SSM endpoints), and no scheduled ' +
+      'run can see it until that is fixed. Otherwise the function log says why the runs failed; the next scheduled run ' +
+      'covers those hosts once fixed. Then purge the queue.',
   },
   RunNotOk: {
     means:

@@ -133,13 +133,20 @@ function rejectedRecordErrors(request: ReconcileRequest): string[] {
 }
 
 /**
- * SQS partial batch response: set-aside records go back (and on to the dead-letter queue
- * after maxReceiveCount); when the run as a whole failed, every record goes back.
+ * SQS partial batch response: set-aside records, and the starts of fleet instances that never
+ * checked in with SSM, go back (and on to the dead-letter queue after maxReceiveCount); when the
+ * run as a whole failed, every record goes back.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
  */
 function withBatchResponse(request: ReconcileRequest, report: SummarizedRunReport): HandlerReport {
   if (!request.messageIds) return report;
-  const failed = report.ok ? (request.rejectedRecords ?? []).map((r) => r.messageId) : request.messageIds;
+  const unseen = new Set(report.notCheckedIn);
+  const failed = report.ok
+    ? [
+        ...(request.rejectedRecords ?? []).map((r) => r.messageId),
+        ...(request.startRecords ?? []).filter((r) => unseen.has(r.instanceId)).map((r) => r.messageId),
+      ]
+    : request.messageIds;
   return { ...report, batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 

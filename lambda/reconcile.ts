@@ -47,6 +47,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
   }
   const ctx = runContext(deps, scope);
   const errors: string[] = [];
+  const notCheckedIn: string[] = [];
   let ok = true;
 
   // Each wave of hosts goes through a pass as soon as the inventory hands it over: started hosts
@@ -57,6 +58,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     for await (const wave of inventory(request, ctx)) {
       settled.push(...wave.settled);
       errors.push(...wave.errors);
+      notCheckedIn.push(...(wave.notCheckedIn ?? []));
       if (wave.online.length > 0) passes.push(pass(wave.online, ctx));
     }
   } catch (error) {
@@ -89,6 +91,7 @@ export async function reconcile(request: ReconcileRequest, deps: ReconcileDeps):
     hostTotals: hostTotalsOf(hosts),
     hosts,
     errors,
+    ...(notCheckedIn.length > 0 ? { notCheckedIn } : {}),
   };
   deps.log.info('run finished', {
     totals: report.totals,

@@ -49,6 +49,11 @@ export interface RunReport {
   readonly hostTotals: Partial<Record<'examined' | HostStatus, number>>;
   readonly hosts: readonly HostReport[];
   readonly errors: readonly string[];
+  /**
+   * Started fleet instances SSM never listed while the run waited: no scheduled run can see them, so
+   * their start notifications go back to the queue.
+   */
+  readonly notCheckedIn?: readonly string[];
   /** A scheduled run that found another run still at work on the whole fleet did nothing; why. */
   readonly skipped?: { readonly reason: string; readonly otherRunId: string };
 }

@@ -20,6 +20,13 @@ export interface ReconcileRequest {
   readonly rejectedRecords?: readonly RejectedRecord[];
   /** Every SQS message id of the batch, so a run that failed as a whole can return them all. */
   readonly messageIds?: readonly string[];
+  /** Each usable record's message id and the instance it says started. */
+  readonly startRecords?: readonly StartRecord[];
+}
+
+export interface StartRecord {
+  readonly messageId: string;
+  readonly instanceId: string;
 }
 
 export interface RejectedRecord {
@@ -111,11 +118,17 @@ function stateChangeInstance(value: unknown, field: string): string {
  * (reported, and returned as a batch item failure), never failing the others. A record
  * that is not an SQS message at all means the event is not one SQS sends: rejected whole.
  */
-function sqsBatch(records: unknown[]): { ids: string[]; rejected: RejectedRecord[]; messageIds: string[] } {
+function sqsBatch(records: unknown[]): {
+  ids: string[];
+  rejected: RejectedRecord[];
+  messageIds: string[];
+  started: StartRecord[];
+} {
   if (records.length === 0) throw new InvalidEventError('Records', 'expected at least one record');
   const ids: string[] = [];
   const rejected: RejectedRecord[] = [];
   const messageIds: string[] = [];
+  const started: StartRecord[] = [];
   records.forEach((record, i) => {
     const field = `Records[${i}]`;
     if (
@@ -136,13 +149,15 @@ function sqsBatch(records: unknown[]): { ids: string[]; rejected: RejectedRecord
       } catch {
         throw new InvalidEventError(`${field}.body`, 'is not JSON');
       }
-      ids.push(stateChangeInstance(body, `${field}.body`));
+      const instanceId = stateChangeInstance(body, `${field}.body`);
+      ids.push(instanceId);
+      started.push({ messageId, instanceId });
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       rejected.push({ messageId, problem: `${error.field}: ${error.problem}` });
     }
   });
-  return { ids: [...new Set(ids)], rejected, messageIds };
+  return { ids: [...new Set(ids)], rejected, messageIds, started };
 }
 
 const CONSOLE_FIELDS = ['dryRun', 'instanceIds'];
@@ -155,13 +170,14 @@ export function parseEvent(event: unknown): ReconcileRequest {
     throw new InvalidEventError('(event)', `expected a JSON object, got ${describe(event)}`);
 
   if (Array.isArray(event.Records)) {
-    const { ids, rejected, messageIds } = sqsBatch(event.Records);
+    const { ids, rejected, messageIds, started } = sqsBatch(event.Records);
     return {
       trigger: 'instance-start',
       dryRun: false,
       instanceIds: ids,
       waitForOnline: true,
       messageIds,
+      startRecords: started,
       ...(rejected.length > 0 ? { rejectedRecords: rejected } : {}),
     };
   }

@@ -22,6 +22,8 @@ export interface Wave {
   readonly online: readonly ManagedNode[];
   readonly settled: readonly HostOutcome[];
   readonly errors: readonly string[];
+  /** Started fleet instances SSM never listed while the run waited (instance-start runs only). */
+  readonly notCheckedIn?: readonly string[];
 }
 
 /** The run's hosts, wave by wave; throws only when the fleet cannot be listed at all. */
@@ -103,8 +105,10 @@ async function* startedHosts(started: readonly string[], ctx: RunContext): Async
 
 /**
  * Started fleet hosts still not online when the wait ended: a host SSM lists (ConnectionLost) is reported
- * unreachable like any offline host; one it does not list at all is named. Without EC2's word, an instance
- * that never showed up is most likely outside the fleet, so it is not named.
+ * unreachable like any offline host, and the next scheduled run lists it again. One SSM does not list at
+ * all no scheduled run can see, so it is named and its start notification goes back to the queue: a later
+ * run waits for it again, and after the queue's last try its dead-letter alarm asks for a person. Without
+ * EC2's word, an instance that never showed up is most likely outside the fleet, so it is not named.
  */
 function neverOnline(
   listing: FleetListing,
@@ -122,14 +126,12 @@ function neverOnline(
     ),
   );
   const unlisted = [...waiting].filter((id) => !listed.some((n) => n.instanceId === id));
-  const errors =
-    confirmedMembers && unlisted.length > 0
-      ? [
-          `${unlisted.length} started fleet instance(s) did not check in with SSM within ${seconds} s; ` +
-            `the next scheduled run reconciles them: ${listOf(unlisted)}`,
-        ]
-      : [];
-  return { online: [], settled, errors };
+  if (!confirmedMembers || unlisted.length === 0) return { online: [], settled, errors: [] };
+  const errors = [
+    `${unlisted.length} started fleet instance(s) did not check in with SSM within ${seconds} s; ` +
+      `their start notifications go back to the queue to be tried again: ${listOf(unlisted)}`,
+  ];
+  return { online: [], settled, errors, notCheckedIn: unlisted };
 }
 
 /**

@@ -470,6 +470,7 @@ describe('the instance-start trigger', () => {
       instanceIds: ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719'],
       waitForOnline: true,
       messageIds: ['m-0', 'm-1', 'm-2'],
+      startRecords: ids.map((instanceId, n) => ({ messageId: `m-${n}`, instanceId })),
     });
   });
 

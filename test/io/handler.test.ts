@@ -277,6 +277,28 @@ describe('the handler, for an SQS batch of start events', () => {
     expect(aws.logged('SQS record set aside')).toEqual([]);
   });
 
+  it('asks SQS to deliver again the start of a fleet instance SSM never listed, which no scheduled run can see', async () => {
+    // Prepare: EC2 says host 1 is in the fleet (host 2 is not), and SSM lists neither
+    const aws = fakeAws({
+      ...emptyWorld,
+      DescribeTags: () => ({ Tags: [{ ResourceId: ID(1), Key: 'kasm:reconcile', Value: 'true' }] }),
+    });
+    const event = { Records: [startedRecord(ID(1), 'm-1'), startedRecord(ID(2), 'm-2')] };
+
+    // Act
+    const report = await createHandler(ENV)(event, undefined);
+
+    // Assess
+    expect(report.ok).toBe(true);
+    expect(report.notCheckedIn).toEqual([ID(1)]);
+    expect(report.errors).toEqual([
+      `1 started fleet instance(s) did not check in with SSM within 0 s; their start notifications go back to the queue to be tried again: ${ID(1)}.`,
+    ]);
+    expect(report.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    // The run did its job: only the queue's own alarm, after its last try, asks for a person.
+    expect(aws.metrics()).toEqual([expect.objectContaining({ RunOk: 1, RunNotOk: 0 })]);
+  });
+
   it('asks SQS to deliver every record again when the run could not do its job', async () => {
     // Prepare: EC2 says host 1 is in the fleet, and SSM denies describing it
     const aws = fakeAws({

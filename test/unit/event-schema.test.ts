@@ -74,6 +74,11 @@ describe('parseEvent', () => {
       instanceIds: ['i-0a1b2c3d4e5f60718', 'i-0a1b2c3d4e5f60719'],
       waitForOnline: true,
       messageIds: ['m-0', 'm-1', 'm-2'],
+      startRecords: [
+        { messageId: 'm-0', instanceId: 'i-0a1b2c3d4e5f60718' },
+        { messageId: 'm-1', instanceId: 'i-0a1b2c3d4e5f60719' },
+        { messageId: 'm-2', instanceId: 'i-0a1b2c3d4e5f60718' },
+      ],
     });
   });
   it('rejects an unknown field by name and lists the accepted events', () => {
@@ -192,6 +197,7 @@ describe('parseEvent', () => {
     const request = parseEvent({ Records: [good, notJson, stopped] });
     expect(request.instanceIds).toEqual(['i-0a1b2c3d4e5f60718']);
     expect(request.messageIds).toEqual(['m-0', 'm-1', 'm-2']);
+    expect(request.startRecords).toEqual([{ messageId: 'm-0', instanceId: 'i-0a1b2c3d4e5f60718' }]);
     expect(request.rejectedRecords).toEqual([
       { messageId: 'm-1', problem: 'Records[1].body: is not JSON' },
       {
@@ -229,6 +235,7 @@ describe('parseEvent', () => {
       instanceIds: [],
       waitForOnline: true,
       messageIds: ['m-0'],
+      startRecords: [],
       rejectedRecords: [{ messageId: 'm-0', problem }],
     });
   });

@@ -75,8 +75,24 @@ describe('the inventory of an instance-start run', () => {
       'the host started but its SSM agent did not come online (PingStatus ConnectionLost) while the run waited',
     );
     expect(last?.errors).toStrictEqual([
-      `1 started fleet instance(s) did not check in with SSM within 1 s; the next scheduled run reconciles them: ${ID(2)}.`,
+      `1 started fleet instance(s) did not check in with SSM within 1 s; their start notifications go back to the queue to be tried again: ${ID(2)}.`,
     ]);
+    // No scheduled run can see host 2 (SSM does not list it); host 1 it lists again.
+    expect(last?.notCheckedIn).toStrictEqual([ID(2)]);
+  });
+
+  it('names no instance SSM never lists when EC2 could not say it is in the fleet', async () => {
+    // Prepare: EC2's tag lookup fails, so the wait falls back to the fleet listing
+    const { fleet, deps } = loopSetup({ ONLINE_WAIT_SECONDS: '1' });
+    fleet.add(ID(2), { agent: {} }, { listed: false });
+    fleet.taggedInstances = async () => Promise.reject(new Error('UnauthorizedOperation'));
+
+    // Act
+    const all = await waves(startBatch([ID(2)]), deps());
+
+    // Assess
+    expect(all.flatMap((w) => w.notCheckedIn ?? [])).toStrictEqual([]);
+    expect(all.flatMap((w) => w.errors).join('\n')).not.toContain('did not check in');
   });
 
   it('stops waiting early enough for the last host to be probed and pushed before the deadline', async () => {

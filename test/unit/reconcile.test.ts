@@ -713,7 +713,7 @@ describe('an instance-start run', () => {
       reconciled
         ? []
         : [
-            `1 started fleet instance(s) did not check in with SSM within 1 s; the next scheduled run reconciles them: ${ID(1)}.`,
+            `1 started fleet instance(s) did not check in with SSM within 1 s; their start notifications go back to the queue to be tried again: ${ID(1)}.`,
           ],
     );
   });
