@@ -145,6 +145,11 @@ describe('the reconciler function', () => {
     expect(reserved(minimal)).toBeUndefined();
     expect(reserved(paged)).toBeUndefined();
     expect(reserved(full)).toBe(3);
+    // What bounds instance-start runs instead: the SQS event source's own cap, on dev too.
+    expect(
+      resource(dev, 'AWS::Lambda::EventSourceMapping', 'ReconcilerFunctionSqsEventSource').properties
+        .ScalingConfig,
+    ).toStrictEqual({ MaximumConcurrency: 2 });
   });
 
   it('logs to its own log group with the configured retention', () => {
