@@ -11,9 +11,10 @@ import type { AwsCaller } from './aws-call.ts';
 
 /**
  * EC2 counts the values of all filters of one call together: past 200 the call fails with
- * FilterLimitExceeded, "The maximum number of filter values specified on a single call is 200"
- * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html). Each request
- * also carries the tag's key and value (one value each), so it names at most 198 resource ids.
+ * FilterLimitExceeded, "The request uses too many filters or too many filter values"
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html); the 200 is
+ * what EC2's own answer states, not that page. Each request also carries the tag's key and
+ * value (one value each), so it names at most 198 resource ids.
  */
 const MAX_FILTER_VALUES = 200;
 const TAG_FILTER_VALUES = 2;
