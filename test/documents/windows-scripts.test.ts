@@ -38,15 +38,22 @@ import {
 } from '../../shared/documents/ssm-documents.ts';
 import { parseProbeOutput, parsePushOutput } from '../../shared/host-report.ts';
 import { findPwsh, pwshGate } from '../proving-ground/hosts/pwsh.ts';
-import { type Ground, REGISTRATION_TOKEN, startGround } from '../proving-ground/testing.ts';
+import { type Ground, REGISTRATION_TOKEN } from '../proving-ground/testing.ts';
 import type { StepResult } from '../proving-ground/types.ts';
+import {
+  WINDOWS_HOST as HOST,
+  installDir,
+  probeKey,
+  RUN_ID,
+  startWindowsGround,
+  stateDir,
+  windowsStep,
+} from './windows-steps.ts';
 
 const run = promisify(execFile);
 const gate = pwshGate();
 if (gate.skip) console.warn(`Windows script tests that run PowerShell are skipped:${gate.label}`);
 const itPwsh = it.skipIf(gate.skip);
-const HOST = 'i-0a1b2c3d4e5f60799';
-const RUN_ID = 'run-0001';
 /** A local user's SID, not an administrator. */
 const USER_SID = 'S-1-5-21-1004336348-1177238915-682003330-1001';
 /** The state directory's DACL: inheritance off, SYSTEM and Administrators full control, nobody else. */
@@ -249,47 +256,10 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
   });
 
   const start = async (component: Record<string, unknown> = { token: 'expired' }) => {
-    ground = await startGround({
-      kasm: { heartbeatSeconds: 0.5 },
-      hosts: [{ id: HOST, platform: 'Windows', components: { windows: component } }],
-    });
-    ground.fleet.start();
+    ground = await startWindowsGround(component);
     return ground;
   };
 
-  const step = (g: Ground, role: 'probe' | 'push', env: Record<string, string>): Promise<StepResult> =>
-    g.fleet.runStep({
-      instanceId: HOST,
-      action: 'aws:runPowerShellScript',
-      script: windowsScript(role),
-      env: {
-        AWS_SSM_INSTANCE_ID: HOST,
-        AWS_SSM_REGION_NAME: 'eu-west-1',
-        SSM_WindowsInstallDir: DEFAULT_WINDOWS_INSTALL_DIR,
-        SSM_WindowsServiceName: DEFAULT_WINDOWS_SERVICE_NAME,
-        SSM_RunId: RUN_ID,
-        // What the documents' defaults (probe) and the function (push) always pass.
-        SSM_KeyPair: 'none',
-        SSM_GraceSeconds: '3600',
-        SSM_WaitSeconds: '0',
-        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 3600),
-        ...env,
-      },
-      timeoutSeconds: 120,
-    });
-
-  const probeKey = async (g: Ground, runId = RUN_ID): Promise<string> => {
-    const result = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: runId });
-    expect(result.exitCode, result.stderr).toBe(0);
-    const parsed = parseProbeOutput(result.stdout);
-    if (!parsed.ok) throw new Error(`${parsed.problem}\n${result.stdout}\n${result.stderr}`);
-    const key = parsed.value.sealingKey;
-    if (key?.kind !== 'ready') throw new Error(`no key: ${result.stdout}`);
-    return key.spkiDerBase64;
-  };
-
-  const stateDir = (g: Ground) => join(g.fleet.hostRoot(HOST), 'C/ProgramData/kasm-token-reconciler');
-  const installDir = (g: Ground) => join(g.fleet.hostRoot(HOST), 'C/Program Files/Kasm');
   /** The state directory's entries but its lock file, which stays (taking a lock never removes it). */
   const stateEntries = (g: Ground) => readdirSync(stateDir(g)).filter((n) => n !== 'host.lock');
 
@@ -330,7 +300,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       const sealed = sealFor(await probeKey(g), `${REGISTRATION_TOKEN}\n`);
 
       // Act
-      const result = await step(g, 'push', {
+      const result = await windowsStep(g, 'push', {
         SSM_Deliveries: `${HOST}:windows:${sealed}`,
         SSM_WaitSeconds: '2',
       });
@@ -379,11 +349,11 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       );
 
       // Act
-      const result = await step(g, 'push', {
+      const result = await windowsStep(g, 'push', {
         SSM_Deliveries: `${HOST}:windows:${sealed}`,
         SSM_WaitSeconds: '0',
       });
-      const again = await step(g, 'push', {
+      const again = await windowsStep(g, 'push', {
         SSM_Deliveries: `${HOST}:windows:${sealed}`,
         SSM_WaitSeconds: '0',
       });
@@ -405,12 +375,12 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       const g = await start({ token: 'valid' });
 
       // Act
-      const probe = await step(g, 'probe', { SSM_KeyPair: 'none' });
-      const trailingBackslash = await step(g, 'probe', {
+      const probe = await windowsStep(g, 'probe', { SSM_KeyPair: 'none' });
+      const trailingBackslash = await windowsStep(g, 'probe', {
         SSM_WindowsInstallDir: 'C:\\Program Files\\Kasm\\',
       });
-      const otherDrive = await step(g, 'probe', { SSM_WindowsInstallDir: 'D:\\Kasm' });
-      const push = await step(g, 'push', {
+      const otherDrive = await windowsStep(g, 'probe', { SSM_WindowsInstallDir: 'D:\\Kasm' });
+      const push = await windowsStep(g, 'push', {
         SSM_Deliveries: `i-0123456789abcdef0:windows:${'A'.repeat(342)}==`,
       });
 
@@ -435,12 +405,12 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       g.fleet.setWindowsOwner(HOST, stateDir(g), USER_SID);
 
       // Act
-      const owned = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-owned' });
+      const owned = await windowsStep(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-owned' });
       rmSync(stateDir(g), { recursive: true });
       const elsewhere = join(g.fleet.hostRoot(HOST), 'C/Users/Public/trap');
       mkdirSync(elsewhere, { recursive: true });
       symlinkSync(elsewhere, stateDir(g));
-      const junction = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-junction' });
+      const junction = await windowsStep(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-junction' });
 
       // Assess: a key both times, in a real private directory; what stood there set aside as it was.
       for (const result of [owned, junction]) {
@@ -474,7 +444,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       expect(g.fleet.windowsAcl(HOST, stateDir(g))?.readers).toContain('Users');
 
       // Act
-      const result = await step(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-again' });
+      const result = await windowsStep(g, 'probe', { SSM_KeyPair: 'create', SSM_RunId: 'run-again' });
 
       // Assess
       expect(result.stdout).toMatch(/^key spki=/m);
@@ -495,7 +465,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       // Act
       const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
       const atRest = readFileSync(join(stateDir(g), `seal-${RUN_ID}.key`), 'utf8');
-      const result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+      const result = await windowsStep(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
 
       // Assess: no XML key in the file, in any encoding a reader would try, and the key worked.
       for (const form of ['<RSAKeyValue>', '<Modulus>', '<D>']) {
@@ -514,7 +484,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       // Prepare: a first delivery the (stopped) service has not read; then this run's key.
       const g = await start({ token: 'expired', running: false });
       const first = sealFor(await probeKey(g), REGISTRATION_TOKEN);
-      await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${first}` });
+      await windowsStep(g, 'push', { SSM_Deliveries: `${HOST}:windows:${first}` });
       const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
       const events: string[] = [];
       const watcher = watch(installDir(g), (type, name) => {
@@ -524,7 +494,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       // Act
       let result: StepResult;
       try {
-        result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+        result = await windowsStep(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
         await new Promise((resolve) => setTimeout(resolve, 200));
       } finally {
         watcher.close();
@@ -545,14 +515,23 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       const a = sealFor(await probeKey(g, 'run-a'), REGISTRATION_TOKEN);
       const b = sealFor(await probeKey(g, 'run-b'), REGISTRATION_TOKEN);
       const c = sealFor(await probeKey(g, 'run-c'), REGISTRATION_TOKEN);
-      const pushed = await step(g, 'push', { SSM_RunId: 'run-a', SSM_Deliveries: `${HOST}:windows:${a}` });
+      const pushed = await windowsStep(g, 'push', {
+        SSM_RunId: 'run-a',
+        SSM_Deliveries: `${HOST}:windows:${a}`,
+      });
       const file = join(installDir(g), REGISTRATION_FILE_NAME);
 
       // Act: run B finds A's file waiting; run C finds the config saved (a new token) after its key.
-      const waiting = await step(g, 'push', { SSM_RunId: 'run-b', SSM_Deliveries: `${HOST}:windows:${b}` });
+      const waiting = await windowsStep(g, 'push', {
+        SSM_RunId: 'run-b',
+        SSM_Deliveries: `${HOST}:windows:${b}`,
+      });
       rmSync(file);
       await g.fleet.writeToken(HOST, 'windows', g.fleet.readToken(HOST, 'windows'));
-      const changed = await step(g, 'push', { SSM_RunId: 'run-c', SSM_Deliveries: `${HOST}:windows:${c}` });
+      const changed = await windowsStep(g, 'push', {
+        SSM_RunId: 'run-c',
+        SSM_Deliveries: `${HOST}:windows:${c}`,
+      });
 
       // Assess
       expect(pushed.stdout).toMatch(/^comp windows push=written/m);
@@ -579,8 +558,8 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
 
       // Act
       const results = await Promise.all([
-        step(g, 'push', { SSM_RunId: 'run-a', SSM_Deliveries: `${HOST}:windows:${a}` }),
-        step(g, 'push', { SSM_RunId: 'run-b', SSM_Deliveries: `${HOST}:windows:${b}` }),
+        windowsStep(g, 'push', { SSM_RunId: 'run-a', SSM_Deliveries: `${HOST}:windows:${a}` }),
+        windowsStep(g, 'push', { SSM_RunId: 'run-b', SSM_Deliveries: `${HOST}:windows:${b}` }),
       ]);
 
       // Assess
@@ -604,7 +583,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       writeFileSync(claimed, 'a key a killed push had claimed');
 
       // Act
-      const result = await step(g, 'probe', { SSM_KeyPair: 'none', SSM_RunId: 'run-after' });
+      const result = await windowsStep(g, 'probe', { SSM_KeyPair: 'none', SSM_RunId: 'run-after' });
 
       // Assess
       expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
@@ -625,7 +604,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       g.fleet.setWindowsOwner(HOST, file, 'S-1-5-21-1004336348-1177238915-682003330-1001');
 
       // Act
-      const result = await step(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
+      const result = await windowsStep(g, 'push', { SSM_Deliveries: `${HOST}:windows:${sealed}` });
 
       // Assess
       expect(result.stdout).toContain('comp windows push=failed reason=target-not-trusted');
@@ -645,13 +624,13 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       const first = sealFor(await probeKey(g, 'run-inherited'), REGISTRATION_TOKEN);
 
       // Act
-      const inherited = await step(g, 'push', {
+      const inherited = await windowsStep(g, 'push', {
         SSM_RunId: 'run-inherited',
         SSM_Deliveries: `${HOST}:windows:${first}`,
       });
       g.fleet.addWindowsAce(HOST, file, USER_SID, 'R');
       const second = sealFor(await probeKey(g, 'run-explicit'), REGISTRATION_TOKEN);
-      const explicit = await step(g, 'push', {
+      const explicit = await windowsStep(g, 'push', {
         SSM_RunId: 'run-explicit',
         SSM_Deliveries: `${HOST}:windows:${second}`,
       });
@@ -671,7 +650,7 @@ describe('sealed delivery on a simulated Windows host, run with PowerShell 7', (
       const sealed = sealFor(await probeKey(g), REGISTRATION_TOKEN);
 
       // Act
-      const late = await step(g, 'push', {
+      const late = await windowsStep(g, 'push', {
         SSM_Deliveries: `${HOST}:windows:${sealed}`,
         SSM_NotAfter: String(Math.floor(Date.now() / 1000) - 5),
       });

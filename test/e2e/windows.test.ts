@@ -24,6 +24,7 @@ const W = {
   readOnly: 'i-0a1b2c3d4e5f6a006',
   stopped: 'i-0a1b2c3d4e5f6a007',
   garbage: 'i-0a1b2c3d4e5f6a008',
+  oldAgent: 'i-0a1b2c3d4e5f6a009',
 } as const;
 const L = { expired: 'i-0a1b2c3d4e5f6b001', valid: 'mi-0a1b2c3d4e5f6b002' } as const;
 
@@ -156,6 +157,42 @@ describe('a mixed Linux and Windows fleet on the proving ground', () => {
         expect(standIns.includes(TOKEN)).toBe(false);
         expectNoLeak(g, run);
       }),
+  );
+
+  itPwsh(
+    `recovers a Windows host whose SSM Agent is older than 3.3.2746.0 through the spliced parameters, and the report names its version${gate.label}`,
+    () =>
+      withGround(
+        {
+          ...MIXED_FLEET,
+          hosts: [
+            windows(W.oldAgent, { token: 'expired' }, { agentVersion: '3.2.582.0' }),
+            windows(W.expired, { token: 'expired' }),
+          ],
+        },
+        async (g) => {
+          // Act
+          const run = await reconcileOnce(g);
+
+          // Assess: both recovered alike, each after one restart.
+          for (const id of [W.oldAgent, W.expired]) {
+            expect(componentOf(run, id, 'windows')).toMatchObject({ status: 'recovered', restarted: true });
+            expect(run.fleet[id]?.windows).toEqual({ tokenValid: true, registrationFile: 'absent' });
+          }
+          const report = (id: string) => run.report.hosts.find((h) => h.instanceId === id);
+          expect(report(W.oldAgent)).toMatchObject({ agentVersion: '3.2.582.0', platform: 'Windows' });
+          expect(report(W.expired)).not.toHaveProperty('agentVersion');
+          expect(sendCommands(g, 'push').flatMap((s) => s.ids)).toContain(W.oldAgent);
+
+          // Assess: the old agent's steps had the values in their text and no SSM_ variable for them.
+          const oldSteps = g.steps.filter((s) => s.run.instanceId === W.oldAgent);
+          expect(oldSteps.length).toBeGreaterThanOrEqual(2);
+          for (const { run: step } of oldSteps) {
+            expect(Object.keys(step.env).filter((k) => k.startsWith('SSM_'))).toEqual(['SSM_COMMAND_ID']);
+            expect(step.script).not.toContain('{{');
+          }
+        },
+      ),
   );
 
   itPwsh(`leaves no trace on Windows hosts in a dry run${gate.label}`, () =>
