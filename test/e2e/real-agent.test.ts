@@ -1,20 +1,43 @@
 /**
  * The product end to end on hosts that run the real Amazon SSM Agent (`hostModel: "agent"`), built from
- * ../shared/vendor/amazon-ssm-agent. That agent predates ENV_VAR interpolation (it reports 3.3.0.0), so every
- * run here also proves the documented fallback for older agents: the scripts take their parameters from
- * the values the agent splices into their text. Without the agent's source these tests say so and skip;
- * in CI they fail instead.
+ * ../shared/vendor/amazon-ssm-agent. That agent predates ENV_VAR interpolation (it reports 3.3.0.0), so
+ * every run here also proves the documented fallback for older agents: the scripts take their parameters
+ * from the values the agent splices into their text. Beside the scripted e2e scenarios: the 2,500-character
+ * cut (long-output.test.ts). Without the agent's source these tests say so and skip; in CI they fail
+ * instead.
  */
 import { lstatSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { agentMissingReason } from '../proving-ground/agent/build.ts';
-import { componentOf, ID, reconcileOnce, sendCommands, stateDirEntries, withGround } from './harness.ts';
+import { truncateOutput } from '../proving-ground/aws/output.ts';
+import {
+  awsReplies,
+  componentOf,
+  ID,
+  longToken,
+  reconcileOnce,
+  sendCommands,
+  stateDirEntries,
+  withGround,
+} from './harness.ts';
 
 const missing = agentMissingReason();
 if (missing && process.env.CI === 'true') {
   throw new Error(`CI must run the real SSM Agent tests, but ${missing}`);
 }
 const HYBRID = 'mi-0a1b2c3d4e5f60a02';
+
+interface ListedInvocations {
+  readonly CommandInvocations: {
+    readonly InstanceId: string;
+    readonly CommandPlugins: { readonly Name: string; readonly Output: string }[];
+  }[];
+}
+
+interface FullInvocation {
+  readonly StandardOutputContent: string;
+  readonly StandardErrorContent: string;
+}
 
 describe.skipIf(missing !== undefined)(
   `a reconcile run on hosts running the real SSM Agent${missing ? ` (skipped: ${missing})` : ''}`,
@@ -104,6 +127,46 @@ describe.skipIf(missing !== undefined)(
           expect(run.fleet[ID(1)]?.agent?.canary).toBe('intact');
           expect(run.fleet[ID(1)]?.guac?.canary).toBe('intact');
           expect(componentOf(run, ID(1), 'guac')?.status).not.toBe('recovered');
+        },
+      );
+    });
+
+    it('reads a probe report past the 2,500-character cut in full, and decides as on scripted hosts', async () => {
+      await withGround(
+        {
+          hostModel: 'agent',
+          hosts: [{ id: ID(1), components: { agent: { token: 'valid' }, guac: { token: 'valid' } } }],
+        },
+        async (ground) => {
+          // Prepare: a token long enough that the probe's report passes 2,500 characters (long-output.test.ts)
+          const exp = Math.floor(Date.now() / 1000) + 3600;
+          await ground.fleet.writeToken(ID(1), 'guac', longToken(exp));
+
+          // Act
+          const run = await reconcileOnce(ground, { dryRun: true });
+
+          // Assess: decided from the whole report, as on scripted hosts
+          expect(componentOf(run, ID(1), 'guac')).toMatchObject({
+            status: 'healthy',
+            tokenExpiresAt: new Date(exp * 1000).toISOString(),
+          });
+          expect(componentOf(run, ID(1), 'agent')?.status).toBe('healthy');
+          // Assess: the agent cut the listed Output at 2,500 characters exactly as the model cuts it, and the
+          // product read the report whole, once, through GetCommandInvocation
+          const full = awsReplies<FullInvocation>(ground, 'GetCommandInvocation');
+          expect(full.map((r) => r.params)).toEqual([
+            expect.objectContaining({ InstanceId: ID(1), PluginName: 'probeLinux' }),
+          ]);
+          const stdout = full[0]?.body.StandardOutputContent ?? '';
+          expect(stdout.length).toBeGreaterThan(2500);
+          expect(stdout).toMatch(/\nend\n$/);
+          const listed = awsReplies<ListedInvocations>(ground, 'ListCommandInvocations')
+            .flatMap((r) => r.body.CommandInvocations)
+            .flatMap((i) => i.CommandPlugins)
+            .find((p) => p.Name === 'probeLinux');
+          expect(listed?.Output).toHaveLength(2500);
+          expect(listed?.Output).toMatch(/\n---Output truncated---$/);
+          expect(listed?.Output).toBe(truncateOutput(stdout, full[0]?.body.StandardErrorContent ?? ''));
         },
       );
     });
