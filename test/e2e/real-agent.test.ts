@@ -3,8 +3,8 @@
  * ../shared/vendor/amazon-ssm-agent. That agent predates ENV_VAR interpolation (it reports 3.3.0.0), so
  * every run here also proves the documented fallback for older agents: the scripts take their parameters
  * from the values the agent splices into their text. Beside the scripted e2e scenarios: the 2,500-character
- * cut (long-output.test.ts). Without the agent's source these tests say so and skip; in CI they fail
- * instead.
+ * cut (long-output.test.ts), an agent stopped mid-command (cancelling.test.ts, through stopped-agent.ts).
+ * Without the agent's source these tests say so and skip; in CI they fail instead.
  */
 import { lstatSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ import {
   stateDirEntries,
   withGround,
 } from './harness.ts';
+import { expectRunPastAgentStoppedMidPush } from './stopped-agent.ts';
 
 const missing = agentMissingReason();
 if (missing && process.env.CI === 'true') {
@@ -170,5 +171,26 @@ describe.skipIf(missing !== undefined)(
         },
       );
     });
+
+    it('finishes without waiting for the cancel of a push whose agent was stopped mid-command, and reports that host failed', async () => {
+      await expectRunPastAgentStoppedMidPush('agent', ({ ground, pushCommandId }) => {
+        // Assess: the agent had taken the push before it stopped, and never fetched a message again, so
+        // the cancel the service queued for it was never heard
+        const acknowledged = ground.aws.calls
+          .filter((c) => c.operation === 'AcknowledgeMessage')
+          .map((c) => (c.params as { MessageId: string }).MessageId);
+        expect(acknowledged).toContain(`aws.ssm.${pushCommandId}.${ID(1)}`);
+        expect(ground.fleet.realAgent(ID(1))?.running).toBe(false);
+        const cancelledAt = ground.aws.calls.find((c) => c.operation === 'CancelCommand')?.at ?? '';
+        const fetches = ground.aws.calls
+          .filter(
+            (c) =>
+              c.operation === 'GetMessages' && (c.params as { Destination?: string }).Destination === ID(1),
+          )
+          .map((c) => c.at);
+        expect(fetches.length).toBeGreaterThan(0);
+        expect(fetches.filter((at) => at > cancelledAt)).toEqual([]);
+      });
+    }, 90_000);
   },
 );
