@@ -3,8 +3,9 @@
  * ../shared/vendor/amazon-ssm-agent. That agent predates ENV_VAR interpolation (it reports 3.3.0.0), so
  * every run here also proves the documented fallback for older agents: the scripts take their parameters
  * from the values the agent splices into their text. Beside the scripted e2e scenarios: the 2,500-character
- * cut (long-output.test.ts), an agent stopped mid-command (cancelling.test.ts, through stopped-agent.ts).
- * Without the agent's source these tests say so and skip; in CI they fail instead.
+ * cut (long-output.test.ts), an agent stopped mid-command (cancelling.test.ts, through stopped-agent.ts); a
+ * step past its timeoutSeconds takes two minutes and has its own file (real-agent-timeout.test.ts). Without
+ * the agent's source these tests say so and skip; in CI they fail instead.
  */
 import { lstatSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

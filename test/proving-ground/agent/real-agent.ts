@@ -68,6 +68,11 @@ export class RealAgent {
     return this.#starts;
   }
 
+  /** The folder laid over the namespace's /usr/bin (the host's docker stand-in lives there). */
+  get standInDir(): string {
+    return join(this.agentDir, 'usr-bin');
+  }
+
   /** The agent's own log, as it wrote it on the host. */
   get logPath(): string {
     return join(this.options.host.root, 'var/log/amazon/ssm/amazon-ssm-agent.log');
@@ -127,10 +132,10 @@ export class RealAgent {
     const { host, region } = this.options;
     const endpoint = `http://127.0.0.1:${RELAY_PORT}`;
     await mkdir(join(this.agentDir, 'configuration'), { recursive: true });
-    await mkdir(join(this.agentDir, 'usr-bin'), { recursive: true });
+    await mkdir(this.standInDir, { recursive: true });
     await mkdir(join(host.root, 'var/log/amazon/ssm'), { recursive: true });
-    await writeFile(join(this.agentDir, 'usr-bin', 'docker'), host.dockerStandIn(), { mode: 0o755 });
-    host.persistentStandInLayer = join(this.agentDir, 'usr-bin');
+    await writeFile(join(this.standInDir, 'docker'), host.dockerStandIn(), { mode: 0o755 });
+    host.persistentStandInLayer = this.standInDir;
     const config = {
       Agent: { Region: region, SelfUpdate: false, TelemetryMetricsToSSM: false },
       Identity: {
@@ -161,7 +166,7 @@ export class RealAgent {
     const { host, binDir, socketDir } = this.options;
     const q = shellQuote;
     const socketMount = `/var/lib/${AGENT_SOCKET_MOUNT_NAME}`;
-    const lines = await host.namespaceLines(join(this.agentDir, 'usr-bin'), this.agentDir, [
+    const lines = await host.namespaceLines(this.standInDir, this.agentDir, [
       `mount --bind ${q(socketDir)} ${socketMount} || fail 'bind the proving ground socket'`,
       `mount --bind ${q(join(this.agentDir, 'configuration'))} ${q(join(binDir, 'configuration'))} || fail 'bind the agent configuration'`,
       `mount --bind ${q(join(host.root, 'var/log'))} /var/log || fail 'bind /var/log'`,
