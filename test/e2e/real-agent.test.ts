@@ -4,12 +4,18 @@
  * every run here also proves the documented fallback for older agents: the scripts take their parameters
  * from the values the agent splices into their text. Beside the scripted e2e scenarios: the 2,500-character
  * cut (long-output.test.ts), an agent stopped mid-command (cancelling.test.ts, through stopped-agent.ts); a
- * step past its timeoutSeconds takes two minutes and has its own file (real-agent-timeout.test.ts). Without
- * the agent's source these tests say so and skip; in CI they fail instead.
+ * step past its timeoutSeconds takes two minutes and has its own file (real-agent-timeout.test.ts). Then
+ * what the agent's namespace reaches. Without the agent's source these tests say so and skip; in CI they
+ * fail instead.
  */
-import { lstatSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { agentMissingReason } from '../proving-ground/agent/build.ts';
+import { RELAY_PORT } from '../proving-ground/agent/real-agent.ts';
 import { truncateOutput } from '../proving-ground/aws/output.ts';
 import {
   awsReplies,
@@ -22,6 +28,8 @@ import {
   withGround,
 } from './harness.ts';
 import { expectRunPastAgentStoppedMidPush } from './stopped-agent.ts';
+
+const exec = promisify(execFile);
 
 const missing = agentMissingReason();
 if (missing && process.env.CI === 'true') {
@@ -39,6 +47,71 @@ interface ListedInvocations {
 interface FullInvocation {
   readonly StandardOutputContent: string;
   readonly StandardErrorContent: string;
+}
+
+/** This machine's own addresses other than loopback and link-local (none on a machine without a network). */
+function machineAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:'))
+    .map((a) => a?.address ?? '');
+}
+
+/** Connects to each `[host, port]` with node, inside the namespaces `nsenter` enters (none: here); `connected` or the error code. */
+async function connectFrom(
+  nsenter: readonly string[],
+  targets: readonly [string, number][],
+): Promise<string[]> {
+  const script = `
+const net = require('node:net');
+Promise.all(JSON.parse(process.argv[1]).map(([host, port]) => new Promise((resolve) => {
+  const s = net.connect({ host, port, timeout: 5000 });
+  s.on('connect', () => { s.destroy(); resolve('connected'); });
+  s.on('timeout', () => { s.destroy(); resolve('timeout'); });
+  s.on('error', (e) => resolve(e.code));
+}))).then((r) => console.log(JSON.stringify(r)));`;
+  const command = [process.execPath, '-e', script, JSON.stringify(targets)];
+  const { stdout } =
+    nsenter.length > 0
+      ? await exec('nsenter', [...nsenter, ...command])
+      : await exec(command[0] ?? '', command.slice(1));
+  return JSON.parse(stdout) as string[];
+}
+
+/** Every process descended from `pid`, with its command name, read from /proc. */
+function descendants(pid: number): { pid: number; comm: string }[] {
+  const parents = new Map<number, number[]>();
+  const comms = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // pid (comm) state ppid …: the command name may hold spaces and parentheses.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      comms.set(Number(name), comm);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const found: { pid: number; comm: string }[] = [];
+  const walk = (p: number): void => {
+    for (const child of parents.get(p) ?? []) {
+      found.push({ pid: child, comm: comms.get(child) ?? '' });
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+function netNamespace(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined; // the process ended
+  }
 }
 
 describe.skipIf(missing !== undefined)(
@@ -193,5 +266,70 @@ describe.skipIf(missing !== undefined)(
         expect(fetches.filter((at) => at > cancelledAt)).toEqual([]);
       });
     }, 90_000);
+
+    it('runs the agent where only loopback exists: it reaches the proving ground through its relay, and no other address', async () => {
+      // Prepare: a server on every address of this machine, reachable from here
+      const server = createServer((c) => c.destroy());
+      await new Promise<void>((resolve) => server.listen(0, resolve));
+      const port = (server.address() as { port: number }).port;
+      try {
+        await withGround(
+          { hostModel: 'agent', hosts: [{ id: ID(1), components: { agent: { token: 'valid' } } }] },
+          async (ground) => {
+            const pid = ground.fleet.realAgent(ID(1))?.pid ?? 0;
+            const user = process.getuid?.() === 0 ? [] : ['--user', '--preserve-credentials'];
+            const enter = ['--target', String(pid), ...user, '--mount', '--net', '--'];
+            const machine = machineAddresses();
+            const groundPort = Number(new URL(ground.info.awsEndpoint).port);
+
+            // Act
+            const links = (await exec('nsenter', [...enter, 'ip', '-o', 'link'])).stdout;
+            const addresses = (await exec('nsenter', [...enter, 'ip', '-o', 'addr'])).stdout;
+            const fromHere = await connectFrom(
+              [],
+              machine.map((a) => [a, port]),
+            );
+            const fromAgent = await connectFrom(enter, [
+              ...machine.map((a): [string, number] => [a, port]),
+              ['169.254.169.254', 80],
+              ['127.0.0.1', port],
+              ['127.0.0.1', groundPort],
+              ['127.0.0.1', RELAY_PORT],
+            ]);
+
+            // Assess: one interface, loopback, and its loopback address only
+            const names = (text: string) =>
+              text
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => l.split(/:?\s+/)[1]);
+            expect(names(links)).toEqual(['lo']);
+            expect([...new Set(names(addresses))]).toEqual(['lo']);
+            expect(addresses).toContain('inet 127.0.0.1/8');
+            // Assess: this machine's addresses answer from here but are unreachable from the agent, as is the
+            // instance metadata address; this machine's loopback (the proving ground's own port included) is
+            // not the agent's; only the relay to the proving ground's socket answers
+            expect(fromHere).toEqual(machine.map(() => 'connected'));
+            expect(fromAgent).toEqual([
+              ...machine.map(() => 'ENETUNREACH'),
+              'ENETUNREACH',
+              'ECONNREFUSED',
+              'ECONNREFUSED',
+              'connected',
+            ]);
+            // Assess: every process of the agent (core, worker) is in that network namespace
+            const tree = descendants(pid);
+            expect(tree.map((p) => p.comm)).toEqual(
+              expect.arrayContaining(['amazon-ssm-agen', 'ssm-agent-worke']),
+            );
+            const isolated = netNamespace(pid);
+            expect(isolated).not.toBe(netNamespace('self'));
+            for (const p of tree) expect([isolated, undefined]).toContain(netNamespace(p.pid));
+          },
+        );
+      } finally {
+        server.close();
+      }
+    });
   },
 );

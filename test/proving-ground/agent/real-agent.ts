@@ -19,7 +19,7 @@ import { shellQuote } from '../hosts/limiter.ts';
 import type { LinuxHost } from '../hosts/linux-host.ts';
 
 /** The loopback port the agent is configured with inside its namespace (every host has its own loopback). */
-const RELAY_PORT = 8441;
+export const RELAY_PORT = 8441;
 
 export interface RealAgentOptions {
   readonly host: LinuxHost;
@@ -66,6 +66,14 @@ export class RealAgent {
   /** How many times the agent process was started. */
   get starts(): number {
     return this.#starts;
+  }
+
+  /**
+   * The pid of the process that made the agent's namespaces (`unshare`): it lives in the agent's mount and
+   * network namespaces (the agent's processes are its descendants), so `nsenter -t PID` sees what they see.
+   */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** The folder laid over the namespace's /usr/bin (the host's docker stand-in lives there). */
