@@ -5,13 +5,14 @@
  * from the values the agent splices into their text. Beside the scripted e2e scenarios: the 2,500-character
  * cut (long-output.test.ts), an agent stopped mid-command (cancelling.test.ts, through stopped-agent.ts); a
  * step past its timeoutSeconds takes two minutes and has its own file (real-agent-timeout.test.ts). Then
- * what the agent's namespace reaches. Without the agent's source these tests say so and skip; in CI they
- * fail instead.
+ * what the agent's namespace reaches, and the leak search of the agent's own files. Without the agent's
+ * source these tests say so and skip; in CI they fail instead.
  */
 import { execFile } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { appendFileSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { agentMissingReason } from '../proving-ground/agent/build.ts';
@@ -20,13 +21,16 @@ import { truncateOutput } from '../proving-ground/aws/output.ts';
 import {
   awsReplies,
   componentOf,
+  expectNoLeak,
   ID,
   longToken,
   reconcileOnce,
   sendCommands,
   stateDirEntries,
+  TOKEN,
   withGround,
 } from './harness.ts';
+import { artifactSources, runArtifacts } from './run-artifacts.ts';
 import { expectRunPastAgentStoppedMidPush } from './stopped-agent.ts';
 
 const exec = promisify(execFile);
@@ -330,6 +334,57 @@ describe.skipIf(missing !== undefined)(
       } finally {
         server.close();
       }
+    });
+
+    it("searches the agent's own log and state for the token after a run, and names a token found there", async () => {
+      await withGround(
+        { hostModel: 'agent', hosts: [{ id: ID(1), components: { agent: { token: 'expired' } } }] },
+        async (ground) => {
+          // Act: a run (reconcileOnce searches everything it left, and finds no token)
+          const run = await reconcileOnce(ground);
+
+          // Assess: that search read the agent's log and its state: its copies of the probe and the push
+          // (the push with its sealed deliveries spliced in) and what they printed
+          expect(componentOf(run, ID(1), 'agent')?.status).toBe('recovered');
+          const where = artifactSources(runArtifacts(ground, run)).map((s) => s.where);
+          const file = `host ${ID(1)} file `;
+          expect(where).toContain(`${file}var/log/amazon/ssm/amazon-ssm-agent.log`);
+          const orchestration = `${file}var/lib/amazon/ssm/${ID(1)}/document/orchestration/`;
+          const state = where
+            .filter((w) => w.startsWith(orchestration))
+            .map((w) => w.slice(orchestration.length));
+          for (const step of ['probeLinux', 'pushLinux']) {
+            expect(state).toContainEqual(
+              expect.stringMatching(new RegExp(`^[0-9a-f-]{36}/${step}/_script\\.sh$`)),
+            );
+            expect(state).toContainEqual(
+              expect.stringMatching(new RegExp(`^[0-9a-f-]{36}/awsrunShellScript/${step}/stdout$`)),
+            );
+          }
+
+          // Act: the token written where the agent keeps its log and its state
+          const root = ground.fleet.hostRoot(ID(1));
+          appendFileSync(join(root, 'var/log/amazon/ssm/amazon-ssm-agent.log'), `debug ${TOKEN}\n`);
+          const script = state.find((w) => w.endsWith('/pushLinux/_script.sh')) ?? '';
+          const stateFile = join(root, `var/lib/amazon/ssm/${ID(1)}/document/orchestration`, script);
+          appendFileSync(stateFile, `# ${Buffer.from(TOKEN).toString('base64')}\n`);
+          let message = '';
+          try {
+            expectNoLeak(ground, run);
+          } catch (error) {
+            message = (error as Error).message;
+          }
+
+          // Assess: the search names both, by place and form
+          expect(message).toMatch(
+            new RegExp(`${file}var/log/amazon/ssm/amazon-ssm-agent\\.log: raw at byte \\d+`),
+          );
+          expect(message).toMatch(
+            new RegExp(`${orchestration}${script.replaceAll('.', '\\.')}: base64 at byte \\d+`),
+          );
+          expect(message.includes(TOKEN)).toBe(false);
+        },
+      );
     });
   },
 );
