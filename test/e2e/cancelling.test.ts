@@ -3,6 +3,8 @@
  * cancelled invocation shows Cancelling for a while ("Understanding command statuses",
  * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html): a host the
  * run gave up on and cancelled must not keep the command open, and keeps the run's own reason.
+ * Then the whole product, on scripted hosts, with a host whose agent stops mid-push (the same
+ * scenario runs on the real SSM Agent in real-agent.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
@@ -20,6 +22,7 @@ import {
   ssmClient,
   startTestServer,
 } from '../proving-ground/aws/testkit.ts';
+import { expectRunPastAgentStoppedMidPush } from './stopped-agent.ts';
 
 const servers: AwsServer[] = [];
 afterEach(async () => {
@@ -75,4 +78,10 @@ describe('a host given up on whose invocation stays Cancelling', () => {
     expect(tookMs).toBeGreaterThanOrEqual(2000);
     expect(tookMs).toBeLessThan(10_000);
   }, 60_000);
+});
+
+describe('a reconcile run on scripted hosts, one of whose agents stops while its push runs', () => {
+  it('finishes without waiting for the cancel nobody hears, and reports that host failed', async () => {
+    await expectRunPastAgentStoppedMidPush('scripts');
+  }, 90_000);
 });

@@ -25,6 +25,16 @@ export const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
 
 export const ID = (n: number): string => `i-0a1b2c3d4e5f6${n.toString(16).padStart(4, '0')}`;
 
+/**
+ * A JWT whose payload is long, as with a large authorizations list (only header.payload is read): a
+ * probe reporting it prints more than the 2,500 characters ListCommandInvocations returns per plugin.
+ */
+export function longToken(exp: number): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const authorizations = Array.from({ length: 400 }, (_, i) => 100 + i);
+  return `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({ exp, connection_proxy_id: 'p', authorizations })}.c2ln`;
+}
+
 export interface Run extends SimulationResult {
   /** What the handler wrote to stdout (Powertools' JSON lines, EMF metrics), line by line. */
   readonly logs: readonly string[];
@@ -141,6 +151,16 @@ export function sendCommands(
     )
     .filter((p) => p.DocumentName === ground.info.documents[role])
     .map((p) => ({ ids: p.InstanceIds, params: p.Parameters }));
+}
+
+/** The proving ground's successful replies to one AWS operation, each parsed, with what was asked and when. */
+export function awsReplies<T>(
+  ground: ProvingGround,
+  operation: string,
+): { params: unknown; at: string; body: T }[] {
+  return ground.aws.calls
+    .filter((c) => c.operation === operation && c.status === 200)
+    .map((c) => ({ params: c.params, at: c.at, body: JSON.parse(c.responseBody ?? '{}') as T }));
 }
 
 /** Files in a component's config directory other than its config (temp files, keys, tokens). */

@@ -1,13 +1,6 @@
 /** Probe output past the 2,500 characters ListCommandInvocations returns per plugin. */
 import { describe, expect, it } from 'vitest';
-import { componentOf, ID, reconcileOnce, withGround } from './harness.ts';
-
-/** A JWT whose payload is long, as with a large authorizations list; only header.payload is read. */
-function longToken(exp: number): string {
-  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const authorizations = Array.from({ length: 400 }, (_, i) => 100 + i);
-  return `${enc({ alg: 'RS256', typ: 'JWT' })}.${enc({ exp, connection_proxy_id: 'p', authorizations })}.c2ln`;
-}
+import { componentOf, ID, longToken, reconcileOnce, withGround } from './harness.ts';
 
 describe('a host whose probe output is longer than ListCommandInvocations returns', () => {
   it('is read in full through GetCommandInvocation and decided correctly', async () => {

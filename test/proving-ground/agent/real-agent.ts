@@ -19,7 +19,7 @@ import { shellQuote } from '../hosts/limiter.ts';
 import type { LinuxHost } from '../hosts/linux-host.ts';
 
 /** The loopback port the agent is configured with inside its namespace (every host has its own loopback). */
-const RELAY_PORT = 8441;
+export const RELAY_PORT = 8441;
 
 export interface RealAgentOptions {
   readonly host: LinuxHost;
@@ -66,6 +66,19 @@ export class RealAgent {
   /** How many times the agent process was started. */
   get starts(): number {
     return this.#starts;
+  }
+
+  /**
+   * The pid of the process that made the agent's namespaces (`unshare`): it lives in the agent's mount and
+   * network namespaces (the agent's processes are its descendants), so `nsenter -t PID` sees what they see.
+   */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The folder laid over the namespace's /usr/bin (the host's docker stand-in lives there). */
+  get standInDir(): string {
+    return join(this.agentDir, 'usr-bin');
   }
 
   /** The agent's own log, as it wrote it on the host. */
@@ -127,10 +140,10 @@ export class RealAgent {
     const { host, region } = this.options;
     const endpoint = `http://127.0.0.1:${RELAY_PORT}`;
     await mkdir(join(this.agentDir, 'configuration'), { recursive: true });
-    await mkdir(join(this.agentDir, 'usr-bin'), { recursive: true });
+    await mkdir(this.standInDir, { recursive: true });
     await mkdir(join(host.root, 'var/log/amazon/ssm'), { recursive: true });
-    await writeFile(join(this.agentDir, 'usr-bin', 'docker'), host.dockerStandIn(), { mode: 0o755 });
-    host.persistentStandInLayer = join(this.agentDir, 'usr-bin');
+    await writeFile(join(this.standInDir, 'docker'), host.dockerStandIn(), { mode: 0o755 });
+    host.persistentStandInLayer = this.standInDir;
     const config = {
       Agent: { Region: region, SelfUpdate: false, TelemetryMetricsToSSM: false },
       Identity: {
@@ -161,7 +174,7 @@ export class RealAgent {
     const { host, binDir, socketDir } = this.options;
     const q = shellQuote;
     const socketMount = `/var/lib/${AGENT_SOCKET_MOUNT_NAME}`;
-    const lines = await host.namespaceLines(join(this.agentDir, 'usr-bin'), this.agentDir, [
+    const lines = await host.namespaceLines(this.standInDir, this.agentDir, [
       `mount --bind ${q(socketDir)} ${socketMount} || fail 'bind the proving ground socket'`,
       `mount --bind ${q(join(this.agentDir, 'configuration'))} ${q(join(binDir, 'configuration'))} || fail 'bind the agent configuration'`,
       `mount --bind ${q(join(host.root, 'var/log'))} /var/log || fail 'bind /var/log'`,
