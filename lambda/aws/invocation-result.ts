@@ -6,7 +6,13 @@
 import type { CommandInvocation } from '@aws-sdk/client-ssm';
 
 export type InvocationResult =
-  | { readonly kind: 'output'; readonly succeeded: boolean; readonly output: string }
+  | {
+      readonly kind: 'output';
+      readonly succeeded: boolean;
+      readonly output: string;
+      /** The agent stopped the step at its timeoutSeconds (ExecutionTimedOut). */
+      readonly timedOut?: true;
+    }
   | { readonly kind: 'unreachable'; readonly detail: string }
   | { readonly kind: 'failed'; readonly detail: string };
 
@@ -57,6 +63,7 @@ export function resultOf(invocation: CommandInvocation): {
     kind: 'output',
     succeeded: invocation.Status === 'Success',
     output,
+    ...(invocation.Status === 'TimedOut' ? { timedOut: true as const } : {}),
   };
   const plugin = ran.length === 1 ? ran[0]?.Name : undefined;
   if (!COMPLETE.test(output) && plugin) return { result, needsFullOutput: plugin };

@@ -51,7 +51,11 @@ export function interpret<T extends object>(
   if (result.kind === 'failed') return unusable('failed', `${step}: ${result.detail}`);
   const parsed = parse(result.output);
   if (parsed.ok) return parsed.value;
-  const exit = result.succeeded ? '' : ' (the script failed)';
+  const exit = result.timedOut
+    ? ' (the agent stopped the script at its timeout)'
+    : result.succeeded
+      ? ''
+      : ' (the script failed)';
   return unusable('failed', `the ${step} output from this host was not understood${exit}: ${parsed.problem}`);
 }
 

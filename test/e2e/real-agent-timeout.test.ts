@@ -27,6 +27,12 @@ if (missing && process.env.CI === 'true') {
   throw new Error(`CI must run the real SSM Agent tests, but ${missing}`);
 }
 
+interface Listed {
+  readonly CommandInvocations?: readonly {
+    readonly CommandPlugins?: readonly { readonly Output?: string }[];
+  }[];
+}
+
 interface FullInvocation {
   readonly InstanceId: string;
   readonly Status: string;
@@ -49,11 +55,9 @@ describe.skipIf(missing !== undefined)(
           ],
         },
         async (ground) => {
-          // Prepare: host 1's Docker daemon is wedged: the probe's `docker inspect` never returns
-          const agent = ground.fleet.realAgent(ID(1));
-          writeFileSync(join(agent?.standInDir ?? '', 'docker'), '#!/bin/sh\nexec sleep 3600\n', {
-            mode: 0o755,
-          });
+          // Prepare: host 1's `docker inspect` is stuck where no signal reaches it (uninterruptible sleep on a
+          // hung mount), so the probe's own bound cannot end it: the stand-in stops the `timeout` waiting on it
+          wedgeDocker(ground, ID(1), 'kill -STOP "$PPID"\nexec sleep 3600');
 
           // Act
           const run = await reconcileOnce(ground);
@@ -76,7 +80,9 @@ describe.skipIf(missing !== undefined)(
           const host = run.report.hosts.find((h) => h.instanceId === ID(1));
           expect(host).toMatchObject({
             status: 'failed',
-            reason: expect.stringContaining('output is incomplete'),
+            reason: expect.stringContaining(
+              '(the agent stopped the script at its timeout): output is incomplete',
+            ),
           });
           expect(componentOf(run, ID(1), 'agent')?.status).toBe('failed');
           expect(run.fleet[ID(1)]?.agent).toMatchObject({ tokenValid: false, registrationFile: 'absent' });
@@ -90,3 +96,43 @@ describe.skipIf(missing !== undefined)(
     }, 180_000);
   },
 );
+
+describe.skipIf(missing !== undefined)(
+  `a reconcile run on hosts running the real SSM Agent, one of whose Docker daemons never answers${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    it('costs the probe seconds, not its timeout: the component shows running=unknown and is recovered', async () => {
+      await withGround(
+        { hostModel: 'agent', hosts: [{ id: ID(1), components: { agent: { token: 'expired' } } }] },
+        async (ground) => {
+          // Prepare: host 1's Docker daemon is wedged: `docker inspect` never returns on its own
+          wedgeDocker(ground, ID(1), 'exec sleep 3600');
+
+          // Act
+          const run = await reconcileOnce(ground);
+
+          // Assess: the probe answered once its bound on docker ran out, and the run went on
+          const outputs = awsReplies<Listed>(ground, 'ListCommandInvocations').flatMap(({ body }) =>
+            (body.CommandInvocations ?? []).flatMap((i) =>
+              (i.CommandPlugins ?? []).map((p) => p.Output ?? ''),
+            ),
+          );
+          expect(outputs.find((o) => o.startsWith('ktr-probe v1'))).toMatch(
+            /^comp agent .* running=unknown$/m,
+          );
+          expect(componentOf(run, ID(1), 'agent')?.status).toBe('recovered');
+          expect(run.report.durationMs).toBeLessThan(PROBE_TIMEOUT_SECONDS * 1000);
+        },
+      );
+    }, 180_000);
+  },
+);
+
+/** Replaces the docker stand-in of a host's real agent with a script whose body is `body`. */
+function wedgeDocker(
+  ground: Parameters<Parameters<typeof withGround>[1]>[0],
+  id: string,
+  body: string,
+): void {
+  const agent = ground.fleet.realAgent(id);
+  writeFileSync(join(agent?.standInDir ?? '', 'docker'), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+}

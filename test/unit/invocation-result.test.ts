@@ -50,7 +50,7 @@ describe('resultOf', () => {
         StatusDetails: 'ExecutionTimedOut',
         CommandPlugins: [{ Name: 'linux', Output: OUTPUT }],
       },
-      { result: { kind: 'output', succeeded: false, output: OUTPUT } },
+      { result: { kind: 'output', succeeded: false, output: OUTPUT, timedOut: true } },
     ],
     [
       "a success, leaving out the other platform's skipped step",

@@ -112,11 +112,15 @@ token_of() {
 }
 
 running_of() {
-  local state
+  local state status
   command -v docker >/dev/null 2>&1 || { echo unknown; return; }
   # Braces built at run time: SSM reads a literal double brace in document text as a parameter reference.
   local format='{''{.State.Running}''}'
-  state=$(docker inspect --format "$format" "$1" 2>/dev/null) || { echo false; return; }
+  # Bounded: a wedged Docker daemon costs the probe OWNER_SECONDS a container, not its whole timeout.
+  state=$(timeout -s KILL "$OWNER_SECONDS" docker inspect --format "$format" "$1" 2>/dev/null)
+  status=$?
+  [ "$status" = 137 ] && { echo unknown; return; }
+  [ "$status" = 0 ] || { echo false; return; }
   case "$state" in true) echo true ;; *) echo false ;; esac
 }
 
