@@ -9,6 +9,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -18,6 +19,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealFor } from '../../lambda/seal.ts';
@@ -32,6 +34,7 @@ import {
   ENVIRON_SPY,
   HOLD_WRITER_SPY,
   injectorSpy,
+  ptraceGate,
   spyLogPath,
   takerSpy,
   withOwnerSpy,
@@ -91,24 +94,45 @@ describe('the bash 4.2 check', () => {
   });
 });
 
-/**
- * The owner can attach to its own processes where Yama allows it (ptrace_scope 0, or no Yama: RHEL 7's
- * default); the injection test needs that, and an x86_64 machine for its instruction.
- */
-const PTRACE_SCOPE = (() => {
-  try {
-    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8'));
-  } catch {
-    return 0;
-  }
-})();
-const ptraceBlocked = PTRACE_SCOPE > 0 || process.arch !== 'x64';
-if (ptraceBlocked) {
-  console.warn(
-    `The ptrace injection test is skipped: ptrace_scope ${PTRACE_SCOPE}, arch ${process.arch} (it needs 0 and x64).`,
-  );
-}
-const itPtrace = it.skipIf(ptraceBlocked);
+/** The ptrace injection test needs ptrace_scope 0 (or no Yama) and x86_64: see ptraceGate. */
+const ptrace = ptraceGate();
+if (ptrace.skip) console.warn(`The ptrace injection test is skipped:${ptrace.label}`);
+const itPtrace = it.skipIf(ptrace.skip);
+
+describe('the gate of the ptrace injection test', () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A stand-in for Yama's setting, holding `scope`. */
+  const yama = (scope: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ktr-yama-'));
+    made.push(dir);
+    writeFileSync(join(dir, 'ptrace_scope'), `${scope}\n`);
+    return join(dir, 'ptrace_scope');
+  };
+
+  it('runs it without Yama or at scope 0, and skips it on another architecture even in CI', () => {
+    // Act & Assess
+    expect(ptraceGate({}, 'x64', '/nonexistent/ptrace_scope')).toEqual({ skip: false, label: '' });
+    expect(ptraceGate({}, 'x64', yama('0'))).toEqual({ skip: false, label: '' });
+    expect(ptraceGate({ CI: 'true' }, 'arm64', yama('0')).skip).toBe(true);
+  });
+
+  it('fails it in CI where root can lower the scope, and skips it where nobody can or outside CI', () => {
+    // Act
+    const ci = ptraceGate({ CI: 'true' }, 'x64', yama('1'));
+
+    // Assess
+    expect(ci.skip).toBe(false);
+    expect(ci.problem).toContain('sysctl -w kernel.yama.ptrace_scope=0');
+    expect(ci.label).toBe(' [ptrace_scope 1: fails in CI]');
+    for (const gate of [ptraceGate({}, 'x64', yama('1')), ptraceGate({ CI: 'true' }, 'x64', yama('3'))]) {
+      expect(gate.skip).toBe(true);
+      expect(gate.problem).toBeUndefined();
+    }
+  });
+});
 
 describe('the Linux probe and push on a simulated host', () => {
   let ground: Ground;
@@ -373,8 +397,9 @@ describe('the Linux probe and push on a simulated host', () => {
   });
 
   itPtrace(
-    'believes no line the directory owner makes the writer print: a traced writer cannot report another component written',
+    `believes no line the directory owner makes the writer print: a traced writer cannot report another component written${ptrace.label}`,
     async () => {
+      if (ptrace.problem) throw new Error(ptrace.problem);
       // Prepare: the owner stops the writer, attaches with ptrace and makes it print a forged report
       // (guac's directory is read-only: its real outcome is write-denied), ending it with `end`.
       rmSync(ground.fleet.registrationFilePath(PAIR, 'agent'), { force: true });

@@ -4,7 +4,47 @@
  * read their environment, and (with ptrace, allowed for a process of one's own uid where Yama's
  * ptrace_scope is 0 or absent, as on RHEL 7) make them print whatever it likes. Python 3, x86_64 Linux.
  */
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** Where Yama keeps its ptrace setting (absent without Yama: any process may trace its own uid's). */
+export const YAMA_PTRACE_SCOPE = '/proc/sys/kernel/yama/ptrace_scope';
+
+/**
+ * Whether the spies that ptrace the writer can work here: they need an x86_64 machine (the injector
+ * writes an x86_64 instruction) and Yama's ptrace_scope 0 or no Yama (RHEL 7's default), as the
+ * owner attaches to a process it did not start. Elsewhere they are skipped, except in CI (CI=true)
+ * where the reason is one the machine's root can fix: scope 1 or 2 in a writable setting, which
+ * `sysctl -w kernel.yama.ptrace_scope=0` lowers. Then the test runs and fails with `problem`. Scope 3
+ * (fixed until a reboot), a read-only /proc/sys (a container) or another architecture still skip.
+ */
+export function ptraceGate(
+  env: NodeJS.ProcessEnv = process.env,
+  arch: string = process.arch,
+  yama: string = YAMA_PTRACE_SCOPE,
+): { readonly skip: boolean; readonly label: string; readonly problem?: string } {
+  let scope = 0;
+  try {
+    scope = Number(readFileSync(yama, 'utf8'));
+  } catch {
+    // No Yama: nothing beyond the uid check.
+  }
+  if (arch !== 'x64') return { skip: true, label: ` [skipped: arch ${arch}, it needs x64]` };
+  if (scope === 0) return { skip: false, label: '' };
+  const problem = `Yama's ptrace_scope is ${scope} (it needs 0): run \`sysctl -w kernel.yama.ptrace_scope=0\` as root`;
+  if (env.CI === 'true' && scope < 3 && writable(yama))
+    return { skip: false, label: ` [ptrace_scope ${scope}: fails in CI]`, problem };
+  return { skip: true, label: ` [skipped: ptrace_scope ${scope}, it needs 0]` };
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Where a spy writes what it found, on the simulated host (`/tmp`, the host's own). */
 export const SPY_LOG = '/tmp/owner-spy.log';
