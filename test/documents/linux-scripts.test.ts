@@ -56,6 +56,8 @@ const KILLED = 'i-0a1b2c3d4e5f60047';
 const TWIN = 'i-0a1b2c3d4e5f60046';
 /** A host whose owner mounts its own FUSE server over the agent's config directory. */
 const FUSED = 'i-0a1b2c3d4e5f60045';
+/** A host whose config directory's owner has no usable account (none, or root's group as its primary group). */
+const ORPHAN = 'i-0a1b2c3d4e5f60049';
 /** What root's command environment may hold that the owner must never read (a proxy password). */
 const PROXY = 'http://proxyuser:pr0xy-s3cret@proxy.internal:3128';
 
@@ -146,6 +148,7 @@ describe('the Linux probe and push on a simulated host', () => {
         { id: TWIN, components: { agent: { token: 'expired', running: false } } },
         { id: KILLED, components: { agent: { token: 'expired', running: false } } },
         { id: TAKEN, components: { agent: { token: 'expired', running: false } } },
+        { id: ORPHAN, components: { agent: { token: 'expired', running: false } } },
         {
           id: PAIR,
           components: {
@@ -612,6 +615,61 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[KILLED]).toBeUndefined();
     expect(readdirSync(runDir(KILLED)).filter((n) => n.startsWith('seal-'))).toEqual([]);
+  });
+
+  /**
+   * A probe and a push to ORPHAN's agent while `arrange` holds (undone after): what each reported of the
+   * component, and what its directory held after.
+   */
+  const orphaned = async (runId: string, arrange: () => () => void) => {
+    rmSync(ground.fleet.registrationFilePath(ORPHAN, 'agent'), { force: true });
+    const undo = arrange();
+    try {
+      const probed = await probe(ORPHAN, runId);
+      const pushed = await push(ORPHAN, runId, spkiOf(probed));
+      const dir = dirname(ground.fleet.configPath(ORPHAN, 'agent'));
+      return { probed: probed.stdout, pushed: pushed.stdout, left: readdirSync(dir).sort() };
+    } finally {
+      undo();
+    }
+  };
+
+  it('delivers nothing into a directory whose owner uid has no account on the host (dir-owner-unknown)', async () => {
+    // Prepare: the agent's directory handed to uid 4242, which /etc/passwd does not know.
+    const dir = dirname(ground.fleet.configPath(ORPHAN, 'agent'));
+    const { uid, gid } = statSync(dir);
+
+    // Act
+    const seen = await orphaned('run-no-account', () => {
+      chownSync(dir, 4242, 4242);
+      return () => chownSync(dir, uid, gid);
+    });
+
+    // Assess: the probe read nothing there as nobody knows whom, and the push wrote nothing.
+    expect(seen.probed).toMatch(/^comp agent token=unreadable /m);
+    expect(seen.pushed).toMatch(/^comp agent push=failed reason=dir-owner-unknown$/m);
+    expect(seen.left).toEqual(['agent.app.config.yaml']);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[ORPHAN]).toBeUndefined();
+  });
+
+  it("delivers nothing into a directory whose owner's primary group is root's (dir-owner-unknown)", async () => {
+    // Prepare: the owner's account (uid 1000) with gid 0 as its primary group in the host's /etc/passwd.
+    const passwd = join(ground.fleet.hostRoot(ORPHAN), 'etc/passwd');
+    const accounts = readFileSync(passwd, 'utf8');
+    const rooted = accounts.replace(/^([^:\n]+:x:1000:)\d+:/m, '$10:');
+    expect(rooted).not.toBe(accounts);
+
+    // Act
+    const seen = await orphaned('run-root-group', () => {
+      writeFileSync(passwd, rooted);
+      return () => writeFileSync(passwd, accounts);
+    });
+
+    // Assess
+    expect(seen.probed).toMatch(/^comp agent token=unreadable /m);
+    expect(seen.pushed).toMatch(/^comp agent push=failed reason=dir-owner-unknown$/m);
+    expect(seen.left).toEqual(['agent.app.config.yaml']);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[ORPHAN]).toBeUndefined();
   });
 
   it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {
