@@ -37,6 +37,7 @@ import {
   ptraceGate,
   spyLogPath,
   takerSpy,
+  tamperSpy,
   withOwnerSpy,
   withRootLines,
   zeroSwapperSpy,
@@ -490,6 +491,45 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(removed.stdout).toContain('comp agent push=failed reason=write-unconfirmed');
     expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8').match(/^took$/gm)).toHaveLength(2);
   });
+
+  it.each([
+    ['swaps in a regular file of its own of the same size', 'swap'],
+    ['makes the written file readable by everyone (0644)', 'chmod'],
+  ] as const)(
+    'believes no write whose file its owner tampers with before root looks: one that %s',
+    async (_, how) => {
+      // Prepare
+      const config = '/opt/kasm/current/conf/app/agent/agent.app.config.yaml';
+      const registration = ground.fleet.registrationFilePath(TAKEN, 'agent');
+      rmSync(registration, { force: true });
+      rmSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), { force: true });
+      const runId = `run-tampered-${how}`;
+      const spki = spkiOf(await probe(TAKEN, runId));
+
+      // Act
+      const result = await step(
+        TAKEN,
+        'push',
+        {
+          SSM_InstallRoot: '/opt/kasm/current',
+          SSM_RunId: runId,
+          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+          SSM_WaitSeconds: '0',
+          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        },
+        false,
+        tamperSpy(config, how),
+      );
+
+      // Assess: the owner struck after the write, and root did not take the file for the one it meant.
+      expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8')).toMatch(/^tampered$/m);
+      expect(result.stdout).toMatch(/^comp agent push=failed reason=write-unconfirmed$/m);
+      // Root took away the file it could not vouch for: no copy of the token is left for anyone else to
+      // read (chmod), and no file the component would take for one (swap).
+      expect(ground.fleet.registrationFile(TAKEN, 'agent')).toBeUndefined();
+      expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[TAKEN]).toBeUndefined();
+    },
+  );
 
   it('neither reads nor writes in a config directory its owner mounted FUSE over, however root-owned it looks', async () => {
     // Prepare: the owner's server says "." is root's and serves a config whose token is past grace.

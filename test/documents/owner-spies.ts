@@ -299,3 +299,42 @@ for pid in held:
 print("took", flush=True)
 `;
 }
+
+/**
+ * Tampers with `registration_token.txt` the moment it appears in the directory of config file `config` (as
+ * the host names it), holding the writer stopped meanwhile, so that root's own look comes after: `swap`
+ * renames over it a regular file of the owner's, mode 0600, of the same size but other bytes; `chmod`
+ * makes it 0644. Logs `tampered`.
+ */
+export function tamperSpy(config: string, how: 'swap' | 'chmod'): string {
+  return `${FIND_OWN_PROCESSES}
+import signal
+CONFIG = "${config}"
+FILE = CONFIG.rsplit("/", 1)[0] + "/registration_token.txt"
+deadline = time.time() + 60
+while not os.path.lexists(FILE) and time.time() < deadline:
+    time.sleep(0.0001)
+held = own_processes(b"ktr-writer")
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+if "${how}" == "swap":
+    size = os.lstat(FILE).st_size
+    other = FILE + ".swap"
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"x" * (size - 1) + b"\\n")
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+    os.rename(other, FILE)
+else:
+    os.chmod(FILE, 0o644)
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+print("tampered", flush=True)
+`;
+}
