@@ -4,6 +4,8 @@
  * what an SSM Agent too old to pass parameters gets, and the static check that holds the scripts to
  * bash 4.2 (no bash 4.2 can be installed here; the steps themselves run under the system bash 5.2).
  */
+
+import { spawn } from 'node:child_process';
 import {
   chownSync,
   existsSync,
@@ -712,9 +714,12 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[ORPHAN]).toBeUndefined();
   });
 
-  it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {
-    // Prepare: what a SIGKILL between the writer's mktemp and its rename leaves (no EXIT trap runs),
-    // and a key a push had claimed (renamed) under the host's lock before it was killed.
+  /**
+   * What a step killed half-way (SIGKILL: no EXIT trap runs) leaves on HOST: the writer's temp file with the
+   * token (killed between its mktemp and its rename), a key a push had claimed (renamed) under the host's
+   * lock, and a key a probe was still writing (openssl's output, renamed only once complete).
+   */
+  const plantLeftovers = () => {
     const dir = dirname(ground.fleet.configPath(HOST, 'agent'));
     const temp = join(dir, '.registration_token.txt.Xk3q9Z');
     writeFileSync(temp, `${REGISTRATION_TOKEN}\n`, { mode: 0o600 });
@@ -722,9 +727,17 @@ describe('the Linux probe and push on a simulated host', () => {
     mkdirSync(runDir(HOST), { recursive: true, mode: 0o700 });
     const claimed = join(runDir(HOST), 'seal-run-killed.key.used');
     writeFileSync(claimed, 'a key a killed push had claimed', { mode: 0o600 });
+    const half = join(runDir(HOST), 'seal-run-killed-probe.key.tmp');
+    writeFileSync(half, 'half of a key a killed probe was writing', { mode: 0o600 });
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({
       [HOST]: [`/${relative(ground.fleet.hostRoot(HOST), temp)}`],
     });
+    return [temp, claimed, half];
+  };
+
+  it("sweeps what a step killed half-way left at the next probe: the writer's temp file with the token, the claimed key, a half-made key", async () => {
+    // Prepare
+    const [temp, claimed, half] = plantLeftovers();
 
     // Act: the next probe, even one that makes no key (a dry run's).
     const result = await step(HOST, 'probe', {
@@ -736,8 +749,54 @@ describe('the Linux probe and push on a simulated host', () => {
 
     // Assess
     expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
-    expect(existsSync(temp)).toBe(false);
-    expect(existsSync(claimed)).toBe(false);
+    for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(false);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
+  });
+
+  it('leaves the sweep to the next step that takes the host lock when a probe cannot take it (host-busy)', {
+    timeout: 120_000,
+  }, async () => {
+    // Prepare: leftovers, and the host's lock held by something that did not sweep them. In a real run the
+    // holder is a step, which swept when it took the lock; and only a step holding the lock writes. So this
+    // is a holder that never sweeps: a process left over from a killed step still holding its descriptor 9.
+    const [temp, claimed, half] = plantLeftovers();
+    // --no-fork: the lock's holder is this very process (no child left holding it once it is killed).
+    const holder = spawn(
+      'flock',
+      ['--no-fork', '-x', runDir(HOST), 'sh', '-c', 'echo held; exec sleep 120'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    const ended = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.once('data', () => resolve());
+        holder.once('exit', (code) => reject(new Error(`flock exited ${code}`)));
+      });
+
+      // Act: a probe that wants a key, while the lock is held (it waits LOCK_SECONDS, 10 s, for it).
+      const busy = await probe(HOST, 'run-busy');
+
+      // Assess: no key, host-busy, and nothing swept: the token's temp file outlives this run.
+      expect(busy.stdout).toMatch(/^key error=host-busy$/m);
+      for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+      await ended;
+    }
+
+    // Act: the next probe (a dry run's), the lock free again.
+    const next = await step(HOST, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-after-busy',
+      SSM_KeyPair: 'none',
+      SSM_GraceSeconds: '3600',
+    });
+
+    // Assess: it swept.
+    expect(parseProbeOutput(next.stdout).ok, next.stdout).toBe(true);
+    for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(false);
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
   });
 });
