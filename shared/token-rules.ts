@@ -185,7 +185,7 @@ const PUSH_FAILURES: Readonly<Record<string, string>> = {
   'host-busy':
     "another run held the host's delivery lock for longer than 10 s (or flock, util-linux, is missing); nothing was done, the next run tries again",
   'write-unconfirmed':
-    "after the write, registration_token.txt was not the file meant (a regular file of the config directory's owner, mode 0600, holding exactly the token); nothing is believed written, check who writes in the config directory",
+    "after the write, registration_token.txt was not the file meant (a regular file of the config directory's owner, mode 0600, holding exactly the token); nothing is believed written and the file was removed, check who writes in the config directory",
   'dir-owner-unknown':
     "the config directory's owner has no account on the host (or root's group as its primary group), so the file is not written as that owner; give the directory to Kasm's account",
   'dir-on-user-mount':

@@ -4,11 +4,14 @@
  * what an SSM Agent too old to pass parameters gets, and the static check that holds the scripts to
  * bash 4.2 (no bash 4.2 can be installed here; the steps themselves run under the system bash 5.2).
  */
+
+import { spawn } from 'node:child_process';
 import {
   chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -18,6 +21,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealFor } from '../../lambda/seal.ts';
@@ -32,8 +36,10 @@ import {
   ENVIRON_SPY,
   HOLD_WRITER_SPY,
   injectorSpy,
+  ptraceGate,
   spyLogPath,
   takerSpy,
+  tamperSpy,
   withOwnerSpy,
   withRootLines,
   zeroSwapperSpy,
@@ -53,6 +59,8 @@ const KILLED = 'i-0a1b2c3d4e5f60047';
 const TWIN = 'i-0a1b2c3d4e5f60046';
 /** A host whose owner mounts its own FUSE server over the agent's config directory. */
 const FUSED = 'i-0a1b2c3d4e5f60045';
+/** A host whose config directory's owner has no usable account (none, or root's group as its primary group). */
+const ORPHAN = 'i-0a1b2c3d4e5f60049';
 /** What root's command environment may hold that the owner must never read (a proxy password). */
 const PROXY = 'http://proxyuser:pr0xy-s3cret@proxy.internal:3128';
 
@@ -91,24 +99,45 @@ describe('the bash 4.2 check', () => {
   });
 });
 
-/**
- * The owner can attach to its own processes where Yama allows it (ptrace_scope 0, or no Yama: RHEL 7's
- * default); the injection test needs that, and an x86_64 machine for its instruction.
- */
-const PTRACE_SCOPE = (() => {
-  try {
-    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8'));
-  } catch {
-    return 0;
-  }
-})();
-const ptraceBlocked = PTRACE_SCOPE > 0 || process.arch !== 'x64';
-if (ptraceBlocked) {
-  console.warn(
-    `The ptrace injection test is skipped: ptrace_scope ${PTRACE_SCOPE}, arch ${process.arch} (it needs 0 and x64).`,
-  );
-}
-const itPtrace = it.skipIf(ptraceBlocked);
+/** The ptrace injection test needs ptrace_scope 0 (or no Yama) and x86_64: see ptraceGate. */
+const ptrace = ptraceGate();
+if (ptrace.skip) console.warn(`The ptrace injection test is skipped:${ptrace.label}`);
+const itPtrace = it.skipIf(ptrace.skip);
+
+describe('the gate of the ptrace injection test', () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A stand-in for Yama's setting, holding `scope`. */
+  const yama = (scope: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ktr-yama-'));
+    made.push(dir);
+    writeFileSync(join(dir, 'ptrace_scope'), `${scope}\n`);
+    return join(dir, 'ptrace_scope');
+  };
+
+  it('runs it without Yama or at scope 0, and skips it on another architecture even in CI', () => {
+    // Act & Assess
+    expect(ptraceGate({}, 'x64', '/nonexistent/ptrace_scope')).toEqual({ skip: false, label: '' });
+    expect(ptraceGate({}, 'x64', yama('0'))).toEqual({ skip: false, label: '' });
+    expect(ptraceGate({ CI: 'true' }, 'arm64', yama('0')).skip).toBe(true);
+  });
+
+  it('fails it in CI where root can lower the scope, and skips it where nobody can or outside CI', () => {
+    // Act
+    const ci = ptraceGate({ CI: 'true' }, 'x64', yama('1'));
+
+    // Assess
+    expect(ci.skip).toBe(false);
+    expect(ci.problem).toContain('sysctl -w kernel.yama.ptrace_scope=0');
+    expect(ci.label).toBe(' [ptrace_scope 1: fails in CI]');
+    for (const gate of [ptraceGate({}, 'x64', yama('1')), ptraceGate({ CI: 'true' }, 'x64', yama('3'))]) {
+      expect(gate.skip).toBe(true);
+      expect(gate.problem).toBeUndefined();
+    }
+  });
+});
 
 describe('the Linux probe and push on a simulated host', () => {
   let ground: Ground;
@@ -122,6 +151,7 @@ describe('the Linux probe and push on a simulated host', () => {
         { id: TWIN, components: { agent: { token: 'expired', running: false } } },
         { id: KILLED, components: { agent: { token: 'expired', running: false } } },
         { id: TAKEN, components: { agent: { token: 'expired', running: false } } },
+        { id: ORPHAN, components: { agent: { token: 'expired', running: false } } },
         {
           id: PAIR,
           components: {
@@ -373,8 +403,9 @@ describe('the Linux probe and push on a simulated host', () => {
   });
 
   itPtrace(
-    'believes no line the directory owner makes the writer print: a traced writer cannot report another component written',
+    `believes no line the directory owner makes the writer print: a traced writer cannot report another component written${ptrace.label}`,
     async () => {
+      if (ptrace.problem) throw new Error(ptrace.problem);
       // Prepare: the owner stops the writer, attaches with ptrace and makes it print a forged report
       // (guac's directory is read-only: its real outcome is write-denied), ending it with `end`.
       rmSync(ground.fleet.registrationFilePath(PAIR, 'agent'), { force: true });
@@ -462,6 +493,45 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(removed.stdout).toContain('comp agent push=failed reason=write-unconfirmed');
     expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8').match(/^took$/gm)).toHaveLength(2);
   });
+
+  it.each([
+    ['swaps in a regular file of its own of the same size', 'swap'],
+    ['makes the written file readable by everyone (0644)', 'chmod'],
+  ] as const)(
+    'believes no write whose file its owner tampers with before root looks: one that %s',
+    async (_, how) => {
+      // Prepare
+      const config = '/opt/kasm/current/conf/app/agent/agent.app.config.yaml';
+      const registration = ground.fleet.registrationFilePath(TAKEN, 'agent');
+      rmSync(registration, { force: true });
+      rmSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), { force: true });
+      const runId = `run-tampered-${how}`;
+      const spki = spkiOf(await probe(TAKEN, runId));
+
+      // Act
+      const result = await step(
+        TAKEN,
+        'push',
+        {
+          SSM_InstallRoot: '/opt/kasm/current',
+          SSM_RunId: runId,
+          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
+          SSM_WaitSeconds: '0',
+          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        },
+        false,
+        tamperSpy(config, how),
+      );
+
+      // Assess: the owner struck after the write, and root did not take the file for the one it meant.
+      expect(readFileSync(spyLogPath(ground.fleet.hostRoot(TAKEN)), 'utf8')).toMatch(/^tampered$/m);
+      expect(result.stdout).toMatch(/^comp agent push=failed reason=write-unconfirmed$/m);
+      // Root took away the file it could not vouch for: no copy of the token is left for anyone else to
+      // read (chmod), and no file the component would take for one (swap).
+      expect(ground.fleet.registrationFile(TAKEN, 'agent')).toBeUndefined();
+      expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[TAKEN]).toBeUndefined();
+    },
+  );
 
   it('neither reads nor writes in a config directory its owner mounted FUSE over, however root-owned it looks', async () => {
     // Prepare: the owner's server says "." is root's and serves a config whose token is past grace.
@@ -589,9 +659,67 @@ describe('the Linux probe and push on a simulated host', () => {
     expect(readdirSync(runDir(KILLED)).filter((n) => n.startsWith('seal-'))).toEqual([]);
   });
 
-  it("sweeps what a push killed half-way left at the next probe: the writer's temp file with the token, and the claimed key", async () => {
-    // Prepare: what a SIGKILL between the writer's mktemp and its rename leaves (no EXIT trap runs),
-    // and a key a push had claimed (renamed) under the host's lock before it was killed.
+  /**
+   * A probe and a push to ORPHAN's agent while `arrange` holds (undone after): what each reported of the
+   * component, and what its directory held after.
+   */
+  const orphaned = async (runId: string, arrange: () => () => void) => {
+    rmSync(ground.fleet.registrationFilePath(ORPHAN, 'agent'), { force: true });
+    const undo = arrange();
+    try {
+      const probed = await probe(ORPHAN, runId);
+      const pushed = await push(ORPHAN, runId, spkiOf(probed));
+      const dir = dirname(ground.fleet.configPath(ORPHAN, 'agent'));
+      return { probed: probed.stdout, pushed: pushed.stdout, left: readdirSync(dir).sort() };
+    } finally {
+      undo();
+    }
+  };
+
+  it('delivers nothing into a directory whose owner uid has no account on the host (dir-owner-unknown)', async () => {
+    // Prepare: the agent's directory handed to uid 4242, which /etc/passwd does not know.
+    const dir = dirname(ground.fleet.configPath(ORPHAN, 'agent'));
+    const { uid, gid } = statSync(dir);
+
+    // Act
+    const seen = await orphaned('run-no-account', () => {
+      chownSync(dir, 4242, 4242);
+      return () => chownSync(dir, uid, gid);
+    });
+
+    // Assess: the probe read nothing there as nobody knows whom, and the push wrote nothing.
+    expect(seen.probed).toMatch(/^comp agent token=unreadable /m);
+    expect(seen.pushed).toMatch(/^comp agent push=failed reason=dir-owner-unknown$/m);
+    expect(seen.left).toEqual(['agent.app.config.yaml']);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[ORPHAN]).toBeUndefined();
+  });
+
+  it("delivers nothing into a directory whose owner's primary group is root's (dir-owner-unknown)", async () => {
+    // Prepare: the owner's account (uid 1000) with gid 0 as its primary group in the host's /etc/passwd.
+    const passwd = join(ground.fleet.hostRoot(ORPHAN), 'etc/passwd');
+    const accounts = readFileSync(passwd, 'utf8');
+    const rooted = accounts.replace(/^([^:\n]+:x:1000:)\d+:/m, '$10:');
+    expect(rooted).not.toBe(accounts);
+
+    // Act
+    const seen = await orphaned('run-root-group', () => {
+      writeFileSync(passwd, rooted);
+      return () => writeFileSync(passwd, accounts);
+    });
+
+    // Assess
+    expect(seen.probed).toMatch(/^comp agent token=unreadable /m);
+    expect(seen.pushed).toMatch(/^comp agent push=failed reason=dir-owner-unknown$/m);
+    expect(seen.left).toEqual(['agent.app.config.yaml']);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)[ORPHAN]).toBeUndefined();
+  });
+
+  /**
+   * What a step killed half-way (SIGKILL: no EXIT trap runs) leaves on HOST: the writer's temp file with the
+   * token (killed between its mktemp and its rename), a key a push had claimed (renamed) under the host's
+   * lock, and a key a probe was still writing (openssl's output, renamed only once complete).
+   */
+  const plantLeftovers = () => {
     const dir = dirname(ground.fleet.configPath(HOST, 'agent'));
     const temp = join(dir, '.registration_token.txt.Xk3q9Z');
     writeFileSync(temp, `${REGISTRATION_TOKEN}\n`, { mode: 0o600 });
@@ -599,9 +727,17 @@ describe('the Linux probe and push on a simulated host', () => {
     mkdirSync(runDir(HOST), { recursive: true, mode: 0o700 });
     const claimed = join(runDir(HOST), 'seal-run-killed.key.used');
     writeFileSync(claimed, 'a key a killed push had claimed', { mode: 0o600 });
+    const half = join(runDir(HOST), 'seal-run-killed-probe.key.tmp');
+    writeFileSync(half, 'half of a key a killed probe was writing', { mode: 0o600 });
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({
       [HOST]: [`/${relative(ground.fleet.hostRoot(HOST), temp)}`],
     });
+    return [temp, claimed, half];
+  };
+
+  it("sweeps what a step killed half-way left at the next probe: the writer's temp file with the token, the claimed key, a half-made key", async () => {
+    // Prepare
+    const [temp, claimed, half] = plantLeftovers();
 
     // Act: the next probe, even one that makes no key (a dry run's).
     const result = await step(HOST, 'probe', {
@@ -613,8 +749,54 @@ describe('the Linux probe and push on a simulated host', () => {
 
     // Assess
     expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
-    expect(existsSync(temp)).toBe(false);
-    expect(existsSync(claimed)).toBe(false);
+    for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(false);
+    expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
+  });
+
+  it('leaves the sweep to the next step that takes the host lock when a probe cannot take it (host-busy)', {
+    timeout: 120_000,
+  }, async () => {
+    // Prepare: leftovers, and the host's lock held by something that did not sweep them. In a real run the
+    // holder is a step, which swept when it took the lock; and only a step holding the lock writes. So this
+    // is a holder that never sweeps: a process left over from a killed step still holding its descriptor 9.
+    const [temp, claimed, half] = plantLeftovers();
+    // --no-fork: the lock's holder is this very process (no child left holding it once it is killed).
+    const holder = spawn(
+      'flock',
+      ['--no-fork', '-x', runDir(HOST), 'sh', '-c', 'echo held; exec sleep 120'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
+    const ended = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.once('data', () => resolve());
+        holder.once('exit', (code) => reject(new Error(`flock exited ${code}`)));
+      });
+
+      // Act: a probe that wants a key, while the lock is held (it waits LOCK_SECONDS, 10 s, for it).
+      const busy = await probe(HOST, 'run-busy');
+
+      // Assess: no key, host-busy, and nothing swept: the token's temp file outlives this run.
+      expect(busy.stdout).toMatch(/^key error=host-busy$/m);
+      for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+      await ended;
+    }
+
+    // Act: the next probe (a dry run's), the lock free again.
+    const next = await step(HOST, 'probe', {
+      SSM_InstallRoot: '/opt/kasm/current',
+      SSM_RunId: 'run-after-busy',
+      SSM_KeyPair: 'none',
+      SSM_GraceSeconds: '3600',
+    });
+
+    // Assess: it swept.
+    expect(parseProbeOutput(next.stdout).ok, next.stdout).toBe(true);
+    for (const path of [temp, claimed, half]) expect(existsSync(path as string), path).toBe(false);
     expect(ground.fleet.strayTokenFiles(REGISTRATION_TOKEN)).toEqual({});
   });
 });

@@ -4,7 +4,47 @@
  * read their environment, and (with ptrace, allowed for a process of one's own uid where Yama's
  * ptrace_scope is 0 or absent, as on RHEL 7) make them print whatever it likes. Python 3, x86_64 Linux.
  */
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** Where Yama keeps its ptrace setting (absent without Yama: any process may trace its own uid's). */
+export const YAMA_PTRACE_SCOPE = '/proc/sys/kernel/yama/ptrace_scope';
+
+/**
+ * Whether the spies that ptrace the writer can work here: they need an x86_64 machine (the injector
+ * writes an x86_64 instruction) and Yama's ptrace_scope 0 or no Yama (RHEL 7's default), as the
+ * owner attaches to a process it did not start. Elsewhere they are skipped, except in CI (CI=true)
+ * where the reason is one the machine's root can fix: scope 1 or 2 in a writable setting, which
+ * `sysctl -w kernel.yama.ptrace_scope=0` lowers. Then the test runs and fails with `problem`. Scope 3
+ * (fixed until a reboot), a read-only /proc/sys (a container) or another architecture still skip.
+ */
+export function ptraceGate(
+  env: NodeJS.ProcessEnv = process.env,
+  arch: string = process.arch,
+  yama: string = YAMA_PTRACE_SCOPE,
+): { readonly skip: boolean; readonly label: string; readonly problem?: string } {
+  let scope = 0;
+  try {
+    scope = Number(readFileSync(yama, 'utf8'));
+  } catch {
+    // No Yama: nothing beyond the uid check.
+  }
+  if (arch !== 'x64') return { skip: true, label: ` [skipped: arch ${arch}, it needs x64]` };
+  if (scope === 0) return { skip: false, label: '' };
+  const problem = `Yama's ptrace_scope is ${scope} (it needs 0): run \`sysctl -w kernel.yama.ptrace_scope=0\` as root`;
+  if (env.CI === 'true' && scope < 3 && writable(yama))
+    return { skip: false, label: ` [ptrace_scope ${scope}: fails in CI]`, problem };
+  return { skip: true, label: ` [skipped: ptrace_scope ${scope}, it needs 0]` };
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Where a spy writes what it found, on the simulated host (`/tmp`, the host's own). */
 export const SPY_LOG = '/tmp/owner-spy.log';
@@ -257,5 +297,44 @@ for pid in held:
     except OSError:
         pass
 print("took", flush=True)
+`;
+}
+
+/**
+ * Tampers with `registration_token.txt` the moment it appears in the directory of config file `config` (as
+ * the host names it), holding the writer stopped meanwhile, so that root's own look comes after: `swap`
+ * renames over it a regular file of the owner's, mode 0600, of the same size but other bytes; `chmod`
+ * makes it 0644. Logs `tampered`.
+ */
+export function tamperSpy(config: string, how: 'swap' | 'chmod'): string {
+  return `${FIND_OWN_PROCESSES}
+import signal
+CONFIG = "${config}"
+FILE = CONFIG.rsplit("/", 1)[0] + "/registration_token.txt"
+deadline = time.time() + 60
+while not os.path.lexists(FILE) and time.time() < deadline:
+    time.sleep(0.0001)
+held = own_processes(b"ktr-writer")
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except OSError:
+        pass
+if "${how}" == "swap":
+    size = os.lstat(FILE).st_size
+    other = FILE + ".swap"
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, b"x" * (size - 1) + b"\\n")
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+    os.rename(other, FILE)
+else:
+    os.chmod(FILE, 0o644)
+for pid in held:
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except OSError:
+        pass
+print("tampered", flush=True)
 `;
 }

@@ -9,8 +9,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { documentNames } from '../../shared/documents/ssm-documents.ts';
+import type { FleetState } from '../proving-ground/fleet.ts';
 import { mountsMentioning } from '../proving-ground/testing.ts';
-import { ID, TOKEN } from './harness.ts';
+import { expectCanariesIntact, ID, TOKEN } from './harness.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -29,6 +30,17 @@ function scenarioFile(hosts: unknown[]): string {
   return path;
 }
 
+/**
+ * What `withGround` checks after an in-process test, from the output of a simulate run (its ground
+ * lived and died in the child): no stray file holds the token, and every trap's canary is intact.
+ */
+function expectCleanHosts(output: { fleet: FleetState; strayTokenFiles: Record<string, string[]> }): void {
+  expect(output.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual(
+    {},
+  );
+  expectCanariesIntact(output.fleet);
+}
+
 function simulate(args: string[]) {
   return spawnSync(TSX, ['test/proving-ground/cli/simulate.ts', ...args], {
     cwd: ROOT,
@@ -44,8 +56,9 @@ describe('npm run simulate', () => {
     expect(result.status).toBe(0);
     const output = JSON.parse(result.stdout) as {
       report: { hosts: { components: { status: string }[] }[] };
-      fleet: Record<string, Record<string, { tokenValid: boolean; registrationFile: string }>>;
+      fleet: FleetState;
       awsCalls: Record<string, number>;
+      strayTokenFiles: Record<string, string[]>;
     };
     expect(output.report.hosts[0]?.components[0]?.status).toBe('recovered');
     expect(output.fleet[ID(1)]?.agent).toEqual({ tokenValid: true, registrationFile: 'absent' });
@@ -53,6 +66,7 @@ describe('npm run simulate', () => {
     expect(output.awsCalls.SendCommand).toBe(2);
     expect(output.awsCalls.GetSecretValue).toBe(1);
     expect(`${result.stdout}${result.stderr}`).not.toContain(TOKEN);
+    expectCleanHosts(output);
   });
 
   it('writes to --out and takes --event', () => {
@@ -63,10 +77,12 @@ describe('npm run simulate', () => {
     expect(result.stdout).toBe('');
     const written = JSON.parse(readFileSync(out, 'utf8')) as {
       report: { dryRun: boolean };
-      fleet: Record<string, Record<string, { tokenValid: boolean }>>;
+      fleet: FleetState;
+      strayTokenFiles: Record<string, string[]>;
     };
     expect(written.report.dryRun).toBe(true);
     expect(written.fleet[ID(1)]?.agent?.tokenValid).toBe(false);
+    expectCleanHosts(written);
   });
 
   it('exits 2 with the handler message on stderr for an event the handler rejects', () => {
@@ -93,7 +109,9 @@ describe('npm run simulate', () => {
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('scenario warning: expected: unknown field, ignored');
     expect(result.stderr).toContain('scenario warning: hosts[0].note: unknown field, ignored');
-    expect(JSON.parse(result.stdout).report.hosts[0].components[0].status).toBe('recovered');
+    const output = JSON.parse(result.stdout);
+    expect(output.report.hosts[0].components[0].status).toBe('recovered');
+    expectCleanHosts(output);
   });
 
   it('says what is wrong with an invalid scenario', () => {

@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { describeLeaks, scanForLeaks } from '../leak-scanner.ts';
+import type { FleetState } from '../proving-ground/fleet.ts';
 import {
   type ProvingGround,
   type ProvingGroundOptions,
@@ -42,11 +43,25 @@ export interface Run extends SimulationResult {
   readonly stderr: readonly string[];
 }
 
+export interface GroundOptions extends ProvingGroundOptions {
+  /**
+   * The test itself puts the token into files on a host (the leak check's own test): leaves out the
+   * check, after the test's body, that no file but a regular registration_token.txt holds it. The
+   * canaries are checked all the same.
+   */
+  readonly plantsTokenFiles?: boolean;
+}
+
+/**
+ * Starts a proving ground for `work` and stops it after. When `work` succeeds, the fleet is checked
+ * whatever the test did with it (a run, the ops CLI, nothing): see `expectCleanFleet`.
+ */
 export async function withGround<T>(
   scenario: Record<string, unknown>,
   work: (ground: ProvingGround) => Promise<T>,
-  options: ProvingGroundOptions = {},
+  options: GroundOptions = {},
 ): Promise<T> {
+  const { plantsTokenFiles = false, ...groundOptions } = options;
   const ground = await startProvingGround(
     parseScenario(
       {
@@ -56,13 +71,47 @@ export async function withGround<T>(
       },
       'e2e',
     ),
-    options,
+    groundOptions,
   );
   try {
-    return await work(ground);
+    const result = await work(ground);
+    expectCleanFleet(ground, { plantsTokenFiles });
+    return result;
   } finally {
     await ground.stop();
   }
+}
+
+/**
+ * The fleet as a test leaves it: no file on any host holds the token (the harness's, and the scenario's
+ * when that differs) other than a regular registration_token.txt, unless `plantsTokenFiles`; and every
+ * trap's root-owned canary is intact.
+ */
+export function expectCleanFleet(ground: ProvingGround, options: { plantsTokenFiles?: boolean } = {}): void {
+  if (!options.plantsTokenFiles) {
+    const scenarioToken = ground.scenario.registrationToken?.replace(/[\r\n]+$/, '');
+    for (const token of new Set([TOKEN, ...(scenarioToken ? [scenarioToken] : [])])) {
+      const stray = ground.fleet.strayTokenFiles(token);
+      expect(
+        stray,
+        `after the test, files other than a regular registration_token.txt hold the token: ${JSON.stringify(stray)}`,
+      ).toEqual({});
+    }
+  }
+  expectCanariesIntact(ground.fleetState());
+}
+
+/** Every trap's root-owned canary in `fleet` kept its content, owner and mode (components without a trap have none). */
+export function expectCanariesIntact(fleet: FleetState): void {
+  const changed = Object.entries(fleet).flatMap(([id, components]) =>
+    Object.entries(components)
+      .filter(([, state]) => state.canary !== undefined && state.canary !== 'intact')
+      .map(([name, state]) => `${id}/${name}: ${state.canary}`),
+  );
+  expect(
+    changed,
+    `root-owned canaries outside the config directories were written to: ${changed.join(', ')}`,
+  ).toEqual([]);
 }
 
 /**
@@ -92,6 +141,7 @@ export async function reconcileOnce(
   const run = { ...result, logs, stderr };
   expectNoLeak(ground, run);
   expect(run.strayTokenFiles, 'files other than a regular registration_token.txt hold the token').toEqual({});
+  expectCanariesIntact(run.fleet);
   return run;
 }
 
@@ -114,6 +164,7 @@ export async function reconcileTogether(
     runs[0]?.strayTokenFiles,
     'files other than a regular registration_token.txt hold the token',
   ).toEqual({});
+  for (const run of runs) expectCanariesIntact(run.fleet);
   return runs;
 }
 

@@ -111,6 +111,7 @@ describe('a reconcile run against config directories whose owner attacks the pus
         ],
       },
       async (ground) => {
+        const outcomes: string[] = [];
         for (let round = 0; round < 3; round++) {
           // Prepare: clear what the attacker left, so that every run delivers and is raced again.
           await resetRace(ground);
@@ -121,6 +122,7 @@ describe('a reconcile run against config directories whose owner attacks the pus
           // Assess
           for (const name of LINUX) {
             const component = componentOf(run, ID(1), name);
+            outcomes.push(`${component?.status}: ${component?.reason ?? ''}`);
             expect(['failed', 'recovered', 'pending'], `${name}: ${component?.reason}`).toContain(
               component?.status,
             );
@@ -128,6 +130,12 @@ describe('a reconcile run against config directories whose owner attacks the pus
           }
           expect(run.strayTokenFiles).toEqual({});
         }
+        // Assess: the trap was not idle. Its attacker won races: a writer whose temp file it swapped for a
+        // link to the canary could not write through it (write-failed; untouched, every push recovers).
+        expect(outcomes).toHaveLength(12);
+        expect(outcomes.filter((o) => /^failed: writing registration_token\.txt failed/.test(o))).not.toEqual(
+          [],
+        );
       },
     );
   }, 240_000);

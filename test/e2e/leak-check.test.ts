@@ -5,14 +5,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FleetState } from '../proving-ground/fleet.ts';
 import { runOnce } from '../proving-ground/simulation.ts';
 import type { StepResult } from '../proving-ground/types.ts';
-import { expectNoLeak, ID, TOKEN, withGround } from './harness.ts';
+import { expectCanariesIntact, expectCleanFleet, expectNoLeak, ID, TOKEN, withGround } from './harness.ts';
 
 describe('the end-to-end leak check', () => {
   it('names a token planted in a step’s stderr, in the handler’s stderr and in a file left on a host', async () => {
     // Prepare: a host whose steps echo the token base64-encoded to stderr
     const echoing = {
+      // The file planted below would fail the check withGround makes after the body: asserted here instead.
+      plantsTokenFiles: true,
       tamper: (_: unknown, result: StepResult): StepResult => ({
         ...result,
         stderr: `${result.stderr}+ echo ${Buffer.from(TOKEN).toString('base64')}\n`,
@@ -58,8 +61,44 @@ describe('the end-to-end leak check', () => {
         expect(message).toContain('stderr line 1: hex at byte 7');
         expect(message).toContain(`host ${ID(1)} file tmp/unsealed: raw at byte 0`);
         expect(message.includes(TOKEN)).toBe(false);
+        // Assess: the check every other e2e test gets after its body names the planted file too
+        let fleetMessage = '';
+        try {
+          expectCleanFleet(ground);
+        } catch (error) {
+          fleetMessage = (error as Error).message;
+        }
+        expect(fleetMessage).toContain('/tmp/unsealed');
+        expect(fleetMessage.includes(TOKEN)).toBe(false);
       },
       echoing,
     );
+  });
+});
+
+describe('the canary check', () => {
+  it('names every trap canary that is not intact, and passes components without a trap', () => {
+    // Prepare
+    const untrapped: FleetState = { [ID(2)]: { agent: { tokenValid: false, registrationFile: 'absent' } } };
+    const fleet: FleetState = {
+      [ID(1)]: {
+        agent: { tokenValid: true, registrationFile: 'present', canary: 'intact' },
+        guac: { tokenValid: true, registrationFile: 'absent', canary: 'changed' },
+      },
+      ...untrapped,
+    };
+
+    // Act
+    let message = '';
+    try {
+      expectCanariesIntact(fleet);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+
+    // Assess
+    expect(message).toContain(`${ID(1)}/guac: changed`);
+    expect(message).not.toContain(`${ID(1)}/agent`);
+    expect(() => expectCanariesIntact(untrapped)).not.toThrow();
   });
 });

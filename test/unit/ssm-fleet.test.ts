@@ -152,6 +152,32 @@ describe('ssmFleet.listFleet', () => {
 /** An online Linux node as DescribeInstanceInformation shows it. */
 const node = (id: string) => ({ InstanceId: id, PlatformType: 'Linux', PingStatus: 'Online' });
 
+describe('ssmFleet.listFleet and describeNodes: the agent version', () => {
+  it('is host text, made printable: an escape sequence in it can act on no terminal', async () => {
+    // Prepare: an agent whose version sets the window title and clears the screen
+    const version = '3.2.0.0\u001b]0;pwned\u0007\u001b[2J\u202e';
+    const hostile = { ...node(ID(1)), AgentVersion: version };
+    const ssm = new FakeSsm(() => ({ kind: 'succeed' }));
+    ssm.interject(
+      'DescribeInstanceInformation',
+      { InstanceInformationList: [hostile] },
+      { InstanceInformationList: [hostile] },
+    );
+    const fleet = fleetOf(ssm, fakeEc2([]).client);
+
+    // Act
+    const listed = await fleet.listFleet();
+    const described = await fleet.describeNodes([ID(1)]);
+
+    // Assess: every control character shown as an escape, the rest kept
+    for (const listing of [listed, described]) {
+      expect(listing.nodes.map((n) => n.agentVersion)).toStrictEqual([
+        '3.2.0.0\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{202e}',
+      ]);
+    }
+  });
+});
+
 describe('ssmFleet.describeNodes', () => {
   it('asks SSM about the named ids alone, 50 a call, and leaves out ids it refuses as not yet managed', async () => {
     // Prepare: 51 ids; SSM refuses any call naming ID(7) (never checked in), and lists ID(1) and ID(51)

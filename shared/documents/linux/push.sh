@@ -135,7 +135,16 @@ deliver_to() {
   if [ "$uid" != 0 ] && ! command -v setpriv >/dev/null 2>&1; then echo setpriv-missing; return; fi
   word=$(printf '%s\n' "$token" | as_owner "$uid" "$gid" bash -c "$WRITER" ktr-writer "$REG_FILE" | bounded_read 64)
   case "$word" in
-    written) if confirm_written "$uid" "$token" "$file"; then echo written; else echo write-unconfirmed; fi ;;
+    written)
+      if confirm_written "$uid" "$token" "$file"; then
+        echo written
+      else
+        # Not the file meant (the owner's doing): taken away, as the owner, so that no copy of the token
+        # root cannot vouch for (one made readable to others, say) waits there for later runs to skip.
+        as_owner "$uid" "$gid" rm -f -- "$REG_FILE" </dev/null >/dev/null
+        echo write-unconfirmed
+      fi
+      ;;
     write-denied | target-not-regular) echo "$word" ;;
     *) echo write-failed ;;
   esac
