@@ -13,7 +13,10 @@ export const EXIT = {
   usage: 2,
   /** The run did its job, but components need a person (stuck, needs-redeploy, unreadable, failed). */
   needsPerson: 3,
-  /** The run did nothing it was asked to: a requested instance is not a fleet node, or the fleet is empty. */
+  /**
+   * The run did nothing it was asked to: a requested instance is not a fleet node, every requested
+   * instance was offline (settled `unreachable`), or the fleet is empty.
+   */
   nothingDone: 4,
 } as const;
 
@@ -23,7 +26,8 @@ export const EXIT_CODES_HELP = `exit codes:
   ${EXIT.usage}  usage error: nothing was invoked
   ${EXIT.needsPerson}  the run did its job, but components need a person (stuck, needs-redeploy, unreadable, failed)
   ${EXIT.nothingDone}  the run did nothing it was asked to: a --instance is not a fleet node (no fleet tag,
-     not managed by SSM, or stopped), or the fleet has no hosts at all`;
+     not managed by SSM, or stopped), every --instance is offline (unreachable), or the fleet
+     has no hosts at all`;
 
 /** Statuses only a person can fix (docs/operating.md runbook). */
 const PERSON = new Set(['stuck', 'needs-redeploy', 'unreadable', 'failed']);
@@ -35,10 +39,27 @@ export function notReconciled(report: Report, requested: readonly string[] | und
   return requested.filter((id) => !listed.has(id));
 }
 
+/**
+ * Requested instances the report lists as settled `unreachable` as a whole: SSM lists them (so they
+ * carry the fleet tag) but they were offline, or their agent never started the command.
+ */
+export function unreachableRequested(report: Report, requested: readonly string[] | undefined): string[] {
+  if (!requested) return [];
+  const offline = new Set(report.hosts.filter((h) => h.status === 'unreachable').map((h) => h.instanceId));
+  return requested.filter((id) => offline.has(id));
+}
+
 /** The exit code of a run report; `requested`: the instance ids the operator named. */
 export function exitCodeOf(report: Report, requested?: readonly string[]): number {
   if (!report.ok) return EXIT.failed;
   if (notReconciled(report, requested).length > 0 || report.hosts.length === 0) return EXIT.nothingDone;
+  // Every host asked for was offline: nothing was done, though each is a fleet node.
+  if (
+    requested &&
+    requested.length > 0 &&
+    unreachableRequested(report, requested).length === requested.length
+  )
+    return EXIT.nothingDone;
   const needsPerson = report.hosts.some(
     (h) => h.status === 'failed' || h.components.some((c) => PERSON.has(c.status)),
   );

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HELP, parseArgs, USAGE, UsageError } from '../../infra/ops/args.ts';
 import { formatElapsed, withElapsed } from '../../infra/ops/elapsed.ts';
-import { EXIT, exitCodeOf, notReconciled } from '../../infra/ops/exit-codes.ts';
+import { EXIT, exitCodeOf, notReconciled, unreachableRequested } from '../../infra/ops/exit-codes.ts';
 import { fitColumns, MIN_COLUMN } from '../../infra/ops/fit-columns.ts';
 import { type Report, renderReport } from '../../infra/ops/render.ts';
 import { describeProgress, ourRun, type RunLogLine } from '../../infra/ops/run-progress.ts';
@@ -335,6 +335,14 @@ describe('exitCodeOf', () => {
     expect(notReconciled(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toStrictEqual(['i-9']);
     // An offline host is not the run's failure, nor a person's job: the next run takes it.
     expect(exitCodeOf(report([{ ...host('i-1', 'unreachable'), status: 'unreachable' }]))).toBe(EXIT.ok);
+    // ... but when it is the only host asked for, the run did nothing it was asked to.
+    const offline = { ...host('i-1', 'unreachable'), status: 'unreachable' };
+    expect(exitCodeOf(report([offline]), ['i-1'])).toBe(EXIT.nothingDone);
+    expect(exitCodeOf(report([offline, host('i-2', 'healthy')]), ['i-1', 'i-2'])).toBe(EXIT.ok);
+    expect(unreachableRequested(report([offline, host('i-2', 'healthy')]), ['i-1', 'i-2'])).toStrictEqual([
+      'i-1',
+    ]);
+    expect(unreachableRequested(report([offline]), undefined)).toStrictEqual([]);
   });
 });
 

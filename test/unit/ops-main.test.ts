@@ -403,6 +403,42 @@ describe('ops: help, choices and exit codes', () => {
     );
   });
 
+  it('exits 4 and names the instance when every --instance carries the fleet tag but was offline', async () => {
+    // Prepare: SSM lists the host (it is a fleet node), but as ConnectionLost, so the run settled it unreachable
+    const offline = {
+      instanceId: 'i-0a1b2c3d4e5f60008',
+      status: 'unreachable',
+      reason: 'the host is offline (SSM PingStatus ConnectionLost)',
+      components: [{ name: 'agent', status: 'unreachable' }],
+    };
+    const unreachableReport = {
+      ...REPORT,
+      summary: '1 host unreachable (i-0a1b2c3d4e5f60008)',
+      totals: {},
+      hostTotals: { unreachable: 1 },
+      hosts: [offline],
+    };
+
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod', '--instance', 'i-0a1b2c3d4e5f60008'], {
+      Invoke: invoked(unreachableReport),
+    });
+    const mixed = await ops(
+      ['invoke', '--env', 'prod', '--instance', 'i-0a1b2c3d4e5f60001', '--instance', 'i-0a1b2c3d4e5f60008'],
+      { Invoke: invoked({ ...unreachableReport, hosts: [...REPORT.hosts, offline] }) },
+    );
+
+    // Assess: nothing was done that was asked; with one host reached, the run did part of its job
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(
+      'Not reconciled, offline (SSM lists it, but its agent did not answer): i-0a1b2c3d4e5f60008\n',
+    );
+    expect(mixed.code).toBe(0);
+    expect(mixed.stderr).toContain(
+      'Not reconciled, offline (SSM lists it, but its agent did not answer): i-0a1b2c3d4e5f60008\n',
+    );
+  });
+
   it('exits 3 when the run did its job but a component needs a person', async () => {
     // Act
     const ran = await ops(['invoke', '--env', 'prod'], {
