@@ -5,7 +5,7 @@
 import type { Report } from './render.ts';
 
 export const EXIT = {
-  /** The run did its job, and nothing needs a person. */
+  /** The run did its job (or was a scheduled run skipped while another covered the fleet), and nothing needs a person. */
   ok: 0,
   /** The run could not do its job (`ok: false`), or the call to AWS failed; a preflight check failed. */
   failed: 1,
@@ -21,7 +21,8 @@ export const EXIT = {
 } as const;
 
 export const EXIT_CODES_HELP = `exit codes:
-  ${EXIT.ok}  the run did its job and nothing needs a person (preflight: every check passed)
+  ${EXIT.ok}  the run did its job and nothing needs a person, or it was a scheduled run skipped while
+     another run covered the fleet (preflight: every check passed)
   ${EXIT.failed}  the run could not do its job (ok: false), or AWS refused the call (preflight: a check failed)
   ${EXIT.usage}  usage error: nothing was invoked
   ${EXIT.needsPerson}  the run did its job, but components need a person (stuck, needs-redeploy, unreadable, failed)
@@ -51,6 +52,8 @@ export function unreachableRequested(report: Report, requested: readonly string[
 
 /** The exit code of a run report; `requested`: the instance ids the operator named. */
 export function exitCodeOf(report: Report, requested?: readonly string[]): number {
+  // A scheduled run that left the fleet to another run at work on it did its job by doing nothing.
+  if (report.skipped) return EXIT.ok;
   if (!report.ok) return EXIT.failed;
   if (notReconciled(report, requested).length > 0 || report.hosts.length === 0) return EXIT.nothingDone;
   // Every host asked for was offline: nothing was done, though each is a fleet node.

@@ -330,6 +330,9 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(report([host('i-1', 'healthy'), host('i-2', 'stuck')]))).toBe(EXIT.needsPerson);
     expect(exitCodeOf(report([{ ...host('i-1', 'failed'), status: 'failed' }]))).toBe(EXIT.needsPerson);
     expect(exitCodeOf(report([]))).toBe(EXIT.nothingDone);
+    // A scheduled run skipped while another run was at work on the fleet lists no hosts, by design.
+    const skipped = { reason: 'run r0 is still reconciling the whole fleet', otherRunId: 'r0' };
+    expect(exitCodeOf({ ...report([]), skipped })).toBe(EXIT.ok);
     // --instance of a host that is not a fleet node: the report does not list it.
     expect(exitCodeOf(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toBe(EXIT.nothingDone);
     expect(notReconciled(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toStrictEqual(['i-9']);

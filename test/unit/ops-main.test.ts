@@ -281,6 +281,37 @@ describe('ops last-run', () => {
     expect(ran.stderr).toBe('');
   });
 
+  it('exits 0 for a scheduled run that was skipped (another run covered the fleet), and says it was skipped', async () => {
+    // Prepare: what the function logs for a skipped scheduled run (lambda/reconcile.ts skippedReport)
+    const skipped = {
+      ...REPORT,
+      summary: 'Skipped: run run-6 is still reconciling the whole fleet.',
+      trigger: 'schedule',
+      kasmApi: 'unchecked',
+      totals: {},
+      hostTotals: {},
+      hosts: [],
+      skipped: { reason: 'run run-6 is still reconciling the whole fleet', otherRunId: 'run-6' },
+    };
+
+    // Act
+    const ran = await ops(['last-run', '--env', 'prod'], {
+      GetFunctionConfiguration: () => ({ LoggingConfig: { LogGroup: 'group' } }),
+      FilterLogEvents: () => ({ events: [head(skipped, 2000)] }),
+    });
+
+    // Assess
+    expect(ran.code).toBe(0);
+    expect(ran.stdout.split('\n').slice(0, 3)).toStrictEqual([
+      'Skipped: run run-6 is still reconciling the whole fleet.',
+      '',
+      'Skipped, as it should be: run run-6 was still reconciling the whole fleet, so this scheduled run changed nothing; ' +
+        'the next scheduled run covers the fleet.',
+    ]);
+    expect(ran.stdout).not.toContain('No fleet hosts were reconciled');
+    expect(ran.stderr).toBe('');
+  });
+
   it("falls back to the function's default log group, and says so when no run is in the period", async () => {
     // Act
     const ran = await ops(['last-run', '--env', 'dev'], {
