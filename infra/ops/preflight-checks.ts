@@ -59,14 +59,20 @@ export function secretCheck(settings: CheckedSettings, secretString: string | un
   };
 }
 
-/** GetSecretValue was refused. */
-export function secretErrorCheck(settings: CheckedSettings, errorName: string): Check {
+/**
+ * GetSecretValue failed. Errors about the secret itself get their own fix; any other (credentials,
+ * region, connection) gets `hint`, what hints.ts explain() says of it, since the console cannot help
+ * there.
+ */
+export function secretErrorCheck(settings: CheckedSettings, errorName: string, hint?: string): Check {
   const fix =
     errorName === 'ResourceNotFoundException'
       ? `create it: aws secretsmanager create-secret --name ${settings.secretId} --secret-string file://token.txt (docs/deploying.md)`
       : errorName === 'AccessDeniedException'
         ? 'your identity needs secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its key) to check it'
-        : 'check the secret in the Secrets Manager console';
+        : errorName === 'DecryptionFailure'
+          ? "your identity needs kms:Decrypt on the secret's KMS key to check it"
+          : (hint ?? 'check the secret in the Secrets Manager console');
   return {
     name: 'secret',
     status: 'fail',

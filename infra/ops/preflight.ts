@@ -16,7 +16,7 @@ import { alarmName } from '../../shared/names.ts';
 import { parseEnvironment } from '../settings.ts';
 import type { Command } from './args.ts';
 import { EXIT } from './exit-codes.ts';
-import { explain } from './hints.ts';
+import { explain, hintOf, type Where } from './hints.ts';
 import type { OpsClients, OpsIo } from './main.ts';
 import {
   type AlarmTarget,
@@ -85,12 +85,13 @@ function checkoutSettings(target: Target): CheckedSettings | { problem: string }
   }
 }
 
-async function readSecret(clients: OpsClients, settings: CheckedSettings): Promise<Check> {
+async function readSecret(clients: OpsClients, settings: CheckedSettings, where: Where): Promise<Check> {
   try {
     const secret = await clients.secrets.send(new GetSecretValueCommand({ SecretId: settings.secretId }));
     return secretCheck(settings, secret.SecretString);
   } catch (error) {
-    return secretErrorCheck(settings, errorName(error));
+    // A secret's own errors get their fix; credentials, region and connection the CLI's hint.
+    return secretErrorCheck(settings, errorName(error), hintOf(error, where));
   }
 }
 
@@ -176,11 +177,7 @@ async function checkAlarms(clients: OpsClients, env: string): Promise<Check> {
 }
 
 /** Runs one check; an AWS error becomes that check's failure with its hint, never the command's. */
-async function guarded(
-  name: string,
-  where: Parameters<typeof explain>[1],
-  work: () => Promise<Check>,
-): Promise<Check> {
+async function guarded(name: string, where: Where, work: () => Promise<Check>): Promise<Check> {
   try {
     return await work();
   } catch (error) {
@@ -236,7 +233,7 @@ export async function runPreflight(
   }
   if (settings) {
     const s = settings;
-    checks.push(await readSecret(clients, s));
+    checks.push(await readSecret(clients, s, where));
     checks.push(await guarded('fleet nodes', where, async () => fleetCheck(s, await listFleet(clients, s))));
     if (command.beforeDeploy) skip('documents');
     else if (s.documents)

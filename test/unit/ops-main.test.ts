@@ -330,6 +330,42 @@ describe('ops last-run', () => {
   });
 });
 
+describe('ops preflight', () => {
+  it('hints at what to do when the secret cannot be read for want of credentials or a connection, not at the console', async () => {
+    // Prepare
+    const noCredentials = () => {
+      throw Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      });
+    };
+    const refused = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    };
+
+    // Act
+    const credentials = await ops(['preflight', '--env', 'prod', '--before-deploy'], {
+      GetSecretValue: noCredentials,
+      DescribeInstanceInformation: noCredentials,
+    });
+    const connection = await ops(
+      ['preflight', '--env', 'prod', '--before-deploy'],
+      { GetSecretValue: refused, DescribeInstanceInformation: refused },
+      { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } },
+    );
+
+    // Assess
+    const secretLine = (text: string) => text.split('\n').find((l) => /^FAIL\s+secret\s/.test(l)) ?? '';
+    expect(credentials.code).toBe(1);
+    expect(secretLine(credentials.stdout)).toMatch(
+      /could not be read \(CredentialsProviderError\) — fix: AWS did not accept your credentials: sign in again/,
+    );
+    expect(secretLine(connection.stdout)).toContain(
+      '— fix: Could not reach AWS at AWS_ENDPOINT_URL=http://127.0.0.1:9 in eu-west-1',
+    );
+    expect(credentials.stdout + connection.stdout).not.toContain('Secrets Manager console');
+  });
+});
+
 describe('ops: usage', () => {
   it('prints the problem and the usage, exits 2 and makes no client', async () => {
     // Act

@@ -44,6 +44,33 @@ describe('secretCheck', () => {
   });
 });
 
+describe('secretErrorCheck', () => {
+  it("gives the secret's own errors their fix, and any other error the CLI's hint instead of the console", () => {
+    // Act
+    const missing = secretErrorCheck(settings, 'ResourceNotFoundException', 'a hint it does not need');
+    const undecryptable = secretErrorCheck(settings, 'DecryptionFailure');
+    const credentials = secretErrorCheck(
+      settings,
+      'CredentialsProviderError',
+      'AWS did not accept your credentials: sign in again',
+    );
+    const unknown = secretErrorCheck(settings, 'InternalServiceError');
+
+    // Assess
+    expect(missing.fix).toMatch(
+      /^create it: aws secretsmanager create-secret --name kasm\/prod\/registration-token /,
+    );
+    expect(undecryptable.fix).toBe("your identity needs kms:Decrypt on the secret's KMS key to check it");
+    expect(credentials).toStrictEqual({
+      name: 'secret',
+      status: 'fail',
+      detail: 'kasm/prod/registration-token could not be read (CredentialsProviderError)',
+      fix: 'AWS did not accept your credentials: sign in again',
+    });
+    expect(unknown.fix).toBe('check the secret in the Secrets Manager console');
+  });
+});
+
 describe('fleetCheck', () => {
   const node = (
     instanceId: string,
