@@ -185,15 +185,34 @@ export interface AlarmTarget {
   readonly error?: string;
 }
 
-/** The stack's alarms exist and notify a topic someone has confirmed. */
-export function alarmsCheck(alarmCount: number, targets: readonly AlarmTarget[], env: string): Check {
+/**
+ * The stack's alarms exist and notify a topic someone has confirmed. `expected`: the names the stack
+ * gives its alarms; `found`: those CloudWatch has.
+ */
+export function alarmsCheck(
+  expected: readonly string[],
+  found: readonly string[],
+  targets: readonly AlarmTarget[],
+  env: string,
+): Check {
   const name = 'alarms';
+  const alarmCount = found.length;
   if (alarmCount === 0) {
     return {
       name,
       status: 'fail',
       detail: 'the environment has no alarms',
       fix: `npx cdk deploy -c env=${env} (every stack has its alarms)`,
+    };
+  }
+  const have = new Set(found);
+  const missing = expected.filter((alarm) => !have.has(alarm));
+  if (missing.length > 0) {
+    return {
+      name,
+      status: 'fail',
+      detail: `${alarmCount} of the stack's ${expected.length} alarms exist; missing: ${missing.join(', ')}`,
+      fix: `npx cdk deploy -c env=${env} from this checkout (every stack has all ${expected.length})`,
     };
   }
   if (targets.length === 0) {

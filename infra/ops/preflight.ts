@@ -12,7 +12,7 @@ import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import type { DocumentRole } from '../../shared/documents/ssm-documents.ts';
-import { alarmName } from '../../shared/names.ts';
+import { ALARM_IDS, alarmName } from '../../shared/names.ts';
 import { parseEnvironment } from '../settings.ts';
 import type { Command } from './args.ts';
 import { EXIT } from './exit-codes.ts';
@@ -144,12 +144,14 @@ async function checkDocuments(clients: OpsClients, settings: CheckedSettings, en
 }
 
 async function checkAlarms(clients: OpsClients, env: string): Promise<Check> {
+  // Exactly the stack's alarms: a name prefix would also match another environment's ("prod" and "prod-eu").
+  const expected = ALARM_IDS.map((id) => alarmName(env, id));
   const names: string[] = [];
   const topics = new Set<string>();
   let NextToken: string | undefined;
   do {
     const page = await clients.cloudwatch.send(
-      new DescribeAlarmsCommand({ AlarmNamePrefix: alarmName(env, ''), ...(NextToken ? { NextToken } : {}) }),
+      new DescribeAlarmsCommand({ AlarmNames: expected, ...(NextToken ? { NextToken } : {}) }),
     );
     for (const alarm of page.MetricAlarms ?? []) {
       names.push(alarm.AlarmName ?? '');
@@ -173,7 +175,7 @@ async function checkAlarms(clients: OpsClients, env: string): Promise<Check> {
       targets.push({ topicArn, error: errorName(error) });
     }
   }
-  return alarmsCheck(names.length, targets, env);
+  return alarmsCheck(expected, names, targets, env);
 }
 
 /** Runs one check; an AWS error becomes that check's failure with its hint, never the command's. */

@@ -196,6 +196,27 @@ describe('npm run ops -- preflight', () => {
     });
   });
 
+  it("fails the alarms check when one of the stack's alarms is gone, though another environment's of that prefix exists", async () => {
+    await withGround(FLEET, async (ground) => {
+      // Prepare: local's RunNotOk deleted; "local-eu" (a name local's prefix also matches) has its own
+      const alarms = ground.aws.cloudwatch.alarms;
+      alarms.splice(
+        alarms.findIndex((a) => a.name === 'KasmTokenReconciler-local-RunNotOk'),
+        1,
+        { name: 'KasmTokenReconciler-local-eu-RunNotOk', actions: [ALARM_TOPIC_ARN] },
+      );
+
+      // Act
+      const ran = await preflight(ground);
+
+      // Assess
+      expect(ran.code).toBe(1);
+      expect(line(ran, 'alarms')).toMatch(
+        /^FAIL\s+alarms\s+5 of the stack's 6 alarms exist; missing: KasmTokenReconciler-local-RunNotOk — fix: npx cdk deploy -c env=local/,
+      );
+    });
+  });
+
   it('fails the function check for an environment that is not deployed, and --before-deploy checks only what a deploy needs', async () => {
     await withGround(FLEET, async (ground) => {
       // Act: "dev" is in cdk.json but not deployed here

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { USAGE } from '../../infra/ops/args.ts';
 import { crashMessage, INVOKE_TIMEOUT_MS, makeClients, runOps } from '../../infra/ops/main.ts';
 import type { Report } from '../../infra/ops/render.ts';
+import { ALARM_IDS } from '../../shared/names.ts';
 import { type Answer, awsError, decode, encode, FakeOpsClients, sink } from './fake-ops-clients.ts';
 
 const REPORT: Report = {
@@ -363,6 +364,34 @@ describe('ops preflight', () => {
       '— fix: Could not reach AWS at AWS_ENDPOINT_URL=http://127.0.0.1:9 in eu-west-1',
     );
     expect(credentials.stdout + connection.stdout).not.toContain('Secrets Manager console');
+  });
+});
+
+describe('ops preflight: alarms', () => {
+  it("asks CloudWatch for the stack's own alarm names, not a prefix another environment's names share, and names any missing", async () => {
+    // Act: prod is not deployed here, so its settings come from cdk.json
+    const ran = await ops(['preflight', '--env', 'prod'], {
+      GetFunctionConfiguration: () => {
+        throw awsError('ResourceNotFoundException', 'Function not found');
+      },
+      GetSecretValue: () => {
+        throw awsError('ResourceNotFoundException', 'Secrets Manager cannot find the specified secret.');
+      },
+      DescribeInstanceInformation: () => ({ InstanceInformationList: [] }),
+      DescribeAlarms: (input) => ({
+        MetricAlarms: (input.AlarmNames as string[])
+          .filter((name) => !name.endsWith('-NoSuccessfulRun'))
+          .map((AlarmName) => ({ AlarmName, AlarmActions: [] })),
+      }),
+    });
+
+    // Assess
+    expect(ran.clients.inputs('DescribeAlarms')).toStrictEqual([
+      { AlarmNames: ALARM_IDS.map((id) => `KasmTokenReconciler-prod-${id}`) },
+    ]);
+    expect(ran.stdout).toMatch(
+      /^FAIL\s+alarms\s+5 of the stack's 6 alarms exist; missing: KasmTokenReconciler-prod-NoSuccessfulRun — fix: /m,
+    );
   });
 });
 
