@@ -44,10 +44,12 @@ ${EXIT_CODES_HELP}
 ${CREDENTIALS}`,
   preflight: `usage: npm run ops -- preflight --env NAME [--before-deploy] [options]
 
-Checks what a deployment rests on, one line per check with the fix when it fails: your
-credentials and region, the registration token secret (readable and well-formed; its value is
-never printed), the fleet nodes (agent versions and ping status), the deployed SSM documents
-against this checkout's content hash, and that the alarms have somewhere to go.
+Checks what a deployment rests on, one line per check with the fix when it fails: the
+registration token secret (readable and well-formed; its value is never printed), the fleet
+nodes (agent versions and ping status), the deployed SSM documents against this checkout's
+content hash, and that the alarms have somewhere to go. Every check calls AWS with your
+credentials in the region chosen, so refused credentials, a missing region or an unreachable
+endpoint fail the checks with a hint of what to do.
 
 options:
   --before-deploy    skip the checks of the deployed stack (function, documents, alarms)
@@ -66,7 +68,7 @@ ${CREDENTIALS}`,
 export const USAGE = `usage: npm run ops -- <command> --env NAME [options]
 
 commands:
-  preflight  check what a deployment rests on: credentials, secret, fleet nodes, documents, alarms
+  preflight  check what a deployment rests on: secret, fleet nodes, documents, alarms
   invoke     run the function now and print what it did (waits for the run to finish)
   last-run   print the latest run report from the function's CloudWatch Logs
   help       this help; "help COMMAND" (or COMMAND --help) for a command's options
