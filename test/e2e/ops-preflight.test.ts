@@ -21,11 +21,13 @@ interface Ran {
   readonly stderr: string;
 }
 
+/** Runs preflight for the environment "local", or the one `extra` names with --env (a flag is given once). */
 async function preflight(ground: ProvingGround, ...extra: string[]): Promise<Ran> {
+  const env = extra.includes('--env') ? [] : ['--env', 'local'];
   try {
     const { stdout, stderr } = await promisify(execFile)(
       TSX,
-      ['infra/ops/cli.ts', 'preflight', '--env', 'local', ...extra],
+      ['infra/ops/cli.ts', 'preflight', ...env, ...extra],
       {
         cwd: ROOT,
         timeout: 60_000,

@@ -50,6 +50,10 @@ describe('parseArgs', () => {
     [['last-run', '--env', 'prod', '--since', 'soon'], '--since takes a number of hours'],
     [['invoke', '--env', 'prod_eu'], '--env "prod_eu" is not an environment name'],
     [['invoke', '--env', 'prod', '--instance', 'web-1'], 'Invalid event: instanceIds[0]: expected an EC2 id'],
+    [['invoke', '--env', 'a', '--env', 'b'], '--env is given more than once; give it once'],
+    [['last-run', '--env', 'prod', '--since', '1', '--since', '2'], '--since is given more than once'],
+    [['preflight', '--env', 'prod', '--json', '--json'], '--json is given more than once'],
+    [['help', 'invoke', 'last-run'], 'unexpected argument "last-run" for help'],
   ])('rejects %j with a usage error saying %s', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);
@@ -277,6 +281,10 @@ describe('parseArgs: help, region and profile', () => {
     [['last-run', '--help'], HELP['last-run']],
     [['help', 'preflight'], HELP.preflight],
     [['preflight', '-h'], HELP.preflight],
+    [['help', '--help'], USAGE],
+    [['help', '-h'], USAGE],
+    [['help', 'help'], USAGE],
+    [['help', 'invoke', '--help'], HELP.invoke],
   ])('answers %j with the help text', (argv, text) => {
     expect(parseArgs(argv)).toStrictEqual({ name: 'help', text });
   });

@@ -396,6 +396,16 @@ describe('ops preflight: alarms', () => {
 });
 
 describe('ops: usage', () => {
+  it('rejects a flag given twice with a usage error, exit 2, before any AWS call', async () => {
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod', '--env', 'dev']);
+
+    // Assess
+    expect(ran.code).toBe(2);
+    expect(ran.stderr.split('\n')[0]).toBe('--env is given more than once; give it once');
+    expect(ran.clients.regions).toStrictEqual([]);
+  });
+
   it('prints the problem and the usage, exits 2 and makes no client', async () => {
     // Act
     const ran = await ops(['invoke', '--env', 'prod', '--since', '3']);
@@ -459,19 +469,25 @@ describe('makeClients', () => {
 });
 
 describe('ops: help, choices and exit codes', () => {
-  it.each([[['--help']], [['-h']], [['help']], [['invoke', '--help']], [['help', 'last-run']]])(
-    'prints help for %j on stdout, exits 0 and reaches no AWS',
-    async (argv) => {
-      // Act
-      const ran = await ops(argv);
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['help']],
+    [['help', '--help']],
+    [['help', '-h']],
+    [['help', 'help']],
+    [['invoke', '--help']],
+    [['help', 'last-run']],
+  ])('prints help for %j on stdout, exits 0 and reaches no AWS', async (argv) => {
+    // Act
+    const ran = await ops(argv);
 
-      // Assess
-      expect(ran.code).toBe(0);
-      expect(ran.stdout).toMatch(/^usage: npm run ops -- /);
-      expect(ran.stderr).toBe('');
-      expect(ran.clients.regions).toStrictEqual([]);
-    },
-  );
+    // Assess
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/^usage: npm run ops -- /);
+    expect(ran.stderr).toBe('');
+    expect(ran.clients.regions).toStrictEqual([]);
+  });
 
   it('gives the clients the --region and --profile chosen, before AWS_REGION and cdk.json', async () => {
     // Act
