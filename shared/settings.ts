@@ -408,7 +408,7 @@ export const SETTINGS = {
     rule: boolean,
     default: true,
     meaning:
-      "deploy the CloudWatch dashboard (dashboards beyond an account's first three cost money, see [Cost](#cost))",
+      "deploy the CloudWatch dashboard (dashboards beyond an account's first three cost money, see [Cost](operating.md#cost))",
   },
 } as const satisfies Record<string, Setting>;
 

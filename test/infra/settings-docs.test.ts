@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../infra/reconciler-function.ts';
 import { GENERATED_FILES, withGeneratedBlocks } from '../../infra/settings-docs.ts';
 
 describe('the generated parts of docs/', () => {
@@ -16,4 +18,40 @@ describe('the generated parts of docs/', () => {
       expect(text).toBe(regenerated);
     },
   );
+});
+
+describe('the links between docs/ and the README', () => {
+  /** GitHub's anchor of a heading: lower case, punctuation but "-" and "_" dropped, spaces as "-". */
+  const anchor = (heading: string) =>
+    heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
+  const files = ['README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).map((f) => `docs/${f}`)].filter(
+    (f) => f.endsWith('.md'),
+  );
+  const anchors = new Map(
+    files.map((file) => {
+      const text = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+      return [file, new Set([...text.matchAll(/^#+ (.+)$/gm)].map((m) => anchor(m[1] ?? '')))];
+    }),
+  );
+
+  it.each(files)('%s links only to sections that exist', (file) => {
+    // Prepare
+    const text = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+
+    // Act: every relative Markdown link with a fragment, resolved against the file's folder
+    const broken = [...text.matchAll(/\]\(([^)\s]*?)#([^)\s]+)\)/g)]
+      .filter(([, target]) => !/^[a-z]+:/.test(target ?? ''))
+      .map(([link, target, fragment]) => {
+        const to = target ? posix.normalize(posix.join(posix.dirname(file), target)) : file;
+        return anchors.get(to)?.has(fragment ?? '') ? undefined : link;
+      })
+      .filter((link) => link !== undefined);
+
+    // Assess
+    expect(broken).toStrictEqual([]);
+  });
 });
