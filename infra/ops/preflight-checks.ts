@@ -122,7 +122,7 @@ export function fleetCheck(settings: CheckedSettings, nodes: readonly FleetNode[
       name,
       status: 'fail',
       detail,
-      fix: 'start the hosts, or check their SSM Agent is running and can reach SSM (docs/deploying.md, "Each host")',
+      fix: 'start the hosts, or check their SSM Agent is running and can reach SSM (docs/deploying.md, "Before you start": what each Kasm host needs)',
       items,
     };
   }

@@ -55,3 +55,37 @@ describe('the links between docs/ and the README', () => {
     expect(broken).toStrictEqual([]);
   });
 });
+
+describe('the sections of docs/ the code sends a reader to', () => {
+  /** Where the code (messages, help, comments) says `docs/NAME.md, "Section"`. */
+  const sources = ['infra', 'lambda', 'shared'].flatMap((dir) =>
+    readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dir, f)),
+  );
+  const references = sources.flatMap((file) =>
+    [
+      ...readFileSync(join(PROJECT_ROOT, file), 'utf8').matchAll(/docs\/(\w+)\.md,? (?:section )?"([^"]+)"/g),
+    ].map(([, doc, section]) => ({ file, doc: `${doc}.md`, section: section ?? '' })),
+  );
+
+  it('find each one among the headings of the file named', () => {
+    // Prepare: a heading matches by its text, with or without its step number ("1. ")
+    const headings = (doc: string) =>
+      [...readFileSync(join(PROJECT_ROOT, 'docs', doc), 'utf8').matchAll(/^#+ (.+)$/gm)].map(
+        (m) => m[1] ?? '',
+      );
+
+    // Act
+    const missing = references.filter(
+      ({ doc, section }) =>
+        !headings(doc).some(
+          (heading) => heading.startsWith(section) || heading.replace(/^\d+\. /, '').startsWith(section),
+        ),
+    );
+
+    // Assess
+    expect(references.length).toBeGreaterThan(5);
+    expect(missing).toStrictEqual([]);
+  });
+});
