@@ -99,6 +99,22 @@ describe('the numbers docs/operating.md gives', () => {
   });
 });
 
+describe('the Node.js versions the docs ask for', () => {
+  it("are package.json's engines range, word for word, in the README, deploying.md and testing.md", () => {
+    // Prepare
+    const { engines } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+
+    // Assess
+    const testing = readFileSync(join(PROJECT_ROOT, 'docs', 'testing.md'), 'utf8');
+    for (const doc of [readme, deploying, testing]) {
+      expect(doc).toContain(`Node.js \`${engines.node}\``);
+      expect(doc).not.toMatch(/Node\.js \d+ or later/);
+    }
+  });
+});
+
 describe('the README', () => {
   it('stays short: what it is, the two commands, and where to go next', () => {
     expect(readme.split('\n').length).toBeLessThan(60);
