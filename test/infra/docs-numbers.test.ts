@@ -115,6 +115,20 @@ describe('the Node.js versions the docs ask for', () => {
   });
 });
 
+describe('what deploying.md says each host needs', () => {
+  it("names the Windows Server and .NET Framework versions the Windows steps' header gives", () => {
+    // Prepare
+    const header = readFileSync(join(PROJECT_ROOT, 'shared/documents/windows/common.ps1'), 'utf8');
+    const [, server, framework] =
+      /Windows PowerShell 5\.1 \(Server (\d+) and later, \.NET Framework ([\d.]+)\+\)/.exec(header) ?? [];
+
+    // Assess
+    expect([server, framework]).toStrictEqual(['2016', '4.6.2']);
+    expect(deploying).toContain(`Windows Server ${server} or later`);
+    expect(deploying).toContain(`.NET Framework ${framework} or later`);
+  });
+});
+
 describe('the README', () => {
   it('stays short: what it is, the two commands, and where to go next', () => {
     expect(readme.split('\n').length).toBeLessThan(60);
