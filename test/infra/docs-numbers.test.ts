@@ -127,6 +127,23 @@ describe('what deploying.md says each host needs', () => {
     expect(deploying).toContain(`Windows Server ${server} or later`);
     expect(deploying).toContain(`.NET Framework ${framework} or later`);
   });
+
+  it('names the bash version the Linux steps are held to, and every tool its check loop looks for', () => {
+    // Prepare
+    const linux = ['common.sh', 'probe.sh', 'push.sh']
+      .map((f) => readFileSync(join(PROJECT_ROOT, 'shared/documents/linux', f), 'utf8'))
+      .join('\n');
+    const loop = /for c in ([^;]+); do command -v/.exec(deploying.replace(/\\\n\s*/g, ''))?.[1] ?? '';
+
+    // Assess: every tool the loop checks is one the scripts call
+    expect(linux).toContain('Bash 4.2 (Amazon Linux 2, RHEL 7) runs these');
+    expect(deploying).toContain('`bash` 4.2 or later');
+    const tools = loop.split(/\s+/).filter(Boolean);
+    expect(tools.length).toBeGreaterThan(20);
+    expect(tools.filter((tool) => !new RegExp(`(^|[\\s|(!;&])${tool}\\b`, 'm').test(linux))).toStrictEqual(
+      [],
+    );
+  });
 });
 
 describe('the README', () => {
