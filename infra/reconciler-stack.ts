@@ -3,7 +3,8 @@
  * triggers (schedule, instance starts), saved log queries and, as the settings say, a
  * dashboard, alarms (with an alarm e-mail or topic) and shareable console test events.
  */
-import { Aws, CfnOutput, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { Aws, CfnCondition, CfnOutput, Fn, Stack, type StackProps, Tags, Token } from 'aws-cdk-lib';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct } from 'constructs';
 import { dashboardName, functionName, SERVICE_NAME } from '../shared/names.ts';
 import { ConsoleTestEvents } from './console-test-events.ts';
@@ -78,7 +79,7 @@ export class ReconcilerStack extends Stack {
       deadLetterQueues,
       noSuccessfulRunMinutes: settings.noSuccessfulRunMinutes,
       ...(interval === undefined ? {} : { scheduleIntervalMinutes: interval }),
-      runbook: runbookLink(settings),
+      runbook: runbookLink(this, settings),
     });
     this.logQueries = new SavedLogQueries(this, 'LogQueries', {
       environmentName: settings.name,
@@ -114,16 +115,48 @@ export class ReconcilerStack extends Stack {
 }
 
 /**
+ * The AWS Management Console's domain in each partition: https://docs.aws.amazon.com/general/latest/gr/mgmt-console.html
+ * (aws), https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/configure-account.html (aws-us-gov, "open the IAM
+ * console at https://console.amazonaws-us-gov.com/iam"), and console.amazonaws.cn for the China regions (aws-cn).
+ */
+export const CONSOLE_DOMAINS: Readonly<Record<string, string>> = {
+  aws: 'console.aws.amazon.com',
+  'aws-cn': 'console.amazonaws.cn',
+  'aws-us-gov': 'console.amazonaws-us-gov.com',
+};
+
+/**
+ * The console's domain for the stack: known at synth time when the environment names a region CDK
+ * knows; else chosen at deploy time from AWS::Partition (any partition not listed gets the standard one).
+ */
+function consoleDomain(stack: Stack, region: string | undefined): string {
+  const partition = region === undefined ? undefined : RegionInfo.get(region).partition;
+  const known = partition === undefined ? undefined : CONSOLE_DOMAINS[partition];
+  if (known) return known;
+  const inPartition = (id: string, name: string) =>
+    new CfnCondition(stack, id, { expression: Fn.conditionEquals(Aws.PARTITION, name) });
+  const china = inPartition('InChinaPartition', 'aws-cn');
+  const govCloud = inPartition('InGovCloudPartition', 'aws-us-gov');
+  return Token.asString(
+    Fn.conditionIf(
+      china.logicalId,
+      CONSOLE_DOMAINS['aws-cn'],
+      Fn.conditionIf(govCloud.logicalId, CONSOLE_DOMAINS['aws-us-gov'], CONSOLE_DOMAINS.aws),
+    ),
+  );
+}
+
+/**
  * The runbook an alarm links to: the operator's page (runbookUrl), else the environment's dashboard,
  * whose runbook panel lists every alarm, else the docs path. The console URL is the documented form
- * `https://console.aws.amazon.com/cloudwatch/home?region=REGION#dashboards:name=NAME`.
+ * `https://<console domain>/cloudwatch/home?region=REGION#dashboards:name=NAME`.
  */
-function runbookLink(settings: EnvironmentSettings): RunbookLink {
+function runbookLink(stack: Stack, settings: EnvironmentSettings): RunbookLink {
   if (settings.runbookUrl) return { kind: 'page', url: settings.runbookUrl };
   if (!settings.dashboard) return { kind: 'docs' };
   const region = settings.region ?? Aws.REGION;
   return {
     kind: 'dashboard',
-    url: `https://console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboardName(settings.name)}`,
+    url: `https://${consoleDomain(stack, settings.region)}/cloudwatch/home?region=${region}#dashboards:name=${dashboardName(settings.name)}`,
   };
 }

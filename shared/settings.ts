@@ -386,9 +386,9 @@ export const SETTINGS = {
       "an https:// URL without a fragment, e.g. your Git host's page of docs/operating.md",
     ),
     defaultText:
-      "the environment's CloudWatch dashboard (its runbook panel); with `dashboard: false`, the path docs/operating.md",
+      "the environment's CloudWatch dashboard (its runbook panel), in the console of the stack's partition; with `dashboard: false`, only the relative path docs/operating.md#alarm-<name>, which a pager cannot open",
     meaning:
-      'where the page an alarm names is: every alarm description ends in "Runbook: URL#alarm-<name>", a link a person paged at night can open. Point it at docs/operating.md as your Git host shows it',
+      'where the page an alarm names is: every alarm description ends in "Runbook: URL#alarm-<name>", a link a person paged at night can open. Point it at docs/operating.md as your Git host shows it; set it whenever `dashboard` is false',
   },
   noSuccessfulRunMinutes: {
     context: 'noSuccessfulRunMinutes',
@@ -408,7 +408,7 @@ export const SETTINGS = {
     rule: boolean,
     default: true,
     meaning:
-      "deploy the CloudWatch dashboard (dashboards beyond an account's first three cost money, see [Cost](#cost))",
+      "deploy the CloudWatch dashboard (dashboards beyond an account's first three cost money, see [Cost](operating.md#cost))",
   },
 } as const satisfies Record<string, Setting>;
 

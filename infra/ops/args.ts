@@ -44,10 +44,12 @@ ${EXIT_CODES_HELP}
 ${CREDENTIALS}`,
   preflight: `usage: npm run ops -- preflight --env NAME [--before-deploy] [options]
 
-Checks what a deployment rests on, one line per check with the fix when it fails: your
-credentials and region, the registration token secret (readable and well-formed; its value is
-never printed), the fleet nodes (agent versions and ping status), the deployed SSM documents
-against this checkout's content hash, and that the alarms have somewhere to go.
+Checks what a deployment rests on, one line per check with the fix when it fails: the
+registration token secret (readable and well-formed; its value is never printed), the fleet
+nodes (agent versions and ping status), the deployed SSM documents against this checkout's
+content hash, and that the alarms have somewhere to go. Every check calls AWS with your
+credentials in the region chosen, so refused credentials, a missing region or an unreachable
+endpoint fail the checks with a hint of what to do.
 
 options:
   --before-deploy    skip the checks of the deployed stack (function, documents, alarms)
@@ -66,7 +68,7 @@ ${CREDENTIALS}`,
 export const USAGE = `usage: npm run ops -- <command> --env NAME [options]
 
 commands:
-  preflight  check what a deployment rests on: credentials, secret, fleet nodes, documents, alarms
+  preflight  check what a deployment rests on: secret, fleet nodes, documents, alarms
   invoke     run the function now and print what it did (waits for the run to finish)
   last-run   print the latest run report from the function's CloudWatch Logs
   help       this help; "help COMMAND" (or COMMAND --help) for a command's options
@@ -126,6 +128,8 @@ const FLAGS: Readonly<Record<Exclude<CommandName, 'help'>, readonly string[]>> =
 };
 const COMMON_FLAGS = ['--env', '--region', '--profile'];
 const VALUED = new Set(['--env', '--region', '--profile', '--instance', '--since']);
+/** Flags that may be given more than once. */
+const REPEATABLE = new Set(['--instance']);
 
 function isCommand(name: string | undefined): name is CommandName {
   return name === 'invoke' || name === 'last-run' || name === 'preflight' || name === 'help';
@@ -137,10 +141,11 @@ export function parseArgs(argv: readonly string[]): Command {
   if (HELP_FLAGS.includes(name)) return { name: 'help', text: USAGE };
   if (!isCommand(name)) throw new UsageError(`unknown command "${name}"`);
   if (name === 'help') {
-    const [topic, ...extra] = rest;
+    // "help --help", "help -h" and "help help" ask for help too: the usage, which describes help.
+    const [topic, ...extra] = rest.filter((arg) => !HELP_FLAGS.includes(arg));
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" for help`);
-    if (topic === undefined) return { name, text: USAGE };
-    if (!isCommand(topic) || topic === 'help') throw new UsageError(`no help for "${topic}": not a command`);
+    if (topic === undefined || topic === 'help') return { name, text: USAGE };
+    if (!isCommand(topic)) throw new UsageError(`no help for "${topic}": not a command`);
     return { name, text: HELP[topic] };
   }
   if (rest.some((arg) => HELP_FLAGS.includes(arg))) return { name: 'help', text: HELP[name] };
@@ -149,9 +154,15 @@ export function parseArgs(argv: readonly string[]): Command {
   const switches = new Set<string>();
   const instances: string[] = [];
   const allowed = [...COMMON_FLAGS, ...FLAGS[name]];
+  const given = new Set<string>();
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] ?? '';
     if (!allowed.includes(flag)) throw new UsageError(`unexpected argument "${flag}" for ${name}`);
+    // Only --instance repeats; a second --env (or any other) would silently win over the first.
+    if (given.has(flag) && !REPEATABLE.has(flag)) {
+      throw new UsageError(`${flag} is given more than once; give it once`);
+    }
+    given.add(flag);
     if (!VALUED.has(flag)) {
       switches.add(flag);
       continue;

@@ -57,11 +57,19 @@ function hint(name: string, message: string, where: Where): string | undefined {
   return undefined;
 }
 
-/** The error's message, then on its own line what it means and what to do, when known. */
-export function explain(error: unknown, where: Where): string {
+/** What the error means and what to do, when known; undefined for an error it knows nothing of. */
+export function hintOf(error: unknown, where: Where): string | undefined {
   const name = (error as { name?: string } | undefined)?.name ?? '';
   const code = (error as { code?: string } | undefined)?.code ?? '';
-  const message = error instanceof Error ? error.message : String(error);
-  const text = hint(name || code, `${code} ${message}`, where);
-  return text ? `${message}\n${text}` : message;
+  return hint(name || code, `${code} ${messageOf(error)}`, where);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The error's message, then on its own line what it means and what to do, when known. */
+export function explain(error: unknown, where: Where): string {
+  const text = hintOf(error, where);
+  return text ? `${messageOf(error)}\n${text}` : messageOf(error);
 }

@@ -12,7 +12,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { type AwsChoice, type Command, parseArgs, USAGE, UsageError } from './args.ts';
 import { type ProgressStream, withElapsed } from './elapsed.ts';
-import { EXIT, exitCodeOf, notReconciled } from './exit-codes.ts';
+import { EXIT, exitCodeOf, notReconciled, unreachableRequested } from './exit-codes.ts';
 import { explain } from './hints.ts';
 import { FunctionError, invokeFunction } from './invoke.ts';
 import { lastRunReport, logGroupOf, NoRunFound } from './last-run.ts';
@@ -154,6 +154,12 @@ async function runReportCommand(
   if (untouched.length > 0) {
     io.stderr.write(
       `Not reconciled, not a fleet node (no fleet tag, not managed by SSM, or stopped): ${untouched.join(', ')}\n`,
+    );
+  }
+  const offline = unreachableRequested(report, requested);
+  if (offline.length > 0) {
+    io.stderr.write(
+      `Not reconciled, offline (SSM lists it, but its agent did not answer): ${offline.join(', ')}\n`,
     );
   }
   return exitCodeOf(report, requested);

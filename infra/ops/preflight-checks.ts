@@ -59,14 +59,20 @@ export function secretCheck(settings: CheckedSettings, secretString: string | un
   };
 }
 
-/** GetSecretValue was refused. */
-export function secretErrorCheck(settings: CheckedSettings, errorName: string): Check {
+/**
+ * GetSecretValue failed. Errors about the secret itself get their own fix; any other (credentials,
+ * region, connection) gets `hint`, what hints.ts explain() says of it, since the console cannot help
+ * there.
+ */
+export function secretErrorCheck(settings: CheckedSettings, errorName: string, hint?: string): Check {
   const fix =
     errorName === 'ResourceNotFoundException'
       ? `create it: aws secretsmanager create-secret --name ${settings.secretId} --secret-string file://token.txt (docs/deploying.md)`
       : errorName === 'AccessDeniedException'
         ? 'your identity needs secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its key) to check it'
-        : 'check the secret in the Secrets Manager console';
+        : errorName === 'DecryptionFailure'
+          ? "your identity needs kms:Decrypt on the secret's KMS key to check it"
+          : (hint ?? 'check the secret in the Secrets Manager console');
   return {
     name: 'secret',
     status: 'fail',
@@ -116,7 +122,7 @@ export function fleetCheck(settings: CheckedSettings, nodes: readonly FleetNode[
       name,
       status: 'fail',
       detail,
-      fix: 'start the hosts, or check their SSM Agent is running and can reach SSM (docs/deploying.md, "Each host")',
+      fix: 'start the hosts, or check their SSM Agent is running and can reach SSM (docs/deploying.md, "Before you start": what each Kasm host needs)',
       items,
     };
   }
@@ -179,15 +185,34 @@ export interface AlarmTarget {
   readonly error?: string;
 }
 
-/** The stack's alarms exist and notify a topic someone has confirmed. */
-export function alarmsCheck(alarmCount: number, targets: readonly AlarmTarget[], env: string): Check {
+/**
+ * The stack's alarms exist and notify a topic someone has confirmed. `expected`: the names the stack
+ * gives its alarms; `found`: those CloudWatch has.
+ */
+export function alarmsCheck(
+  expected: readonly string[],
+  found: readonly string[],
+  targets: readonly AlarmTarget[],
+  env: string,
+): Check {
   const name = 'alarms';
+  const alarmCount = found.length;
   if (alarmCount === 0) {
     return {
       name,
       status: 'fail',
       detail: 'the environment has no alarms',
       fix: `npx cdk deploy -c env=${env} (every stack has its alarms)`,
+    };
+  }
+  const have = new Set(found);
+  const missing = expected.filter((alarm) => !have.has(alarm));
+  if (missing.length > 0) {
+    return {
+      name,
+      status: 'fail',
+      detail: `${alarmCount} of the stack's ${expected.length} alarms exist; missing: ${missing.join(', ')}`,
+      fix: `npx cdk deploy -c env=${env} from this checkout (every stack has all ${expected.length})`,
     };
   }
   if (targets.length === 0) {

@@ -12,11 +12,11 @@ import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand, DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { deployedDocuments } from '../../shared/documents/deployed-content.ts';
 import type { DocumentRole } from '../../shared/documents/ssm-documents.ts';
-import { alarmName } from '../../shared/names.ts';
+import { ALARM_IDS, alarmName } from '../../shared/names.ts';
 import { parseEnvironment } from '../settings.ts';
 import type { Command } from './args.ts';
 import { EXIT } from './exit-codes.ts';
-import { explain } from './hints.ts';
+import { explain, hintOf, type Where } from './hints.ts';
 import type { OpsClients, OpsIo } from './main.ts';
 import {
   type AlarmTarget,
@@ -85,12 +85,13 @@ function checkoutSettings(target: Target): CheckedSettings | { problem: string }
   }
 }
 
-async function readSecret(clients: OpsClients, settings: CheckedSettings): Promise<Check> {
+async function readSecret(clients: OpsClients, settings: CheckedSettings, where: Where): Promise<Check> {
   try {
     const secret = await clients.secrets.send(new GetSecretValueCommand({ SecretId: settings.secretId }));
     return secretCheck(settings, secret.SecretString);
   } catch (error) {
-    return secretErrorCheck(settings, errorName(error));
+    // A secret's own errors get their fix; credentials, region and connection the CLI's hint.
+    return secretErrorCheck(settings, errorName(error), hintOf(error, where));
   }
 }
 
@@ -143,12 +144,14 @@ async function checkDocuments(clients: OpsClients, settings: CheckedSettings, en
 }
 
 async function checkAlarms(clients: OpsClients, env: string): Promise<Check> {
+  // Exactly the stack's alarms: a name prefix would also match another environment's ("prod" and "prod-eu").
+  const expected = ALARM_IDS.map((id) => alarmName(env, id));
   const names: string[] = [];
   const topics = new Set<string>();
   let NextToken: string | undefined;
   do {
     const page = await clients.cloudwatch.send(
-      new DescribeAlarmsCommand({ AlarmNamePrefix: alarmName(env, ''), ...(NextToken ? { NextToken } : {}) }),
+      new DescribeAlarmsCommand({ AlarmNames: expected, ...(NextToken ? { NextToken } : {}) }),
     );
     for (const alarm of page.MetricAlarms ?? []) {
       names.push(alarm.AlarmName ?? '');
@@ -172,15 +175,11 @@ async function checkAlarms(clients: OpsClients, env: string): Promise<Check> {
       targets.push({ topicArn, error: errorName(error) });
     }
   }
-  return alarmsCheck(names.length, targets, env);
+  return alarmsCheck(expected, names, targets, env);
 }
 
 /** Runs one check; an AWS error becomes that check's failure with its hint, never the command's. */
-async function guarded(
-  name: string,
-  where: Parameters<typeof explain>[1],
-  work: () => Promise<Check>,
-): Promise<Check> {
+async function guarded(name: string, where: Where, work: () => Promise<Check>): Promise<Check> {
   try {
     return await work();
   } catch (error) {
@@ -236,7 +235,7 @@ export async function runPreflight(
   }
   if (settings) {
     const s = settings;
-    checks.push(await readSecret(clients, s));
+    checks.push(await readSecret(clients, s, where));
     checks.push(await guarded('fleet nodes', where, async () => fleetCheck(s, await listFleet(clients, s))));
     if (command.beforeDeploy) skip('documents');
     else if (s.documents)

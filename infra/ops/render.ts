@@ -32,6 +32,8 @@ export interface Report {
     }[];
   }[];
   readonly errors: readonly string[];
+  /** A scheduled run that left the fleet to another run still at work on it: it did nothing, by design. */
+  readonly skipped?: { readonly reason: string; readonly otherRunId: string };
 }
 
 /** What each status says about the component before the run (docs/operating.md runbook). */
@@ -125,7 +127,12 @@ export function renderReport(report: Report, options: RenderOptions = {}): strin
     }
   }
   const table = options.width === undefined ? rows : fitColumns(rows, options.width, SHRINKABLE);
-  lines.push(report.hosts.length > 0 ? textTable(table) : 'No fleet hosts were reconciled.');
+  if (report.skipped) {
+    lines.push(
+      `Skipped, as it should be: run ${report.skipped.otherRunId} was still reconciling the whole fleet, ` +
+        'so this scheduled run changed nothing; the next scheduled run covers the fleet.',
+    );
+  } else lines.push(report.hosts.length > 0 ? textTable(table) : 'No fleet hosts were reconciled.');
   lines.push('');
   lines.push(`components: ${counts(report.totals)}`);
   if (report.hostTotals) lines.push(`hosts: ${counts(report.hostTotals)}`);

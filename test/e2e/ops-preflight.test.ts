@@ -21,11 +21,13 @@ interface Ran {
   readonly stderr: string;
 }
 
+/** Runs preflight for the environment "local", or the one `extra` names with --env (a flag is given once). */
 async function preflight(ground: ProvingGround, ...extra: string[]): Promise<Ran> {
+  const env = extra.includes('--env') ? [] : ['--env', 'local'];
   try {
     const { stdout, stderr } = await promisify(execFile)(
       TSX,
-      ['infra/ops/cli.ts', 'preflight', '--env', 'local', ...extra],
+      ['infra/ops/cli.ts', 'preflight', ...env, ...extra],
       {
         cwd: ROOT,
         timeout: 60_000,
@@ -193,6 +195,27 @@ describe('npm run ops -- preflight', () => {
         /^FAIL\s+alarms\s+6 alarms notify 1 topic\(s\), but no subscription is confirmed — fix: confirm the subscription: open the "AWS Notification - Subscription Confirmation" e-mail/,
       );
       expect(ran.stdout).toContain(`${ALARM_TOPIC_ARN}: 0 confirmed, 1 pending subscription(s)`);
+    });
+  });
+
+  it("fails the alarms check when one of the stack's alarms is gone, though another environment's of that prefix exists", async () => {
+    await withGround(FLEET, async (ground) => {
+      // Prepare: local's RunNotOk deleted; "local-eu" (a name local's prefix also matches) has its own
+      const alarms = ground.aws.cloudwatch.alarms;
+      alarms.splice(
+        alarms.findIndex((a) => a.name === 'KasmTokenReconciler-local-RunNotOk'),
+        1,
+        { name: 'KasmTokenReconciler-local-eu-RunNotOk', actions: [ALARM_TOPIC_ARN] },
+      );
+
+      // Act
+      const ran = await preflight(ground);
+
+      // Assess
+      expect(ran.code).toBe(1);
+      expect(line(ran, 'alarms')).toMatch(
+        /^FAIL\s+alarms\s+5 of the stack's 6 alarms exist; missing: KasmTokenReconciler-local-RunNotOk — fix: npx cdk deploy -c env=local/,
+      );
     });
   });
 

@@ -99,6 +99,53 @@ describe('the numbers docs/operating.md gives', () => {
   });
 });
 
+describe('the Node.js versions the docs ask for', () => {
+  it("are package.json's engines range, word for word, in the README, deploying.md and testing.md", () => {
+    // Prepare
+    const { engines } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+
+    // Assess
+    const testing = readFileSync(join(PROJECT_ROOT, 'docs', 'testing.md'), 'utf8');
+    for (const doc of [readme, deploying, testing]) {
+      expect(doc).toContain(`Node.js \`${engines.node}\``);
+      expect(doc).not.toMatch(/Node\.js \d+ or later/);
+    }
+  });
+});
+
+describe('what deploying.md says each host needs', () => {
+  it("names the Windows Server and .NET Framework versions the Windows steps' header gives", () => {
+    // Prepare
+    const header = readFileSync(join(PROJECT_ROOT, 'shared/documents/windows/common.ps1'), 'utf8');
+    const [, server, framework] =
+      /Windows PowerShell 5\.1 \(Server (\d+) and later, \.NET Framework ([\d.]+)\+\)/.exec(header) ?? [];
+
+    // Assess
+    expect([server, framework]).toStrictEqual(['2016', '4.6.2']);
+    expect(deploying).toContain(`Windows Server ${server} or later`);
+    expect(deploying).toContain(`.NET Framework ${framework} or later`);
+  });
+
+  it('names the bash version the Linux steps are held to, and every tool its check loop looks for', () => {
+    // Prepare
+    const linux = ['common.sh', 'probe.sh', 'push.sh']
+      .map((f) => readFileSync(join(PROJECT_ROOT, 'shared/documents/linux', f), 'utf8'))
+      .join('\n');
+    const loop = /for c in ([^;]+); do command -v/.exec(deploying.replace(/\\\n\s*/g, ''))?.[1] ?? '';
+
+    // Assess: every tool the loop checks is one the scripts call
+    expect(linux).toContain('Bash 4.2 (Amazon Linux 2, RHEL 7) runs these');
+    expect(deploying).toContain('`bash` 4.2 or later');
+    const tools = loop.split(/\s+/).filter(Boolean);
+    expect(tools.length).toBeGreaterThan(20);
+    expect(tools.filter((tool) => !new RegExp(`(^|[\\s|(!;&])${tool}\\b`, 'm').test(linux))).toStrictEqual(
+      [],
+    );
+  });
+});
+
 describe('the README', () => {
   it('stays short: what it is, the two commands, and where to go next', () => {
     expect(readme.split('\n').length).toBeLessThan(60);

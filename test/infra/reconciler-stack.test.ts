@@ -667,7 +667,7 @@ describe('the alarms', () => {
     );
   });
 
-  it('carry the environment in their names and point at their runbook section of the README in their descriptions', () => {
+  it('carry the environment in their names and point at their runbook section of docs/operating.md in their descriptions', () => {
     // Prepare
     const readme = readFileSync(join(PROJECT_ROOT, 'docs', 'operating.md'), 'utf8');
     const headings = new Set(
@@ -703,13 +703,43 @@ describe('the alarms', () => {
     const withDashboard = alarmsOf(minimal)[0]?.AlarmDescription;
     const withoutDashboard = alarmsOf(paged)[0]?.AlarmDescription as string;
 
-    // Assess: minimal is environment-agnostic, so the region is the stack's own
+    // Assess: minimal is environment-agnostic, so the region is the stack's own, and the console's
+    // domain the one of the partition it deploys to
     expect(JSON.stringify(withDashboard)).toContain(
-      'Runbook: https://console.aws.amazon.com/cloudwatch/home?region=",{"Ref":"AWS::Region"},"#dashboards:name=KasmTokenReconciler-minimal',
+      'Runbook: https://",{"Fn::If":["InChinaPartition","console.amazonaws.cn",{"Fn::If":["InGovCloudPartition",' +
+        '"console.amazonaws-us-gov.com","console.aws.amazon.com"]}]},"/cloudwatch/home?region=",{"Ref":"AWS::Region"},' +
+        '"#dashboards:name=KasmTokenReconciler-minimal',
     );
+    expect(minimal.toJSON().Conditions).toStrictEqual({
+      InChinaPartition: { 'Fn::Equals': [{ Ref: 'AWS::Partition' }, 'aws-cn'] },
+      InGovCloudPartition: { 'Fn::Equals': [{ Ref: 'AWS::Partition' }, 'aws-us-gov'] },
+    });
     expect(withoutDashboard).toMatch(/Runbook: docs\/operating\.md#alarm-\w+$/);
     const dashboard = Object.values(minimal.findResources('AWS::CloudWatch::Dashboard'))[0];
     expect(JSON.stringify(dashboard)).toContain('## Runbook: when an alarm fires');
+  });
+
+  it("link to the dashboard in the console of the region's partition when the environment names its region", () => {
+    // Act
+    const regional = synthStacks({
+      china: { region: 'cn-north-1', registrationSecret: { nameOrArn: 'kasm/china/registration-token' } },
+      gov: { region: 'us-gov-west-1', registrationSecret: { nameOrArn: 'kasm/gov/registration-token' } },
+      ireland: { region: REGION, registrationSecret: { nameOrArn: 'kasm/ireland/registration-token' } },
+    }).templates;
+    const link = (name: string) =>
+      /Runbook: (\S+)$/.exec(String(alarmsOf(regional[name] as Template)[0]?.AlarmDescription))?.[1];
+
+    // Assess: the region is known, so the domain is decided at synth time, with no condition
+    expect(link('china')).toBe(
+      'https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#dashboards:name=KasmTokenReconciler-china',
+    );
+    expect(link('gov')).toBe(
+      'https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#dashboards:name=KasmTokenReconciler-gov',
+    );
+    expect(link('ireland')).toBe(
+      `https://console.aws.amazon.com/cloudwatch/home?region=${REGION}#dashboards:name=KasmTokenReconciler-ireland`,
+    );
+    expect((regional.china as Template).toJSON().Conditions).toBeUndefined();
   });
 
   it('watch the run metrics the function publishes, in the environment namespace', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HELP, parseArgs, USAGE, UsageError } from '../../infra/ops/args.ts';
 import { formatElapsed, withElapsed } from '../../infra/ops/elapsed.ts';
-import { EXIT, exitCodeOf, notReconciled } from '../../infra/ops/exit-codes.ts';
+import { EXIT, exitCodeOf, notReconciled, unreachableRequested } from '../../infra/ops/exit-codes.ts';
 import { fitColumns, MIN_COLUMN } from '../../infra/ops/fit-columns.ts';
 import { type Report, renderReport } from '../../infra/ops/render.ts';
 import { describeProgress, ourRun, type RunLogLine } from '../../infra/ops/run-progress.ts';
@@ -50,6 +50,10 @@ describe('parseArgs', () => {
     [['last-run', '--env', 'prod', '--since', 'soon'], '--since takes a number of hours'],
     [['invoke', '--env', 'prod_eu'], '--env "prod_eu" is not an environment name'],
     [['invoke', '--env', 'prod', '--instance', 'web-1'], 'Invalid event: instanceIds[0]: expected an EC2 id'],
+    [['invoke', '--env', 'a', '--env', 'b'], '--env is given more than once; give it once'],
+    [['last-run', '--env', 'prod', '--since', '1', '--since', '2'], '--since is given more than once'],
+    [['preflight', '--env', 'prod', '--json', '--json'], '--json is given more than once'],
+    [['help', 'invoke', 'last-run'], 'unexpected argument "last-run" for help'],
   ])('rejects %j with a usage error saying %s', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(UsageError);
     expect(() => parseArgs(argv)).toThrow(message);
@@ -277,6 +281,10 @@ describe('parseArgs: help, region and profile', () => {
     [['last-run', '--help'], HELP['last-run']],
     [['help', 'preflight'], HELP.preflight],
     [['preflight', '-h'], HELP.preflight],
+    [['help', '--help'], USAGE],
+    [['help', '-h'], USAGE],
+    [['help', 'help'], USAGE],
+    [['help', 'invoke', '--help'], HELP.invoke],
   ])('answers %j with the help text', (argv, text) => {
     expect(parseArgs(argv)).toStrictEqual({ name: 'help', text });
   });
@@ -330,11 +338,22 @@ describe('exitCodeOf', () => {
     expect(exitCodeOf(report([host('i-1', 'healthy'), host('i-2', 'stuck')]))).toBe(EXIT.needsPerson);
     expect(exitCodeOf(report([{ ...host('i-1', 'failed'), status: 'failed' }]))).toBe(EXIT.needsPerson);
     expect(exitCodeOf(report([]))).toBe(EXIT.nothingDone);
+    // A scheduled run skipped while another run was at work on the fleet lists no hosts, by design.
+    const skipped = { reason: 'run r0 is still reconciling the whole fleet', otherRunId: 'r0' };
+    expect(exitCodeOf({ ...report([]), skipped })).toBe(EXIT.ok);
     // --instance of a host that is not a fleet node: the report does not list it.
     expect(exitCodeOf(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toBe(EXIT.nothingDone);
     expect(notReconciled(report([host('i-1', 'healthy')]), ['i-1', 'i-9'])).toStrictEqual(['i-9']);
     // An offline host is not the run's failure, nor a person's job: the next run takes it.
     expect(exitCodeOf(report([{ ...host('i-1', 'unreachable'), status: 'unreachable' }]))).toBe(EXIT.ok);
+    // ... but when it is the only host asked for, the run did nothing it was asked to.
+    const offline = { ...host('i-1', 'unreachable'), status: 'unreachable' };
+    expect(exitCodeOf(report([offline]), ['i-1'])).toBe(EXIT.nothingDone);
+    expect(exitCodeOf(report([offline, host('i-2', 'healthy')]), ['i-1', 'i-2'])).toBe(EXIT.ok);
+    expect(unreachableRequested(report([offline, host('i-2', 'healthy')]), ['i-1', 'i-2'])).toStrictEqual([
+      'i-1',
+    ]);
+    expect(unreachableRequested(report([offline]), undefined)).toStrictEqual([]);
   });
 });
 

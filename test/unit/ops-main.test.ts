@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { USAGE } from '../../infra/ops/args.ts';
 import { crashMessage, INVOKE_TIMEOUT_MS, makeClients, runOps } from '../../infra/ops/main.ts';
 import type { Report } from '../../infra/ops/render.ts';
+import { ALARM_IDS } from '../../shared/names.ts';
 import { type Answer, awsError, decode, encode, FakeOpsClients, sink } from './fake-ops-clients.ts';
 
 const REPORT: Report = {
@@ -281,6 +282,37 @@ describe('ops last-run', () => {
     expect(ran.stderr).toBe('');
   });
 
+  it('exits 0 for a scheduled run that was skipped (another run covered the fleet), and says it was skipped', async () => {
+    // Prepare: what the function logs for a skipped scheduled run (lambda/reconcile.ts skippedReport)
+    const skipped = {
+      ...REPORT,
+      summary: 'Skipped: run run-6 is still reconciling the whole fleet.',
+      trigger: 'schedule',
+      kasmApi: 'unchecked',
+      totals: {},
+      hostTotals: {},
+      hosts: [],
+      skipped: { reason: 'run run-6 is still reconciling the whole fleet', otherRunId: 'run-6' },
+    };
+
+    // Act
+    const ran = await ops(['last-run', '--env', 'prod'], {
+      GetFunctionConfiguration: () => ({ LoggingConfig: { LogGroup: 'group' } }),
+      FilterLogEvents: () => ({ events: [head(skipped, 2000)] }),
+    });
+
+    // Assess
+    expect(ran.code).toBe(0);
+    expect(ran.stdout.split('\n').slice(0, 3)).toStrictEqual([
+      'Skipped: run run-6 is still reconciling the whole fleet.',
+      '',
+      'Skipped, as it should be: run run-6 was still reconciling the whole fleet, so this scheduled run changed nothing; ' +
+        'the next scheduled run covers the fleet.',
+    ]);
+    expect(ran.stdout).not.toContain('No fleet hosts were reconciled');
+    expect(ran.stderr).toBe('');
+  });
+
   it("falls back to the function's default log group, and says so when no run is in the period", async () => {
     // Act
     const ran = await ops(['last-run', '--env', 'dev'], {
@@ -299,7 +331,81 @@ describe('ops last-run', () => {
   });
 });
 
+describe('ops preflight', () => {
+  it('hints at what to do when the secret cannot be read for want of credentials or a connection, not at the console', async () => {
+    // Prepare
+    const noCredentials = () => {
+      throw Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      });
+    };
+    const refused = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    };
+
+    // Act
+    const credentials = await ops(['preflight', '--env', 'prod', '--before-deploy'], {
+      GetSecretValue: noCredentials,
+      DescribeInstanceInformation: noCredentials,
+    });
+    const connection = await ops(
+      ['preflight', '--env', 'prod', '--before-deploy'],
+      { GetSecretValue: refused, DescribeInstanceInformation: refused },
+      { env: { AWS_ENDPOINT_URL: 'http://127.0.0.1:9' } },
+    );
+
+    // Assess
+    const secretLine = (text: string) => text.split('\n').find((l) => /^FAIL\s+secret\s/.test(l)) ?? '';
+    expect(credentials.code).toBe(1);
+    expect(secretLine(credentials.stdout)).toMatch(
+      /could not be read \(CredentialsProviderError\) — fix: AWS did not accept your credentials: sign in again/,
+    );
+    expect(secretLine(connection.stdout)).toContain(
+      '— fix: Could not reach AWS at AWS_ENDPOINT_URL=http://127.0.0.1:9 in eu-west-1',
+    );
+    expect(credentials.stdout + connection.stdout).not.toContain('Secrets Manager console');
+  });
+});
+
+describe('ops preflight: alarms', () => {
+  it("asks CloudWatch for the stack's own alarm names, not a prefix another environment's names share, and names any missing", async () => {
+    // Act: prod is not deployed here, so its settings come from cdk.json
+    const ran = await ops(['preflight', '--env', 'prod'], {
+      GetFunctionConfiguration: () => {
+        throw awsError('ResourceNotFoundException', 'Function not found');
+      },
+      GetSecretValue: () => {
+        throw awsError('ResourceNotFoundException', 'Secrets Manager cannot find the specified secret.');
+      },
+      DescribeInstanceInformation: () => ({ InstanceInformationList: [] }),
+      DescribeAlarms: (input) => ({
+        MetricAlarms: (input.AlarmNames as string[])
+          .filter((name) => !name.endsWith('-NoSuccessfulRun'))
+          .map((AlarmName) => ({ AlarmName, AlarmActions: [] })),
+      }),
+    });
+
+    // Assess
+    expect(ran.clients.inputs('DescribeAlarms')).toStrictEqual([
+      { AlarmNames: ALARM_IDS.map((id) => `KasmTokenReconciler-prod-${id}`) },
+    ]);
+    expect(ran.stdout).toMatch(
+      /^FAIL\s+alarms\s+5 of the stack's 6 alarms exist; missing: KasmTokenReconciler-prod-NoSuccessfulRun — fix: /m,
+    );
+  });
+});
+
 describe('ops: usage', () => {
+  it('rejects a flag given twice with a usage error, exit 2, before any AWS call', async () => {
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod', '--env', 'dev']);
+
+    // Assess
+    expect(ran.code).toBe(2);
+    expect(ran.stderr.split('\n')[0]).toBe('--env is given more than once; give it once');
+    expect(ran.clients.regions).toStrictEqual([]);
+  });
+
   it('prints the problem and the usage, exits 2 and makes no client', async () => {
     // Act
     const ran = await ops(['invoke', '--env', 'prod', '--since', '3']);
@@ -363,19 +469,25 @@ describe('makeClients', () => {
 });
 
 describe('ops: help, choices and exit codes', () => {
-  it.each([[['--help']], [['-h']], [['help']], [['invoke', '--help']], [['help', 'last-run']]])(
-    'prints help for %j on stdout, exits 0 and reaches no AWS',
-    async (argv) => {
-      // Act
-      const ran = await ops(argv);
+  it.each([
+    [['--help']],
+    [['-h']],
+    [['help']],
+    [['help', '--help']],
+    [['help', '-h']],
+    [['help', 'help']],
+    [['invoke', '--help']],
+    [['help', 'last-run']],
+  ])('prints help for %j on stdout, exits 0 and reaches no AWS', async (argv) => {
+    // Act
+    const ran = await ops(argv);
 
-      // Assess
-      expect(ran.code).toBe(0);
-      expect(ran.stdout).toMatch(/^usage: npm run ops -- /);
-      expect(ran.stderr).toBe('');
-      expect(ran.clients.regions).toStrictEqual([]);
-    },
-  );
+    // Assess
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toMatch(/^usage: npm run ops -- /);
+    expect(ran.stderr).toBe('');
+    expect(ran.clients.regions).toStrictEqual([]);
+  });
 
   it('gives the clients the --region and --profile chosen, before AWS_REGION and cdk.json', async () => {
     // Act
@@ -400,6 +512,42 @@ describe('ops: help, choices and exit codes', () => {
     expect(ran.code).toBe(4);
     expect(ran.stderr).toContain(
       'Not reconciled, not a fleet node (no fleet tag, not managed by SSM, or stopped): i-0a1b2c3d4e5f60009\n',
+    );
+  });
+
+  it('exits 4 and names the instance when every --instance carries the fleet tag but was offline', async () => {
+    // Prepare: SSM lists the host (it is a fleet node), but as ConnectionLost, so the run settled it unreachable
+    const offline = {
+      instanceId: 'i-0a1b2c3d4e5f60008',
+      status: 'unreachable',
+      reason: 'the host is offline (SSM PingStatus ConnectionLost)',
+      components: [{ name: 'agent', status: 'unreachable' }],
+    };
+    const unreachableReport = {
+      ...REPORT,
+      summary: '1 host unreachable (i-0a1b2c3d4e5f60008)',
+      totals: {},
+      hostTotals: { unreachable: 1 },
+      hosts: [offline],
+    };
+
+    // Act
+    const ran = await ops(['invoke', '--env', 'prod', '--instance', 'i-0a1b2c3d4e5f60008'], {
+      Invoke: invoked(unreachableReport),
+    });
+    const mixed = await ops(
+      ['invoke', '--env', 'prod', '--instance', 'i-0a1b2c3d4e5f60001', '--instance', 'i-0a1b2c3d4e5f60008'],
+      { Invoke: invoked({ ...unreachableReport, hosts: [...REPORT.hosts, offline] }) },
+    );
+
+    // Assess: nothing was done that was asked; with one host reached, the run did part of its job
+    expect(ran.code).toBe(4);
+    expect(ran.stderr).toContain(
+      'Not reconciled, offline (SSM lists it, but its agent did not answer): i-0a1b2c3d4e5f60008\n',
+    );
+    expect(mixed.code).toBe(0);
+    expect(mixed.stderr).toContain(
+      'Not reconciled, offline (SSM lists it, but its agent did not answer): i-0a1b2c3d4e5f60008\n',
     );
   });
 

@@ -8,6 +8,7 @@ import {
   secretCheck,
   secretErrorCheck,
 } from '../../infra/ops/preflight-checks.ts';
+import { ALARM_IDS, alarmName } from '../../shared/names.ts';
 
 const TOKEN = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx';
 const settings = {
@@ -41,6 +42,33 @@ describe('secretCheck', () => {
     expect(secretErrorCheck(settings, 'AccessDeniedException').fix).toContain(
       'secretsmanager:GetSecretValue',
     );
+  });
+});
+
+describe('secretErrorCheck', () => {
+  it("gives the secret's own errors their fix, and any other error the CLI's hint instead of the console", () => {
+    // Act
+    const missing = secretErrorCheck(settings, 'ResourceNotFoundException', 'a hint it does not need');
+    const undecryptable = secretErrorCheck(settings, 'DecryptionFailure');
+    const credentials = secretErrorCheck(
+      settings,
+      'CredentialsProviderError',
+      'AWS did not accept your credentials: sign in again',
+    );
+    const unknown = secretErrorCheck(settings, 'InternalServiceError');
+
+    // Assess
+    expect(missing.fix).toMatch(
+      /^create it: aws secretsmanager create-secret --name kasm\/prod\/registration-token /,
+    );
+    expect(undecryptable.fix).toBe("your identity needs kms:Decrypt on the secret's KMS key to check it");
+    expect(credentials).toStrictEqual({
+      name: 'secret',
+      status: 'fail',
+      detail: 'kasm/prod/registration-token could not be read (CredentialsProviderError)',
+      fix: 'AWS did not accept your credentials: sign in again',
+    });
+    expect(unknown.fix).toBe('check the secret in the Secrets Manager console');
   });
 });
 
@@ -103,17 +131,20 @@ describe('documentsCheck', () => {
 });
 
 describe('alarmsCheck and the rendering', () => {
+  const ALARMS = ALARM_IDS.map((id) => alarmName('dev', id));
+
   it('fails alarms without a target or without a confirmed subscription, and passes one confirmed', () => {
-    expect(alarmsCheck(0, [], 'dev').detail).toBe('the environment has no alarms');
-    expect(alarmsCheck(6, [], 'dev').fix).toContain(
+    expect(alarmsCheck(ALARMS, [], [], 'dev').detail).toBe('the environment has no alarms');
+    expect(alarmsCheck(ALARMS, ALARMS, [], 'dev').fix).toContain(
       'set "alarmEmail" or "alarmTopicArn" for dev in cdk.json',
     );
-    expect(alarmsCheck(6, [{ topicArn: 'arn:t', confirmed: 0, pending: 0 }], 'dev').fix).toContain(
-      'aws sns subscribe',
-    );
+    expect(
+      alarmsCheck(ALARMS, ALARMS, [{ topicArn: 'arn:t', confirmed: 0, pending: 0 }], 'dev').fix,
+    ).toContain('aws sns subscribe');
     expect(
       alarmsCheck(
-        6,
+        ALARMS,
+        ALARMS,
         [
           { topicArn: 'arn:t', error: 'AuthorizationError' },
           { topicArn: 'arn:u', confirmed: 1 },
@@ -121,6 +152,24 @@ describe('alarmsCheck and the rendering', () => {
         'dev',
       ).status,
     ).toBe('pass');
+  });
+
+  it('names the alarms of the stack that CloudWatch does not have', () => {
+    // Act
+    const check = alarmsCheck(
+      ALARMS,
+      ALARMS.filter((name) => !name.endsWith('-RunNotOk') && !name.endsWith('-NoSuccessfulRun')),
+      [{ topicArn: 'arn:u', confirmed: 1 }],
+      'dev',
+    );
+
+    // Assess
+    expect(check).toStrictEqual({
+      name: 'alarms',
+      status: 'fail',
+      detail: `4 of the stack's 6 alarms exist; missing: KasmTokenReconciler-dev-RunNotOk, KasmTokenReconciler-dev-NoSuccessfulRun`,
+      fix: 'npx cdk deploy -c env=dev from this checkout (every stack has all 6)',
+    });
   });
 
   it('prints one line per check with its fix, items under it, and fails only on a failed check', () => {

@@ -41,6 +41,8 @@ export interface FakeTopic {
 
 /** DescribeAlarms' MaxRecords: "Valid Range: Minimum value of 1. Maximum value of 100." Default 50. */
 const MAX_RECORDS = 100;
+/** DescribeAlarms' AlarmNames: "Array Members: Maximum number of 100 items." */
+const MAX_ALARM_NAMES = 100;
 
 export class CloudWatchService {
   readonly alarms: FakeAlarm[] = [];
@@ -70,8 +72,23 @@ export class CloudWatchService {
     if (max !== undefined && (max < 1 || max > MAX_RECORDS)) {
       v.add(max, 'maxRecords', max < 1 ? constraint.min(1) : constraint.max(MAX_RECORDS));
     }
+    // AlarmNames.member.N (API_DescribeAlarms): "Array Members: Maximum number of 100 items. Length
+    // Constraints: Minimum length of 1. Maximum length of 255." The alarms of exactly these names, in any state; a name no
+    // alarm has is simply not in the answer (no error).
+    const names = optionalList(input, 'AlarmNames')?.map(String);
+    if (names !== undefined && names.length > MAX_ALARM_NAMES) {
+      v.add(names, 'alarmNames', constraint.maxLength(MAX_ALARM_NAMES));
+    }
+    names?.forEach((name, i) => {
+      if (name.length < 1 || name.length > 255) {
+        v.add(
+          name,
+          `alarmNames.${i + 1}.member`,
+          name.length < 1 ? constraint.minLength(1) : constraint.maxLength(255),
+        );
+      }
+    });
     v.throwIfAny();
-    const names = optionalList(input, 'AlarmNames');
     // "If this parameter is specified, you cannot specify AlarmNames."
     if (prefix !== undefined && names !== undefined) {
       throw queryCompatible(

@@ -105,6 +105,52 @@ describe('DescribeAlarms', () => {
     expect(second.NextToken).toBeUndefined();
   });
 
+  it('lists by AlarmNames exactly the alarms of those names, not those that only share a prefix, and skips names no alarm has', async () => {
+    // Prepare: "App-prod-eu-A" starts with "App-prod-", the names of another environment
+    const server = await setUp();
+    for (const name of ['App-prod-A', 'App-prod-B', 'App-prod-eu-A'])
+      server.cloudwatch.alarms.push({ name, actions: [TOPIC] });
+    const cloudwatch = new CloudWatchClient(options(server));
+
+    // Act
+    const named = await cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: ['App-prod-A', 'App-prod-B', 'App-prod-C'] }),
+    );
+    const prefixed = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'App-prod-' }));
+
+    // Assess
+    expect(named.MetricAlarms?.map((a) => a.AlarmName)).toStrictEqual(['App-prod-A', 'App-prod-B']);
+    expect(prefixed.MetricAlarms?.map((a) => a.AlarmName)).toStrictEqual([
+      'App-prod-A',
+      'App-prod-B',
+      'App-prod-eu-A',
+    ]);
+  });
+
+  it('refuses more than 100 AlarmNames, and a name longer than 255 characters', async () => {
+    // Prepare
+    const cloudwatch = new CloudWatchClient(options(await setUp()));
+
+    // Act
+    const tooMany = await rejection(
+      cloudwatch.send(
+        new DescribeAlarmsCommand({ AlarmNames: Array.from({ length: 101 }, (_, i) => `A-${i}`) }),
+      ),
+    );
+    const tooLong = await rejection(
+      cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: ['x'.repeat(256)] })),
+    );
+
+    // Assess
+    expect(tooMany.name).toBe('ValidationException');
+    expect(tooMany.message).toMatch(
+      /^1 validation error detected: Value '\[A-0, .*A-100\]' at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100$/,
+    );
+    expect(tooLong.message).toMatch(
+      /at 'alarmNames\.1\.member' failed to satisfy constraint: Member must have length less than or equal to 255$/,
+    );
+  });
+
   it('refuses MaxRecords over 100, and a name prefix together with names', async () => {
     // Prepare
     const cloudwatch = new CloudWatchClient(options(await setUp()));
