@@ -269,12 +269,11 @@ while True:
 `;
 
 /**
- * Takes `registration_token.txt` away the moment it appears in the directory of config file `config` (as
- * the host names it), holding the writer stopped meanwhile: with `consume`, as the component does (its
- * config saved with a new token first, then the file removed); without, as an owner who just removes it.
- * Logs `took`.
+ * Python prelude of the spies below: waits (60 s at most) for `registration_token.txt` to appear in the
+ * directory of config file `config` (as the host names it) and stops the writer there; `signal_held`
+ * sends its processes a signal (SIGCONT lets them go on).
  */
-export function takerSpy(config: string, consume: boolean): string {
+function holdWriterAtFile(config: string): string {
   return `${FIND_OWN_PROCESSES}
 import signal
 CONFIG = "${config}"
@@ -283,19 +282,28 @@ deadline = time.time() + 60
 while not os.path.lexists(FILE) and time.time() < deadline:
     time.sleep(0.0001)
 held = own_processes(b"ktr-writer")
-for pid in held:
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except OSError:
-        pass
+def signal_held(sig):
+    for pid in held:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+signal_held(signal.SIGSTOP)
+`;
+}
+
+/**
+ * Takes `registration_token.txt` away the moment it appears in the directory of config file `config` (as
+ * the host names it), holding the writer stopped meanwhile: with `consume`, as the component does (its
+ * config saved with a new token first, then the file removed); without, as an owner who just removes it.
+ * Logs `took`.
+ */
+export function takerSpy(config: string, consume: boolean): string {
+  return `${holdWriterAtFile(config)}
 if ${consume ? 'True' : 'False'}:
     os.utime(CONFIG)
 os.unlink(FILE)
-for pid in held:
-    try:
-        os.kill(pid, signal.SIGCONT)
-    except OSError:
-        pass
+signal_held(signal.SIGCONT)
 print("took", flush=True)
 `;
 }
@@ -307,19 +315,7 @@ print("took", flush=True)
  * makes it 0644. Logs `tampered`.
  */
 export function tamperSpy(config: string, how: 'swap' | 'chmod'): string {
-  return `${FIND_OWN_PROCESSES}
-import signal
-CONFIG = "${config}"
-FILE = CONFIG.rsplit("/", 1)[0] + "/registration_token.txt"
-deadline = time.time() + 60
-while not os.path.lexists(FILE) and time.time() < deadline:
-    time.sleep(0.0001)
-held = own_processes(b"ktr-writer")
-for pid in held:
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except OSError:
-        pass
+  return `${holdWriterAtFile(config)}
 if "${how}" == "swap":
     size = os.lstat(FILE).st_size
     other = FILE + ".swap"
@@ -330,11 +326,7 @@ if "${how}" == "swap":
     os.rename(other, FILE)
 else:
     os.chmod(FILE, 0o644)
-for pid in held:
-    try:
-        os.kill(pid, signal.SIGCONT)
-    except OSError:
-        pass
+signal_held(signal.SIGCONT)
 print("tampered", flush=True)
 `;
 }
