@@ -204,25 +204,27 @@ describe('the Linux probe and push on a simulated host', () => {
       },
       spliced,
     );
+  /** A push's variables: `sealed` delivered to `components` of `id`, no wait on the host. */
+  const pushEnv = (
+    id: string,
+    runId: string,
+    sealed: string,
+    components = 'agent',
+    notAfter = Math.floor(Date.now() / 1000) + 600,
+  ) => ({
+    SSM_InstallRoot: '/opt/kasm/current',
+    SSM_RunId: runId,
+    SSM_Deliveries: `${id}:${components}:${sealed}`,
+    SSM_WaitSeconds: '0',
+    SSM_NotAfter: String(notAfter),
+  });
   const push = (
     id: string,
     runId: string,
     spki: string,
     notAfter = Math.floor(Date.now() / 1000) + 600,
     spliced = false,
-  ) =>
-    step(
-      id,
-      'push',
-      {
-        SSM_InstallRoot: '/opt/kasm/current',
-        SSM_RunId: runId,
-        SSM_Deliveries: `${id}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
-        SSM_WaitSeconds: '0',
-        SSM_NotAfter: String(notAfter),
-      },
-      spliced,
-    );
+  ) => step(id, 'push', pushEnv(id, runId, sealFor(spki, REGISTRATION_TOKEN), 'agent', notAfter), spliced);
   /** A push of `components` to `id` with an owner's `spy` beside it, and a proxy password in root's environment. */
   const spiedPush = async (id: string, components: string, spy: string) => {
     const spki = spkiOf(await probe(id, `run-spied-${components}`));
@@ -231,11 +233,7 @@ describe('the Linux probe and push on a simulated host', () => {
       id,
       'push',
       {
-        SSM_InstallRoot: '/opt/kasm/current',
-        SSM_RunId: `run-spied-${components}`,
-        SSM_Deliveries: `${id}:${components}:${sealFor(spki, REGISTRATION_TOKEN)}`,
-        SSM_WaitSeconds: '0',
-        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        ...pushEnv(id, `run-spied-${components}`, sealFor(spki, REGISTRATION_TOKEN), components),
         https_proxy: PROXY,
       },
       false,
@@ -472,13 +470,7 @@ describe('the Linux probe and push on a simulated host', () => {
       return step(
         TAKEN,
         'push',
-        {
-          SSM_InstallRoot: '/opt/kasm/current',
-          SSM_RunId: runId,
-          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
-          SSM_WaitSeconds: '0',
-          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
-        },
+        pushEnv(TAKEN, runId, sealFor(spki, REGISTRATION_TOKEN)),
         false,
         takerSpy(config, consume),
       );
@@ -512,13 +504,7 @@ describe('the Linux probe and push on a simulated host', () => {
       const result = await step(
         TAKEN,
         'push',
-        {
-          SSM_InstallRoot: '/opt/kasm/current',
-          SSM_RunId: runId,
-          SSM_Deliveries: `${TAKEN}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
-          SSM_WaitSeconds: '0',
-          SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
-        },
+        pushEnv(TAKEN, runId, sealFor(spki, REGISTRATION_TOKEN)),
         false,
         tamperSpy(config, how),
       );
@@ -587,14 +573,7 @@ describe('the Linux probe and push on a simulated host', () => {
     // Prepare: two runs' keys, made before either pushed, for a component that does not consume the file.
     const sealed = async (runId: string) => sealFor(spkiOf(await probe(TWIN, runId)), REGISTRATION_TOKEN);
     const [a, b] = [await sealed('run-a'), await sealed('run-b')];
-    const pushWith = (runId: string, value: string) =>
-      step(TWIN, 'push', {
-        SSM_InstallRoot: '/opt/kasm/current',
-        SSM_RunId: runId,
-        SSM_Deliveries: `${TWIN}:agent:${value}`,
-        SSM_WaitSeconds: '0',
-        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
-      });
+    const pushWith = (runId: string, value: string) => step(TWIN, 'push', pushEnv(TWIN, runId, value));
 
     // Act
     const results = await Promise.all([pushWith('run-a', a), pushWith('run-b', b)]);
@@ -625,11 +604,7 @@ describe('the Linux probe and push on a simulated host', () => {
       script,
       env: {
         AWS_SSM_INSTANCE_ID: KILLED,
-        SSM_InstallRoot: '/opt/kasm/current',
-        SSM_RunId: 'run-killed',
-        SSM_Deliveries: `${KILLED}:agent:${sealFor(spki, REGISTRATION_TOKEN)}`,
-        SSM_WaitSeconds: '0',
-        SSM_NotAfter: String(Math.floor(Date.now() / 1000) + 600),
+        ...pushEnv(KILLED, 'run-killed', sealFor(spki, REGISTRATION_TOKEN)),
       },
       timeoutSeconds: 60,
       signal: stop.signal,
