@@ -10,22 +10,18 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StepResult, StepRun } from '../types.ts';
 import type { AwsServer, AwsServerOptions } from './server.ts';
-import { DOCUMENTS, ec2Id, node, ShellFleet, ssmClient, startTestServer, waitFor } from './testkit.ts';
+import { DOCUMENTS, ec2Id, node, ShellFleet, serversPerTest, ssmClient, waitFor } from './testkit.ts';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(
   fleet: ShellFleet,
   extra: Partial<AwsServerOptions> = {},
 ): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startTestServer(fleet, extra);
-  servers.push(server);
+  const server = await startServer(fleet, extra);
   return { server, ssm: ssmClient(server) };
 }
 

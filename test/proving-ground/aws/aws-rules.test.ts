@@ -12,7 +12,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AwsServer, AwsServerOptions } from './server.ts';
 import {
   ec2Id,
@@ -21,25 +21,21 @@ import {
   rawCall,
   rejection,
   ShellFleet,
+  serversPerTest,
   ssmClient,
-  startTestServer,
   TAG,
   waitFor,
 } from './testkit.ts';
 
 const TOKEN = 'c2VhbGVkLXJlZ2lzdHJhdGlvbi10b2tlbg==';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(
   fleet: ShellFleet,
   extra: Partial<AwsServerOptions> = {},
 ): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startTestServer(fleet, extra);
-  servers.push(server);
+  const server = await startServer(fleet, extra);
   return { server, ssm: ssmClient(server) };
 }
 

@@ -5,19 +5,15 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SimulatedNode, StepResult, StepRun } from '../types.ts';
 import type { AwsServer } from './server.ts';
-import { ec2Id, node, rejection, ShellFleet, ssmClient, startTestServer } from './testkit.ts';
+import { ec2Id, node, rejection, ShellFleet, serversPerTest, ssmClient } from './testkit.ts';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(fleet: ShellFleet, deliveryDelayMs = 0): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startTestServer(fleet, { deliveryDelayMs });
-  servers.push(server);
+  const server = await startServer(fleet, { deliveryDelayMs });
   return { server, ssm: ssmClient(server) };
 }
 

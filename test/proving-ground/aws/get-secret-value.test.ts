@@ -1,20 +1,15 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AwsServer, secretArn } from './server.ts';
-import { REGION, rejection, ShellFleet, secretsClient, startTestServer } from './testkit.ts';
+import { describe, expect, it } from 'vitest';
+import { secretArn } from './server.ts';
+import { REGION, rejection, ShellFleet, secretsClient, serversPerTest } from './testkit.ts';
 
 const NAME = 'kasm/component-registration-token';
 const VALUE = 'MjAyNzk0MmUtZjQzMS00NDZlLWFkODMtOGU2OWVmMzk3MGQx\n';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(secrets: ReadonlyMap<string, string | null>): Promise<SecretsManagerClient> {
-  const server = await startTestServer(new ShellFleet([]), { secrets });
-  servers.push(server);
-  return secretsClient(server);
+  return secretsClient(await startServer(new ShellFleet([]), { secrets }));
 }
 
 describe('GetSecretValue', () => {

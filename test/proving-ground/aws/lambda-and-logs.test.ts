@@ -4,20 +4,16 @@
  */
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastRunReport } from '../../../infra/ops/last-run.ts';
 import { FunctionFailure } from './lambda.ts';
 import type { AwsServer } from './server.ts';
-import { CREDENTIALS, REGION, rawCall, rejection, ShellFleet, startTestServer } from './testkit.ts';
+import { CREDENTIALS, REGION, rawCall, rejection, ShellFleet, serversPerTest } from './testkit.ts';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(): Promise<{ server: AwsServer; lambda: LambdaClient; logs: CloudWatchLogsClient }> {
-  const server = await startTestServer(new ShellFleet([]));
-  servers.push(server);
+  const server = await startServer(new ShellFleet([]));
   const config = { endpoint: server.endpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1 };
   return { server, lambda: new LambdaClient(config), logs: new CloudWatchLogsClient(config) };
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetTopicAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DescribeDocumentCommand } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AwsServer } from './server.ts';
 import {
   CREDENTIALS,
@@ -15,20 +15,13 @@ import {
   REGION,
   rejection,
   ShellFleet,
+  serversPerTest,
   ssmClient,
-  startTestServer,
 } from './testkit.ts';
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
-async function setUp(): Promise<AwsServer> {
-  const server = await startTestServer(new ShellFleet([]));
-  servers.push(server);
-  return server;
-}
+const setUp = (): Promise<AwsServer> => startServer(new ShellFleet([]));
 
 const options = (server: AwsServer) => ({
   endpoint: server.endpoint,

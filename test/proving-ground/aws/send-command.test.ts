@@ -6,7 +6,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AwsServer } from './server.ts';
 import {
   DELIVER_DOC,
@@ -16,21 +16,17 @@ import {
   node,
   rejection,
   ShellFleet,
+  serversPerTest,
   ssmClient,
-  startTestServer,
   waitFor,
 } from './testkit.ts';
 
 const TOKEN = 'c2VhbGVkLXJlZ2lzdHJhdGlvbi10b2tlbg=='; // what the product sends: sealed, base64
 
-const servers: AwsServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const startServer = serversPerTest();
 
 async function setUp(fleet: ShellFleet): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startTestServer(fleet);
-  servers.push(server);
+  const server = await startServer(fleet);
   return { server, ssm: ssmClient(server) };
 }
 
@@ -95,10 +91,9 @@ describe('SendCommand validation', () => {
     const text = JSON.stringify(DELIVER_DOC, null, 2);
     const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
     const fleet = new ShellFleet([node(ec2Id(1))]);
-    const server = await startTestServer(fleet, {
+    const server = await startServer(fleet, {
       documents: new Map<string, object | string>([...DOCUMENTS, ['Test-Pinned', text]]),
     });
-    servers.push(server);
     const ssm = ssmClient(server);
     const send = (DocumentHash: string, DocumentHashType?: 'Sha256' | 'Sha1') =>
       ssm.send(

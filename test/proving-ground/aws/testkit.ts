@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { afterEach } from 'vitest';
 import type {
   InstanceState,
   Platform,
@@ -199,6 +200,25 @@ export function startTestServer(
     consistencyDelayMs: 0,
     ...extra,
   });
+}
+
+/**
+ * For a test file's top level: a function starting servers as startTestServer does, each closed after
+ * the test that started it.
+ */
+export function serversPerTest(): (
+  fleet: SimulatedFleet,
+  extra?: Partial<AwsServerOptions>,
+) => Promise<AwsServer> {
+  const servers: AwsServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (fleet, extra = {}) => {
+    const server = await startTestServer(fleet, extra);
+    servers.push(server);
+    return server;
+  };
 }
 
 /** Awaits a promise expected to reject and returns the error, failing the test if it resolves. */
