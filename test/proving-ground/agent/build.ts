@@ -42,6 +42,18 @@ export function agentMissingReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * For a real-agent test file's top level: why its tests skip here, or undefined when they run. In CI
+ * a missing agent fails the file instead: CI must run them.
+ */
+export function realAgentGate(): string | undefined {
+  const missing = agentMissingReason();
+  if (missing && process.env.CI === 'true') {
+    throw new Error(`CI must run the real SSM Agent tests, but ${missing}`);
+  }
+  return missing;
+}
+
 async function sha256Of(paths: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
   for (const path of paths) {

@@ -17,12 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { truncateOutput } from '../aws/output.ts';
 import { type ProvingGround, startProvingGround } from '../proving-ground.ts';
 import { parseScenario } from '../scenario.ts';
-import { agentMissingReason } from './build.ts';
+import { realAgentGate } from './build.ts';
 
-const missing = agentMissingReason();
-if (missing && process.env.CI === 'true') {
-  throw new Error(`CI must run the real SSM Agent tests, but ${missing}`);
-}
+const missing = realAgentGate();
 
 const HOST = 'i-0a1b2c3d4e5f60a01';
 const TERMINAL = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
