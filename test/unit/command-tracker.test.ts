@@ -626,7 +626,7 @@ describe('CommandRunner: how each invocation ended', () => {
       [ID(2)]: { kind: 'output', succeeded: false, output: PROBE_OUTPUT(ID(2)) },
       [ID(3)]: { kind: 'failed', detail: 'the command was cancelled' },
       [ID(4)]: { kind: 'unreachable', detail: 'DeliveryTimedOut' },
-      [ID(5)]: { kind: 'output', succeeded: false, output: PROBE_OUTPUT(ID(5)) },
+      [ID(5)]: { kind: 'output', succeeded: false, output: PROBE_OUTPUT(ID(5)), timedOut: true },
       [ID(6)]: { kind: 'unreachable', detail: 'Undeliverable' },
       [ID(7)]: { kind: 'unreachable', detail: 'Terminated' },
     });
