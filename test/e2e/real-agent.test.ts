@@ -335,13 +335,7 @@ describe.skipIf(missing !== undefined)(
 
     it("searches the agent's own log and state for the token after a run, and names a token found there", async () => {
       await withGround(
-        {
-          hostModel: 'agent',
-          hosts: [{ id: ID(1), components: { agent: { token: 'expired' } } }],
-          // The tokens planted below would fail the check withGround makes after the body: the leak
-          // search is asserted here instead.
-          plantsTokenFiles: true,
-        },
+        { hostModel: 'agent', hosts: [{ id: ID(1), components: { agent: { token: 'expired' } } }] },
         async (ground) => {
           // Act: a run (reconcileOnce searches everything it left, and finds no token)
           const run = await reconcileOnce(ground);
@@ -387,6 +381,9 @@ describe.skipIf(missing !== undefined)(
           );
           expect(message.includes(TOKEN)).toBe(false);
         },
+        // The tokens planted above would fail the check withGround makes after the body: the leak
+        // search is asserted here instead.
+        { plantsTokenFiles: true },
       );
     });
   },
