@@ -285,13 +285,27 @@ describe('named and started hosts', () => {
     expect(fleet.hosts.get(ID(1))?.key).toBeDefined();
   });
 
-  it('names a started fleet instance that never checks in within the wait, for the next scheduled run', async () => {
+  it('names a started fleet instance that never checks in within the wait, so its start goes back to the queue', async () => {
     const { fleet, deps, expired } = setup({ ONLINE_WAIT_SECONDS: '2', COMMAND_POLL_INTERVAL_MS: '1000' });
     fleet.add(ID(1), { agent: { token: expired() } }, { listed: false });
     const report = await run(startBatch([ID(1)]), deps());
     expect(report.hosts).toEqual([]);
     expect(report.errors[0]).toContain(ID(1));
     expect(report.errors[0]).toContain('did not check in');
+    expect(report.notCheckedIn).toStrictEqual([ID(1)]);
+  });
+
+  it('names no instance as never checked in when every started one did, nor on a run of the whole fleet', async () => {
+    // Prepare
+    const { fleet, deps, expired } = setup();
+    fleet.add(ID(1), { agent: { token: expired() } });
+
+    // Act
+    const started = await run(startBatch([ID(1)]), deps());
+    const whole = await run({}, deps({ runId: 'run-2' }));
+
+    // Assess: the field is absent, not an empty list (the report keeps to what happened)
+    for (const report of [started, whole]) expect(report).not.toHaveProperty('notCheckedIn');
   });
 });
 
