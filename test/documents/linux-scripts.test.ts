@@ -192,18 +192,15 @@ describe('the Linux probe and push on a simulated host', () => {
       timeoutSeconds: 60,
     });
   };
+  /** A probe's variables: `create` makes a sealing key, `none` is a dry run's probe. */
+  const probeEnv = (runId: string, keyPair: 'create' | 'none') => ({
+    SSM_InstallRoot: '/opt/kasm/current',
+    SSM_RunId: runId,
+    SSM_KeyPair: keyPair,
+    SSM_GraceSeconds: '3600',
+  });
   const probe = (id: string, runId: string, spliced = false) =>
-    step(
-      id,
-      'probe',
-      {
-        SSM_InstallRoot: '/opt/kasm/current',
-        SSM_RunId: runId,
-        SSM_KeyPair: 'create',
-        SSM_GraceSeconds: '3600',
-      },
-      spliced,
-    );
+    step(id, 'probe', probeEnv(runId, 'create'), spliced);
   /** A push's variables: `sealed` delivered to `components` of `id`, no wait on the host. */
   const pushEnv = (
     id: string,
@@ -285,12 +282,7 @@ describe('the Linux probe and push on a simulated host', () => {
     utimesSync(stale, old, old);
 
     // Act
-    await step(HOST, 'probe', {
-      SSM_InstallRoot: '/opt/kasm/current',
-      SSM_RunId: 'run-x',
-      SSM_KeyPair: 'none',
-      SSM_GraceSeconds: '3600',
-    });
+    await step(HOST, 'probe', probeEnv('run-x', 'none'));
 
     // Assess
     expect(existsSync(stale)).toBe(false);
@@ -436,18 +428,7 @@ describe('the Linux probe and push on a simulated host', () => {
     const results: StepResult[] = [];
     for (let i = 0; i < 5; i++) {
       results.push(
-        await step(
-          OTHER,
-          'probe',
-          {
-            SSM_InstallRoot: '/opt/kasm/current',
-            SSM_RunId: 'run-zero',
-            SSM_KeyPair: 'none',
-            SSM_GraceSeconds: '3600',
-          },
-          false,
-          zeroSwapperSpy(hostConfig),
-        ),
+        await step(OTHER, 'probe', probeEnv('run-zero', 'none'), false, zeroSwapperSpy(hostConfig)),
       );
     }
     restoreAside(config);
@@ -621,12 +602,7 @@ describe('the Linux probe and push on a simulated host', () => {
     ]);
 
     // Act: the next probe (a dry run's: no key).
-    const result = await step(KILLED, 'probe', {
-      SSM_InstallRoot: '/opt/kasm/current',
-      SSM_RunId: 'run-next',
-      SSM_KeyPair: 'none',
-      SSM_GraceSeconds: '3600',
-    });
+    const result = await step(KILLED, 'probe', probeEnv('run-next', 'none'));
 
     // Assess: no copy of the token left, and no key of the killed push.
     expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
@@ -715,12 +691,7 @@ describe('the Linux probe and push on a simulated host', () => {
     const [temp, claimed, half] = plantLeftovers();
 
     // Act: the next probe, even one that makes no key (a dry run's).
-    const result = await step(HOST, 'probe', {
-      SSM_InstallRoot: '/opt/kasm/current',
-      SSM_RunId: 'run-after',
-      SSM_KeyPair: 'none',
-      SSM_GraceSeconds: '3600',
-    });
+    const result = await step(HOST, 'probe', probeEnv('run-after', 'none'));
 
     // Assess
     expect(parseProbeOutput(result.stdout).ok, result.stdout).toBe(true);
@@ -762,12 +733,7 @@ describe('the Linux probe and push on a simulated host', () => {
     }
 
     // Act: the next probe (a dry run's), the lock free again.
-    const next = await step(HOST, 'probe', {
-      SSM_InstallRoot: '/opt/kasm/current',
-      SSM_RunId: 'run-after-busy',
-      SSM_KeyPair: 'none',
-      SSM_GraceSeconds: '3600',
-    });
+    const next = await step(HOST, 'probe', probeEnv('run-after-busy', 'none'));
 
     // Assess: it swept.
     expect(parseProbeOutput(next.stdout).ok, next.stdout).toBe(true);
