@@ -8,22 +8,12 @@ import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
   SendCommandCommand,
-  type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import type { StepResult, StepRun } from '../types.ts';
-import type { AwsServer, AwsServerOptions } from './server.ts';
-import { DOCUMENTS, ec2Id, node, ShellFleet, serversPerTest, ssmClient, waitFor } from './testkit.ts';
+import { DOCUMENTS, ec2Id, node, ShellFleet, ssmServersPerTest, waitFor } from './testkit.ts';
 
-const startServer = serversPerTest();
-
-async function setUp(
-  fleet: ShellFleet,
-  extra: Partial<AwsServerOptions> = {},
-): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startServer(fleet, extra);
-  return { server, ssm: ssmClient(server) };
-}
+const setUp = ssmServersPerTest();
 
 /** A one-step Linux document echoing `Msg`, whose pattern is `allowedPattern`. */
 const echoDocument = (allowedPattern: string): object => ({

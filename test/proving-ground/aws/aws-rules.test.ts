@@ -13,7 +13,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import type { AwsServer, AwsServerOptions } from './server.ts';
+import type { AwsServer } from './server.ts';
 import {
   ec2Id,
   hybridId,
@@ -21,23 +21,14 @@ import {
   rawCall,
   rejection,
   ShellFleet,
-  serversPerTest,
-  ssmClient,
+  ssmServersPerTest,
   TAG,
   waitFor,
 } from './testkit.ts';
 
 const TOKEN = 'c2VhbGVkLXJlZ2lzdHJhdGlvbi10b2tlbg==';
 
-const startServer = serversPerTest();
-
-async function setUp(
-  fleet: ShellFleet,
-  extra: Partial<AwsServerOptions> = {},
-): Promise<{ server: AwsServer; ssm: SSMClient }> {
-  const server = await startServer(fleet, extra);
-  return { server, ssm: ssmClient(server) };
-}
+const setUp = ssmServersPerTest();
 
 const noise = (ssm: SSMClient, ids: string[], parameters: Record<string, string[]> = {}) =>
   ssm.send(new SendCommandCommand({ DocumentName: 'Test-Noise', InstanceIds: ids, Parameters: parameters }));

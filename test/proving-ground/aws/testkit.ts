@@ -221,6 +221,18 @@ export function serversPerTest(): (
   };
 }
 
+/** As serversPerTest, each server handed over with an SSM client for it. */
+export function ssmServersPerTest(): (
+  fleet: SimulatedFleet,
+  extra?: Partial<AwsServerOptions>,
+) => Promise<{ server: AwsServer; ssm: SSMClient }> {
+  const start = serversPerTest();
+  return async (fleet, extra = {}) => {
+    const server = await start(fleet, extra);
+    return { server, ssm: ssmClient(server) };
+  };
+}
+
 /** Awaits a promise expected to reject and returns the error, failing the test if it resolves. */
 export async function rejection(
   promise: Promise<unknown>,
