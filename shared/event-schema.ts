@@ -119,13 +119,11 @@ function stateChangeInstance(value: unknown, field: string): string {
  * that is not an SQS message at all means the event is not one SQS sends: rejected whole.
  */
 function sqsBatch(records: unknown[]): {
-  ids: string[];
   rejected: RejectedRecord[];
   messageIds: string[];
   started: StartRecord[];
 } {
   if (records.length === 0) throw new InvalidEventError('Records', 'expected at least one record');
-  const ids: string[] = [];
   const rejected: RejectedRecord[] = [];
   const messageIds: string[] = [];
   const started: StartRecord[] = [];
@@ -149,15 +147,13 @@ function sqsBatch(records: unknown[]): {
       } catch {
         throw new InvalidEventError(`${field}.body`, 'is not JSON');
       }
-      const instanceId = stateChangeInstance(body, `${field}.body`);
-      ids.push(instanceId);
-      started.push({ messageId, instanceId });
+      started.push({ messageId, instanceId: stateChangeInstance(body, `${field}.body`) });
     } catch (error) {
       if (!(error instanceof InvalidEventError)) throw error;
       rejected.push({ messageId, problem: `${error.field}: ${error.problem}` });
     }
   });
-  return { ids: [...new Set(ids)], rejected, messageIds, started };
+  return { rejected, messageIds, started };
 }
 
 const CONSOLE_FIELDS = ['dryRun', 'instanceIds'];
@@ -170,11 +166,11 @@ export function parseEvent(event: unknown): ReconcileRequest {
     throw new InvalidEventError('(event)', `expected a JSON object, got ${describe(event)}`);
 
   if (Array.isArray(event.Records)) {
-    const { ids, rejected, messageIds, started } = sqsBatch(event.Records);
+    const { rejected, messageIds, started } = sqsBatch(event.Records);
     return {
       trigger: 'instance-start',
       dryRun: false,
-      instanceIds: ids,
+      instanceIds: [...new Set(started.map((r) => r.instanceId))],
       waitForOnline: true,
       messageIds,
       startRecords: started,
